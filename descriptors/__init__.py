@@ -1,0 +1,19 @@
+"""crystopo.descriptors: frames, trajectory I/O, periodic neighbour lists and per-atom descriptors.
+
+Note: the PyPI distributions named ``descriptors`` and ``tda`` are unrelated
+projects; crystopo installs import packages of the same names, so do not
+install those distributions in the same environment.
+"""
+from .frame import Box, Frame, TrajectoryFormatError, as_frame, check_positions
+from .io import (AseTrajectory, FrameSequence, demo_trajectory_path, read_frame,
+                 read_trajectory, write_extxyz, write_lammps_dump)
+from .lammps_dump import LammpsDumpTrajectory
+from .lattice import LATTICES, make_lattice
+from .neighbors import NeighborList, first_shell_distance, neighbor_list
+
+__all__ = [
+    "Box", "Frame", "TrajectoryFormatError", "as_frame", "check_positions",
+    "AseTrajectory", "FrameSequence", "LammpsDumpTrajectory", "demo_trajectory_path",
+    "read_frame", "read_trajectory", "write_extxyz", "write_lammps_dump",
+    "LATTICES", "make_lattice", "NeighborList", "first_shell_distance", "neighbor_list",
+]

@@ -1,0 +1,406 @@
+"""LAMMPS text dumps: a fast, careful reader (lazy, indexed) and a writer.
+
+The reader indexes frame starts once (a byte search for ``ITEM: TIMESTEP``,
+memory-mapped for plain files, streamed for gzip), then parses each frame's
+atom block in one call to pandas' C tokenizer.  Errors name the file, the
+frame, the line and what was expected.
+"""
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import mmap
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .frame import Box, Frame, TrajectoryFormatError
+
+__all__ = ["LammpsDumpTrajectory", "write_lammps_dump"]
+
+logger = logging.getLogger(__name__)
+
+_MARK = b"ITEM: TIMESTEP"
+_POS_SETS = (("x", "y", "z"), ("xu", "yu", "zu"), ("xs", "ys", "zs"), ("xsu", "ysu", "zsu"))
+
+
+def _is_gzip(path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _index_plain(path) -> tuple[list[int], int]:
+    size = os.path.getsize(path)
+    if size == 0:
+        return [], 0
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        starts, pos = [], mm.find(_MARK)
+        while pos != -1:
+            if pos == 0 or mm[pos - 1:pos] == b"\n":
+                starts.append(pos)
+            pos = mm.find(_MARK, pos + len(_MARK))
+    return starts, size
+
+
+def _index_gzip(path) -> tuple[list[int], int]:
+    starts, offset, tail = [], 0, b""
+    with gzip.open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(1 << 24)
+            if not chunk:
+                break
+            buf = tail + chunk
+            base = offset - len(tail)
+            pos = buf.find(_MARK)
+            while pos != -1:
+                # a mark at pos 0 of a carried tail was found in the previous chunk already
+                if (pos == 0 and base == 0) or (pos > 0 and buf[pos - 1] == 0x0A):
+                    starts.append(base + pos)
+                pos = buf.find(_MARK, pos + 1)
+            tail = buf[-len(_MARK):]
+            offset += len(chunk)
+    return starts, offset
+
+
+class LammpsDumpTrajectory:
+    """Lazy LAMMPS text dump (plain or gzip): ``len``, indexing, slicing and iteration.
+
+    The frame index (byte offsets) is built once on opening; frames are parsed
+    on demand.  Gzip files are decompressed sequentially, so iterate them in
+    order rather than jumping backwards.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"{self.path}: no such file")
+        self._gzip = _is_gzip(self.path)
+        starts, size = (_index_gzip if self._gzip else _index_plain)(self.path)
+        if not starts:
+            raise TrajectoryFormatError(f"{self.path}: no 'ITEM: TIMESTEP' found; "
+                                        "is this a LAMMPS text dump?")
+        if starts[0] != 0:
+            raise TrajectoryFormatError(f"{self.path}: line 1: expected 'ITEM: TIMESTEP', "
+                                        "the file does not start with a dump frame")
+        self._bounds = list(zip(starts, starts[1:] + [size]))
+        self._fh = None
+        self._line_cache: dict[int, int] = {}
+        # a truncated last frame is a warning; the complete frames stay readable
+        try:
+            self._check_complete(len(self._bounds) - 1)
+        except TrajectoryFormatError as err:
+            warnings.warn(f"{err}; the last frame is skipped", stacklevel=2)
+            logger.warning("%s", err)
+            self._bounds.pop()
+            if not self._bounds:
+                raise
+
+    # -- raw access -------------------------------------------------------
+    def _read(self, start: int, stop: int) -> bytes:
+        if self._fh is None:
+            self._fh = gzip.open(self.path, "rb") if self._gzip else open(self.path, "rb")
+        self._fh.seek(start)
+        return self._fh.read(stop - start)
+
+    def close(self):
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+    def __getstate__(self):  # picklable for Dask workers: reopen lazily
+        state = self.__dict__.copy()
+        state["_fh"] = None
+        return state
+
+    def _first_line(self, i: int) -> int:
+        """1-based line number of frame i's first line (computed only for error messages)."""
+        if i not in self._line_cache:
+            start = self._bounds[i][0]
+            opener = gzip.open if self._gzip else open
+            count, done = 0, 0
+            with opener(self.path, "rb") as fh:
+                while done < start:
+                    chunk = fh.read(min(1 << 24, start - done))
+                    if not chunk:
+                        break
+                    count += chunk.count(b"\n")
+                    done += len(chunk)
+            self._line_cache[i] = count + 1
+        return self._line_cache[i]
+
+    def _err(self, i: int, line_in_frame: int | None, msg: str, timestep=None):
+        where = f"{self.path.name}: frame {i}"
+        if timestep is not None:
+            where += f" (timestep {timestep})"
+        if line_in_frame is not None:
+            where += f", line {self._first_line(i) + line_in_frame}"
+        return TrajectoryFormatError(f"{where}: {msg}")
+
+    # -- header -----------------------------------------------------------
+    def _header(self, i: int, raw: bytes):
+        """Parse the ITEM header of frame i; return (timestep, n, box, columns, body_offset)."""
+        lines = raw.split(b"\n", 9)  # 9 header lines, then the atom block
+
+        def line(k):
+            if k >= len(lines) or (k == len(lines) - 1 and k < 8):
+                raise self._err(i, k, "unexpected end of frame inside the header")
+            return lines[k].decode("ascii", "replace").strip()
+
+        def number(k, kind, what):
+            text = line(k)
+            try:
+                return kind(text.split()[0])
+            except (ValueError, IndexError):
+                raise self._err(i, k, f"expected {what}, got {text!r}") from None
+
+        timestep = number(1, int, "an integer timestep")
+        if line(2) != "ITEM: NUMBER OF ATOMS":
+            raise self._err(i, 2, f"expected 'ITEM: NUMBER OF ATOMS', got {line(2)!r}", timestep)
+        n = number(3, int, "an integer atom count")
+        if n < 0:
+            raise self._err(i, 3, f"atom count must be >= 0, got {n}", timestep)
+        head = line(4)
+        if not head.startswith("ITEM: BOX BOUNDS"):
+            raise self._err(i, 4, f"expected 'ITEM: BOX BOUNDS', got {head!r}", timestep)
+        flags = head.split()[3:]
+        vals = []
+        for k in (5, 6, 7):
+            try:
+                vals.append([float(v) for v in line(k).split()])
+            except ValueError:
+                raise self._err(i, k, f"expected box bounds, got {line(k)!r}", timestep) from None
+        box = self._box(i, flags, vals, timestep)
+        cols_line = line(8)
+        if not cols_line.startswith("ITEM: ATOMS"):
+            raise self._err(i, 8, f"expected 'ITEM: ATOMS <columns>', got {cols_line!r}", timestep)
+        columns = cols_line.split()[2:]
+        body_offset = sum(len(lines[k]) + 1 for k in range(9))
+        return timestep, n, box, columns, body_offset
+
+    def _box(self, i, flags, vals, timestep):
+        def bad(msg):
+            return self._err(i, 5, msg, timestep)
+        if flags[:2] == ["abc", "origin"]:  # LAMMPS general triclinic
+            if any(len(v) != 4 for v in vals):
+                raise bad("expected 4 numbers per line (vector and origin) for 'abc origin' bounds")
+            cell = np.array([v[:3] for v in vals])
+            origin = np.array([v[3] for v in vals])
+            pbc_flags = flags[2:]
+        else:
+            tilted = flags[:3] == ["xy", "xz", "yz"]
+            pbc_flags = flags[3:] if tilted else flags
+            want = 3 if tilted else 2
+            if any(len(v) != want for v in vals):
+                raise bad(f"expected {want} numbers per box-bounds line, got {[len(v) for v in vals]}")
+            if tilted:
+                (xlob, xhib, xy), (ylob, yhib, xz), (zlo, zhi, yz) = vals
+                xlo = xlob - min(0.0, xy, xz, xy + xz)
+                xhi = xhib - max(0.0, xy, xz, xy + xz)
+                ylo = ylob - min(0.0, yz)
+                yhi = yhib - max(0.0, yz)
+            else:
+                (xlo, xhi), (ylo, yhi), (zlo, zhi) = vals
+                xy = xz = yz = 0.0
+            cell = np.array([[xhi - xlo, 0, 0], [xy, yhi - ylo, 0], [xz, yz, zhi - zlo]])
+            origin = np.array([xlo, ylo, zlo])
+        pbc = [f == "pp" for f in pbc_flags] if len(pbc_flags) == 3 else [True] * 3
+        try:
+            return Box(cell, origin, pbc)
+        except ValueError as err:
+            raise bad(str(err)) from None
+
+    def _check_complete(self, i: int):
+        start, stop = self._bounds[i]
+        raw = self._read(start, stop)
+        timestep, n, _, _, body = self._header(i, raw)
+        n_lines = raw.count(b"\n", body) + (0 if raw.endswith(b"\n") or len(raw) == body else 1)
+        if n_lines < n:
+            raise self._err(i, None, f"truncated: {n_lines} atom lines of {n} expected", timestep)
+
+    # -- frames -----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._bounds)
+
+    def __getitem__(self, item):
+        if isinstance(item, slice):
+            return [self._frame(i) for i in range(*item.indices(len(self)))]
+        i = int(item)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(f"frame {item} out of range for {len(self)} frames in {self.path.name}")
+        return self._frame(i)
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self._frame(i)
+
+    def header(self, i: int) -> dict:
+        """Timestep, atom count, box and column names of frame ``i`` without parsing atoms."""
+        start, stop = self._bounds[i]
+        raw = self._read(start, min(stop, start + 4096))
+        timestep, n, box, columns, _ = self._header(i, raw)
+        return {"timestep": timestep, "n_atoms": n, "box": box, "columns": columns}
+
+    def _frame(self, i: int) -> Frame:
+        import pandas as pd
+
+        start, stop = self._bounds[i]
+        raw = self._read(start, stop)
+        timestep, n, box, columns, body = self._header(i, raw)
+        if len(set(columns)) != len(columns):
+            raise self._err(i, 8, f"duplicate column names in {columns}", timestep)
+        for need in ("id",):
+            if need not in columns:
+                raise self._err(i, 8, f"missing column {need!r}; found {columns}", timestep)
+        pos_cols = next((s for s in _POS_SETS if all(c in columns for c in s)), None)
+        if pos_cols is None:
+            raise self._err(i, 8, "missing position columns: need x y z, xu yu zu, xs ys zs or "
+                            f"xsu ysu zsu; found {columns}", timestep)
+        block = raw[body:]
+        n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") or not block else 1)
+        if n_lines != n:
+            raise self._err(i, 9, f"ITEM: NUMBER OF ATOMS says {n} but {n_lines} atom lines follow",
+                            timestep)
+        dtypes = {c: np.float64 for c in columns}
+        dtypes["id"] = np.int64
+        if "type" in columns:
+            dtypes["type"] = np.int64
+        if "element" in columns:
+            dtypes["element"] = str
+        try:
+            table = pd.read_csv(io.BytesIO(block), sep=r"\s+", header=None, names=columns,
+                                dtype=dtypes, engine="c", na_filter=False) if n else \
+                pd.DataFrame({c: np.zeros(0, dtype=dtypes[c]) for c in columns})
+        except (ValueError, pd.errors.ParserError):
+            raise self._locate_bad_line(i, block, columns, dtypes, timestep) from None
+        if len(table) != n or table.shape[1] != len(columns):
+            raise self._locate_bad_line(i, block, columns, dtypes, timestep)
+        pos = table[list(pos_cols)].to_numpy(np.float64)
+        if not np.isfinite(pos).all():
+            row = int(np.flatnonzero(~np.isfinite(pos).all(axis=1))[0])
+            raise self._err(i, 9 + row, f"non-finite coordinate {pos[row].tolist()} "
+                            f"for atom id {int(table['id'].iloc[row])}", timestep)
+        if pos_cols[0].startswith("xs"):
+            pos = box.to_cartesian(pos)
+        ids = table["id"].to_numpy(np.int64)
+        uniq, first = np.unique(ids, return_index=True)
+        if len(uniq) != n:
+            dup_mask = np.ones(n, bool)
+            dup_mask[first] = False
+            row = int(np.flatnonzero(dup_mask)[0])
+            raise self._err(i, 9 + row, f"duplicate atom id {int(ids[row])}", timestep)
+        types = table["type"].to_numpy(np.int64) if "type" in columns else None
+        skip = set(pos_cols) | {"id", "type"}
+        extra = {c: table[c].to_numpy() for c in columns if c not in skip}
+        return Frame(pos, box, ids, types, timestep, extra)
+
+    def _locate_bad_line(self, i, block, columns, dtypes, timestep):
+        for row, text in enumerate(block.decode("ascii", "replace").splitlines()):
+            fields = text.split()
+            if len(fields) != len(columns):
+                return self._err(i, 9 + row, f"expected {len(columns)} columns "
+                                 f"({' '.join(columns)}), got {len(fields)}: {text!r}", timestep)
+            for col, val in zip(columns, fields):
+                kind = dtypes[col]
+                if kind is str:
+                    continue
+                try:
+                    float(val) if kind is np.float64 else int(val)
+                except ValueError:
+                    what = "an integer" if kind is np.int64 else "a number"
+                    return self._err(i, 9 + row, f"column {col!r}: expected {what}, got {val!r}",
+                                     timestep)
+        return self._err(i, 9, "could not parse the atom block", timestep)
+
+
+def _fmt_column(values) -> tuple[np.ndarray, str]:
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iub":
+        return arr.astype(np.int64), "%d"
+    if arr.dtype.kind == "f":
+        return arr, "%.8g"
+    raise TypeError(f"per-atom column of dtype {arr.dtype} cannot be written to a LAMMPS dump")
+
+
+def write_lammps_dump(path, frames, *, columns=None, append: bool = False) -> Path:
+    """Write frames as a LAMMPS text dump that LAMMPS, OVITO and crystopo read back.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``.gz`` suffix writes gzip.  The file is written to a temporary name and
+        moved into place, so a failure never leaves a half-written file.
+    frames : Frame or iterable of Frame
+    columns : list of str, optional
+        Extra per-atom columns to write (default: all of each frame's ``extra``).
+        Integer columns are written as integers (labels), floats with 8 digits.
+    """
+    path = Path(path)
+    if isinstance(frames, Frame):
+        frames = [frames]
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    mode = "wb"
+    if append and path.exists():
+        import shutil
+        shutil.copyfile(path, tmp)
+        mode = "ab"
+    try:
+        with opener(tmp, mode) as fh:
+            for frame in frames:
+                fh.write(_dump_frame(frame, columns))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _dump_frame(frame: Frame, columns) -> bytes:
+    names = list(frame.extra) if columns is None else list(columns)
+    missing = [c for c in names if c not in frame.extra]
+    if missing:
+        raise KeyError(f"frame (timestep {frame.timestep}) has no per-atom column {missing}; "
+                       f"it has {sorted(frame.extra)}")
+    box = frame.box
+    pos = frame.positions
+    if not box.is_orthogonal:
+        try:
+            box.lammps_bounds()
+        except ValueError:
+            box, rot = box.canonical()
+            pos = pos @ rot
+    lo, hi, (xy, xz, yz) = box.lammps_bounds()
+    flags = " ".join("pp" if p else "ff" for p in box.pbc)
+    out = io.StringIO()
+    out.write(f"ITEM: TIMESTEP\n{frame.timestep}\nITEM: NUMBER OF ATOMS\n{frame.n_atoms}\n")
+    if box.is_orthogonal:
+        out.write(f"ITEM: BOX BOUNDS {flags}\n")
+        for d in range(3):
+            out.write(f"{lo[d]:.10g} {hi[d]:.10g}\n")
+    else:
+        out.write(f"ITEM: BOX BOUNDS xy xz yz {flags}\n")
+        xlob = lo[0] + min(0.0, xy, xz, xy + xz)
+        xhib = hi[0] + max(0.0, xy, xz, xy + xz)
+        out.write(f"{xlob:.10g} {xhib:.10g} {xy:.10g}\n")
+        out.write(f"{lo[1] + min(0.0, yz):.10g} {hi[1] + max(0.0, yz):.10g} {xz:.10g}\n")
+        out.write(f"{lo[2]:.10g} {hi[2]:.10g} {yz:.10g}\n")
+    out.write("ITEM: ATOMS id type x y z" + "".join(f" {c}" for c in names) + "\n")
+    cols = [(frame.ids, "%d"), (frame.types, "%d"), (pos[:, 0], "%.10g"),
+            (pos[:, 1], "%.10g"), (pos[:, 2], "%.10g")] + [_fmt_column(frame.extra[c]) for c in names]
+    if frame.n_atoms:
+        fmt = " ".join(f for _, f in cols) + "\n"
+        data = np.rec.fromarrays([np.asarray(v) for v, _ in cols])
+        # one formatting pass per frame: join pre-formatted rows
+        out.write("".join(fmt % tuple(row) for row in data.tolist()))
+    return out.getvalue().encode("ascii")

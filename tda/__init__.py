@@ -1,0 +1,4 @@
+"""crystopo.tda: per-atom persistent homology and its vectorisations.
+
+Note: the PyPI distribution named ``tda`` is an unrelated project.
+"""
