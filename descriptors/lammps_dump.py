@@ -89,14 +89,13 @@ class LammpsDumpTrajectory:
         self._fh = None
         self._line_cache: dict[int, int] = {}
         # a truncated last frame is a warning; the complete frames stay readable
-        try:
-            self._check_complete(len(self._bounds) - 1)
-        except TrajectoryFormatError as err:
-            warnings.warn(f"{err}; the last frame is skipped", stacklevel=2)
-            logger.warning("%s", err)
+        problem = self._truncation(len(self._bounds) - 1)
+        if problem is not None:
+            if len(self._bounds) == 1:
+                raise problem
+            warnings.warn(f"{problem}; the last frame is skipped", stacklevel=3)
+            logger.warning("%s; the last frame is skipped", problem)
             self._bounds.pop()
-            if not self._bounds:
-                raise
 
     # -- raw access -------------------------------------------------------
     def _read(self, start: int, stop: int) -> bytes:
@@ -218,13 +217,18 @@ class LammpsDumpTrajectory:
         except ValueError as err:
             raise bad(str(err)) from None
 
-    def _check_complete(self, i: int):
+    def _truncation(self, i: int):
+        """The error describing frame i as cut short, or None (other defects surface on reading)."""
         start, stop = self._bounds[i]
         raw = self._read(start, stop)
-        timestep, n, _, _, body = self._header(i, raw)
+        try:
+            timestep, n, _, _, body = self._header(i, raw)
+        except TrajectoryFormatError as err:
+            return err if "unexpected end" in str(err) else None
         n_lines = raw.count(b"\n", body) + (0 if raw.endswith(b"\n") or len(raw) == body else 1)
         if n_lines < n:
-            raise self._err(i, None, f"truncated: {n_lines} atom lines of {n} expected", timestep)
+            return self._err(i, None, f"truncated: {n_lines} atom lines of {n} expected", timestep)
+        return None
 
     # -- frames -----------------------------------------------------------
     def __len__(self) -> int:
@@ -315,6 +319,9 @@ class LammpsDumpTrajectory:
                 if kind is str:
                     continue
                 try:
+                    if kind is np.float64 and not np.isfinite(float(val)):
+                        return self._err(i, 9 + row, f"column {col!r}: non-finite value {val!r}",
+                                         timestep)
                     float(val) if kind is np.float64 else int(val)
                 except ValueError:
                     what = "an integer" if kind is np.int64 else "a number"

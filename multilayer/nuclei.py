@@ -1,0 +1,679 @@
+"""Spatial nuclei of crystal-like atoms, tracked through time; nucleation onset and rate.
+
+* :func:`crystal_communities` decides which communities are crystal-like.
+* :func:`find_nuclei` clusters crystal-like atoms of one frame through its periodic
+  neighbour list (``scipy.sparse.csgraph``; a nucleus across the box boundary is one).
+* :func:`nucleus_properties` gives size, periodic-aware centre and radius of gyration.
+* :func:`track_nuclei` follows nuclei over frames by shared atom ids.
+* :func:`nucleation_onset`, :func:`first_passage_times` and :func:`mfpt_fit` (mean
+  first-passage time, Wedekind, Strey, Reguera, J. Chem. Phys. 126, 134103, 2007).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.sparse import csgraph
+from scipy.special import erf
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_scalar
+
+from descriptors import as_frame, first_shell_distance, neighbor_list
+
+from .track import _check_labels
+
+__all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
+           "NucleiResult", "track_nuclei", "NucleusTracker", "nucleation_onset",
+           "first_passage_times", "MFPTResult", "mfpt_fit"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CrystalCriterion:
+    """How atoms were declared crystal-like.
+
+    Attributes
+    ----------
+    method : {"auto", "communities", "mask"}
+    communities : ndarray of int64 or None
+        Crystal-like communities (``None`` for a per-atom mask).
+    table : DataFrame or None
+        For ``"auto"``: per community, ``start_fraction``, ``end_fraction``, ``crystal``.
+    description : str
+        The rule in words, with its parameters.
+    """
+
+    method: str
+    communities: np.ndarray | None
+    table: pd.DataFrame | None
+    description: str
+
+
+def crystal_communities(labels, ids=None, *, window=None, min_final=0.05, min_enrichment=3.0):
+    """Crystal-like communities of a crystallizing run: common at the end, rare at the start.
+
+    A community is crystal-like when it holds at least ``min_final`` of the labelled
+    atoms over the last ``window`` frames and at least ``min_enrichment`` times its
+    share over the first ``window`` frames.  The liquid (shrinking) and the noise
+    that stays constant are left out.  A run that does not crystallize gives none.
+
+    Parameters
+    ----------
+    labels, ids : as in :func:`multilayer.track.community_events`
+    window : int, optional
+        Frames averaged at each end; default ``max(1, n_frames // 10)``.
+    min_final : float in [0, 1]
+    min_enrichment : float >= 1
+
+    Returns
+    -------
+    criterion : CrystalCriterion (``method="auto"``)
+
+    Examples
+    --------
+    >>> lab = np.array([[0, 0, 0, 0, 1], [0, 0, 2, 2, 1], [2, 2, 2, 2, 1]])
+    >>> crystal_communities(lab, window=1).communities.tolist()
+    [2]
+    """
+    check_scalar(min_final, "min_final", Real, min_val=0, max_val=1)
+    check_scalar(min_enrichment, "min_enrichment", Real, min_val=1)
+    frames = _check_labels(labels, ids)
+    n = len(frames)
+    window = max(1, n // 10) if window is None else window
+    check_scalar(window, "window", Integral, min_val=1, max_val=n)
+    comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
+
+    def share(sel):
+        lab = np.concatenate([frames[t][1] for t in sel])
+        lab = lab[lab >= 0]
+        return np.bincount(np.searchsorted(comm, lab), minlength=len(comm)) / max(lab.size, 1)
+
+    start, end = share(range(window)), share(range(n - window, n))
+    crystal = (end >= min_final) & (end >= min_enrichment * start) & (end > start)
+    table = pd.DataFrame({"community": comm, "start_fraction": start, "end_fraction": end,
+                          "crystal": crystal})
+    chosen = comm[crystal]
+    desc = (f"auto: communities holding >= {min_final:g} of the atoms over the last {window} "
+            f"frame(s) and >= {min_enrichment:g} x their share over the first {window}: "
+            f"{chosen.tolist()}")
+    logger.info("crystal-like %s", desc)
+    return CrystalCriterion("auto", chosen, table, desc)
+
+
+def _neighbors_for(frame, neighbors, r_cut):
+    if neighbors is not None:
+        if neighbors.n_atoms != frame.n_atoms:
+            raise ValueError(f"neighbors has {neighbors.n_atoms} atoms, the frame {frame.n_atoms}")
+        return neighbors
+    if r_cut is None:
+        r_cut = 1.3 * first_shell_distance(frame)  # between 1st and 2nd shell of fcc/hcp (1.41)
+    return neighbor_list(frame, r_cut=r_cut)
+
+
+def _crystal_graph(nl, mask):
+    """Edges (i, j, k) of the neighbour list with both ends crystal-like (k: pair index)."""
+    qi = nl.query_indices()
+    j = nl.indices.astype(np.int64)
+    k = np.flatnonzero(mask[qi] & mask[j])
+    return qi[k], j[k], k
+
+
+def find_nuclei(frame, mask, neighbors=None, *, r_cut=None, min_size=2):
+    """Connected clusters of crystal-like atoms of one frame (periodic, through its neighbour list).
+
+    Parameters
+    ----------
+    frame : Frame
+    mask : bool array of shape (n_atoms,)
+        Crystal-like atoms.
+    neighbors : NeighborList, optional
+        Bonds of the cluster graph; default ``neighbor_list(frame, r_cut)``.
+    r_cut : float, optional
+        Default: 1.3 x the first-shell distance (between the first and second shells).
+    min_size : int >= 1
+        Smaller clusters are not nuclei.
+
+    Returns
+    -------
+    nuclei : ndarray of shape (n_atoms,), int64
+        Nucleus of each atom, 0 for the largest, 1 for the next...; -1 outside nuclei.
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> f = make_lattice("sc", 4)
+    >>> np.bincount(find_nuclei(f, f.positions[:, 0] < 1.5, r_cut=1.1) + 1).tolist()
+    [32, 32]
+    """
+    frame = as_frame(frame)
+    check_scalar(min_size, "min_size", Integral, min_val=1)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != (frame.n_atoms,):
+        raise ValueError(f"mask.shape must be ({frame.n_atoms},), got {mask.shape}")
+    nl = _neighbors_for(frame, neighbors, r_cut)
+    n = frame.n_atoms
+    i, j, _ = _crystal_graph(nl, mask)
+    graph = sparse.csr_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
+    _, comp = csgraph.connected_components(graph, directed=True, connection="weak")
+    comp = np.where(mask, comp, -1)
+    size = np.bincount(comp[mask], minlength=comp.max() + 1 if mask.any() else 0)
+    first = np.full(len(size), n, dtype=np.int64)
+    np.minimum.at(first, comp[mask], np.flatnonzero(mask))
+    order = np.lexsort((first, -size))  # by decreasing size, then first atom
+    order = order[size[order] >= min_size]
+    rank = np.full(len(size) + 1, -1, dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[comp]  # comp == -1 indexes the last entry, -1
+
+
+def _unwrap_images(frame, nl, nuclei):
+    """Integer cell image of each nucleus atom making each nucleus contiguous, and percolation flags.
+
+    A spanning forest (BFS from a virtual root joined to the first atom of every
+    nucleus) gives each atom a parent; images add up along the tree by pointer
+    jumping (log(depth) vectorised steps).  A nucleus whose bonds disagree with
+    the tree images wraps around the periodic box (percolates).
+    """
+    n = frame.n_atoms
+    mask = nuclei >= 0
+    i, j, k = _crystal_graph(nl, mask)
+    same = nuclei[i] == nuclei[j]
+    i, j, k = i[same], j[same], k[same]
+    inv = np.linalg.inv(frame.box.cell)
+    bond_img = np.rint((nl.vectors[k] - (frame.positions[j] - frame.positions[i])) @ inv)
+    bond_img = bond_img.astype(np.int64)
+    # both directions, so k-nearest (asymmetric) lists unwrap too
+    i, j, bond_img = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([bond_img, -bond_img])
+    n_nuc = int(nuclei.max()) + 1 if mask.any() else 0
+    roots = np.full(n_nuc, n, dtype=np.int64)
+    np.minimum.at(roots, nuclei[mask], np.flatnonzero(mask))
+    rows = np.concatenate([i, np.full(n_nuc, n)])
+    cols = np.concatenate([j, roots])
+    graph = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + 1, n + 1))
+    _, pred = csgraph.breadth_first_order(graph, n, directed=False, return_predecessors=True)
+    ptr = np.arange(n + 1, dtype=np.int64)
+    acc = np.zeros((n + 1, 3), dtype=np.int64)
+    child = np.flatnonzero((pred >= 0) & (pred != n))
+    if len(child):
+        parent = pred[child].astype(np.int64)
+        key = i * (n + 1) + j
+        order = np.argsort(key, kind="stable")
+        pos = order[np.searchsorted(key, parent * (n + 1) + child, sorter=order)]
+        ptr[child] = parent
+        acc[child] = bond_img[pos]
+    while True:  # pointer jumping: acc[v] = image offset from ptr[v] to v
+        nxt = ptr[ptr]
+        if np.array_equal(nxt, ptr):
+            break
+        acc = acc + acc[ptr]
+        ptr = nxt
+    image = acc[:n]
+    wraps = np.any(image[j] - image[i] != bond_img, axis=1)
+    percolating = np.zeros(n_nuc, dtype=bool)
+    percolating[nuclei[i[wraps]]] = True
+    return image, percolating
+
+
+def nucleus_properties(frame, nuclei, neighbors=None, *, r_cut=None):
+    """Size, centre (periodic-aware) and radius of gyration of each nucleus.
+
+    Each nucleus is unwrapped through its bonds (the neighbour-list vectors) before
+    averaging, so one straddling the box boundary has its true centre (wrapped back
+    into the box) and radius of gyration.
+
+    Parameters
+    ----------
+    frame : Frame
+    nuclei : int array of shape (n_atoms,)
+        From :func:`find_nuclei` (0..k-1, -1 outside nuclei).
+    neighbors : NeighborList, optional
+        The list the nuclei were found with (default built with ``r_cut``).
+
+    Returns
+    -------
+    properties : DataFrame, one row per nucleus (index = nucleus)
+        ``size`` (int64), ``rg`` (float64), ``x``, ``y``, ``z`` (centre, in the box),
+        ``percolating`` (bool: the nucleus wraps around the periodic box; its centre
+        and rg are then those of one unwrapping and not meaningful).
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> f = make_lattice("sc", 4)
+    >>> corner = np.all((f.positions < 0.5) | (f.positions > 2.5), axis=1)  # 8 atoms
+    >>> p = nucleus_properties(f, find_nuclei(f, corner, r_cut=1.1), r_cut=1.1)
+    >>> p[["size", "rg", "x", "percolating"]].values.tolist()
+    [[8, 0.8660254037844386, 3.5, False]]
+    """
+    frame = as_frame(frame)
+    nuclei = np.asarray(nuclei, dtype=np.int64)
+    nl = _neighbors_for(frame, neighbors, r_cut)
+    mask = nuclei >= 0
+    n_nuc = int(nuclei.max()) + 1 if mask.any() else 0
+    image, percolating = _unwrap_images(frame, nl, nuclei)
+    lab = nuclei[mask]
+    pos = frame.positions[mask] + image[mask] @ frame.box.cell
+    size = np.bincount(lab, minlength=n_nuc)
+    centre = np.stack([np.bincount(lab, pos[:, d], n_nuc) for d in range(3)], axis=1)
+    centre /= np.maximum(size, 1)[:, None]
+    d2 = np.sum((pos - centre[lab]) ** 2, axis=1)
+    rg = np.sqrt(np.bincount(lab, d2, n_nuc) / np.maximum(size, 1))
+    centre = frame.box.wrap(centre) if n_nuc else centre
+    return pd.DataFrame({"size": size.astype(np.int64), "rg": rg, "x": centre[:, 0],
+                         "y": centre[:, 1], "z": centre[:, 2], "percolating": percolating},
+                        index=pd.RangeIndex(n_nuc, name="nucleus"))
+
+
+@dataclass(frozen=True)
+class NucleiResult:
+    """Nuclei tracked through a trajectory (returned by :func:`track_nuclei`).
+
+    Attributes
+    ----------
+    table : DataFrame, one row per nucleus and frame
+        ``frame``, ``timestep``, ``nucleus`` (persistent id), ``size``, ``rg``, ``x``,
+        ``y``, ``z`` (periodic-aware centre), ``percolating``, ``event`` ("birth",
+        "continuation", "merge": inherited the id of its largest parent, "split":
+        new id carved from an existing nucleus), ``parents`` (list of the previous
+        frame's nuclei sharing atoms with it, by decreasing overlap) and, when labels
+        were given, ``community_<c>`` (atoms of community c in it).
+    largest : ndarray of shape (n_frames,), int64
+        Size of the largest nucleus per frame (0 when none).
+    n_crystal, n_in_nuclei, n_atoms : ndarray of shape (n_frames,), int64
+        Crystal-like atoms, atoms in nuclei (>= ``min_size``), all atoms, per frame.
+    volumes : ndarray of shape (n_frames,), float64
+    timesteps : ndarray of shape (n_frames,), int64
+    atom_nuclei : list of ndarray of shape (n_atoms_t,), int64, or None
+        Persistent nucleus id of every atom (frame order, i.e. sorted by id), -1 outside.
+    criterion : CrystalCriterion
+    """
+
+    table: pd.DataFrame
+    largest: np.ndarray
+    n_crystal: np.ndarray
+    n_in_nuclei: np.ndarray
+    n_atoms: np.ndarray
+    volumes: np.ndarray
+    timesteps: np.ndarray
+    atom_nuclei: list | None
+    criterion: CrystalCriterion
+
+    @property
+    def crystalline_fraction(self) -> np.ndarray:
+        """Fraction of crystal-like atoms per frame, float64."""
+        return self.n_crystal / np.maximum(self.n_atoms, 1)
+
+
+def _match(prev, cur, next_id):
+    """Persistent ids of the current nuclei: mutual largest overlap inherits the id."""
+    (pids, pnuc, ppid, psize), (cids, cnuc, csize) = prev, cur
+    n_cur = len(csize)
+    new = np.full(n_cur, -1, dtype=np.int64)
+    parents = [[] for _ in range(n_cur)]
+    if n_cur and len(ppid):
+        _, ia, ib = np.intersect1d(pids, cids, assume_unique=True, return_indices=True)
+        a, b = pnuc[ia], cnuc[ib]
+        ok = (a >= 0) & (b >= 0)
+        key, ov = np.unique(a[ok] * n_cur + b[ok], return_counts=True)
+        pa, pb = np.divmod(key, n_cur)
+        o = np.lexsort((ppid[pa], -psize[pa], -ov, pb))  # best parent of each child first
+        first = o[np.r_[True, pb[o][1:] != pb[o][:-1]]] if len(o) else o
+        best_parent = np.full(n_cur, -1, dtype=np.int64)
+        best_parent[pb[first]] = pa[first]
+        o2 = np.lexsort((pb, -csize[pb], -ov, pa))  # best child of each parent first
+        first2 = o2[np.r_[True, pa[o2][1:] != pa[o2][:-1]]] if len(o2) else o2
+        best_child = np.full(len(ppid), -1, dtype=np.int64)
+        best_child[pa[first2]] = pb[first2]
+        c = np.arange(n_cur)
+        inherit = (best_parent >= 0) & (best_child[np.maximum(best_parent, 0)] == c)
+        new[inherit] = ppid[best_parent[inherit]]
+        for k in o:  # o is grouped by child, parents by decreasing overlap (loop per pair)
+            parents[pb[k]].append(int(ppid[pa[k]]))
+    fresh = new < 0
+    new[fresh] = next_id + np.arange(int(fresh.sum()))
+    event = np.where(~fresh, np.where([len(p) > 1 for p in parents], "merge", "continuation"),
+                     np.where([len(p) > 0 for p in parents], "split", "birth"))
+    return new, parents, event.tolist(), next_id + int(fresh.sum())
+
+
+def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbors=None,
+                 r_cut=None, min_size=2, keep_atoms=True):
+    """Find the nuclei of every frame and follow them through time by shared atoms.
+
+    Crystal-like atoms are decided in one of three ways, recorded in ``criterion``:
+    ``mask`` (per-atom booleans, e.g. ten Wolde solid-like, or a callable
+    ``mask(frame, neighbors)`` returning them); else ``communities``, a list of
+    crystal-like community ids; else ``communities="auto"``
+    (:func:`crystal_communities`: common at the end, rare at the start).
+
+    Between frames, a nucleus keeps the id of the previous nucleus with which it
+    shares most atoms, when that nucleus shares most of its atoms with it too
+    (on a merge the child keeps the id of the largest parent; on a split the
+    largest piece keeps it and the others get new ids); every previous nucleus
+    sharing atoms is listed in ``parents``.
+
+    Parameters
+    ----------
+    frames : sequence of Frame (a trajectory: iterated once)
+    labels : sequence of int arrays of shape (n_atoms_t,), optional
+        Community of each atom (frame order); needed unless ``mask`` is given, and
+        used for the composition columns.
+    communities : "auto" or array-like of int
+    mask : sequence of bool arrays of shape (n_atoms_t,), or callable, optional
+    neighbors : sequence of NeighborList, optional
+        One per frame; default built with ``r_cut``.
+    r_cut : float, optional
+        Default: 1.3 x the first-shell distance of the first frame, for all frames.
+    min_size : int >= 1
+        Smaller clusters are not nuclei.
+    keep_atoms : bool
+        Keep the per-atom nucleus ids (``atom_nuclei``; int64 per atom and frame).
+
+    Returns
+    -------
+    result : NucleiResult
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> f = make_lattice("sc", 6)
+    >>> masks = [np.linalg.norm(f.positions - 2.5, axis=1) < r for r in (1.0, 1.8, 2.5)]
+    >>> res = track_nuclei([f, f, f], mask=masks, r_cut=1.1)
+    >>> res.table[["frame", "nucleus", "size", "event"]].values.tolist()
+    [[0, 0, 8, 'birth'], [1, 0, 32, 'continuation'], [2, 0, 56, 'continuation']]
+    """
+    check_scalar(min_size, "min_size", Integral, min_val=1)
+    if mask is None and labels is None:
+        raise ValueError("pass labels (with communities='auto' or a list of ids) or mask")
+    if mask is not None and not callable(mask):
+        mask = list(mask)
+    if labels is not None:
+        labels = [np.asarray(x, dtype=np.int64) for x in labels]
+    if mask is not None:
+        criterion = CrystalCriterion("mask", None, None, "mask: per-atom booleans given by the "
+                                     f"caller ({getattr(mask, '__name__', 'arrays')})")
+    elif isinstance(communities, str):
+        if communities != "auto":
+            raise ValueError(f"communities must be 'auto' or a list of ids, got {communities!r}")
+        criterion = crystal_communities(labels)
+    else:
+        comm = np.atleast_1d(np.asarray(communities, dtype=np.int64))
+        criterion = CrystalCriterion("communities", comm, None,
+                                     f"communities: crystal-like ids given by the caller {comm.tolist()}")
+    rows, comp, per_frame, atom_nuclei = [], [], [], []
+    prev, next_id = None, 0
+    neighbors = iter(neighbors) if neighbors is not None else None
+    for t, frame in enumerate(frames):
+        frame = as_frame(frame)
+        nl = next(neighbors) if neighbors is not None else None
+        if nl is None:
+            if r_cut is None:
+                r_cut = 1.3 * first_shell_distance(frame)
+                logger.info("nuclei: r_cut = %.4g (1.3 x first-shell distance of frame 0)", r_cut)
+            nl = neighbor_list(frame, r_cut=r_cut)
+        lab = None if labels is None else labels[t]
+        if lab is not None and lab.shape != (frame.n_atoms,):
+            raise ValueError(f"labels[{t}].shape must be ({frame.n_atoms},), got {lab.shape}")
+        if mask is None:
+            m = np.isin(lab, criterion.communities)
+        else:
+            m = np.asarray(mask(frame, nl) if callable(mask) else mask[t], dtype=bool)
+        nuc = find_nuclei(frame, m, nl, min_size=min_size)
+        props = nucleus_properties(frame, nuc, nl)
+        size = props["size"].to_numpy()
+        cur = (frame.ids, nuc, size)
+        if prev is None:
+            pid = np.arange(len(size), dtype=np.int64)
+            parents, event, next_id = [[] for _ in size], ["birth"] * len(size), len(size)
+        else:
+            pid, parents, event, next_id = _match(prev, cur, next_id)
+        prev = (frame.ids, nuc, pid, size)
+        props.insert(0, "nucleus", pid)
+        props.insert(0, "timestep", np.int64(frame.timestep))
+        props.insert(0, "frame", np.int64(t))
+        props["event"] = event
+        props["parents"] = parents
+        rows.append(props.reset_index(drop=True))
+        if lab is not None and len(size):
+            inn = nuc >= 0
+            key, cnt = np.unique(np.stack([pid[nuc[inn]], lab[inn]]), axis=1, return_counts=True)
+            comp.append(pd.DataFrame({"frame": t, "nucleus": key[0], "community": key[1], "n": cnt}))
+        per_frame.append((size[0] if len(size) else 0, m.sum(), (nuc >= 0).sum(), frame.n_atoms,
+                          frame.box.volume, frame.timestep))
+        if keep_atoms:
+            atom_nuclei.append(np.where(nuc >= 0, pid[np.maximum(nuc, 0)], -1))
+        logger.debug("frame %d: %d nuclei, largest %d", t, len(size), per_frame[-1][0])
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    if comp:
+        wide = pd.concat(comp).pivot_table(index=["frame", "nucleus"], columns="community",
+                                           values="n", fill_value=0, aggfunc="sum")
+        wide.columns = [f"community_{c}" for c in wide.columns]
+        table = table.merge(wide.astype(np.int64).reset_index(), on=["frame", "nucleus"], how="left")
+    cols = np.array(per_frame, dtype=np.float64).reshape(-1, 6).T
+    ints = [c.astype(np.int64) for c in cols[[0, 1, 2, 3, 5]]]
+    return NucleiResult(table, ints[0], ints[1], ints[2], ints[3], cols[4], ints[4],
+                        atom_nuclei if keep_atoms else None, criterion)
+
+
+class NucleusTracker(BaseEstimator):
+    """Estimator wrapper of :func:`track_nuclei`.
+
+    Attributes
+    ----------
+    result_ : NucleiResult
+    table_ : DataFrame (``result_.table``)
+    largest_ : ndarray of shape (n_frames,), int64
+    criterion_ : CrystalCriterion
+    """
+
+    def __init__(self, communities="auto", *, r_cut=None, min_size=2, keep_atoms=True):
+        self.communities = communities
+        self.r_cut = r_cut
+        self.min_size = min_size
+        self.keep_atoms = keep_atoms
+
+    def fit(self, frames, labels=None, y=None, *, mask=None, neighbors=None):
+        self.result_ = track_nuclei(frames, labels, communities=self.communities, mask=mask,
+                                    neighbors=neighbors, r_cut=self.r_cut,
+                                    min_size=self.min_size, keep_atoms=self.keep_atoms)
+        self.table_ = self.result_.table
+        self.largest_ = self.result_.largest
+        self.criterion_ = self.result_.criterion
+        return self
+
+
+def nucleation_onset(largest, threshold=None, *, baseline=0.1):
+    """First frame after which the largest nucleus stays at or above ``threshold`` and grows.
+
+    Parameters
+    ----------
+    largest : array of shape (n_frames,)
+        Largest-nucleus size per frame (``NucleiResult.largest``).
+    threshold : float, optional
+        Default: twice the 95th percentile of ``largest`` over the first ``baseline``
+        fraction of the frames (the pre-nucleation fluctuations), at least 2.
+    baseline : float in (0, 1]
+
+    Returns
+    -------
+    onset : int or None
+        The first frame t with ``largest[s] >= threshold`` for every s >= t and
+        ``largest[-1] > largest[t]``; None when there is no such frame.
+
+    Examples
+    --------
+    >>> nucleation_onset([3, 5, 4, 12, 9, 15, 40, 90], threshold=8)
+    3
+    >>> nucleation_onset([3, 5, 4, 6], threshold=8) is None
+    True
+    """
+    s = np.asarray(largest, dtype=np.float64)
+    if s.ndim != 1:
+        raise ValueError(f"largest must be 1-D (one size per frame), got shape {s.shape}")
+    check_scalar(baseline, "baseline", Real, min_val=0, max_val=1, include_boundaries="right")
+    if s.size == 0:
+        return None
+    if threshold is None:
+        b = max(1, int(round(baseline * len(s))))
+        threshold = max(2.0, 2.0 * float(np.percentile(s[:b], 95)))
+    stays = np.logical_and.accumulate((s >= threshold)[::-1])[::-1]
+    cand = np.flatnonzero(stays & (s < s[-1]))
+    return int(cand[0]) if len(cand) else None
+
+
+def _as_runs(largest, times):
+    if isinstance(largest, np.ndarray) and largest.ndim == 2:
+        runs = list(largest)
+    elif np.ndim(largest) == 1 and np.isscalar(np.asarray(largest, dtype=object).flat[0]):
+        runs = [largest]
+    else:
+        runs = list(largest)
+    runs = [np.asarray(r, dtype=np.float64) for r in runs]
+    if not runs or any(r.ndim != 1 or r.size == 0 for r in runs):
+        raise ValueError("largest must be one non-empty 1-D array of sizes per run")
+    if times is None:
+        times = [np.arange(len(r), dtype=np.float64) for r in runs]
+    elif np.ndim(times) == 1 and np.isscalar(np.asarray(times, dtype=object).flat[0]):
+        times = [np.asarray(times, dtype=np.float64)] * len(runs)
+    times = [np.asarray(t, dtype=np.float64) for t in times]
+    if len(times) != len(runs) or any(len(t) < len(r) for t, r in zip(times, runs)):
+        raise ValueError("times must give one time per frame of every run")
+    return runs, [t[:len(r)] - t[0] for t, r in zip(times, runs)]
+
+
+def first_passage_times(largest, times=None, *, n=None):
+    """Mean first-passage time tau(n): mean over runs of the first time the largest nucleus is >= n.
+
+    Parameters
+    ----------
+    largest : array of shape (n_frames,) for one run, or a list of them (or 2-D array)
+    times : array of shape (n_frames,) or list of them, optional
+        Time of each frame (default the frame index); measured from each run's first frame.
+    n : array of int, optional
+        Sizes; default 1 .. the smallest maximum over runs (every run reaches them).
+
+    Returns
+    -------
+    n : ndarray of shape (n_sizes,), int64
+    tau : ndarray of shape (n_sizes,), float64
+        NaN where some run never reaches the size.
+
+    Examples
+    --------
+    >>> first_passage_times([[1, 3, 2, 5], [2, 2, 4, 6]])
+    (array([1, 2, 3, 4, 5]), array([0. , 0.5, 1.5, 2.5, 3. ]))
+    """
+    runs, times = _as_runs(largest, times)
+    if n is None:
+        n = np.arange(1, int(min(r.max() for r in runs)) + 1)
+    n = np.asarray(n, dtype=np.int64)
+    tau = np.zeros(len(n))
+    for r, t in zip(runs, times):
+        idx = np.searchsorted(np.maximum.accumulate(r), n, side="left")
+        tau += np.where(idx < len(r), t[np.minimum(idx, len(r) - 1)], np.nan)
+    return n, tau / len(runs)
+
+
+def _mfpt_model(n, n_star, z, tau_j):
+    return 0.5 * tau_j * (1.0 + erf(z * np.sqrt(np.pi) * (n - n_star)))
+
+
+@dataclass(frozen=True)
+class MFPTResult:
+    """Fit of tau(n) = (tau_J / 2) [1 + erf(Z sqrt(pi) (n - n*))] (Wedekind et al. 2007).
+
+    Attributes
+    ----------
+    n_star, z, tau_j : float
+        Critical size, Zeldovich factor, nucleation time (in the units of ``times``).
+    rate : float
+        J = 1 / (tau_J V) (NaN without a volume).
+    n_star_err, z_err, tau_j_err, rate_err : float
+        One standard deviation from the fit covariance (all tau(n) share the same runs,
+        so these understate the run-to-run error of tau_J, about tau_J / sqrt(n_runs)).
+    n : ndarray of int64, tau : ndarray of float64
+        The fitted points.
+    n_runs : int
+    volume : float or None
+    """
+
+    n_star: float
+    z: float
+    tau_j: float
+    rate: float
+    n_star_err: float
+    z_err: float
+    tau_j_err: float
+    rate_err: float
+    n: np.ndarray
+    tau: np.ndarray
+    n_runs: int
+    volume: float | None
+
+    def curve(self, n):
+        """The fitted tau(n), float64 array shaped like ``n``."""
+        return _mfpt_model(np.asarray(n, dtype=np.float64), self.n_star, self.z, self.tau_j)
+
+
+def mfpt_fit(largest, times=None, *, volume=None, n_min=1, n_max=None):
+    """Critical size, Zeldovich factor and rate by the mean first-passage-time method.
+
+    Fits ``tau(n) = (tau_J/2)[1 + erf(Z sqrt(pi) (n - n*))]`` (scipy ``curve_fit``) to
+    :func:`first_passage_times` over one or several runs; ``J = 1 / (tau_J V)``.
+
+    Parameters
+    ----------
+    largest, times : as in :func:`first_passage_times`
+    volume : float, optional
+        Volume of the system (e.g. ``frame.box.volume``) for the rate.
+    n_min, n_max : int, optional
+        Sizes fitted; ``n_max`` defaults to the smallest maximum over runs.  Past the
+        critical size tau(n) keeps rising by the growth time: cap ``n_max`` (e.g.
+        2-3 n*) when growth is slow compared to tau_J.
+
+    Returns
+    -------
+    result : MFPTResult
+
+    Examples
+    --------
+    >>> from scipy.special import erfinv
+    >>> t = np.linspace(0, 100, 1001)  # two runs crossing the barrier at t = 60 and 90
+    >>> runs = [np.floor(30 + erfinv(np.clip(2 * t / T - 1, -0.999, 0.999)) / (0.1 * np.sqrt(np.pi)))
+    ...         for T in (60, 90)]
+    >>> fit = mfpt_fit(runs, t)
+    >>> round(fit.n_star, 1), round(fit.z, 2), round(fit.tau_j)
+    (30.0, 0.1, 75)
+    """
+    runs, _ = _as_runs(largest, times)
+    top = int(min(r.max() for r in runs))
+    n_max = top if n_max is None else min(int(n_max), top)
+    check_scalar(n_min, "n_min", Integral, min_val=0)
+    n, tau = first_passage_times(largest, times, n=np.arange(n_min, n_max + 1))
+    ok = np.isfinite(tau)
+    n, tau = n[ok], tau[ok]
+    if len(n) < 4:
+        raise ValueError(f"only {len(n)} sizes to fit (n_min={n_min}, n_max={n_max}); "
+                         "the runs must reach larger nuclei")
+    from scipy.optimize import curve_fit
+
+    tau_j0 = max(float(tau.max()), 1e-12)
+    n_star0 = float(n[np.argmax(tau >= tau_j0 / 2)])
+    slope = float(np.max(np.gradient(tau, n))) if len(n) > 1 else 0.0
+    z0 = slope / tau_j0 if slope > 0 else 1.0 / max(n[-1] - n[0], 1)
+    span = float(n[-1] - n[0])
+    with np.errstate(all="ignore"):
+        popt, pcov = curve_fit(_mfpt_model, n.astype(np.float64), tau, p0=[n_star0, z0, tau_j0],
+                               bounds=([n[0] - span, 1e-9, 1e-12], [n[-1] + span, np.inf, np.inf]),
+                               maxfev=20000)
+    err = np.sqrt(np.diag(pcov)) if np.all(np.isfinite(pcov)) else np.full(3, np.nan)
+    n_star, z, tau_j = (float(x) for x in popt)
+    rate = 1.0 / (tau_j * volume) if volume else np.nan
+    rate_err = rate * err[2] / tau_j if volume else np.nan
+    return MFPTResult(n_star, z, tau_j, rate, float(err[0]), float(err[1]), float(err[2]),
+                      float(rate_err), n, tau, len(runs), volume)

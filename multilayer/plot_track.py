@@ -1,0 +1,247 @@
+"""Figures of structure tracking: populations, alluvial flows, nucleus size, MFPT fit, slabs.
+
+matplotlib is imported when a function is called; every function takes ``ax=None``
+(a new figure) and returns the Axes it drew on.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .track import _check_labels, community_sizes
+
+__all__ = ["plot_populations", "plot_alluvial", "plot_largest_nucleus", "plot_mfpt", "plot_slab"]
+
+
+def _axes(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots()
+    return ax
+
+
+def _colors(communities):
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps["tab10" if len(communities) <= 10 else "tab20"]
+    return {c: cmap(k % cmap.N) for k, c in enumerate(communities)}
+
+
+def plot_populations(labels, ids=None, *, times=None, normalize=True, ax=None):
+    """Stacked population of each community over time.
+
+    Parameters
+    ----------
+    labels, ids : as in :func:`multilayer.track.community_events`
+    times : array of shape (n_frames,), optional (default: frame index)
+    normalize : bool
+        Fractions of the labelled atoms instead of counts.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = plot_populations(np.array([[0, 0, 1], [0, 1, 1]]))
+    >>> len(ax.collections)
+    2
+    """
+    sizes = community_sizes(labels, ids)
+    y = sizes.to_numpy(dtype=np.float64).T
+    if normalize:
+        y = y / np.maximum(y.sum(axis=0, keepdims=True), 1)
+    x = np.arange(len(sizes)) if times is None else np.asarray(times, dtype=np.float64)
+    ax = _axes(ax)
+    colors = _colors(list(sizes.columns))
+    ax.stackplot(x, y, labels=[str(c) for c in sizes.columns],
+                 colors=[colors[c] for c in sizes.columns])
+    ax.set_xlabel("frame" if times is None else "time")
+    ax.set_ylabel("fraction of atoms" if normalize else "atoms")
+    ax.set_xlim(x[0], x[-1] if len(x) > 1 else x[0] + 1)
+    ax.legend(title="community", fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
+
+
+def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=None):
+    """Alluvial (Sankey-like) flow of atoms between communities over frames.
+
+    Each chosen frame is a column of stacked blocks (one per community, height =
+    fraction of atoms); a band joins block a of one column to block b of the next
+    with a width equal to the fraction of atoms (present in both) going from a to b.
+
+    Parameters
+    ----------
+    labels, ids : as in :func:`multilayer.track.community_events`
+    frames : array of int, optional
+        Frames drawn as columns; default up to 8 evenly spaced frames.
+    min_flow : float
+        Bands thinner than this fraction of the atoms are not drawn.
+    gap : float
+        Vertical space between blocks, as a fraction of the column height.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = plot_alluvial(np.array([[0, 0, 1, 1], [0, 1, 1, 1], [1, 1, 1, 1]]))
+    >>> len(ax.patches) > 0
+    True
+    """
+    data = _check_labels(labels, ids)
+    n = len(data)
+    if frames is None:
+        frames = np.unique(np.linspace(0, n - 1, min(n, 8)).round().astype(int))
+    frames = np.asarray(frames, dtype=int)
+    comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in data]))
+    k = len(comm)
+    colors = _colors(comm.tolist())
+    ax = _axes(ax)
+    from matplotlib.patches import Rectangle
+
+    width = 0.15
+    block = {}  # (column, community) -> [bottom, top, out_cursor, in_cursor]
+    for col, t in enumerate(frames):
+        lab = data[t][1]
+        lab = lab[lab >= 0]
+        frac = np.bincount(np.searchsorted(comm, lab), minlength=k) / max(lab.size, 1)
+        scale = 1.0 - gap * (k - 1)
+        y = 0.0
+        for c, f in zip(comm, frac):
+            h = f * scale
+            block[col, c] = [y, y + h, y, y]
+            if h > 0:
+                ax.add_patch(Rectangle((col - width / 2, y), width, h, color=colors[c], lw=0))
+            y += h + gap
+    s = np.linspace(0, 1, 32)
+    smooth = 0.5 - 0.5 * np.cos(np.pi * s)
+    for col in range(len(frames) - 1):
+        (ia, la), (ib, lb) = data[frames[col]], data[frames[col + 1]]
+        _, xa, xb = np.intersect1d(ia, ib, assume_unique=True, return_indices=True)
+        a, b = la[xa], lb[xb]
+        ok = (a >= 0) & (b >= 0)
+        pa, pb = np.searchsorted(comm, a[ok]), np.searchsorted(comm, b[ok])
+        flow = np.bincount(pa * k + pb, minlength=k * k).reshape(k, k) / max(len(data[frames[col]][1]), 1)
+        scale = 1.0 - gap * (k - 1)
+        x = col + width / 2 + s * (1 - width)
+        for p in range(k):
+            for q in range(k):
+                f = flow[p, q] * scale
+                if f <= 0 or flow[p, q] < min_flow:
+                    continue
+                src, dst = block[col, comm[p]], block[col + 1, comm[q]]
+                y0, y1 = src[2], dst[3]
+                src[2] += f
+                dst[3] += f
+                low = y0 + (y1 - y0) * smooth
+                ax.fill_between(x, low, low + f, color=colors[comm[p]], alpha=0.45, lw=0)
+    ax.set_xlim(-0.5, len(frames) - 0.5)
+    ax.set_ylim(0, 1)
+    ax.set_xticks(range(len(frames)), [str(t) for t in frames])
+    ax.set_xlabel("frame")
+    ax.set_yticks([])
+    handles = [Rectangle((0, 0), 1, 1, color=colors[c]) for c in comm]
+    ax.legend(handles, [str(c) for c in comm], title="community", fontsize="small",
+              loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
+
+
+def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=None):
+    """Largest-nucleus size over time, with the nucleation onset and threshold marked.
+
+    Examples
+    --------
+    >>> ax = plot_largest_nucleus([1, 2, 8, 20], onset=2, threshold=5)
+    >>> len(ax.lines)
+    3
+    """
+    y = np.asarray(largest, dtype=np.float64)
+    x = np.arange(len(y)) if times is None else np.asarray(times, dtype=np.float64)
+    ax = _axes(ax)
+    ax.plot(x, y, "-o", ms=3, color="C0", label="largest nucleus")
+    if threshold is not None:
+        ax.axhline(threshold, color="0.5", ls=":", label=f"threshold {threshold:g}")
+    if onset is not None:
+        ax.axvline(x[onset], color="C3", ls="--", label=f"onset (frame {onset})")
+    ax.set_xlabel("frame" if times is None else "time")
+    ax.set_ylabel("atoms in largest nucleus")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_mfpt(result, *, ax=None):
+    """Mean first-passage times tau(n) with the fitted erf curve and n* marked.
+
+    Examples
+    --------
+    >>> from multilayer.nuclei import MFPTResult
+    >>> r = MFPTResult(5.0, 0.3, 10.0, np.nan, 0.1, 0.01, 0.2, np.nan,
+    ...                np.arange(1, 11), np.linspace(0, 10, 10), 1, None)
+    >>> len(plot_mfpt(r).lines)
+    3
+    """
+    ax = _axes(ax)
+    ax.plot(result.n, result.tau, "o", ms=3, color="C0", label=f"MFPT ({result.n_runs} runs)")
+    nn = np.linspace(result.n.min(), result.n.max(), 400)
+    ax.plot(nn, result.curve(nn), "-", color="C1",
+            label=f"fit: n* = {result.n_star:.1f} ± {result.n_star_err:.1f}, Z = {result.z:.3g}")
+    ax.axvline(result.n_star, color="C3", ls="--")
+    ax.set_xlabel("nucleus size n")
+    ax.set_ylabel("τ(n)")
+    ax.legend(fontsize="small")
+    return ax
+
+
+def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0, ax=None):
+    """Atoms of a slab of one frame, coloured by community.
+
+    Parameters
+    ----------
+    frame : Frame
+    labels : int array of shape (n_atoms,)
+    axis : {0, 1, 2}
+        Normal of the slab (the cell vector's fractional coordinate selects the atoms).
+    position : float in [0, 1), optional
+        Fractional coordinate of the slab centre; default 0.5.
+    thickness : float, optional
+        Cartesian thickness; default 10 % of the box width along ``axis``.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> f = make_lattice("sc", 4)
+    >>> len(plot_slab(f, np.arange(64) % 2, thickness=1.0).collections)
+    2
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (frame.n_atoms,):
+        raise ValueError(f"labels.shape must be ({frame.n_atoms},), got {labels.shape}")
+    width = frame.box.widths[axis]
+    thickness = 0.1 * width if thickness is None else float(thickness)
+    frac = frame.box.to_fractional(frame.positions)
+    frac -= np.floor(frac)
+    centre = 0.5 if position is None else float(position)
+    d = (frac[:, axis] - centre + 0.5) % 1.0 - 0.5
+    sel = np.abs(d) * width <= thickness / 2
+    pos = frame.box.to_cartesian(frac[sel])
+    plane = [a for a in range(3) if a != axis]
+    ax = _axes(ax)
+    comm = np.unique(labels)
+    colors = _colors(comm.tolist())
+    for c in comm:
+        m = labels[sel] == c
+        ax.scatter(pos[m, plane[0]], pos[m, plane[1]], s=size, color=colors[c], label=str(c),
+                   edgecolors="none")
+    ax.set_aspect("equal")
+    names = "xyz"
+    ax.set_xlabel(names[plane[0]])
+    ax.set_ylabel(names[plane[1]])
+    ax.set_title(f"slab {names[axis]} ≈ {centre:.2f} (frac), thickness {thickness:.3g}")
+    ax.legend(title="community", fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    return ax
