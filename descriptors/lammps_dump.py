@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._parse import parse_table
 from .frame import Box, Frame, TrajectoryFormatError
 
 __all__ = ["LammpsDumpTrajectory", "write_lammps_dump"]
@@ -147,7 +148,13 @@ class LammpsDumpTrajectory:
     # -- header -----------------------------------------------------------
     def _header(self, i: int, raw: bytes):
         """Parse the ITEM header of frame i; return (timestep, n, box, columns, body_offset)."""
-        lines = raw.split(b"\n", 9)  # 9 header lines, then the atom block
+        end = 0
+        for _ in range(9):  # 9 header lines, then the atom block (not copied here)
+            nxt = raw.find(b"\n", end)
+            if nxt == -1:
+                break
+            end = nxt + 1
+        lines = raw[:end].split(b"\n") if end else [raw]
 
         def line(k):
             if k >= len(lines) or (k == len(lines) - 1 and k < 8):
@@ -281,31 +288,47 @@ class LammpsDumpTrajectory:
             dtypes["type"] = np.int64
         if "element" in columns:
             dtypes["element"] = str
-        try:
-            table = pd.read_csv(io.BytesIO(block), sep=r"\s+", header=None, names=columns,
-                                dtype=dtypes, engine="c", na_filter=False) if n else \
-                pd.DataFrame({c: np.zeros(0, dtype=dtypes[c]) for c in columns})
-        except (ValueError, pd.errors.ParserError):
-            raise self._locate_bad_line(i, block, columns, dtypes, timestep) from None
-        if len(table) != n or table.shape[1] != len(columns):
-            raise self._locate_bad_line(i, block, columns, dtypes, timestep)
-        pos = table[list(pos_cols)].to_numpy(np.float64)
+        if "element" in columns or not n:  # text column: pandas' C tokenizer
+            try:
+                table = pd.read_csv(io.BytesIO(block), sep=r"\s+", header=None, names=columns,
+                                    dtype=dtypes, engine="c", na_filter=False) if n else \
+                    pd.DataFrame({c: np.zeros(0, dtype=dtypes[c]) for c in columns})
+            except (ValueError, pd.errors.ParserError):
+                raise self._locate_bad_line(i, block, columns, dtypes, timestep) from None
+            if len(table) != n or table.shape[1] != len(columns):
+                raise self._locate_bad_line(i, block, columns, dtypes, timestep)
+        else:  # all numeric: numba tokenizer, exact for <= 15 significant digits
+            values, status, _, _ = parse_table(block, n, len(columns))
+            if status != 0:
+                raise self._locate_bad_line(i, block, columns, dtypes, timestep)
+            table = {c: values[:, k] for k, c in enumerate(columns)}
+            for c in ("id", "type"):
+                if c in table:
+                    col = table[c]
+                    if not np.all(col == np.floor(col)):
+                        raise self._locate_bad_line(i, block, columns, dtypes, timestep)
+                    table[c] = col.astype(np.int64)
+            table = _Columns(table)
+        pos = np.column_stack([np.asarray(table[c], dtype=np.float64) for c in pos_cols])
         if not np.isfinite(pos).all():
             row = int(np.flatnonzero(~np.isfinite(pos).all(axis=1))[0])
             raise self._err(i, 9 + row, f"non-finite coordinate {pos[row].tolist()} "
-                            f"for atom id {int(table['id'].iloc[row])}", timestep)
+                            f"for atom id {int(np.asarray(table['id'])[row])}", timestep)
         if pos_cols[0].startswith("xs"):
             pos = box.to_cartesian(pos)
-        ids = table["id"].to_numpy(np.int64)
-        uniq, first = np.unique(ids, return_index=True)
+        ids = np.asarray(table["id"], dtype=np.int64)
+        if n > 1 and not np.all(ids[1:] > ids[:-1]):  # ids not sorted: look for duplicates
+            uniq, first = np.unique(ids, return_index=True)
+        else:
+            uniq = first = ids
         if len(uniq) != n:
             dup_mask = np.ones(n, bool)
             dup_mask[first] = False
             row = int(np.flatnonzero(dup_mask)[0])
             raise self._err(i, 9 + row, f"duplicate atom id {int(ids[row])}", timestep)
-        types = table["type"].to_numpy(np.int64) if "type" in columns else None
+        types = np.asarray(table["type"], dtype=np.int64) if "type" in columns else None
         skip = set(pos_cols) | {"id", "type"}
-        extra = {c: table[c].to_numpy() for c in columns if c not in skip}
+        extra = {c: _integral(np.asarray(table[c])) for c in columns if c not in skip}
         return Frame(pos, box, ids, types, timestep, extra)
 
     def _locate_bad_line(self, i, block, columns, dtypes, timestep):
@@ -328,6 +351,17 @@ class LammpsDumpTrajectory:
                     return self._err(i, 9 + row, f"column {col!r}: expected {what}, got {val!r}",
                                      timestep)
         return self._err(i, 9, "could not parse the atom block", timestep)
+
+
+class _Columns(dict):
+    """Parsed columns by name (a light stand-in for a DataFrame)."""
+
+
+def _integral(col: np.ndarray) -> np.ndarray:
+    """Float columns holding only integers (labels, cluster ids) come back as int64."""
+    if col.dtype.kind == "f" and len(col) and np.all(col == np.floor(col)) and np.abs(col).max() < 2**53:
+        return col.astype(np.int64)
+    return col
 
 
 def _fmt_column(values) -> tuple[np.ndarray, str]:

@@ -298,31 +298,38 @@ def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size,
                 out_a[ch, i, c] = v * wtab[ch, pc[k]] * wtab[ch, rowc[k, c]]
 
 
+def _run_block(lo, hi, max_m, offsets, indices, distances, vectors, centre_codes, codes, wtab,
+               size, gamma, beta, r_cut, out):
+    """Atoms lo..hi-1 with one set of scratch arrays (a plain function: parfor bodies optimise worse)."""
+    weighted = wtab.shape[0] > 1
+    px = np.empty(max_m + 1)
+    py = np.empty(max_m + 1)
+    pz = np.empty(max_m + 1)
+    pd = np.empty(max_m + 1)
+    pc = np.empty(max_m + 1, dtype=np.int32)
+    rowd = np.empty((max_m + 1, max(max_m, 1)))
+    rowc = np.empty((max_m + 1, max(max_m, 1)), dtype=np.int32)
+    order = np.empty(max_m + 1, dtype=np.int64)
+    cnt = np.empty(2 * max_m + 2, dtype=np.int64)
+    tv = np.empty(max_m + 1)
+    tc = np.empty(max_m + 1, dtype=np.int32)
+    tb = np.empty(max_m + 1, dtype=np.int64)
+    for a in range(lo, hi):
+        _one_atom(offsets[a], offsets[a + 1], indices, distances, vectors, centre_codes[a],
+                  codes, wtab, size, gamma, beta, r_cut, weighted,
+                  px, py, pz, pd, pc, rowd, rowc, order, cnt, tv, tc, tb, out[a])
+
+
 def _nmap_loops(offsets, indices, distances, vectors, centre_codes, codes, wtab,
                 size, gamma, beta, r_cut, out):
     n = len(offsets) - 1
     max_m = 0
     for a in range(n):
         max_m = max(max_m, offsets[a + 1] - offsets[a])
-    weighted = wtab.shape[0] > 1
-    n_blocks = min(n, 256)  # scratch is allocated once per block; blocks balance the threads
+    n_blocks = min(n, 256)  # blocks balance the threads; scratch is allocated once per block
     for b in numba.prange(n_blocks):
-        px = np.empty(max_m + 1)
-        py = np.empty(max_m + 1)
-        pz = np.empty(max_m + 1)
-        pd = np.empty(max_m + 1)
-        pc = np.empty(max_m + 1, dtype=np.int32)
-        rowd = np.empty((max_m + 1, max(max_m, 1)))
-        rowc = np.empty((max_m + 1, max(max_m, 1)), dtype=np.int32)
-        order = np.empty(max_m + 1, dtype=np.int64)
-        cnt = np.empty(2 * max_m + 2, dtype=np.int64)
-        tv = np.empty(max_m + 1)
-        tc = np.empty(max_m + 1, dtype=np.int32)
-        tb = np.empty(max_m + 1, dtype=np.int64)
-        for a in range(b * n // n_blocks, (b + 1) * n // n_blocks):
-            _one_atom(offsets[a], offsets[a + 1], indices, distances, vectors, centre_codes[a],
-                      codes, wtab, size, gamma, beta, r_cut, weighted,
-                      px, py, pz, pd, pc, rowd, rowc, order, cnt, tv, tc, tb, out[a])
+        _run_block(b * n // n_blocks, (b + 1) * n // n_blocks, max_m, offsets, indices, distances,
+                   vectors, centre_codes, codes, wtab, size, gamma, beta, r_cut, out)
 
 
 NMAP_BACKENDS = {"numpy": _nmap_numpy}
@@ -333,6 +340,7 @@ if HAS_NUMBA:
     _tie_sort_codes = _jit(_tie_sort_codes)
     _row_less = _jit(_row_less)
     _one_atom = _jit(_one_atom)
+    _run_block = _jit(_run_block)
     NMAP_BACKENDS["numba"] = numba.njit(cache=True, nogil=True, parallel=True)(_nmap_loops)
 
 

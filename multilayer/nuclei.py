@@ -259,10 +259,10 @@ def nucleus_properties(frame, nuclei, neighbors=None, *, r_cut=None):
     lab = nuclei[mask]
     pos = frame.positions[mask] + image[mask] @ frame.box.cell
     size = np.bincount(lab, minlength=n_nuc)
-    centre = np.stack([np.bincount(lab, pos[:, d], n_nuc) for d in range(3)], axis=1)
+    centre = np.stack([np.bincount(lab, pos[:, d], n_nuc) for d in range(3)], axis=1).astype(float)
     centre /= np.maximum(size, 1)[:, None]
     d2 = np.sum((pos - centre[lab]) ** 2, axis=1)
-    rg = np.sqrt(np.bincount(lab, d2, n_nuc) / np.maximum(size, 1))
+    rg = np.sqrt(np.bincount(lab, d2, n_nuc) / np.maximum(size, 1)).astype(float)
     centre = frame.box.wrap(centre) if n_nuc else centre
     return pd.DataFrame({"size": size.astype(np.int64), "rg": rg, "x": centre[:, 0],
                          "y": centre[:, 1], "z": centre[:, 2], "percolating": percolating},
@@ -446,7 +446,7 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
         per_frame.append((size[0] if len(size) else 0, m.sum(), (nuc >= 0).sum(), frame.n_atoms,
                           frame.box.volume, frame.timestep))
         if keep_atoms:
-            atom_nuclei.append(np.where(nuc >= 0, pid[np.maximum(nuc, 0)], -1))
+            atom_nuclei.append(np.append(pid, -1)[nuc])  # nuc == -1 picks the appended -1
         logger.debug("frame %d: %d nuclei, largest %d", t, len(size), per_frame[-1][0])
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     if comp:

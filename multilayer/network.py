@@ -1,0 +1,393 @@
+"""Time-layered similarity networks: one layer per frame, atoms or microstates as nodes.
+
+Intra-layer edges join each node to its ``k`` nearest nodes in descriptor space
+(union of the directed kNN relations), weighted by the self-tuning Gaussian
+kernel ``exp(-d_ij**2 / (sigma_i * sigma_j))`` with ``sigma_i`` the distance to
+the ``k``-th neighbour (Zelnik-Manor & Perona 2004; the adaptive bandwidth of
+UMAP).  Features are standardised with mean and standard deviation pooled over
+all frames, so one unit means the same in every layer.
+
+* ``nodes="atoms"``: node = (frame, atom); inter-layer edges join an atom to
+  itself one frame later (weight 1).  Memory ~ (k + 1) * atoms * frames edges:
+  for small runs (10^4 atoms x 50 frames) and for checking the coarse network.
+* ``nodes="microstates"``: a codebook of ``n_microstates`` centres is learnt with
+  seeded MiniBatchKMeans on a row sample drawn from all frames; every atom of
+  every frame is assigned to its nearest centre (streamed, float32, KD-tree or
+  batched matmul).  Node = (frame, microstate present in it) with node weight =
+  its atom count; intra-layer edges = kNN among the centres present in that
+  frame, kernel weight times ``sqrt(n_a * n_b)`` (atom units, like the atom
+  network aggregated); inter-layer weight between (t, a) and (t+1, b) = number
+  of atoms moving from a to b (so the coupling means "per atom" in both
+  networks; the fraction moving is that weight over the node weight of (t, a)).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from scipy import sparse
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_scalar
+
+from ._features import FeatureTransform, _progress, as_feature_frames, fit_transform_stats
+
+__all__ = ["MultilayerNetwork", "build_network", "knn_kernel_edges"]
+
+logger = logging.getLogger(__name__)
+_METRICS = ("euclidean", "manhattan", "chebyshev", "cosine")
+
+
+@dataclass(frozen=True, eq=False)
+class MultilayerNetwork:
+    """A time-layered network; nodes are sorted by frame, then by atom id / microstate.
+
+    Attributes
+    ----------
+    nodes : {"atoms", "microstates"}
+    node_frame : ndarray (n_nodes,), int32
+    node_index : ndarray (n_nodes,), int64
+        Column in :attr:`atom_ids` (atom nodes) or microstate id (microstate nodes).
+    node_weight : ndarray (n_nodes,), float64
+        1 per atom, or the number of atoms of the frame in the microstate.
+    frame_offsets : ndarray (n_frames + 1,), int64
+        Nodes of frame ``t`` are ``frame_offsets[t]:frame_offsets[t + 1]``.
+    intra_edges, inter_edges : ndarray (n_edges, 2), int64
+        Undirected edges stored once (``i < j``); inter edges join frame t to t + 1.
+    intra_weights, inter_weights : ndarray (n_edges,), float64
+    atom_ids : ndarray (n_atoms,), int64
+        Sorted union of ids over frames: the columns of every label array.
+    frame_ids : tuple of ndarray (n_t,), int64
+        Ids per frame in the caller's row order (identical frames share one array).
+    assignments : tuple of ndarray (n_t,), int16 or int32, or None
+        Microstate of every atom, caller's row order (microstate nodes only).
+    codebook : ndarray (n_microstates, p), float32, or None
+        Centres, in the transformed feature space.
+    transform : FeatureTransform
+        Pooled standardisation (and optional PCA) applied before the kNN search.
+    k : int
+    metric : str
+    """
+
+    nodes: str
+    node_frame: np.ndarray
+    node_index: np.ndarray
+    node_weight: np.ndarray
+    frame_offsets: np.ndarray
+    intra_edges: np.ndarray
+    intra_weights: np.ndarray
+    inter_edges: np.ndarray
+    inter_weights: np.ndarray
+    atom_ids: np.ndarray
+    frame_ids: tuple
+    assignments: tuple | None
+    codebook: np.ndarray | None
+    transform: FeatureTransform
+    k: int
+    metric: str
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_frame)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frame_offsets) - 1
+
+    @property
+    def edge_density(self) -> float:
+        """Mean intra-layer edge density ``sum_s 2 m_s / sum_s N_s**2`` (N_s: node weight of
+        slice s): the CPM resolution at which a community must be as dense as a layer."""
+        tot = np.bincount(self.node_frame, self.node_weight, minlength=self.n_frames)
+        denom = float((tot ** 2).sum())
+        return 2.0 * float(self.intra_weights.sum()) / denom if denom > 0 else 0.0
+
+    def adjacency(self, interslice_weight=1.0) -> sparse.csr_matrix:
+        """Symmetric (n_nodes, n_nodes) CSR matrix, intra + ``interslice_weight`` * inter."""
+        e = np.concatenate([self.intra_edges, self.inter_edges])
+        w = np.concatenate([self.intra_weights, interslice_weight * self.inter_weights])
+        a = sparse.coo_matrix((np.concatenate([w, w]), (np.concatenate([e[:, 0], e[:, 1]]),
+                               np.concatenate([e[:, 1], e[:, 0]]))),
+                              shape=(self.n_nodes, self.n_nodes))
+        return a.tocsr()
+
+    def atom_labels(self, node_labels) -> np.ndarray:
+        """Per-node labels -> per-atom labels of shape (n_frames, n_atoms), int64.
+
+        Column ``j`` is atom ``atom_ids[j]``; -1 where that atom is absent from a frame.
+        """
+        node_labels = np.asarray(node_labels, dtype=np.int64)
+        if node_labels.shape != (self.n_nodes,):
+            raise ValueError(f"node_labels.shape must be ({self.n_nodes},), got "
+                             f"{node_labels.shape}")
+        out = np.full((self.n_frames, len(self.atom_ids)), -1, dtype=np.int64)
+        if self.nodes == "atoms":
+            out[self.node_frame, self.node_index] = node_labels
+            return out
+        for t in range(self.n_frames):
+            lut = np.full(len(self.codebook), -1, dtype=np.int64)
+            s = slice(self.frame_offsets[t], self.frame_offsets[t + 1])
+            lut[self.node_index[s]] = node_labels[s]
+            out[t, np.searchsorted(self.atom_ids, self.frame_ids[t])] = lut[self.assignments[t]]
+        return out
+
+    def frame_labels(self, labels, t) -> np.ndarray:
+        """Row-aligned labels of frame ``t`` (caller's row order) from a (n_frames, n_atoms) array."""
+        return np.asarray(labels)[t, np.searchsorted(self.atom_ids, self.frame_ids[t])]
+
+
+def knn_kernel_edges(x, k, metric="euclidean"):
+    """Symmetric kNN graph with self-tuning Gaussian weights.
+
+    Parameters
+    ----------
+    x : ndarray (n, p), float
+    k : int
+        Neighbours per point (clipped to n - 1).
+
+    Returns
+    -------
+    edges : ndarray (n_edges, 2), int64, ``i < j``, sorted
+    weights : ndarray (n_edges,), float64, in (0, 1]
+
+    Examples
+    --------
+    >>> e, w = knn_kernel_edges(np.array([[0.0], [1.0], [2.0], [10.0]]), k=1)
+    >>> e.tolist()
+    [[0, 1], [1, 2], [2, 3]]
+    """
+    x = np.asarray(x)
+    n = len(x)
+    k = min(int(k), n - 1)
+    if k < 1:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    if n <= 2048:                                   # exact, vectorised, deterministic ties
+        dist = cdist(x, x, metric=metric)
+        np.fill_diagonal(dist, np.inf)
+        idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        d = np.take_along_axis(dist, idx, axis=1)
+    else:
+        nn = NearestNeighbors(n_neighbors=k + 1, metric=metric, algorithm="auto").fit(x)
+        d, idx = nn.kneighbors(x)
+        self_hit = idx == np.arange(n)[:, None]
+        drop = np.where(self_hit.any(axis=1), self_hit.argmax(axis=1), k)
+        keep = np.ones_like(self_hit)
+        keep[np.arange(n), drop] = False
+        idx = idx[keep].reshape(n, k)
+        d = d[keep].reshape(n, k)
+    return _kernel_graph(idx, d)
+
+
+def build_network(features, ids, *, nodes="atoms", k=15, metric="euclidean", feature_sets=None,
+                  standardize=True, balance_sets=True, n_components=None, n_microstates=500,
+                  sample_size=200_000, batch_size=32768, seed=0,
+                  progress=False) -> MultilayerNetwork:
+    """Build the multilayer network of a trajectory's per-atom descriptors.
+
+    Parameters
+    ----------
+    features : sequence of ndarray (n_t, ...) or of mappings {feature_set: ndarray (n_t, ...)}
+        One entry per frame, read lazily (``features[t]`` is called once or twice);
+        trailing axes are flattened.  Must be finite.
+    ids : sequence of int arrays (n_t,), or one int array shared by all frames
+        Atom ids per frame; atoms may appear and vanish, they are matched by id.
+    nodes : {"atoms", "microstates"}
+    k : int
+        Intra-layer neighbours per node.
+    metric : {"euclidean", "manhattan", "chebyshev", "cosine"}
+        Distance for the kNN search (microstate assignment is always Euclidean).
+    feature_sets : list of str, optional
+        Names to concatenate, in order, when frames are mappings (default: all).
+    standardize, balance_sets : bool
+        Pooled z-scores; with several sets, divide each by sqrt(its width).
+    n_components : int, optional
+        Project on this many principal axes fitted on the sample (long descriptors).
+    n_microstates, sample_size, batch_size : int
+        Codebook size, rows sampled (over all frames) to learn it, rows per assignment batch.
+    seed : int
+
+    Returns
+    -------
+    MultilayerNetwork
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> feats = [rng.normal(size=(30, 3)) for _ in range(4)]
+    >>> net = build_network(feats, np.arange(30), k=5)
+    >>> net.n_nodes, len(net.inter_edges)
+    (120, 90)
+    """
+    if nodes not in ("atoms", "microstates"):
+        raise ValueError(f"nodes must be 'atoms' or 'microstates', got {nodes!r}")
+    if metric not in _METRICS:
+        raise ValueError(f"metric={metric!r} unsupported; choose from {_METRICS}")
+    check_scalar(k, "k", Integral, min_val=1)
+    check_scalar(seed, "seed", Integral, min_val=0)
+    frames = as_feature_frames(features, ids, feature_sets)
+    _check_overlap(frames)
+    if nodes == "atoms":
+        return _build_atoms(frames, k, metric, standardize, balance_sets, n_components, seed,
+                            progress)
+    check_scalar(n_microstates, "n_microstates", Integral, min_val=2)
+    check_scalar(sample_size, "sample_size", Integral, min_val=2)
+    check_scalar(batch_size, "batch_size", Integral, min_val=1)
+    return _build_microstates(frames, k, metric, standardize, balance_sets, n_components,
+                              int(n_microstates), int(sample_size), int(batch_size), seed,
+                              progress)
+
+
+def _check_overlap(frames):
+    for t in range(frames.n_frames - 1):
+        a, b = frames.ids[t], frames.ids[t + 1]
+        if a is b or len(a) == 0 or len(b) == 0:
+            continue
+        if len(np.intersect1d(a, b, assume_unique=True)) == 0:
+            raise ValueError(f"ids of frames {t} and {t + 1} do not overlap: inter-layer edges "
+                             "join atoms with the same id, so consecutive frames must share "
+                             "atoms (check that ids are atom ids, not row numbers)")
+
+
+def _sorted_columns(frames, t):
+    return np.sort(frames.columns(t))
+
+
+def _build_atoms(frames, k, metric, standardize, balance_sets, n_components, seed, progress):
+    transform, _, _ = fit_transform_stats(frames, standardize=standardize,
+                                          balance_sets=balance_sets, n_components=n_components,
+                                          sample_size=0, seed=seed)
+    n_rows = frames.n_rows
+    offsets = np.concatenate([[0], np.cumsum(n_rows)]).astype(np.int64)
+    node_frame = np.repeat(np.arange(frames.n_frames, dtype=np.int32), n_rows)
+    node_index = np.empty(offsets[-1], dtype=np.int64)
+    intra_e, intra_w, inter_e = [], [], []
+    prev_cols = None
+    for t in _progress(range(frames.n_frames), progress, "kNN layers"):
+        x = frames.raw(t)
+        order = np.argsort(frames.ids[t], kind="stable")   # nodes in id order: canonical
+        cols = frames.columns(t)[order]
+        node_index[offsets[t]:offsets[t + 1]] = cols
+        e, w = knn_kernel_edges(transform(x[order]), k, metric)
+        intra_e.append(e + offsets[t])
+        intra_w.append(w)
+        if prev_cols is not None:
+            _, i0, i1 = np.intersect1d(prev_cols, cols, assume_unique=True, return_indices=True)
+            inter_e.append(np.stack([i0 + offsets[t - 1], i1 + offsets[t]], axis=1))
+        prev_cols = cols
+    inter = np.concatenate(inter_e) if inter_e else np.zeros((0, 2), np.int64)
+    return MultilayerNetwork(
+        "atoms", node_frame, node_index, np.ones(offsets[-1]), offsets,
+        np.concatenate(intra_e).astype(np.int64), np.concatenate(intra_w),
+        inter.astype(np.int64), np.ones(len(inter)), frames.atom_ids, tuple(frames.ids),
+        None, None, transform, int(k), metric)
+
+
+def fit_codebook(sample, n_microstates, seed):
+    """Seeded MiniBatchKMeans centres (n_centres, p) float32, n_centres <= n_microstates."""
+    from sklearn.cluster import MiniBatchKMeans
+    n_distinct = len(np.unique(sample[: 50 * n_microstates], axis=0))
+    n_clusters = int(min(n_microstates, n_distinct))
+    if n_clusters < n_microstates:
+        logger.info("only %d distinct sampled rows: codebook of %d centres", n_distinct,
+                    n_clusters)
+    km = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, n_init=3,
+                         batch_size=max(1024, 3 * n_clusters), max_no_improvement=20)
+    km.fit(sample)
+    return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
+
+
+def assign_microstates(x, codebook, *, batch_size=32768, tree=None):
+    """Nearest centre of every row: ndarray (n,), int32 (float32 arithmetic, streamed).
+
+    Uses a KD-tree over the centres for up to 8 dimensions, batched matmul above.
+    """
+    if tree is not None:
+        return tree.query(x, k=1, workers=1)[1].astype(np.int32)
+    c2 = (codebook.astype(np.float32) ** 2).sum(axis=1)
+    out = np.empty(len(x), dtype=np.int32)
+    for s in range(0, len(x), batch_size):
+        xb = x[s:s + batch_size]
+        d = xb @ (-2.0 * codebook.T)
+        d += c2
+        out[s:s + batch_size] = d.argmin(axis=1)
+    return out
+
+
+def _build_microstates(frames, k, metric, standardize, balance_sets, n_components, n_micro,
+                       sample_size, batch_size, seed, progress):
+    transform, sample, _ = fit_transform_stats(
+        frames, standardize=standardize, balance_sets=balance_sets, n_components=n_components,
+        sample_size=sample_size, seed=seed, progress=progress)
+    codebook = fit_codebook(sample, n_micro, seed)
+    del sample
+    n_c = len(codebook)
+    dist = cdist(codebook, codebook, metric=metric)
+    tree = cKDTree(codebook) if codebook.shape[1] <= 8 else None
+    a_dtype = np.int16 if n_c < 2 ** 15 else np.int32
+    node_frame, node_index, node_weight, offsets = [], [], [], [0]
+    intra_e, intra_w, inter_e, inter_w, assignments = [], [], [], [], []
+    prev = None                                   # (sorted columns, sorted assignment, lut)
+    for t in _progress(range(frames.n_frames), progress, "assign"):
+        a = assign_microstates(transform(frames.raw(t)), codebook, batch_size=batch_size,
+                               tree=tree)
+        assignments.append(a.astype(a_dtype))
+        counts = np.bincount(a, minlength=n_c)
+        present = np.flatnonzero(counts)
+        base = offsets[-1]
+        lut = np.full(n_c, -1, dtype=np.int64)
+        lut[present] = base + np.arange(len(present))
+        node_frame.append(np.full(len(present), t, dtype=np.int32))
+        node_index.append(present.astype(np.int64))
+        node_weight.append(counts[present].astype(np.float64))
+        offsets.append(base + len(present))
+        e, w = _centre_knn(dist[np.ix_(present, present)], k)
+        nw = counts[present].astype(np.float64)
+        intra_e.append(e + base)
+        intra_w.append(w * np.sqrt(nw[e[:, 0]] * nw[e[:, 1]]))
+        order = np.argsort(frames.ids[t], kind="stable")
+        cols, a_sorted = frames.columns(t)[order], a[order]
+        if prev is not None:
+            pcols, pa, plut = prev
+            _, i0, i1 = np.intersect1d(pcols, cols, assume_unique=True, return_indices=True)
+            key, cnt = np.unique(pa[i0].astype(np.int64) * n_c + a_sorted[i1], return_counts=True)
+            inter_e.append(np.stack([plut[key // n_c], lut[key % n_c]], axis=1))
+            inter_w.append(cnt.astype(np.float64))
+        prev = (cols, a_sorted, lut)
+    inter = np.concatenate(inter_e) if inter_e else np.zeros((0, 2), np.int64)
+    return MultilayerNetwork(
+        "microstates", np.concatenate(node_frame), np.concatenate(node_index),
+        np.concatenate(node_weight), np.asarray(offsets, dtype=np.int64),
+        np.concatenate(intra_e).astype(np.int64), np.concatenate(intra_w),
+        inter.astype(np.int64), np.concatenate(inter_w) if inter_w else np.zeros(0),
+        frames.atom_ids, tuple(frames.ids), tuple(assignments), codebook, transform, int(k),
+        metric)
+
+
+def _centre_knn(dist, k):
+    """kNN graph (self-tuning kernel) from a precomputed (m, m) distance matrix."""
+    m = len(dist)
+    k = min(k, m - 1)
+    if k < 1:
+        return np.zeros((0, 2), np.int64), np.zeros(0)
+    dist = dist.copy()
+    np.fill_diagonal(dist, np.inf)
+    idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return _kernel_graph(idx, np.take_along_axis(dist, idx, axis=1))
+
+
+def _kernel_graph(idx, d):
+    """Union of directed kNN relations ``idx`` (n, k) at distances ``d`` (n, k), weighted
+    ``exp(-d**2 / (sigma_i sigma_j))`` with ``sigma`` the distance to the k-th neighbour."""
+    n, k = idx.shape
+    d = d.astype(np.float64)
+    sigma = np.maximum(d[:, -1], 1e-12 * max(float(d[:, -1].max()), 1e-300))
+    rows = np.repeat(np.arange(n, dtype=np.int64), k)
+    cols = idx.ravel().astype(np.int64)
+    lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+    key, first = np.unique(lo * n + hi, return_index=True)
+    i, j = key // n, key % n
+    w = np.exp(-d.ravel()[first] ** 2 / (sigma[i] * sigma[j]))
+    return np.stack([i, j], axis=1), w

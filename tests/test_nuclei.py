@@ -1,0 +1,191 @@
+"""Nuclei across periodic boundaries, tracking through planted growth/merge/split, onset and MFPT."""
+import itertools
+
+import networkx as nx
+import numpy as np
+import numpy.testing as npt
+import pandas as pd
+import pytest
+from scipy.special import erfinv
+from sklearn.base import clone
+
+from descriptors import Box, Frame, make_lattice, neighbor_list
+from multilayer.nuclei import (NucleusTracker, crystal_communities, find_nuclei, first_passage_times,
+                               mfpt_fit, nucleation_onset, nucleus_properties, track_nuclei)
+
+R_CUT = 1.2  # fcc with nn distance 1: first shell at 1, second at 1.41
+
+
+def min_image(frame, centre):
+    """Minimum-image displacements from ``centre`` by brute force over the 27 images."""
+    cell = frame.box.cell
+    shifts = np.array(list(itertools.product([-1, 0, 1], repeat=3))) @ cell
+    d = frame.positions[:, None, :] + shifts[None] - centre
+    return d[np.arange(len(d)), np.argmin(np.linalg.norm(d, axis=2), axis=1)]
+
+
+def blob(frame, centre, radius):
+    return np.linalg.norm(min_image(frame, np.asarray(centre, float)), axis=1) < radius
+
+
+@pytest.fixture(scope="module")
+def fcc():
+    return make_lattice("fcc", 7, noise=0.03, seed=0)  # 1372 atoms, box ~9.9
+
+
+def test_blob_at_corner_counted_once(fcc):
+    corner = fcc.box.origin + 0.1
+    mask = blob(fcc, corner, 2.6)  # spans all 8 corners of the box
+    nl = neighbor_list(fcc, r_cut=R_CUT)
+    nuc = find_nuclei(fcc, mask, nl)
+    assert nuc.max() == 0 and np.array_equal(nuc >= 0, mask)
+    props = nucleus_properties(fcc, nuc, nl)
+    d = min_image(fcc, corner)[mask]
+    centre = corner + d.mean(axis=0)
+    rg = np.sqrt(np.mean(np.sum((d - d.mean(axis=0)) ** 2, axis=1)))
+    assert props.loc[0, "size"] == mask.sum() and not props.loc[0, "percolating"]
+    assert props.loc[0, "rg"] == pytest.approx(rg, rel=1e-10)  # same float64 sums, reordered
+    got = props.loc[0, ["x", "y", "z"]].to_numpy(dtype=float)
+    npt.assert_allclose(fcc.box.wrap(got[None]), fcc.box.wrap(centre[None]), atol=1e-9)
+
+
+def test_triclinic_blob_across_boundary():
+    rng = np.random.default_rng(5)
+    box = Box([[10.0, 0, 0], [3.0, 9.0, 0], [-2.0, 2.5, 8.0]])
+    frame = Frame(rng.random((4000, 3)) @ box.cell, box)  # density ~5.6: well connected at 1.0
+    corner = np.array([0.2, 0.1, 0.3])
+    mask = blob(frame, corner, 2.0)
+    props = nucleus_properties(frame, find_nuclei(frame, mask, r_cut=1.0), r_cut=1.0)
+    assert len(props) == 1 and props.loc[0, "size"] == mask.sum()
+    d = min_image(frame, corner)[mask]
+    got = props.loc[0, ["x", "y", "z"]].to_numpy(dtype=float)
+    npt.assert_allclose(box.wrap(got[None]), box.wrap((corner + d.mean(axis=0))[None]), atol=1e-9)
+
+
+def test_clusters_match_networkx(fcc):
+    mask = np.random.default_rng(1).random(fcc.n_atoms) < 0.3
+    nl = neighbor_list(fcc, r_cut=R_CUT)
+    nuc = find_nuclei(fcc, mask, nl, min_size=1)
+    g = nx.Graph()
+    g.add_nodes_from(np.flatnonzero(mask))
+    qi = nl.query_indices()
+    g.add_edges_from((a, b) for a, b in zip(qi, nl.indices) if mask[a] and mask[b])
+    want = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: (-len(c), c[0]))
+    got = [np.flatnonzero(nuc == k).tolist() for k in range(nuc.max() + 1)]
+    assert got == want
+    big = find_nuclei(fcc, mask, nl, min_size=3)
+    assert np.array_equal(big >= 0, np.isin(nuc, [k for k, c in enumerate(want) if len(c) >= 3]))
+
+
+def test_percolating_slab_flagged(fcc):
+    x = fcc.positions[:, 0]
+    mask = (x > 2.0) & (x < 4.0)  # a slab spanning the periodic y and z directions
+    props = nucleus_properties(fcc, find_nuclei(fcc, mask, r_cut=R_CUT), r_cut=R_CUT)
+    assert len(props) == 1 and bool(props.loc[0, "percolating"])
+
+
+def jitter(frame, seed):
+    rng = np.random.default_rng(seed)
+    return Frame(frame.box.wrap(frame.positions + rng.normal(scale=0.02, size=frame.positions.shape)),
+                 frame.box, frame.ids)
+
+
+def test_ids_persist_through_growth_merge_and_split(fcc):
+    frames = [jitter(fcc, s) for s in range(6)]
+    half = fcc.box.cell[0, 0] / 2
+    a, b = fcc.box.origin + 0.2, fcc.box.origin + 0.2 + np.array([half, half, 0.0])  # 7 apart
+    masks = [blob(fcc, a, 1.6), blob(fcc, a, 2.1),                            # A grows
+             blob(fcc, a, 2.4) | blob(fcc, b, 1.6),                           # B is born
+             blob(fcc, a, 2.6) | blob(fcc, b, 2.2) | blob(fcc, (a + b) / 2, 1.6)]  # they merge
+    bridge = blob(fcc, (a + b) / 2, 1.6)  # cutting it leaves a gap of 2.2 > R_CUT
+    masks.append(masks[-1] & ~bridge)                                         # split again
+    masks.append(masks[-1])
+    res = track_nuclei(frames, mask=masks, r_cut=R_CUT)
+    tab = res.table
+    assert tab.groupby("frame").size().tolist() == [1, 1, 2, 1, 2, 2]
+    assert (tab.loc[tab.frame <= 1, "nucleus"] == 0).all()
+    assert tab.loc[tab.frame <= 1, "size"].is_monotonic_increasing
+    f2 = tab[tab.frame == 2].set_index("nucleus")
+    assert f2.loc[0, "event"] == "continuation" and f2.loc[1, "event"] == "birth"
+    merged = tab[tab.frame == 3].iloc[0]
+    assert merged.nucleus == 0 and merged.event == "merge" and list(merged.parents) == [0, 1]
+    f4 = tab[tab.frame == 4].set_index("nucleus")
+    assert f4.loc[0, "event"] == "continuation" and list(f4.loc[0, "parents"]) == [0]
+    assert f4.loc[2, "event"] == "split" and list(f4.loc[2, "parents"]) == [0]  # new id 2
+    assert tab[tab.frame == 5].event.tolist() == ["continuation", "continuation"]
+    npt.assert_array_equal(res.largest, tab.groupby("frame")["size"].max().to_numpy())
+    assert np.array_equal(res.n_crystal, [m.sum() for m in masks])
+    assert all(np.array_equal(an >= 0, m) for an, m in zip(res.atom_nuclei, masks))
+
+
+def test_auto_crystal_communities_composition_and_parquet(fcc, tmp_path):
+    frames = [jitter(fcc, s) for s in range(10)]
+    corner = fcc.box.origin + 0.1
+    labels = []
+    for t in range(10):
+        lab = np.zeros(fcc.n_atoms, dtype=np.int64)  # 0: liquid
+        lab[np.random.default_rng(t).random(fcc.n_atoms) < 0.05] = 1  # 1: constant noise
+        core, shell = blob(fcc, corner, 0.5 + 0.3 * t), blob(fcc, corner, 1.0 + 0.35 * t)
+        lab[shell] = 3
+        lab[core] = 2
+        labels.append(lab)
+    crit = crystal_communities(labels)
+    assert crit.communities.tolist() == [2, 3]
+    assert "auto" in crit.description and crit.table.crystal.tolist() == [False, False, True, True]
+    res = track_nuclei(frames, labels, r_cut=R_CUT)
+    assert res.criterion is not None and res.criterion.method == "auto"
+    last = res.table[res.table.frame == 9].iloc[0]
+    assert last.community_2 + last.community_3 == last["size"] == res.largest[-1]
+    res.table.to_parquet(tmp_path / "nuclei.parquet")
+    back = pd.read_parquet(tmp_path / "nuclei.parquet")
+    assert len(back) == len(res.table) and list(back.parents.iloc[-1]) == list(res.table.parents.iloc[-1])
+    est = NucleusTracker(communities=[2], r_cut=R_CUT)
+    assert clone(est).get_params() == est.get_params()
+    assert est.fit(frames, labels) is est and est.criterion_.communities.tolist() == [2]
+
+
+def test_onset():
+    assert nucleation_onset([3, 5, 4, 12, 9, 15, 40, 90], threshold=8) == 3
+    assert nucleation_onset([3, 9, 4, 12, 9, 15, 40, 90], threshold=8) == 3  # dips below reset it
+    assert nucleation_onset([3, 5, 9, 9, 9], threshold=8) is None  # above but not growing
+    # default threshold: twice the 95th percentile of the first 10 % (here 2 x 5)
+    sizes = np.r_[np.full(10, 5), [6, 8, 11, 30, 80]]
+    assert nucleation_onset(sizes) == 12
+    with pytest.raises(ValueError, match="baseline"):
+        nucleation_onset(sizes, baseline=0)
+
+
+def test_first_passage_times_never_reached_is_nan():
+    n, tau = first_passage_times([[1, 3, 5], [1, 2, 2]], times=[0.0, 2.0, 4.0], n=[1, 2, 3, 5])
+    npt.assert_allclose(tau, [0.0, 2.0, np.nan, np.nan])
+    n, tau = first_passage_times([[1, 3, 5], [1, 2, 2]], times=[0.0, 2.0, 4.0])
+    assert n.tolist() == [1, 2]
+
+
+def test_mfpt_recovers_known_curve():
+    """Runs whose largest nucleus reaches n at T_r F(n), F(n) = (1 + erf(Z sqrt(pi)(n - n*))) / 2,
+    with barrier-crossing times T_r ~ Exp(tau_J): then tau(n) = tau_J F(n) up to sampling error."""
+    n_star, z, tau_j, n_runs = 40.0, 0.05, 200.0, 400
+    rng = np.random.default_rng(7)
+    crossing = rng.exponential(tau_j, n_runs)
+    t = np.arange(0.0, crossing.max() + 50.0, 1.0)
+    runs = []
+    for T in crossing:
+        u = np.clip(2.0 * t / T - 1.0, -1 + 1e-12, 1 - 1e-12)
+        n_t = n_star + erfinv(u) / (z * np.sqrt(np.pi))
+        runs.append(np.floor(np.clip(n_t, 0, 100)))
+    fit = mfpt_fit(runs, t, volume=1000.0, n_max=90)
+    assert fit.n_runs == n_runs
+    assert fit.n_star == pytest.approx(n_star, abs=0.5)  # the shape is exact; frame step 1 in t
+    assert fit.z == pytest.approx(z, rel=0.05)
+    assert fit.tau_j == pytest.approx(crossing.mean(), abs=2.0)  # exact but for the frame step
+    assert abs(fit.tau_j - tau_j) < 4 * tau_j / np.sqrt(n_runs)  # 4 sigma of an Exp mean
+    assert fit.rate == pytest.approx(1 / (fit.tau_j * 1000.0))
+    assert fit.rate_err == pytest.approx(fit.rate * fit.tau_j_err / fit.tau_j)
+    assert np.all(np.isfinite([fit.n_star_err, fit.z_err, fit.tau_j_err]))
+    npt.assert_allclose(fit.curve(fit.n), fit.tau, atol=0.02 * tau_j)  # residuals: frame steps
+
+
+def test_mfpt_needs_sizes():
+    with pytest.raises(ValueError, match="only 2 sizes to fit"):
+        mfpt_fit([0, 1, 2, 2])
