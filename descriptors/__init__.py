@@ -17,3 +17,13 @@ __all__ = [
     "read_frame", "read_trajectory", "write_extxyz", "write_lammps_dump",
     "LATTICES", "make_lattice", "NeighborList", "first_shell_distance", "neighbor_list",
 ]
+from .neighbors_map import (NMAP_BACKENDS, default_map_cutoff, iter_neighbors_map, neighbors_map,
+                            neighbors_map_features)
+from .plot import plot_maps, plot_mean_map, plot_neighbors_map
+from .steinhardt import default_shell_cutoff, solid_bond_counts, solid_liquid, steinhardt
+
+__all__ += [
+    "NMAP_BACKENDS", "default_map_cutoff", "iter_neighbors_map", "neighbors_map",
+    "neighbors_map_features", "plot_maps", "plot_mean_map", "plot_neighbors_map",
+    "default_shell_cutoff", "solid_bond_counts", "solid_liquid", "steinhardt",
+]

@@ -33,16 +33,11 @@ import logging
 from collections.abc import Mapping
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 
 from .frame import as_frame
 from .neighbors import NeighborList, neighbor_list
-
-try:
-    import numba
-    HAS_NUMBA = True
-except ImportError:  # pragma: no cover - numba is a core dependency
-    HAS_NUMBA = False
 
 __all__ = ["neighbors_map", "iter_neighbors_map", "neighbors_map_features",
            "default_map_cutoff", "NMAP_BACKENDS"]
@@ -54,10 +49,8 @@ _CUTOFF_FACTOR = 1.2    # r_cut = 1.2 x distance of the (size+1)-th neighbour, a
 _NEIGHBOR_BLOCK = 2 ** 18  # atoms per neighbour search when iterating without a given list
 
 
-# ---------------------------------------------------------------------------------------------
-# kernels: (offsets, indices, distances, vectors, centre_codes, codes, wtab, size, gamma, beta,
-#           r_cut, out) -> fills out (n_centres, n_channels, size, size) float32
-# ---------------------------------------------------------------------------------------------
+# -- kernels: (offsets, indices, distances, vectors, centre_codes, codes, wtab, size, gamma, beta,
+#    r_cut, out) fill out (n_centres, n_channels, size, size) float32 -----------------------------
 
 def _tie_groups_np(v):
     """Group ids of sorted values: a value within _RTOL of the previous one joins its group."""
@@ -112,7 +105,8 @@ def _nmap_numpy(offsets, indices, distances, vectors, centre_codes, codes, wtab,
         chosen = []
         for g in np.unique(groups[:last]):
             members = [1 + int(i) for i in np.flatnonzero(groups[:last] == g)]
-            chosen += sorted(members, key=functools.cmp_to_key(lambda x, y: _row_cmp_np(rows[x], rows[y])))
+            key = functools.cmp_to_key(lambda x, y: _row_cmp_np(rows[x], rows[y]))
+            chosen += sorted(members, key=key)
         chosen = chosen[:nrow]
         geo = np.zeros((size, size))
         geo[0, :ncol] = rows[0][0] ** (-gamma / 2)
@@ -140,32 +134,51 @@ def _sort_pairs(v, c, n):
         c[j + 1] = y
 
 
-def _bucket_sort_pairs(v, c, n, scale, cnt, tv, tc, tb):
-    """Stable sort of v[:n] (values in [0, len(cnt) - 1) / scale), carrying c.
+def _sorted_row(k, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rd, rc, with_codes):
+    """Squared distances from ball point k to the m other points, sorted into rd.
 
-    A counting pass into ``len(cnt) - 1`` equal-width buckets leaves the values
-    nearly sorted; insertion sort then finishes in about linear time.
+    A counting pass into equal-width buckets (``scale`` maps a value to its bucket)
+    leaves the values nearly sorted; insertion sort finishes in about linear time.
+    Stable: equal values keep ball order.  The partners' codes follow into rc only
+    when ``with_codes`` (weighted channels), which spares half the moves otherwise.
     """
     nb = len(cnt) - 1
     for b in range(nb + 1):
         cnt[b] = 0
-    for i in range(n):
-        b = int(v[i] * scale)
-        if b >= nb:
-            b = nb - 1
-        tb[i] = b
-        cnt[b + 1] += 1
+    t = 0
+    for p in range(m + 1):
+        if p != k:
+            dx = px[p] - px[k]
+            dy = py[p] - py[k]
+            dz = pz[p] - pz[k]
+            d2 = dx * dx + dy * dy + dz * dz
+            b = min(int(d2 * scale), nb - 1)
+            tv[t] = d2
+            tc[t] = pc[p]
+            tb[t] = b
+            cnt[b + 1] += 1
+            t += 1
     for b in range(nb):
         cnt[b + 1] += cnt[b]
-    for i in range(n):
+    if with_codes:
+        for i in range(m):
+            b = tb[i]
+            rd[cnt[b]] = tv[i]
+            rc[cnt[b]] = tc[i]
+            cnt[b] += 1
+        _sort_pairs(rd, rc, m)
+        return
+    for i in range(m):
         b = tb[i]
-        tv[cnt[b]] = v[i]
-        tc[cnt[b]] = c[i]
+        rd[cnt[b]] = tv[i]
         cnt[b] += 1
-    for i in range(n):
-        v[i] = tv[i]
-        c[i] = tc[i]
-    _sort_pairs(v, c, n)
+    for i in range(1, m):
+        x = rd[i]
+        j = i - 1
+        while j >= 0 and rd[j] > x:
+            rd[j + 1] = rd[j]
+            j -= 1
+        rd[j + 1] = x
 
 
 def _tie_sort_codes(v, c, lo, n):
@@ -188,13 +201,15 @@ def _tie_sort_codes(v, c, lo, n):
         g = e
 
 
-def _row_less(rowd, rowc, pc, a, b, ncol):
+def _row_less(rowd, rowc, pc, a, b, ncol, weighted):
     """Row a strictly before row b: tolerant lexicographic on distances, then codes."""
     for t in range(ncol):
         x = rowd[a, t]
         y = rowd[b, t]
         if abs(x - y) > _RTOL * max(x, y):
             return x < y
+    if not weighted:
+        return False
     if pc[a] != pc[b]:
         return pc[a] < pc[b]
     for t in range(ncol):
@@ -251,16 +266,7 @@ def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size,
     while 0 < last < m and pd[last + 1] - pd[last] <= _RTOL * pd[last + 1]:
         last += 1
     for k in range(1, last + 1):
-        t = 0
-        for p in range(m + 1):
-            if p != k:
-                dx = px[p] - px[k]
-                dy = py[p] - py[k]
-                dz = pz[p] - pz[k]
-                rowd[k, t] = dx * dx + dy * dy + dz * dz
-                rowc[k, t] = pc[p]
-                t += 1
-        _bucket_sort_pairs(rowd[k], rowc[k], m, scale, cnt, tv, tc, tb)
+        _sorted_row(k, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rowd[k], rowc[k], weighted)
         if weighted:
             _tie_sort_codes(rowd[k], rowc[k], 0, m)
     # canonical order of the rows inside each tie group of d(0, j)
@@ -274,13 +280,14 @@ def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size,
         for i in range(g + 1, h):
             x = order[i]
             j = i - 1
-            while j >= g and _row_less(rowd, rowc, pc, x, order[j], ncol):
+            while j >= g and _row_less(rowd, rowc, pc, x, order[j], ncol, weighted):
                 order[j + 1] = order[j]
                 j -= 1
             order[j + 1] = x
         g = h
-    # pixels
-    out_a[:, :, :] = 0.0
+    # pixels (a full ball writes every pixel; a small one leaves zeros)
+    if ncol < size or nrow < size - 1:
+        out_a[:, :, :] = 0.0
     half = -0.5 * gamma
     for c in range(ncol):
         v = 1.0 / pd[c + 1] if gamma == 2.0 else pd[c + 1] ** half
@@ -310,7 +317,7 @@ def _run_block(lo, hi, max_m, offsets, indices, distances, vectors, centre_codes
     rowd = np.empty((max_m + 1, max(max_m, 1)))
     rowc = np.empty((max_m + 1, max(max_m, 1)), dtype=np.int32)
     order = np.empty(max_m + 1, dtype=np.int64)
-    cnt = np.empty(2 * max_m + 2, dtype=np.int64)
+    cnt = np.empty(4 * max_m + 2, dtype=np.int64)  # ~4 buckets per value
     tv = np.empty(max_m + 1)
     tc = np.empty(max_m + 1, dtype=np.int32)
     tb = np.empty(max_m + 1, dtype=np.int64)
@@ -332,16 +339,12 @@ def _nmap_loops(offsets, indices, distances, vectors, centre_codes, codes, wtab,
                    vectors, centre_codes, codes, wtab, size, gamma, beta, r_cut, out)
 
 
-NMAP_BACKENDS = {"numpy": _nmap_numpy}
-if HAS_NUMBA:
-    _jit = numba.njit(cache=True, nogil=True)
-    _sort_pairs = _jit(_sort_pairs)
-    _bucket_sort_pairs = _jit(_bucket_sort_pairs)
-    _tie_sort_codes = _jit(_tie_sort_codes)
-    _row_less = _jit(_row_less)
-    _one_atom = _jit(_one_atom)
-    _run_block = _jit(_run_block)
-    NMAP_BACKENDS["numba"] = numba.njit(cache=True, nogil=True, parallel=True)(_nmap_loops)
+# numba is a core dependency; the plain-Python bodies above stay readable as the definitions
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")  # 1/0 -> inf, no check per division
+_sort_pairs, _sorted_row, _tie_sort_codes, _row_less, _one_atom, _run_block = map(
+    _jit, (_sort_pairs, _sorted_row, _tie_sort_codes, _row_less, _one_atom, _run_block))
+_nmap_numba = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")(_nmap_loops)
+NMAP_BACKENDS = {"numpy": _nmap_numpy, "numba": _nmap_numba}
 
 
 def _kernel(backend):
@@ -450,6 +453,7 @@ def _chunks(frame, neighbors, r_cut, chunk):
     for bstart in range(0, n, block):
         bstop = min(n, bstart + block)
         query = None if (bstart == 0 and bstop == n) else np.arange(bstart, bstop)
+        logger.debug("neighbour search for atoms %d-%d (r_cut=%g)", bstart, bstop, r_cut)
         nl = neighbor_list(frame, r_cut=r_cut, _query=query)
         for start in range(bstart, bstop, chunk):
             stop = min(bstop, start + chunk)
@@ -460,19 +464,47 @@ def _chunks(frame, neighbors, r_cut, chunk):
 # public API
 # ---------------------------------------------------------------------------------------------
 
+def _prepare(frame, neighbors, size, r_cut, gamma, beta, weights, backend, chunk):
+    """Validate everything up front; return (frame, kernel, codes, wtab, cutoff)."""
+    frame = as_frame(frame)
+    _check_params(size, r_cut, gamma, beta)
+    if isinstance(chunk, bool) or not isinstance(chunk, Integral) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got chunk={chunk!r}")
+    kernel = _kernel(backend)
+    codes, wtab = _weight_table(frame, weights)
+    cut = _resolve_cutoff(frame, neighbors, size, r_cut) if frame.n_atoms else np.inf
+    return frame, kernel, codes, wtab, cut
+
+
+def _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut, out=None):
+    """Yield ``(slice, images)``; images are views of ``out`` when given, fresh arrays otherwise."""
+    if frame.n_atoms == 0:
+        return
+    for start, stop, (off, idx, dist, vec) in _chunks(frame, neighbors, cut, int(chunk)):
+        if out is None:
+            block = np.empty((stop - start, wtab.shape[0], size, size), dtype=np.float32)
+        else:
+            block = out[start:stop]
+        kernel(np.ascontiguousarray(off, dtype=np.int64), np.ascontiguousarray(idx, dtype=np.int32),
+               np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(vec, dtype=np.float64),
+               codes[start:stop], codes, wtab, int(size), float(gamma), float(beta), float(cut), block)
+        yield slice(start, stop), block
+
+
 def iter_neighbors_map(frame, neighbors=None, *, chunk: int = 16384, size: int = 32, r_cut=None,
                        gamma: float = 2.0, beta: float = 3.0, weights=None, backend: str = "numba"):
     """Neighbors Maps of consecutive blocks of atoms, so that no caller holds the whole stack.
 
     Parameters are those of :func:`neighbors_map`, plus ``chunk``, the number of
-    atoms per block.  Without ``neighbors``, the neighbour list is built block by
-    block too (2**18 atoms at a time), so memory stays bounded at 10^6 atoms.
+    atoms per block (16384 atoms are 64 MB per channel at ``size=32``).  Without
+    ``neighbors``, the neighbour list is built block by block too (2**18 atoms at
+    a time), so memory stays bounded at 10^6 atoms.  Parameters are checked when
+    the function is called, not when the first block is drawn.
 
-    Yields
-    ------
-    atoms : slice
-        Rows of the frame the block covers.
-    images : ndarray of shape (stop - start, n_channels, size, size), float32
+    Returns
+    -------
+    iterator of (slice, ndarray of shape (stop - start, n_channels, size, size), float32)
+        The rows of the frame a block covers, and their images.
 
     Examples
     --------
@@ -480,21 +512,9 @@ def iter_neighbors_map(frame, neighbors=None, *, chunk: int = 16384, size: int =
     >>> [(s.start, im.shape) for s, im in iter_neighbors_map(make_lattice("sc", 4), chunk=40)]
     [(0, (40, 1, 32, 32)), (40, (24, 1, 32, 32))]
     """
-    frame = as_frame(frame)
-    _check_params(size, r_cut, gamma, beta)
-    if isinstance(chunk, bool) or not isinstance(chunk, Integral) or chunk < 1:
-        raise ValueError(f"chunk must be an integer >= 1, got chunk={chunk!r}")
-    kernel = _kernel(backend)
-    codes, wtab = _weight_table(frame, weights)
-    if frame.n_atoms == 0:
-        return
-    cut = _resolve_cutoff(frame, neighbors, size, r_cut)
-    for start, stop, (off, idx, dist, vec) in _chunks(frame, neighbors, cut, int(chunk)):
-        out = np.empty((stop - start, wtab.shape[0], size, size), dtype=np.float32)
-        kernel(np.ascontiguousarray(off, dtype=np.int64), np.ascontiguousarray(idx, dtype=np.int32),
-               np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(vec, dtype=np.float64),
-               codes[start:stop], codes, wtab, int(size), float(gamma), float(beta), float(cut), out)
-        yield slice(start, stop), out
+    frame, kernel, codes, wtab, cut = _prepare(frame, neighbors, size, r_cut, gamma, beta, weights,
+                                               backend, chunk)
+    return _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut)
 
 
 def neighbors_map(frame, neighbors=None, *, size: int = 32, r_cut=None, gamma: float = 2.0,
@@ -539,14 +559,12 @@ def neighbors_map(frame, neighbors=None, *, size: int = 32, r_cut=None, gamma: f
     >>> im.shape, im.dtype, float(im[0, 0, 0, 0])  # nearest-neighbour distance 1
     ((108, 1, 32, 32), dtype('float32'), 1.0)
     """
-    frame = as_frame(frame)
-    _check_params(size, r_cut, gamma, beta)
-    n_ch = _weight_table(frame, weights)[1].shape[0]
-    out = np.zeros((frame.n_atoms, n_ch, size, size), dtype=np.float32)
-    for atoms, images in iter_neighbors_map(frame, neighbors, chunk=max(1, frame.n_atoms), size=size,
-                                            r_cut=r_cut, gamma=gamma, beta=beta, weights=weights,
-                                            backend=backend):
-        out[atoms] = images
+    chunk = _NEIGHBOR_BLOCK if neighbors is None else max(1, as_frame(frame).n_atoms)
+    frame, kernel, codes, wtab, cut = _prepare(frame, neighbors, size, r_cut, gamma, beta, weights,
+                                               backend, chunk)
+    out = np.empty((frame.n_atoms, wtab.shape[0], size, size), dtype=np.float32)
+    for _ in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut, out):
+        pass
     return out
 
 
@@ -572,15 +590,14 @@ def neighbors_map_features(frame, neighbors=None, *, block: int = 8, size: int =
     >>> neighbors_map_features(make_lattice("bcc", 3), block=4, size=16).shape
     (54, 48)
     """
-    frame = as_frame(frame)
-    _check_params(size, r_cut, gamma, beta)
+    frame, kernel, codes, wtab, cut = _prepare(frame, neighbors, size, r_cut, gamma, beta, weights,
+                                               backend, chunk)
     if isinstance(block, bool) or not isinstance(block, Integral) or not 1 <= block <= size:
         raise ValueError(f"block must be an integer in [1, size={size}], got block={block!r}")
-    n_ch = _weight_table(frame, weights)[1].shape[0]
+    n_ch = wtab.shape[0]
     width = block * block + 2 * size
     out = np.zeros((frame.n_atoms, n_ch * width), dtype=np.float32)
-    for atoms, im in iter_neighbors_map(frame, neighbors, chunk=chunk, size=size, r_cut=r_cut,
-                                        gamma=gamma, beta=beta, weights=weights, backend=backend):
+    for atoms, im in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut):
         parts = [im[:, :, :block, :block].reshape(len(im), n_ch, -1), im.mean(axis=3), im.mean(axis=2)]
         out[atoms] = np.concatenate(parts, axis=2).reshape(len(im), -1)
     return out

@@ -33,6 +33,54 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _cmd_analyze(args) -> int:
+    from .pipeline import analyze
+
+    res = analyze(args.trajectory, args.out, config=args.config, frames=args.frames,
+                  resume=args.resume, progress=not args.quiet, workers=args.workers,
+                  scheduler=args.scheduler)
+    s = res.summary
+    print(f"analysed {s['frames']} frames; {s['n_communities']} communities; "
+          f"crystal-like: {s['crystal_communities']}")
+    print(f"nucleation onset: frame {s['onset_frame']} "
+          f"(ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']})")
+    crit = "n/a" if s["critical_size"] is None else f"{s['critical_size']:.1f} atoms"
+    print(f"critical nucleus size (MFPT): {crit}; final crystalline fraction "
+          f"{s['crystalline_fraction_final']:.3f}")
+    if s["skipped_frames"]:
+        print(f"skipped frames: {sorted(s['skipped_frames'])} (see the log and report)")
+    print(f"report: {res.out / 'report.html'}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from descriptors import demo_trajectory_path
+
+    args.trajectory = str(demo_trajectory_path())
+    print(f"crystopo demo: analysing the bundled trajectory {args.trajectory}")
+    return _cmd_analyze(args)
+
+
+def _add_run_options(p, *, trajectory=True):
+    if trajectory:
+        p.add_argument("trajectory", help="LAMMPS dump (plain or .gz) or any file ase.io reads")
+    p.add_argument("--out", default="crystopo-demo" if not trajectory else None,
+                   required=trajectory, help="output directory")
+    p.add_argument("--config", help="TOML file overriding the defaults (see `crystopo config`)")
+    p.add_argument("--frames", help="START:STOP:STEP over the input frames (0-based)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=int, help="run the descriptor stage on a local Dask cluster")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler")
+
+
+def _cmd_config(args) -> int:
+    from .config import DEFAULTS, config_to_toml
+
+    print(config_to_toml(DEFAULTS))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crystopo", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -41,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("trajectory", help="LAMMPS dump (plain or .gz) or any file ase.io reads")
     p.add_argument("--types", action="store_true", help="also count atoms per type (parses frame 0)")
     p.set_defaults(func=_cmd_info)
+    p = sub.add_parser("analyze", help="the whole chain: descriptors, multilayer Leiden, tracking, report")
+    _add_run_options(p)
+    p.set_defaults(func=_cmd_analyze)
+    p = sub.add_parser("demo", help="run analyze on the bundled Lennard-Jones nucleation trajectory")
+    _add_run_options(p, trajectory=False)
+    p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("config", help="print the default configuration as TOML")
+    p.set_defaults(func=_cmd_config)
     return parser
 
 
@@ -51,11 +107,12 @@ def main(argv=None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
-    except (TrajectoryFormatError, FileNotFoundError, ValueError, KeyError) as err:
+    except (TrajectoryFormatError, FileNotFoundError, ValueError, KeyError, ImportError) as err:
         print(f"crystopo {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"crystopo {args.command}: interrupted", file=sys.stderr)
+        print(f"crystopo {args.command}: interrupted; rerun with --resume to continue",
+              file=sys.stderr)
         return 130
 
 

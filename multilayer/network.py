@@ -1,24 +1,31 @@
 """Time-layered similarity networks: one layer per frame, atoms or microstates as nodes.
 
-Intra-layer edges join each node to its ``k`` nearest nodes in descriptor space
-(union of the directed kNN relations), weighted by the self-tuning Gaussian
-kernel ``exp(-d_ij**2 / (sigma_i * sigma_j))`` with ``sigma_i`` the distance to
-the ``k``-th neighbour (Zelnik-Manor & Perona 2004; the adaptive bandwidth of
-UMAP).  Features are standardised with mean and standard deviation pooled over
-all frames, so one unit means the same in every layer.
+Features are standardised with mean and standard deviation pooled over all
+frames, so one unit means the same in every layer.  Intra-layer weights are
+scaled so that the mean intra-layer strength of an atom is 1 (the coupling
+``interslice_weight`` of :func:`multilayer.leiden` is then a fraction of an
+atom's ties within its frame, for both kinds of nodes).
 
-* ``nodes="atoms"``: node = (frame, atom); inter-layer edges join an atom to
-  itself one frame later (weight 1).  Memory ~ (k + 1) * atoms * frames edges:
-  for small runs (10^4 atoms x 50 frames) and for checking the coarse network.
-* ``nodes="microstates"``: a codebook of ``n_microstates`` centres is learnt with
-  seeded MiniBatchKMeans on a row sample drawn from all frames; every atom of
-  every frame is assigned to its nearest centre (streamed, float32, KD-tree or
-  batched matmul).  Node = (frame, microstate present in it) with node weight =
-  its atom count; intra-layer edges = kNN among the centres present in that
-  frame, kernel weight times ``sqrt(n_a * n_b)`` (atom units, like the atom
-  network aggregated); inter-layer weight between (t, a) and (t+1, b) = number
-  of atoms moving from a to b (so the coupling means "per atom" in both
-  networks; the fraction moving is that weight over the node weight of (t, a)).
+* ``nodes="atoms"``: node = (frame, atom).  Intra-layer edges join each atom
+  to its ``k`` nearest atoms in descriptor space (union of the directed kNN
+  relations), weighted by the self-tuning Gaussian kernel
+  ``exp(-d_ij**2 / (sigma_i * sigma_j))`` with ``sigma_i`` the distance to the
+  ``k``-th neighbour (Zelnik-Manor & Perona 2004; UMAP's adaptive bandwidth).
+  Inter-layer edges join an atom to itself one frame later (weight 1).
+  Memory ~ (k + 1) x atoms x frames edges: small runs (10^4 atoms x 50 frames)
+  and checks of the coarse network.
+* ``nodes="microstates"``: a codebook of ``n_microstates`` centres is learnt
+  with seeded MiniBatchKMeans on a row sample drawn from all frames; every atom
+  of every frame is assigned to its nearest centre (streamed, float32, KD-tree
+  or batched matmul).  Node = (frame, microstate present in it), node weight =
+  its atom count.  Intra-layer edges are competitive Hebbian (Martinetz &
+  Schulten 1994): each atom adds 1 to the edge between its nearest and
+  second-nearest centres, i.e. the data-supported Delaunay graph of the
+  centres, weighted by the atoms lying on each border in that frame.  (A kNN
+  graph among centres instead links a compact phase held by a few centres to
+  other phases -- fcc and hcp merged in tests.)  Inter-layer weight between
+  (t, a) and (t+1, b) = number of atoms moving from a to b; the fraction moving
+  is that weight over the node weight of (t, a).
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_scalar
+from threadpoolctl import threadpool_limits
 
 from ._features import FeatureTransform, _progress, as_feature_frames, fit_transform_stats
 
@@ -58,6 +66,7 @@ class MultilayerNetwork:
     intra_edges, inter_edges : ndarray (n_edges, 2), int64
         Undirected edges stored once (``i < j``); inter edges join frame t to t + 1.
     intra_weights, inter_weights : ndarray (n_edges,), float64
+        Intra: scaled to a mean strength of 1 per atom; inter: atoms (1 per atom node).
     atom_ids : ndarray (n_atoms,), int64
         Sorted union of ids over frames: the columns of every label array.
     frame_ids : tuple of ndarray (n_t,), int64
@@ -69,6 +78,7 @@ class MultilayerNetwork:
     transform : FeatureTransform
         Pooled standardisation (and optional PCA) applied before the kNN search.
     k : int
+        Neighbours per atom (0 for microstate networks).
     metric : str
     """
 
@@ -196,9 +206,9 @@ def build_network(features, ids, *, nodes="atoms", k=15, metric="euclidean", fea
         Atom ids per frame; atoms may appear and vanish, they are matched by id.
     nodes : {"atoms", "microstates"}
     k : int
-        Intra-layer neighbours per node.
+        Intra-layer neighbours per atom (atom nodes).
     metric : {"euclidean", "manhattan", "chebyshev", "cosine"}
-        Distance for the kNN search (microstate assignment is always Euclidean).
+        Distance for the atoms' kNN search (microstates are always Euclidean).
     feature_sets : list of str, optional
         Names to concatenate, in order, when frames are mappings (default: all).
     standardize, balance_sets : bool
@@ -235,7 +245,7 @@ def build_network(features, ids, *, nodes="atoms", k=15, metric="euclidean", fea
     check_scalar(n_microstates, "n_microstates", Integral, min_val=2)
     check_scalar(sample_size, "sample_size", Integral, min_val=2)
     check_scalar(batch_size, "batch_size", Integral, min_val=1)
-    return _build_microstates(frames, k, metric, standardize, balance_sets, n_components,
+    return _build_microstates(frames, metric, standardize, balance_sets, n_components,
                               int(n_microstates), int(sample_size), int(batch_size), seed,
                               progress)
 
@@ -251,10 +261,6 @@ def _check_overlap(frames):
                              "atoms (check that ids are atom ids, not row numbers)")
 
 
-def _sorted_columns(frames, t):
-    return np.sort(frames.columns(t))
-
-
 def _build_atoms(frames, k, metric, standardize, balance_sets, n_components, seed, progress):
     transform, _, _ = fit_transform_stats(frames, standardize=standardize,
                                           balance_sets=balance_sets, n_components=n_components,
@@ -264,23 +270,23 @@ def _build_atoms(frames, k, metric, standardize, balance_sets, n_components, see
     node_frame = np.repeat(np.arange(frames.n_frames, dtype=np.int32), n_rows)
     node_index = np.empty(offsets[-1], dtype=np.int64)
     intra_e, intra_w, inter_e = [], [], []
-    prev_cols = None
+    prev_cols, cache = None, {}
     for t in _progress(range(frames.n_frames), progress, "kNN layers"):
         x = frames.raw(t)
-        order = np.argsort(frames.ids[t], kind="stable")   # nodes in id order: canonical
-        cols = frames.columns(t)[order]
+        order, cols = _id_order(frames, t, cache)          # nodes in id order: canonical
         node_index[offsets[t]:offsets[t + 1]] = cols
         e, w = knn_kernel_edges(transform(x[order]), k, metric)
         intra_e.append(e + offsets[t])
         intra_w.append(w)
         if prev_cols is not None:
-            _, i0, i1 = np.intersect1d(prev_cols, cols, assume_unique=True, return_indices=True)
+            i0, i1 = _match(prev_cols, cols)
             inter_e.append(np.stack([i0 + offsets[t - 1], i1 + offsets[t]], axis=1))
         prev_cols = cols
     inter = np.concatenate(inter_e) if inter_e else np.zeros((0, 2), np.int64)
     return MultilayerNetwork(
         "atoms", node_frame, node_index, np.ones(offsets[-1]), offsets,
-        np.concatenate(intra_e).astype(np.int64), np.concatenate(intra_w),
+        np.concatenate(intra_e).astype(np.int64),
+        _unit_strength(np.concatenate(intra_w), np.ones(offsets[-1])),
         inter.astype(np.int64), np.ones(len(inter)), frames.atom_ids, tuple(frames.ids),
         None, None, transform, int(k), metric)
 
@@ -295,28 +301,47 @@ def fit_codebook(sample, n_microstates, seed):
                     n_clusters)
     km = MiniBatchKMeans(n_clusters=n_clusters, random_state=seed, n_init=3,
                          batch_size=max(1024, 3 * n_clusters), max_no_improvement=20)
-    km.fit(sample)
+    with threadpool_limits(limits=1):     # small batches: OpenMP threads only contend
+        km.fit(sample)
     return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
 
 
-def assign_microstates(x, codebook, *, batch_size=32768, tree=None):
-    """Nearest centre of every row: ndarray (n,), int32 (float32 arithmetic, streamed).
+def assign_microstates(x, codebook, *, batch_size=32768, tree=None, second=False):
+    """Nearest centre of every row (float32 arithmetic, streamed in batches).
 
-    Uses a KD-tree over the centres for up to 8 dimensions, batched matmul above.
+    Parameters
+    ----------
+    x : ndarray (n, p), float32
+    codebook : ndarray (n_centres, p), float32
+    tree : scipy.spatial.cKDTree over the centres, optional
+        Used instead of the batched matmul (faster up to ~8 dimensions).
+    second : bool
+        Also return the second-nearest centre.
+
+    Returns
+    -------
+    nearest : ndarray (n,), int32
+    second_nearest : ndarray (n,), int32 (only if ``second``)
     """
     if tree is not None:
-        return tree.query(x, k=1, workers=1)[1].astype(np.int32)
+        idx = tree.query(x, k=2 if second else 1, workers=1)[1].astype(np.int32)
+        return (idx[:, 0], idx[:, 1]) if second else idx
     c2 = (codebook.astype(np.float32) ** 2).sum(axis=1)
     out = np.empty(len(x), dtype=np.int32)
+    out2 = np.empty(len(x), dtype=np.int32) if second else None
     for s in range(0, len(x), batch_size):
         xb = x[s:s + batch_size]
         d = xb @ (-2.0 * codebook.T)
         d += c2
-        out[s:s + batch_size] = d.argmin(axis=1)
-    return out
+        best = d.argmin(axis=1)
+        out[s:s + batch_size] = best
+        if second:
+            d[np.arange(len(d)), best] = np.inf
+            out2[s:s + batch_size] = d.argmin(axis=1)
+    return (out, out2) if second else out
 
 
-def _build_microstates(frames, k, metric, standardize, balance_sets, n_components, n_micro,
+def _build_microstates(frames, metric, standardize, balance_sets, n_components, n_micro,
                        sample_size, batch_size, seed, progress):
     transform, sample, _ = fit_transform_stats(
         frames, standardize=standardize, balance_sets=balance_sets, n_components=n_components,
@@ -324,15 +349,14 @@ def _build_microstates(frames, k, metric, standardize, balance_sets, n_component
     codebook = fit_codebook(sample, n_micro, seed)
     del sample
     n_c = len(codebook)
-    dist = cdist(codebook, codebook, metric=metric)
     tree = cKDTree(codebook) if codebook.shape[1] <= 8 else None
     a_dtype = np.int16 if n_c < 2 ** 15 else np.int32
     node_frame, node_index, node_weight, offsets = [], [], [], [0]
     intra_e, intra_w, inter_e, inter_w, assignments = [], [], [], [], []
-    prev = None                                   # (sorted columns, sorted assignment, lut)
+    prev, cache = None, {}                        # (sorted columns, sorted assignment, lut)
     for t in _progress(range(frames.n_frames), progress, "assign"):
-        a = assign_microstates(transform(frames.raw(t)), codebook, batch_size=batch_size,
-                               tree=tree)
+        a, a2 = assign_microstates(transform(frames.raw(t)), codebook, batch_size=batch_size,
+                                   tree=tree, second=True)
         assignments.append(a.astype(a_dtype))
         counts = np.bincount(a, minlength=n_c)
         present = np.flatnonzero(counts)
@@ -343,39 +367,63 @@ def _build_microstates(frames, k, metric, standardize, balance_sets, n_component
         node_index.append(present.astype(np.int64))
         node_weight.append(counts[present].astype(np.float64))
         offsets.append(base + len(present))
-        e, w = _centre_knn(dist[np.ix_(present, present)], k)
-        nw = counts[present].astype(np.float64)
-        intra_e.append(e + base)
-        intra_w.append(w * np.sqrt(nw[e[:, 0]] * nw[e[:, 1]]))
-        order = np.argsort(frames.ids[t], kind="stable")
-        cols, a_sorted = frames.columns(t)[order], a[order]
+        # competitive Hebbian edges: each atom joins its nearest and second-nearest centres
+        # (when the second one is present in this frame)
+        lo, hi = np.minimum(a, a2).astype(np.int64), np.maximum(a, a2).astype(np.int64)
+        ok = (lut[lo] >= 0) & (lut[hi] >= 0)
+        key, cnt = _count_pairs(lo[ok], hi[ok], n_c)
+        intra_e.append(np.stack([lut[key // n_c], lut[key % n_c]], axis=1))
+        intra_w.append(cnt.astype(np.float64))
+        order, cols = _id_order(frames, t, cache)
+        a_sorted = a[order]
         if prev is not None:
             pcols, pa, plut = prev
-            _, i0, i1 = np.intersect1d(pcols, cols, assume_unique=True, return_indices=True)
-            key, cnt = np.unique(pa[i0].astype(np.int64) * n_c + a_sorted[i1], return_counts=True)
+            i0, i1 = _match(pcols, cols)
+            key, cnt = _count_pairs(pa[i0], a_sorted[i1], n_c)
             inter_e.append(np.stack([plut[key // n_c], lut[key % n_c]], axis=1))
             inter_w.append(cnt.astype(np.float64))
         prev = (cols, a_sorted, lut)
     inter = np.concatenate(inter_e) if inter_e else np.zeros((0, 2), np.int64)
+    weight = np.concatenate(node_weight)
     return MultilayerNetwork(
-        "microstates", np.concatenate(node_frame), np.concatenate(node_index),
-        np.concatenate(node_weight), np.asarray(offsets, dtype=np.int64),
-        np.concatenate(intra_e).astype(np.int64), np.concatenate(intra_w),
+        "microstates", np.concatenate(node_frame), np.concatenate(node_index), weight,
+        np.asarray(offsets, dtype=np.int64), np.concatenate(intra_e).astype(np.int64),
+        _unit_strength(np.concatenate(intra_w), weight),
         inter.astype(np.int64), np.concatenate(inter_w) if inter_w else np.zeros(0),
-        frames.atom_ids, tuple(frames.ids), tuple(assignments), codebook, transform, int(k),
-        metric)
+        frames.atom_ids, tuple(frames.ids), tuple(assignments), codebook, transform, 0, metric)
 
 
-def _centre_knn(dist, k):
-    """kNN graph (self-tuning kernel) from a precomputed (m, m) distance matrix."""
-    m = len(dist)
-    k = min(k, m - 1)
-    if k < 1:
-        return np.zeros((0, 2), np.int64), np.zeros(0)
-    dist = dist.copy()
-    np.fill_diagonal(dist, np.inf)
-    idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return _kernel_graph(idx, np.take_along_axis(dist, idx, axis=1))
+def _count_pairs(a, b, n):
+    """Distinct pairs (a_i, b_i) with a, b in [0, n) and their counts: keys a * n + b."""
+    key = a.astype(np.int64) * n + b
+    if n * n <= 1 << 22:
+        cnt = np.bincount(key, minlength=n * n)
+        keys = np.flatnonzero(cnt)
+        return keys, cnt[keys]
+    return np.unique(key, return_counts=True)
+
+
+def _id_order(frames, t, cache):
+    """(argsort of the frame's ids, their columns in atom_ids), reused while ids repeat."""
+    if cache.get("ids") is not frames.ids[t]:
+        order = np.argsort(frames.ids[t], kind="stable")
+        cache.update(ids=frames.ids[t], order=order, cols=frames.columns(t)[order])
+    return cache["order"], cache["cols"]
+
+
+def _match(prev_cols, cols):
+    """Positions of the shared columns in two sorted column arrays."""
+    if prev_cols is cols:
+        idx = np.arange(len(cols))
+        return idx, idx
+    _, i0, i1 = np.intersect1d(prev_cols, cols, assume_unique=True, return_indices=True)
+    return i0, i1
+
+
+def _unit_strength(intra_w, node_weight):
+    """Scale intra-layer weights so that the mean intra-layer strength per atom is 1."""
+    total = 2.0 * float(intra_w.sum())
+    return intra_w * (float(node_weight.sum()) / total) if total > 0 else intra_w
 
 
 def _kernel_graph(idx, d):

@@ -1,6 +1,6 @@
 """Spatial nuclei of crystal-like atoms, tracked through time; nucleation onset and rate.
 
-* :func:`crystal_communities` decides which communities are crystal-like.
+* :func:`~multilayer.track.crystal_communities` decides which communities are crystal-like.
 * :func:`find_nuclei` clusters crystal-like atoms of one frame through its periodic
   neighbour list (``scipy.sparse.csgraph``; a nucleus across the box boundary is one).
 * :func:`nucleus_properties` gives size, periodic-aware centre and radius of gyration.
@@ -24,85 +24,13 @@ from sklearn.utils import check_scalar
 
 from descriptors import as_frame, first_shell_distance, neighbor_list
 
-from .track import _check_labels
+from .track import CrystalCriterion, _criterion, crystal_communities
 
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
-           "NucleiResult", "track_nuclei", "NucleusTracker", "nucleation_onset",
+           "NucleiResult", "track_nuclei", "NucleusTracker", "Onset", "nucleation_onset",
            "first_passage_times", "MFPTResult", "mfpt_fit"]
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CrystalCriterion:
-    """How atoms were declared crystal-like.
-
-    Attributes
-    ----------
-    method : {"auto", "communities", "mask"}
-    communities : ndarray of int64 or None
-        Crystal-like communities (``None`` for a per-atom mask).
-    table : DataFrame or None
-        For ``"auto"``: per community, ``start_fraction``, ``end_fraction``, ``crystal``.
-    description : str
-        The rule in words, with its parameters.
-    """
-
-    method: str
-    communities: np.ndarray | None
-    table: pd.DataFrame | None
-    description: str
-
-
-def crystal_communities(labels, ids=None, *, window=None, min_final=0.05, min_enrichment=3.0):
-    """Crystal-like communities of a crystallizing run: common at the end, rare at the start.
-
-    A community is crystal-like when it holds at least ``min_final`` of the labelled
-    atoms over the last ``window`` frames and at least ``min_enrichment`` times its
-    share over the first ``window`` frames.  The liquid (shrinking) and the noise
-    that stays constant are left out.  A run that does not crystallize gives none.
-
-    Parameters
-    ----------
-    labels, ids : as in :func:`multilayer.track.community_events`
-    window : int, optional
-        Frames averaged at each end; default ``max(1, n_frames // 10)``.
-    min_final : float in [0, 1]
-    min_enrichment : float >= 1
-
-    Returns
-    -------
-    criterion : CrystalCriterion (``method="auto"``)
-
-    Examples
-    --------
-    >>> lab = np.array([[0, 0, 0, 0, 1], [0, 0, 2, 2, 1], [2, 2, 2, 2, 1]])
-    >>> crystal_communities(lab, window=1).communities.tolist()
-    [2]
-    """
-    check_scalar(min_final, "min_final", Real, min_val=0, max_val=1)
-    check_scalar(min_enrichment, "min_enrichment", Real, min_val=1)
-    frames = _check_labels(labels, ids)
-    n = len(frames)
-    window = max(1, n // 10) if window is None else window
-    check_scalar(window, "window", Integral, min_val=1, max_val=n)
-    comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
-
-    def share(sel):
-        lab = np.concatenate([frames[t][1] for t in sel])
-        lab = lab[lab >= 0]
-        return np.bincount(np.searchsorted(comm, lab), minlength=len(comm)) / max(lab.size, 1)
-
-    start, end = share(range(window)), share(range(n - window, n))
-    crystal = (end >= min_final) & (end >= min_enrichment * start) & (end > start)
-    table = pd.DataFrame({"community": comm, "start_fraction": start, "end_fraction": end,
-                          "crystal": crystal})
-    chosen = comm[crystal]
-    desc = (f"auto: communities holding >= {min_final:g} of the atoms over the last {window} "
-            f"frame(s) and >= {min_enrichment:g} x their share over the first {window}: "
-            f"{chosen.tolist()}")
-    logger.info("crystal-like %s", desc)
-    return CrystalCriterion("auto", chosen, table, desc)
 
 
 def _neighbors_for(frame, neighbors, r_cut):
@@ -172,7 +100,7 @@ def find_nuclei(frame, mask, neighbors=None, *, r_cut=None, min_size=2):
 
 
 def _unwrap_images(frame, nl, nuclei):
-    """Integer cell image of each nucleus atom making each nucleus contiguous, and percolation flags.
+    """Integer cell image of each nucleus atom making nuclei contiguous; percolation flags.
 
     A spanning forest (BFS from a virtual root joined to the first atom of every
     nucleus) gives each atom a parent; images add up along the tree by pointer
@@ -188,13 +116,14 @@ def _unwrap_images(frame, nl, nuclei):
     bond_img = np.rint((nl.vectors[k] - (frame.positions[j] - frame.positions[i])) @ inv)
     bond_img = bond_img.astype(np.int64)
     # both directions, so k-nearest (asymmetric) lists unwrap too
-    i, j, bond_img = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([bond_img, -bond_img])
+    i, j, bond_img = (np.concatenate([i, j]), np.concatenate([j, i]),
+                      np.concatenate([bond_img, -bond_img]))
     n_nuc = int(nuclei.max()) + 1 if mask.any() else 0
     roots = np.full(n_nuc, n, dtype=np.int64)
     np.minimum.at(roots, nuclei[mask], np.flatnonzero(mask))
-    rows = np.concatenate([i, np.full(n_nuc, n)])
-    cols = np.concatenate([j, roots])
-    graph = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n + 1, n + 1))
+    rows, cols = np.concatenate([i, np.full(n_nuc, n)]), np.concatenate([j, roots])
+    graph = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)),
+                              shape=(n + 1, n + 1))
     _, pred = csgraph.breadth_first_order(graph, n, directed=False, return_predecessors=True)
     ptr = np.arange(n + 1, dtype=np.int64)
     acc = np.zeros((n + 1, 3), dtype=np.int64)
@@ -276,12 +205,11 @@ class NucleiResult:
     Attributes
     ----------
     table : DataFrame, one row per nucleus and frame
-        ``frame``, ``timestep``, ``nucleus`` (persistent id), ``size``, ``rg``, ``x``,
-        ``y``, ``z`` (periodic-aware centre), ``percolating``, ``event`` ("birth",
-        "continuation", "merge": inherited the id of its largest parent, "split":
-        new id carved from an existing nucleus), ``parents`` (list of the previous
-        frame's nuclei sharing atoms with it, by decreasing overlap) and, when labels
-        were given, ``community_<c>`` (atoms of community c in it).
+        ``frame``, ``timestep``, ``nucleus`` (persistent id), the columns of
+        :func:`nucleus_properties`, ``event`` ("birth", "continuation", "merge": kept the
+        id of its largest parent, "split": new id carved from a nucleus), ``parents``
+        (previous nuclei sharing atoms, by decreasing overlap) and, with labels,
+        ``community_<c>`` (its atoms of community c).
     largest : ndarray of shape (n_frames,), int64
         Size of the largest nucleus per frame (0 when none).
     n_crystal, n_in_nuclei, n_atoms : ndarray of shape (n_frames,), int64
@@ -345,17 +273,13 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
                  r_cut=None, min_size=2, keep_atoms=True):
     """Find the nuclei of every frame and follow them through time by shared atoms.
 
-    Crystal-like atoms are decided in one of three ways, recorded in ``criterion``:
-    ``mask`` (per-atom booleans, e.g. ten Wolde solid-like, or a callable
-    ``mask(frame, neighbors)`` returning them); else ``communities``, a list of
-    crystal-like community ids; else ``communities="auto"``
-    (:func:`crystal_communities`: common at the end, rare at the start).
+    Crystal-like atoms (recorded in ``criterion``): ``mask`` (per-atom booleans, e.g.
+    ten Wolde solid-like, or a callable ``mask(frame, neighbors)``); else ``communities``,
+    a list of crystal-like community ids, or ``"auto"`` (:func:`crystal_communities`).
 
-    Between frames, a nucleus keeps the id of the previous nucleus with which it
-    shares most atoms, when that nucleus shares most of its atoms with it too
-    (on a merge the child keeps the id of the largest parent; on a split the
-    largest piece keeps it and the others get new ids); every previous nucleus
-    sharing atoms is listed in ``parents``.
+    A nucleus keeps the id of the previous nucleus with which it shares most atoms when
+    that nucleus shares most of its atoms with it too (a merge keeps the largest parent's
+    id, a split gives new ids to all but the largest piece); ``parents`` lists them all.
 
     Parameters
     ----------
@@ -394,17 +318,7 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
         mask = list(mask)
     if labels is not None:
         labels = [np.asarray(x, dtype=np.int64) for x in labels]
-    if mask is not None:
-        criterion = CrystalCriterion("mask", None, None, "mask: per-atom booleans given by the "
-                                     f"caller ({getattr(mask, '__name__', 'arrays')})")
-    elif isinstance(communities, str):
-        if communities != "auto":
-            raise ValueError(f"communities must be 'auto' or a list of ids, got {communities!r}")
-        criterion = crystal_communities(labels)
-    else:
-        comm = np.atleast_1d(np.asarray(communities, dtype=np.int64))
-        criterion = CrystalCriterion("communities", comm, None,
-                                     f"communities: crystal-like ids given by the caller {comm.tolist()}")
+    criterion = _criterion(labels, communities, mask)
     rows, comp, per_frame, atom_nuclei = [], [], [], []
     prev, next_id = None, 0
     neighbors = iter(neighbors) if neighbors is not None else None
@@ -442,7 +356,8 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
         if lab is not None and len(size):
             inn = nuc >= 0
             key, cnt = np.unique(np.stack([pid[nuc[inn]], lab[inn]]), axis=1, return_counts=True)
-            comp.append(pd.DataFrame({"frame": t, "nucleus": key[0], "community": key[1], "n": cnt}))
+            comp.append(pd.DataFrame({"frame": t, "nucleus": key[0], "community": key[1],
+                                      "n": cnt}))
         per_frame.append((size[0] if len(size) else 0, m.sum(), (nuc >= 0).sum(), frame.n_atoms,
                           frame.box.volume, frame.timestep))
         if keep_atoms:
@@ -453,7 +368,8 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
         wide = pd.concat(comp).pivot_table(index=["frame", "nucleus"], columns="community",
                                            values="n", fill_value=0, aggfunc="sum")
         wide.columns = [f"community_{c}" for c in wide.columns]
-        table = table.merge(wide.astype(np.int64).reset_index(), on=["frame", "nucleus"], how="left")
+        table = table.merge(wide.astype(np.int64).reset_index(), on=["frame", "nucleus"],
+                            how="left")
     cols = np.array(per_frame, dtype=np.float64).reshape(-1, 6).T
     ints = [c.astype(np.int64) for c in cols[[0, 1, 2, 3, 5]]]
     return NucleiResult(table, ints[0], ints[1], ints[2], ints[3], cols[4], ints[4],
@@ -487,6 +403,14 @@ class NucleusTracker(BaseEstimator):
         return self
 
 
+@dataclass(frozen=True)
+class Onset:
+    """Nucleation onset: ``frame`` (int, or None when there is none) and the size ``threshold``."""
+
+    frame: int | None
+    threshold: float
+
+
 def nucleation_onset(largest, threshold=None, *, baseline=0.1):
     """First frame after which the largest nucleus stays at or above ``threshold`` and grows.
 
@@ -495,51 +419,45 @@ def nucleation_onset(largest, threshold=None, *, baseline=0.1):
     largest : array of shape (n_frames,)
         Largest-nucleus size per frame (``NucleiResult.largest``).
     threshold : float, optional
-        Default: twice the 95th percentile of ``largest`` over the first ``baseline``
-        fraction of the frames (the pre-nucleation fluctuations), at least 2.
+        Default: twice the 25th percentile of ``largest`` over the first ``baseline``
+        fraction of the frames (the liquid's typical largest cluster; a low quantile,
+        so a window that catches the start of growth still gives a liquid value), >= 2.
     baseline : float in (0, 1]
 
     Returns
     -------
-    onset : int or None
-        The first frame t with ``largest[s] >= threshold`` for every s >= t and
-        ``largest[-1] > largest[t]``; None when there is no such frame.
+    onset : Onset
+        ``frame``: the first t with ``largest[s] >= threshold`` for every s >= t and
+        ``largest[-1] > largest[t]`` (None when there is no such frame); ``threshold`` used.
 
     Examples
     --------
     >>> nucleation_onset([3, 5, 4, 12, 9, 15, 40, 90], threshold=8)
-    3
-    >>> nucleation_onset([3, 5, 4, 6], threshold=8) is None
+    Onset(frame=3, threshold=8.0)
+    >>> nucleation_onset([3, 5, 4, 6], threshold=8).frame is None
     True
     """
     s = np.asarray(largest, dtype=np.float64)
-    if s.ndim != 1:
+    if s.ndim != 1 or s.size == 0:
         raise ValueError(f"largest must be 1-D (one size per frame), got shape {s.shape}")
     check_scalar(baseline, "baseline", Real, min_val=0, max_val=1, include_boundaries="right")
-    if s.size == 0:
-        return None
     if threshold is None:
         b = max(1, int(round(baseline * len(s))))
-        threshold = max(2.0, 2.0 * float(np.percentile(s[:b], 95)))
+        threshold = max(2.0, 2.0 * float(np.percentile(s[:b], 25)))
     stays = np.logical_and.accumulate((s >= threshold)[::-1])[::-1]
     cand = np.flatnonzero(stays & (s < s[-1]))
-    return int(cand[0]) if len(cand) else None
+    return Onset(int(cand[0]) if len(cand) else None, float(threshold))
 
 
 def _as_runs(largest, times):
-    if isinstance(largest, np.ndarray) and largest.ndim == 2:
-        runs = list(largest)
-    elif np.ndim(largest) == 1 and np.isscalar(np.asarray(largest, dtype=object).flat[0]):
-        runs = [largest]
-    else:
-        runs = list(largest)
+    runs = [largest] if np.ndim(largest[0]) == 0 else list(largest)
     runs = [np.asarray(r, dtype=np.float64) for r in runs]
     if not runs or any(r.ndim != 1 or r.size == 0 for r in runs):
         raise ValueError("largest must be one non-empty 1-D array of sizes per run")
     if times is None:
         times = [np.arange(len(r), dtype=np.float64) for r in runs]
-    elif np.ndim(times) == 1 and np.isscalar(np.asarray(times, dtype=object).flat[0]):
-        times = [np.asarray(times, dtype=np.float64)] * len(runs)
+    elif np.ndim(times[0]) == 0:
+        times = [times] * len(runs)
     times = [np.asarray(t, dtype=np.float64) for t in times]
     if len(times) != len(runs) or any(len(t) < len(r) for t, r in zip(times, runs)):
         raise ValueError("times must give one time per frame of every run")
@@ -595,10 +513,8 @@ class MFPTResult:
         J = 1 / (tau_J V) (NaN without a volume).
     n_star_err, z_err, tau_j_err, rate_err : float
         One standard deviation from the fit covariance (all tau(n) share the same runs,
-        so these understate the run-to-run error of tau_J, about tau_J / sqrt(n_runs)).
-    n : ndarray of int64, tau : ndarray of float64
-        The fitted points.
-    n_runs : int
+        so these understate the run-to-run error of tau_J, ~ tau_J / sqrt(n_runs)).
+    n : ndarray of int64, tau : ndarray of float64 (the fitted points); n_runs : int;
     volume : float or None
     """
 
@@ -644,8 +560,8 @@ def mfpt_fit(largest, times=None, *, volume=None, n_min=1, n_max=None):
     --------
     >>> from scipy.special import erfinv
     >>> t = np.linspace(0, 100, 1001)  # two runs crossing the barrier at t = 60 and 90
-    >>> runs = [np.floor(30 + erfinv(np.clip(2 * t / T - 1, -0.999, 0.999)) / (0.1 * np.sqrt(np.pi)))
-    ...         for T in (60, 90)]
+    >>> runs = [np.floor(30 + erfinv(np.clip(2 * t / T - 1, -0.999, 0.999))
+    ...                  / (0.1 * np.sqrt(np.pi))) for T in (60, 90)]
     >>> fit = mfpt_fit(runs, t)
     >>> round(fit.n_star, 1), round(fit.z, 2), round(fit.tau_j)
     (30.0, 0.1, 75)
@@ -674,6 +590,5 @@ def mfpt_fit(largest, times=None, *, volume=None, n_min=1, n_max=None):
     err = np.sqrt(np.diag(pcov)) if np.all(np.isfinite(pcov)) else np.full(3, np.nan)
     n_star, z, tau_j = (float(x) for x in popt)
     rate = 1.0 / (tau_j * volume) if volume else np.nan
-    rate_err = rate * err[2] / tau_j if volume else np.nan
-    return MFPTResult(n_star, z, tau_j, rate, float(err[0]), float(err[1]), float(err[2]),
-                      float(rate_err), n, tau, len(runs), volume)
+    return MFPTResult(n_star, z, tau_j, rate, *map(float, err), float(rate * err[2] / tau_j),
+                      n, tau, len(runs), volume)

@@ -123,7 +123,8 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
         a, b = la[xa], lb[xb]
         ok = (a >= 0) & (b >= 0)
         pa, pb = np.searchsorted(comm, a[ok]), np.searchsorted(comm, b[ok])
-        flow = np.bincount(pa * k + pb, minlength=k * k).reshape(k, k) / max(len(data[frames[col]][1]), 1)
+        flow = np.bincount(pa * k + pb, minlength=k * k).reshape(k, k)
+        flow = flow / max(int((la >= 0).sum()), 1)
         scale = 1.0 - gap * (k - 1)
         x = col + width / 2 + s * (1 - width)
         for p in range(k):
@@ -151,6 +152,15 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
 def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=None):
     """Largest-nucleus size over time, with the nucleation onset and threshold marked.
 
+    Parameters
+    ----------
+    largest : array of shape (n_frames,)
+    onset : int or Onset, optional
+        Frame index into ``largest`` (not a time), or the result of
+        :func:`~multilayer.nuclei.nucleation_onset` (its threshold is drawn too).
+    threshold : float, optional
+    times : array of shape (n_frames,), optional (default: frame index)
+
     Examples
     --------
     >>> ax = plot_largest_nucleus([1, 2, 8, 20], onset=2, threshold=5)
@@ -159,6 +169,9 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     """
     y = np.asarray(largest, dtype=np.float64)
     x = np.arange(len(y)) if times is None else np.asarray(times, dtype=np.float64)
+    if hasattr(onset, "threshold"):
+        threshold = onset.threshold if threshold is None else threshold
+        onset = onset.frame
     ax = _axes(ax)
     ax.plot(x, y, "-o", ms=3, color="C0", label="largest nucleus")
     if threshold is not None:
@@ -194,7 +207,8 @@ def plot_mfpt(result, *, ax=None):
     return ax
 
 
-def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0, ax=None):
+def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
+              legend_title="community", ax=None):
     """Atoms of a slab of one frame, coloured by community.
 
     Parameters
@@ -207,6 +221,8 @@ def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
         Fractional coordinate of the slab centre; default 0.5.
     thickness : float, optional
         Cartesian thickness; default 10 % of the box width along ``axis``.
+    legend_title : str
+        E.g. "nucleus" when ``labels`` are ``NucleiResult.atom_nuclei[t]``.
 
     Returns
     -------
@@ -243,5 +259,5 @@ def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
     ax.set_xlabel(names[plane[0]])
     ax.set_ylabel(names[plane[1]])
     ax.set_title(f"slab {names[axis]} ≈ {centre:.2f} (frac), thickness {thickness:.3g}")
-    ax.legend(title="community", fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    ax.legend(title=legend_title, fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
     return ax

@@ -9,10 +9,13 @@ and are ignored by the event and transition statistics.
   sets (Greene, Doyle, Cunningham, ASONAM 2010).
 * :func:`atom_histories`, :func:`transition_matrix`, :func:`lifetimes`,
   :func:`precursors` -- what each atom went through.
+* :func:`crystal_communities` -- which communities are crystal-like (common at the end
+  of a crystallizing run, rare at its start).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,7 +24,8 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_scalar
 
 __all__ = ["community_events", "community_sizes", "atom_histories", "transition_matrix",
-           "lifetimes", "precursors", "CommunityTracker", "EVENT_TYPES"]
+           "lifetimes", "precursors", "CrystalCriterion", "crystal_communities",
+           "CommunityTracker", "EVENT_TYPES"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,8 +165,10 @@ def community_events(labels, ids=None, *, threshold=0.3, size_tol=0.05, min_size
     --------
     >>> lab = [np.array([0, 0, 0, 0, 1, 1]), np.array([0, 0, 2, 2, 1, 1])]
     >>> ev = community_events(lab)
-    >>> [(r.frame, r.event, r.from_communities, r.to_communities) for r in ev.itertuples()]
-    [(0, 'birth', [], [0]), (0, 'birth', [], [1]), (1, 'continuation', [1], [1]), (1, 'split', [0], [0, 2])]
+    >>> [(r.frame, r.event, r.from_communities, r.to_communities)
+    ...  for r in ev.itertuples()]  # doctest: +NORMALIZE_WHITESPACE
+    [(0, 'birth', [], [0]), (0, 'birth', [], [1]),
+     (1, 'continuation', [1], [1]), (1, 'split', [0], [0, 2])]
     """
     check_scalar(threshold, "threshold", Real, min_val=0, max_val=1, include_boundaries="right")
     check_scalar(size_tol, "size_tol", Real, min_val=0)
@@ -215,7 +221,8 @@ def atom_histories(labels, ids=None, *, fill=-1):
 
     Examples
     --------
-    >>> h, ids = atom_histories([np.array([3, 4]), np.array([5])], [np.array([1, 2]), np.array([2])])
+    >>> h, ids = atom_histories([np.array([3, 4]), np.array([5])],
+    ...                         [np.array([1, 2]), np.array([2])])
     >>> h.tolist(), ids.tolist()
     ([[3, 4], [-1, 5]], [1, 2])
     """
@@ -269,7 +276,7 @@ def transition_matrix(labels, ids=None, *, lag=1, communities=None, normalize=Tr
 
 
 def lifetimes(labels, ids=None):
-    """Runs of consecutive frames that each atom spends in one community (local-structure lifetimes).
+    """Runs of consecutive frames each atom spends in one community (local-structure lifetimes).
 
     Returns
     -------
@@ -375,6 +382,92 @@ def precursors(labels, ids=None, *, crystal=None, mask=None, liquid=None):
                           "first_nonliquid": first_frac, "last_before": last_frac})
     table.attrs["n_atoms"] = int(n_atoms)
     return table
+
+
+@dataclass(frozen=True)
+class CrystalCriterion:
+    """How atoms were declared crystal-like.
+
+    Attributes
+    ----------
+    method : {"auto", "communities", "mask"}
+    communities : ndarray of int64 or None
+        Crystal-like communities (``None`` for a per-atom mask).
+    table : DataFrame or None
+        For ``"auto"``: per community, ``start_fraction``, ``end_fraction``, ``crystal``.
+    description : str
+        The rule in words, with its parameters.
+    """
+
+    method: str
+    communities: np.ndarray | None
+    table: pd.DataFrame | None
+    description: str
+
+
+def crystal_communities(labels, ids=None, *, window=None, min_final=0.05, min_enrichment=3.0):
+    """Crystal-like communities of a crystallizing run: common at the end, rare at the start.
+
+    A community is crystal-like when it holds at least ``min_final`` of the labelled
+    atoms over the last ``window`` frames and at least ``min_enrichment`` times its
+    share over the first ``window`` frames.  The liquid (shrinking) and the noise
+    that stays constant are left out.  A run that does not crystallize gives none.
+
+    Parameters
+    ----------
+    labels, ids : as in :func:`community_events`
+    window : int, optional
+        Frames averaged at each end; default ``max(1, n_frames // 10)``.
+    min_final : float in [0, 1]
+    min_enrichment : float >= 1
+
+    Returns
+    -------
+    criterion : CrystalCriterion (``method="auto"``)
+
+    Examples
+    --------
+    >>> lab = np.array([[0, 0, 0, 0, 1], [0, 0, 2, 2, 1], [2, 2, 2, 2, 1]])
+    >>> crystal_communities(lab, window=1).communities.tolist()
+    [2]
+    """
+    check_scalar(min_final, "min_final", Real, min_val=0, max_val=1)
+    check_scalar(min_enrichment, "min_enrichment", Real, min_val=1)
+    frames = _check_labels(labels, ids)
+    n = len(frames)
+    window = max(1, n // 10) if window is None else window
+    check_scalar(window, "window", Integral, min_val=1, max_val=n)
+    comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
+
+    def share(sel):
+        lab = np.concatenate([frames[t][1] for t in sel])
+        lab = lab[lab >= 0]
+        return np.bincount(np.searchsorted(comm, lab), minlength=len(comm)) / max(lab.size, 1)
+
+    start, end = share(range(window)), share(range(n - window, n))
+    crystal = (end >= min_final) & (end >= min_enrichment * start) & (end > start)
+    table = pd.DataFrame({"community": comm, "start_fraction": start, "end_fraction": end,
+                          "crystal": crystal})
+    chosen = comm[crystal]
+    desc = (f"auto: communities holding >= {min_final:g} of the atoms over the last {window} "
+            f"frame(s) and >= {min_enrichment:g} x their share over the first {window}: "
+            f"{chosen.tolist()}")
+    logger.info("crystal-like %s", desc)
+    return CrystalCriterion("auto", chosen, table, desc)
+
+
+def _criterion(labels, communities="auto", mask=None):
+    """The :class:`CrystalCriterion` of a mask, a list of community ids or "auto"."""
+    if mask is not None:
+        return CrystalCriterion("mask", None, None, "mask: per-atom booleans given by the "
+                                f"caller ({getattr(mask, '__name__', 'arrays')})")
+    if isinstance(communities, str):
+        if communities != "auto":
+            raise ValueError(f"communities must be 'auto' or a list of ids, got {communities!r}")
+        return crystal_communities(labels)
+    comm = np.atleast_1d(np.asarray(communities, dtype=np.int64))
+    return CrystalCriterion("communities", comm, None,
+                            f"communities: crystal-like ids given by the caller {comm.tolist()}")
 
 
 class CommunityTracker(BaseEstimator):

@@ -11,7 +11,7 @@ from sklearn.base import clone
 
 from descriptors import Box, Frame, make_lattice, neighbor_list
 from multilayer.nuclei import (NucleusTracker, crystal_communities, find_nuclei, first_passage_times,
-                               mfpt_fit, nucleation_onset, nucleus_properties, track_nuclei)
+                               mfpt_fit, nucleation_onset, nucleus_properties, Onset, track_nuclei)
 
 R_CUT = 1.2  # fcc with nn distance 1: first shell at 1, second at 1.41
 
@@ -145,12 +145,16 @@ def test_auto_crystal_communities_composition_and_parquet(fcc, tmp_path):
 
 
 def test_onset():
-    assert nucleation_onset([3, 5, 4, 12, 9, 15, 40, 90], threshold=8) == 3
-    assert nucleation_onset([3, 9, 4, 12, 9, 15, 40, 90], threshold=8) == 3  # dips below reset it
-    assert nucleation_onset([3, 5, 9, 9, 9], threshold=8) is None  # above but not growing
-    # default threshold: twice the 95th percentile of the first 10 % (here 2 x 5)
+    assert nucleation_onset([3, 5, 4, 12, 9, 15, 40, 90], threshold=8).frame == 3
+    assert nucleation_onset([3, 9, 4, 12, 9, 15, 40, 90], threshold=8).frame == 3  # dips reset it
+    assert nucleation_onset([3, 9, 4, 12, 7, 15, 40, 90], threshold=8).frame == 5
+    assert nucleation_onset([3, 5, 9, 9, 9], threshold=8).frame is None  # above but not growing
+    # default threshold: twice the 25th percentile of the first 10 % (here 2 x 5)
     sizes = np.r_[np.full(10, 5), [6, 8, 11, 30, 80]]
-    assert nucleation_onset(sizes) == 12
+    assert nucleation_onset(sizes) == Onset(12, 10.0)
+    early = [50, 60, 300, 500, 800, 900, 1000, 1200, 1300, 1500, 2000, 2500]  # grows from frame 2
+    # a 3-frame window [50, 60, 300] that catches the growth: p25 = 55 stays a liquid value
+    assert nucleation_onset(early, baseline=0.25) == Onset(2, 110.0)
     with pytest.raises(ValueError, match="baseline"):
         nucleation_onset(sizes, baseline=0)
 

@@ -1,0 +1,207 @@
+"""The ``analyze`` configuration: defaults for a monatomic nucleation run, TOML overrides,
+validated before any work starts (unknown keys and bad values are named)."""
+from __future__ import annotations
+
+import copy
+import sys
+from numbers import Integral, Real
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["DEFAULTS", "ConfigError", "load_config", "validate_config", "config_to_toml"]
+
+
+class ConfigError(ValueError):
+    """A configuration key or value that crystopo cannot use; the message names it."""
+
+
+FEATURE_SETS = ("neighbors_map", "persistence", "steinhardt", "soap", "acsf")
+
+# every parameter, with the default that works on a typical monatomic nucleation run
+DEFAULTS: dict = {
+    "frames": {"start": 0, "stop": None, "step": 1},
+    "neighbors": {
+        "shell_factor": 1.35,      # first-shell cutoff = shell_factor x first-neighbour distance
+    },
+    "features": {
+        "sets": ["neighbors_map", "persistence", "steinhardt"],
+    },
+    "neighbors_map": {"size": 32, "gamma": 2.0, "beta": 3.0, "block": 8},
+    "persistence": {
+        "complex": "alpha",        # or "rips"
+        "max_dim": 2,
+        "shell_factor": 1.25,      # neighbourhood cutoff in first-neighbour distances
+        "method": "stats",         # vectorisation: stats | image | betti | landscape
+        "fit_sample": 4000,        # atoms of the first frame used to fix vectorisation ranges
+    },
+    "steinhardt": {"l": [4, 6, 8, 10, 12], "average": True},
+    "time_average": {"window": 1, "centered": True},
+    "network": {
+        "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)
+        "max_atom_nodes": 150000,
+        "k": 12,
+        "n_microstates": 400,
+        "seed": 0,
+    },
+    "leiden": {
+        "objective": "modularity", # per-slice null model (Mucha et al. 2010); or "cpm"
+        "resolution": 1.5,         # None: 1 for modularity, the mean layer density for CPM
+        "interslice_weight": 0.5,
+        "labels": "microstate",    # microstate: each microstate's dominant community in every
+                                   # frame (one meaning per structure); layer: per (frame, node)
+        "seed": 0,
+        "min_community": 0.005,    # communities below this fraction of all nodes are merged
+    },
+    "mapper": {"enabled": True, "n_intervals": 8, "overlap": 0.3, "sample": 4000, "seed": 0},
+    "tracking": {
+        "crystal": "auto",         # "auto", or a list of community ids
+        "min_overlap": 0.3,        # Jaccard threshold for life-cycle events
+        "min_nucleus": 5,          # atoms; smaller crystal-like clusters are not nuclei
+        "onset_threshold": None,   # atoms; None: chosen from the pre-onset fluctuations
+    },
+    "output": {"trajectory": "lammps", "figures": True, "report": True},
+}
+
+_CHOICES = {
+    ("persistence", "complex"): ("alpha", "rips"),
+    ("persistence", "method"): ("stats", "image", "betti", "landscape"),
+    ("network", "nodes"): ("atoms", "microstates", "auto"),
+    ("leiden", "objective"): ("cpm", "modularity"),
+    ("leiden", "labels"): ("microstate", "layer"),
+    ("output", "trajectory"): ("lammps", "extxyz", "none"),
+}
+_POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("neighbors_map", "gamma"),
+             ("neighbors_map", "beta"), ("mapper", "n_intervals")}
+_MIN1 = {("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
+         ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
+         ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
+         ("tracking", "min_nucleus")}
+_UNIT = {("tracking", "min_overlap"), ("mapper", "overlap"), ("leiden", "min_community")}
+
+
+def _bad(section, key, value, want):
+    return ConfigError(f"[{section}] {key} = {value!r}: expected {want}")
+
+
+def validate_config(cfg: dict) -> dict:
+    """Check every section and key against :data:`DEFAULTS`; return the merged config."""
+    merged = copy.deepcopy(DEFAULTS)
+    if not isinstance(cfg, dict):
+        raise ConfigError(f"config must be a table of sections, got {type(cfg).__name__}")
+    for section, table in cfg.items():
+        if section not in DEFAULTS:
+            raise ConfigError(f"unknown section [{section}]; known sections: {', '.join(DEFAULTS)}")
+        if not isinstance(table, dict):
+            raise ConfigError(f"[{section}] must be a table, got {table!r}")
+        for key, value in table.items():
+            if key not in DEFAULTS[section]:
+                raise ConfigError(f"unknown key {key!r} in [{section}]; known keys: "
+                                  f"{', '.join(DEFAULTS[section])}")
+            merged[section][key] = value
+    for section, table in merged.items():
+        for key, value in table.items():
+            _check_value(section, key, value, DEFAULTS[section][key])
+    return merged
+
+
+def _check_value(section, key, value, default):
+    where = (section, key)
+    if where in _CHOICES and value not in _CHOICES[where]:
+        raise _bad(section, key, value, "one of " + ", ".join(map(repr, _CHOICES[where])))
+    if where == ("features", "sets"):
+        if not isinstance(value, list) or not value or any(v not in FEATURE_SETS for v in value):
+            raise _bad(section, key, value, f"a non-empty list drawn from {list(FEATURE_SETS)}")
+        return
+    if where == ("steinhardt", "l"):
+        if not isinstance(value, list) or not value or not all(isinstance(v, int) and v >= 0 for v in value):
+            raise _bad(section, key, value, "a non-empty list of integers >= 0")
+        return
+    if where == ("tracking", "crystal"):
+        if value != "auto" and not (isinstance(value, list) and all(isinstance(v, int) for v in value)):
+            raise _bad(section, key, value, '"auto" or a list of community ids')
+        return
+    if value is None:
+        if default is None:
+            return
+        raise _bad(section, key, value, f"a value like {default!r}")
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise _bad(section, key, value, "true or false")
+        return
+    if where in _MIN1 and (not isinstance(value, Integral) or isinstance(value, bool) or value < 1):
+        raise _bad(section, key, value, "an integer >= 1")
+    if where in _POSITIVE and (not isinstance(value, Real) or not value > 0):
+        raise _bad(section, key, value, "a number > 0")
+    if where in _UNIT and (not isinstance(value, Real) or not 0 <= value <= 1):
+        raise _bad(section, key, value, "a number in [0, 1]")
+    if key in ("seed", "start", "max_dim") and (not isinstance(value, Integral) or value < 0):
+        raise _bad(section, key, value, "an integer >= 0")
+    if key == "max_dim" and value > 2:
+        raise _bad(section, key, value, "0, 1 or 2")
+    if key in ("resolution", "interslice_weight", "onset_threshold") and \
+            (not isinstance(value, Real) or value < 0):
+        raise _bad(section, key, value, "a number >= 0")
+    if key == "stop" and (not isinstance(value, Integral)):
+        raise _bad(section, key, value, "an integer or nothing")
+
+
+def load_config(path=None, overrides: dict | None = None) -> dict:
+    """Defaults, then the TOML file at ``path``, then ``overrides``; validated."""
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            raw = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    for section, table in (overrides or {}).items():
+        raw.setdefault(section, {}).update(table)
+    try:
+        return validate_config(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}" if path else str(err)) from None
+
+
+def config_to_toml(cfg: dict) -> str:
+    """The config as TOML text (``None`` values are written as comments)."""
+    lines = []
+    for section, table in cfg.items():
+        lines.append(f"[{section}]")
+        for key, value in table.items():
+            if value is None:
+                lines.append(f"# {key} = (automatic)")
+            elif isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, str):
+                lines.append(f'{key} = "{value}"')
+            elif isinstance(value, list):
+                items = ", ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in value)
+                lines.append(f"{key} = [{items}]")
+            else:
+                lines.append(f"{key} = {value}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_frames(text: str | None):
+    """``START:STOP:STEP`` (each part optional) -> dict for the [frames] section."""
+    if text is None:
+        return {}
+    parts = text.split(":")
+    if len(parts) > 3:
+        raise ConfigError(f"--frames {text!r}: expected START:STOP:STEP")
+    try:
+        vals = [int(p) if p.strip() else None for p in parts] + [None] * (3 - len(parts))
+    except ValueError:
+        raise ConfigError(f"--frames {text!r}: expected integers in START:STOP:STEP") from None
+    out = {}
+    for key, val in zip(("start", "stop", "step"), vals):
+        if val is not None:
+            out[key] = val
+    return out

@@ -1,0 +1,113 @@
+"""Figures (PNG) and the self-contained HTML report of ``crystopo analyze``."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+def make_figures(folder: Path, labels, ids, good, tracked, last_frame) -> dict:
+    """Render the analysis figures into ``folder``; return {title: filename}."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from .plot_track import (plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations,
+                             plot_slab)
+
+    nuc = tracked["nuclei"]
+    times = np.asarray(good)
+    onset = tracked["onset"]
+    onset_idx = getattr(onset, "frame", None)
+    threshold = getattr(onset, "threshold", None)
+    jobs = [
+        ("Community populations over time", "populations.png",
+         lambda ax: plot_populations(labels, ids, times=times, ax=ax)),
+        ("Flow of atoms between communities", "alluvial.png",
+         lambda ax: plot_alluvial(labels, ids, ax=ax)),
+        ("Largest nucleus over time", "largest_nucleus.png",
+         lambda ax: plot_largest_nucleus(nuc.largest, times=times, threshold=threshold,
+                                         onset=None if onset_idx is None or onset_idx < 0
+                                         else int(times[onset_idx]), ax=ax)),
+        ("Slab of the last frame coloured by community", "slab.png",
+         lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
+    ]
+    if tracked["mfpt"] is not None:
+        jobs.append(("Mean first-passage time and fit", "mfpt.png",
+                     lambda ax: plot_mfpt(tracked["mfpt"], ax=ax)))
+    out = {}
+    for title, name, draw in jobs:
+        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+        try:
+            draw(ax)
+            ax.set_title(title)
+            fig.tight_layout()
+            fig.savefig(folder / name)
+            out[title] = name
+        except Exception as err:  # a figure must not sink the analysis; say what failed
+            logger.warning("figure %r skipped: %s", title, err)
+        finally:
+            plt.close(fig)
+    return out
+
+
+def _img(path: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
+
+
+def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dict, tracked) -> Path:
+    """One self-contained HTML page: summary, figures (embedded), community signatures, parameters."""
+    from .config import config_to_toml
+
+    path = Path(path)
+    s = summary
+    rows = [("Frames analysed", f"{s['frames']} (input frames {s['first_frame']}–{s['last_frame']})"),
+            ("Atoms (first frame)", s["atoms_first_frame"]),
+            ("First-neighbour distance", f"{s['nn_distance']:.4g}"),
+            ("Communities (multilayer Leiden)", f"{s['n_communities']} ({s['network_nodes']} nodes)"),
+            ("Crystal-like communities", f"{s['crystal_communities']} — {s['crystal_rule']}"),
+            ("Nucleation onset (frame)", s["onset_frame"]),
+            ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
+            ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
+             else f"{s['critical_size']:.1f} atoms"),
+            ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),
+            ("Crystalline fraction, last frame", f"{s['crystalline_fraction_final']:.3f}"),
+            ("Skipped frames", ", ".join(map(str, s["skipped_frames"])) or "none"),
+            ("Time per stage (s)", ", ".join(f"{k[:-2]} {v}" for k, v in s["timing_s"].items()))]
+    table = "\n".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+                      for k, v in rows)
+    sig = (communities.groupby("label")
+           .agg(atom_frames=("size", "sum"), q6_mean=("q6_mean", "mean"),
+                solid_fraction=("solid_fraction", "mean"), crystal_like=("crystal_like", "first"))
+           .reset_index())
+    sig_html = sig.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0)
+    figs = "\n".join(f"<figure>{_img(path.parent / name)}<figcaption>{html.escape(title)}"
+                     f"</figcaption></figure>" for title, name in figures.items())
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>crystopo report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }}
+h1 {{ font-size: 1.6em; }} table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ padding: 0.25em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }}
+figure {{ display: inline-block; margin: 0.5em; }} img {{ max-width: 520px; }}
+pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
+</style></head><body>
+<h1>crystopo: how the crystal was born</h1>
+<h2>Summary</h2><table>{table}</table>
+<h2>Figures</h2>{figs}
+<h2>Community signatures</h2>
+<p>Per community, over all frames: atom-frames, mean averaged q6 and the fraction of
+ten Wolde solid-like atoms, to help name each structure.</p>{sig_html}
+<h2>Parameters</h2><pre>{html.escape(config_to_toml(cfg))}</pre>
+<h2>Raw summary</h2><pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>
+</body></html>"""
+    path.write_text(page, encoding="utf-8")
+    return path

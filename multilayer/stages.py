@@ -1,0 +1,232 @@
+"""The cluster, track and output stages of :func:`multilayer.analyze`."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from descriptors import neighbor_list, write_extxyz, write_lammps_dump
+
+logger = logging.getLogger(__name__)
+
+
+def _merge_small(labels: list, min_fraction: float) -> list:
+    """Renumber communities 0..C-1 by decreasing size; those holding less than ``min_fraction``
+    of all atom-frames are pooled into one last community (C-1), so tiny fragments do not
+    clutter tables and plots."""
+    allv = np.concatenate(labels)
+    ids, counts = np.unique(allv[allv >= 0], return_counts=True)
+    order = ids[np.argsort(-counts, kind="stable")]
+    keep = counts[np.argsort(-counts, kind="stable")] >= min_fraction * len(allv)
+    lut = np.full(int(allv.max()) + 2 if len(allv) else 1, -1, dtype=np.int64)
+    n_keep = int(keep.sum())
+    lut[order[keep]] = np.arange(n_keep)
+    lut[order[~keep]] = n_keep  # one "rare" community for all tiny ones
+    return [np.where(lab >= 0, lut[lab], -1) for lab in labels]
+
+
+def microstate_consistent_labels(net, node_labels) -> list:
+    """Per-atom labels in which every microstate keeps one community in all frames.
+
+    The multislice Leiden partition assigns each (frame, microstate) node a community; a
+    microstate's label is the community holding most of its atoms over all frames (ties: the
+    lower id).  Atoms then inherit their microstate's label, so one local structure carries
+    one meaning throughout the run, and small crystal-like populations in early frames are
+    not absorbed into the liquid of that frame.
+    """
+    node_labels = np.asarray(node_labels, dtype=np.int64)
+    weight = np.zeros((len(net.codebook), int(node_labels.max()) + 1))
+    np.add.at(weight, (net.node_index, node_labels), net.node_weight)
+    micro = weight.argmax(axis=1)
+    return [micro[np.asarray(a, dtype=np.int64)] for a in net.assignments]
+
+
+def cluster_stage(store, cfg: dict, *, progress: bool = False):
+    """Multilayer network over all stored frames, then multislice Leiden.
+
+    Returns per-frame label arrays (rows as stored) and an info dict.
+    """
+    from .leiden import leiden_nodes
+    from .network import build_network
+
+    net_cfg, lei = cfg["network"], cfg["leiden"]
+    sets = cfg["features"]["sets"]
+    n_total = sum(store.meta(i)["n_atoms"] for i in store.frames)
+    nodes = net_cfg["nodes"]
+    if nodes == "auto":
+        nodes = "atoms" if n_total <= net_cfg["max_atom_nodes"] else "microstates"
+    ids = [store.read(i, ["ids"])["ids"] for i in store.frames]
+    t = time.perf_counter()
+    net = build_network(store.view(sets), ids, nodes=nodes, k=net_cfg["k"], feature_sets=sets,
+                        n_microstates=net_cfg["n_microstates"], seed=net_cfg["seed"],
+                        progress=progress)
+    t_build = time.perf_counter() - t
+    node_labels = leiden_nodes(net, objective=lei["objective"], resolution=lei["resolution"],
+                               interslice_weight=lei["interslice_weight"], seed=lei["seed"])
+    if nodes == "microstates" and lei["labels"] == "microstate":
+        labels = microstate_consistent_labels(net, node_labels)
+    else:
+        lab = net.atom_labels(node_labels)
+        labels = [net.frame_labels(lab, t) for t in range(net.n_frames)]
+    labels = _merge_small(labels, lei["min_community"])
+    info = {"nodes": nodes, "n_nodes": int(net.n_nodes), "n_intra_edges": int(len(net.intra_edges)),
+            "n_inter_edges": int(len(net.inter_edges)), "build_s": t_build,
+            "leiden_s": time.perf_counter() - t - t_build,
+            "resolution": lei["resolution"] if lei["resolution"] is not None else net.edge_density,
+            "n_communities": int(max(int(x.max()) for x in labels) + 1)}
+    logger.info("network: %d %s nodes, %d communities", info["n_nodes"], nodes, info["n_communities"])
+    return labels, info
+
+
+def track_stage(traj, good, store, labels, cfg, cal, *, progress=False):
+    """Crystal-like communities, nuclei tracked over frames, events, onset and MFPT."""
+    from .nuclei import crystal_communities, mfpt_fit, nucleation_onset, track_nuclei
+    from .track import community_events
+
+    tr = cfg["tracking"]
+    ids = [store.read(i, ["ids"])["ids"] for i in good]
+    if tr["crystal"] == "auto":
+        crit_comms = crystal_communities(labels, ids)
+        crystal = crit_comms.communities
+        description = crit_comms.description
+    else:
+        crystal = np.asarray(tr["crystal"], dtype=np.int64)
+        description = f"user-given crystal-like communities {crystal.tolist()}"
+    frames = (traj[i] for i in good)
+    nuc = track_nuclei(frames, labels, communities=crystal, r_cut=cal["shell_cut"],
+                       min_size=tr["min_nucleus"])
+    events = community_events(labels, ids, threshold=tr["min_overlap"])
+    if len(events):
+        events = events.assign(frame=np.asarray(good)[events["frame"].to_numpy()])
+    onset = nucleation_onset(nuc.largest, tr["onset_threshold"])
+    try:
+        mfpt = mfpt_fit(nuc.largest, np.asarray(good, dtype=float), volume=float(np.mean(nuc.volumes)))
+    except (ValueError, RuntimeError) as err:
+        logger.warning("MFPT fit skipped: %s", err)
+        mfpt = None
+    # independent check: ten Wolde solid-like atoms, same nuclei machinery
+    solid = [store.read(i, ["solid"])["solid"].astype(bool) for i in good]
+    tw = track_nuclei((traj[i] for i in good), mask=solid, r_cut=cal["shell_cut"],
+                      min_size=tr["min_nucleus"], keep_atoms=False)
+    onset_tw = nucleation_onset(tw.largest, tr["onset_threshold"])
+    return {"nuclei": nuc, "events": events, "onset": onset, "mfpt": mfpt, "crystal": crystal,
+            "crystal_rule": description, "tenwolde": tw, "onset_tenwolde": onset_tw}
+
+
+def _onset_frame(onset, good):
+    idx = getattr(onset, "frame", onset)
+    if idx is None or (isinstance(idx, (int, np.integer)) and idx < 0):
+        return None
+    return int(good[int(idx)])
+
+
+def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cfg, cal, skipped,
+                 timing, *, progress=False):
+    """Write tables, the labelled trajectory, figures and the report; swap them in at the end."""
+    from .pipeline import AnalysisResult, _progress
+    from .report import make_figures, write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    stage = out / ".crystopo" / "staging"
+    if stage.exists():
+        shutil.rmtree(stage)
+    stage.mkdir(parents=True)
+    nuc = tracked["nuclei"]
+    crystal = set(np.asarray(tracked["crystal"]).tolist())
+
+    rows = []
+    for t, i in enumerate(good):
+        arr = store.read(i, ["ids", "q6", "solid"])
+        rows.append(pd.DataFrame({
+            "frame": np.int64(i), "timestep": np.int64(store.meta(i)["timestep"]),
+            "id": arr["ids"], "label": labels[t].astype(np.int64),
+            "nucleus": nuc.atom_nuclei[t] if nuc.atom_nuclei is not None else -1,
+            "crystal_like": np.isin(labels[t], list(crystal)),
+            "q6_avg": arr["q6"].astype(np.float32), "solid_tenwolde": arr["solid"].astype(bool)}))
+    labels_df = pd.concat(rows, ignore_index=True)
+    communities = _community_table(labels_df, crystal)
+    events = tracked["events"]
+    nuclei = nuc.table.copy()
+    if len(nuclei):
+        nuclei["frame"] = np.asarray(good)[nuclei["frame"].to_numpy()]
+    for name, df in (("labels", labels_df), ("communities", communities), ("events", events),
+                     ("nuclei", _parquet_safe(nuclei))):
+        df.to_parquet(stage / f"{name}.parquet", index=False)
+
+    # the input trajectory with label and nucleus columns, for OVITO
+    kind = cfg["output"]["trajectory"]
+    if kind != "none":
+        def labelled():
+            for t, i in enumerate(_progress(good, progress, desc="write trajectory", unit="frame")):
+                f = traj[i]
+                yield f.with_columns(label=labels[t].astype(np.int64),
+                                     nucleus=nuc.atom_nuclei[t].astype(np.int64))
+        if kind == "lammps":
+            write_lammps_dump(stage / "labelled.dump.gz", labelled(), columns=["label", "nucleus"])
+        else:
+            write_extxyz(stage / "labelled.extxyz", list(labelled()), columns=["label", "nucleus"])
+
+    onset = _onset_frame(tracked["onset"], good)
+    onset_tw = _onset_frame(tracked["onset_tenwolde"], good)
+    mfpt = tracked["mfpt"]
+    crit = None if mfpt is None else float(mfpt.n_star)
+    if crit is not None and not (0 < crit < float(nuc.largest.max())):
+        logger.warning("MFPT critical size %.1f lies outside the observed nucleus sizes: not reported",
+                       crit)
+        crit = None
+    summary = {
+        "frames": len(good), "first_frame": int(good[0]), "last_frame": int(good[-1]),
+        "atoms_first_frame": int(store.meta(good[0])["n_atoms"]),
+        "nn_distance": float(cal["nn_distance"]), "n_communities": info["n_communities"],
+        "network_nodes": info["nodes"], "crystal_communities": sorted(int(c) for c in crystal),
+        "crystal_rule": tracked["crystal_rule"],
+        "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
+        "largest_nucleus_final": int(nuc.largest[-1]),
+        "crystalline_fraction_final": float(nuc.crystalline_fraction[-1]),
+        "critical_size": crit,
+        "zeldovich": None if crit is None else float(mfpt.z),
+        "skipped_frames": {int(k): v for k, v in skipped.items()},
+        "timing_s": {k: round(v, 2) for k, v in timing.items()},
+        "leiden": {k: info[k] for k in ("resolution", "n_nodes", "n_intra_edges", "build_s", "leiden_s")},
+    }
+    (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    figures = {}
+    if cfg["output"]["figures"]:
+        figures = make_figures(stage, labels, [store.read(i, ["ids"])["ids"] for i in good], good,
+                               tracked, traj[good[-1]])
+    if cfg["output"]["report"]:
+        write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
+    # all outputs exist: move them into place (each a rename, the old ones stay until then)
+    for p in sorted(stage.iterdir()):
+        dest = out / p.name
+        if dest.is_dir() and not p.is_dir():
+            shutil.rmtree(dest)
+        os.replace(p, dest)
+    shutil.rmtree(stage, ignore_errors=True)
+    return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
+                          sorted(skipped), cfg)
+
+
+def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in df.columns:
+        if df[c].dtype == object:
+            df[c] = df[c].map(lambda v: list(map(int, v)) if isinstance(v, (list, tuple, np.ndarray)) else v)
+    return df
+
+
+def _community_table(labels_df: pd.DataFrame, crystal) -> pd.DataFrame:
+    """Per community and frame: size, fraction, mean q6, solid-like fraction, crystal-like flag."""
+    g = labels_df.groupby(["frame", "label"])
+    table = g.agg(size=("id", "size"), q6_mean=("q6_avg", "mean"),
+                  solid_fraction=("solid_tenwolde", "mean")).reset_index()
+    totals = labels_df.groupby("frame")["id"].size()
+    table["fraction"] = table["size"] / table["frame"].map(totals)
+    table["crystal_like"] = table["label"].isin(list(crystal))
+    return table

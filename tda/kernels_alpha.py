@@ -1,0 +1,602 @@
+"""Batch alpha-complex persistence of many small point clouds (numba, parallel over clouds).
+
+Scale: the kernel works with gudhi's filtration values, the *squared* radius of the
+smallest empty circumsphere, and the batch output is their square root (a radius,
+in length units).
+
+Per cloud:
+
+1. **Delaunay triangulation by gift-wrapping.**  From a first Delaunay tetrahedron,
+   every open face ``abc`` is closed by the point ``d`` on its outer side whose
+   sphere through ``a, b, c, d`` is smallest along the face normal (equivalently:
+   no other point inside); a face with no point on its outer side is a hull face.
+   Predicates are floating point with a relative tolerance (``orient`` within
+   ``1e-10 L**3`` and ``insphere`` within ``1e-10 L**5`` of zero, ``L`` the cloud
+   radius, count as zero).  Cospherical ties -- everywhere in perfect lattices --
+   are broken by the symbolic perturbation of Devillers & Teillaud (2011; CGAL's
+   ``side_of_oriented_sphere`` with ``perturb=true``), with the point index as the
+   perturbation order, so the triangulation is *one* valid Delaunay triangulation
+   of the degenerate input; coplanar points never form a tetrahedron.
+2. **Verification.**  Every point is a vertex; every interior face has its two
+   tetrahedra on opposite sides and is locally Delaunay within the tolerance; no
+   point lies outside any hull face; Euler characteristic ``V - E + F - T = 1``.
+   By the Delaunay lemma this certifies the triangulation.  A cloud that fails
+   (or has fewer than four points, or is flat) gets status 3 and is computed by
+   gudhi instead, by the caller.
+3. **Alpha values from the true coordinates** (as gudhi's ``Alpha_complex``):
+   a tetrahedron gets its squared circumradius; a triangle or an edge gets its own
+   squared smallest-circumsphere radius unless a vertex of one of its cofaces lies
+   strictly inside that sphere (it is *attached*), in which case it gets the
+   smallest value of its cofaces.  The persistence diagram of the alpha filtration
+   does not depend on which Delaunay triangulation is taken.
+4. Pairs by :func:`tda._core.complex_pairs`.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from ._core import complex_pairs, sort_order, write_pairs
+from .kernels_rips import MAX_POINTS, _load_cloud
+
+__all__ = ["alpha_batch", "alpha_cloud", "delaunay"]
+
+_EPS = 1e-10   # below this (relative to the cloud size L) a distance to a plane, a power or a
+               # tie is exact degeneracy; float64 round-off is ~1e-14 L here
+_BAND = 1e-7   # between _EPS and _BAND a predicate is too close to call: the cloud goes to gudhi
+_OPEN, _CLOSED, _HULL = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True)
+def _orient_det(P, a, b, c, d):
+    """det[b - a, c - a, d - a]: > 0 when d is on the side (b - a) x (c - a) points to."""
+    bx = P[b, 0] - P[a, 0]
+    by = P[b, 1] - P[a, 1]
+    bz = P[b, 2] - P[a, 2]
+    cx = P[c, 0] - P[a, 0]
+    cy = P[c, 1] - P[a, 1]
+    cz = P[c, 2] - P[a, 2]
+    dx = P[d, 0] - P[a, 0]
+    dy = P[d, 1] - P[a, 1]
+    dz = P[d, 2] - P[a, 2]
+    return bx * (cy * dz - cz * dy) - by * (cx * dz - cz * dx) + bz * (cx * dy - cy * dx)
+
+
+@numba.njit(cache=True, nogil=True)
+def _orient(P, a, b, c, d, eps_h):
+    """Sign of the distance from d to the plane of (a, b, c), zero within ``eps_h``."""
+    bx = P[b, 0] - P[a, 0]
+    by = P[b, 1] - P[a, 1]
+    bz = P[b, 2] - P[a, 2]
+    cx = P[c, 0] - P[a, 0]
+    cy = P[c, 1] - P[a, 1]
+    cz = P[c, 2] - P[a, 2]
+    n0 = by * cz - bz * cy
+    n1 = bz * cx - bx * cz
+    n2 = bx * cy - by * cx
+    nn = np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+    h = n0 * (P[d, 0] - P[a, 0]) + n1 * (P[d, 1] - P[a, 1]) + n2 * (P[d, 2] - P[a, 2])
+    if h > eps_h * nn:
+        return 1
+    if h < -eps_h * nn:
+        return -1
+    return 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _insphere_det(P, a, b, c, d, e):
+    """> 0 when e is inside the circumsphere of the positively oriented tet (a, b, c, d)."""
+    m = np.empty((4, 4))
+    for r in range(4):
+        v = a if r == 0 else (b if r == 1 else (c if r == 2 else d))
+        w = 0.0
+        for q in range(3):
+            x = P[v, q] - P[e, q]
+            m[r, q] = x
+            w += x * x
+        m[r, 3] = w
+    # 4x4 determinant by cofactor expansion on 2x2 minors of the first two columns
+    s0 = m[0, 0] * m[1, 1] - m[1, 0] * m[0, 1]
+    s1 = m[0, 0] * m[1, 2] - m[1, 0] * m[0, 2]
+    s2 = m[0, 0] * m[1, 3] - m[1, 0] * m[0, 3]
+    s3 = m[0, 1] * m[1, 2] - m[1, 1] * m[0, 2]
+    s4 = m[0, 1] * m[1, 3] - m[1, 1] * m[0, 3]
+    s5 = m[0, 2] * m[1, 3] - m[1, 2] * m[0, 3]
+    c5 = m[2, 2] * m[3, 3] - m[3, 2] * m[2, 3]
+    c4 = m[2, 1] * m[3, 3] - m[3, 1] * m[2, 3]
+    c3 = m[2, 1] * m[3, 2] - m[3, 1] * m[2, 2]
+    c2 = m[2, 0] * m[3, 3] - m[3, 0] * m[2, 3]
+    c1 = m[2, 0] * m[3, 2] - m[3, 0] * m[2, 2]
+    c0 = m[2, 0] * m[3, 1] - m[3, 0] * m[2, 1]
+    det = s0 * c5 - s1 * c4 + s2 * c3 + s3 * c2 - s4 * c1 + s5 * c0
+    return -det
+
+
+@numba.njit(cache=True, nogil=True)
+def _power(P, a, b, c, d, e):
+    """Power of e w.r.t. the circumsphere of tet (a, b, c, d): |e - centre|**2 - R**2."""
+    return -_insphere_det(P, a, b, c, d, e) / _orient_det(P, a, b, c, d)
+
+
+@numba.njit(cache=True, nogil=True)
+def _insphere_sos(P, a, b, c, d, e, tol, flag):
+    """+1 if e is inside the sphere of the positive tet (a, b, c, d), else -1, ties perturbed.
+
+    ``tol = (eps_h, eps_p, band_p)``: a power within ``eps_p`` is a tie, broken by
+    Devillers & Teillaud's symbolic perturbation (CGAL's rule, with a larger index
+    meaning a larger perturbation); a power between ``eps_p`` and ``band_p`` is too
+    close to call in floating point and sets ``flag[0]``.
+    """
+    pw = _power(P, a, b, c, d, e)
+    if abs(pw) > tol[1]:
+        if abs(pw) < tol[2]:
+            flag[0] = True
+        return 1 if pw < 0 else -1
+    pts = np.array([a, b, c, d, e])
+    pts.sort()
+    for r in range(4, 1, -1):
+        v = pts[r]
+        if v == e:
+            return -1
+        if v == d:
+            o = _orient(P, a, b, c, e, tol[0])
+        elif v == c:
+            o = _orient(P, a, b, e, d, tol[0])
+        elif v == b:
+            o = _orient(P, a, e, c, d, tol[0])
+        else:
+            o = _orient(P, e, b, c, d, tol[0])
+        if o != 0:
+            return o
+    return -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _tri_circumcentre(P, a, b, c):
+    """Circumcentre ``(qx, qy, qz)`` of triangle abc and its squared radius."""
+    ux = P[b, 0] - P[a, 0]
+    uy = P[b, 1] - P[a, 1]
+    uz = P[b, 2] - P[a, 2]
+    vx = P[c, 0] - P[a, 0]
+    vy = P[c, 1] - P[a, 1]
+    vz = P[c, 2] - P[a, 2]
+    w0 = uy * vz - uz * vy
+    w1 = uz * vx - ux * vz
+    w2 = ux * vy - uy * vx
+    f = 0.5 / (w0 * w0 + w1 * w1 + w2 * w2)
+    uu = ux * ux + uy * uy + uz * uz
+    vv = vx * vx + vy * vy + vz * vz
+    # (|u|^2 v x w + |v|^2 w x u) / (2 |w|^2)
+    q0 = (uu * (vy * w2 - vz * w1) + vv * (w1 * uz - w2 * uy)) * f
+    q1 = (uu * (vz * w0 - vx * w2) + vv * (w2 * ux - w0 * uz)) * f
+    q2 = (uu * (vx * w1 - vy * w0) + vv * (w0 * uy - w1 * ux)) * f
+    return q0 + P[a, 0], q1 + P[a, 1], q2 + P[a, 2], q0 * q0 + q1 * q1 + q2 * q2
+
+
+@numba.njit(cache=True, nogil=True)
+def _face_frame(P, a, b, c):
+    """Unit normal (n0, n1, n2) of (b - a) x (c - a), its offset n.a, circumcentre, radius**2."""
+    ux = P[b, 0] - P[a, 0]
+    uy = P[b, 1] - P[a, 1]
+    uz = P[b, 2] - P[a, 2]
+    vx = P[c, 0] - P[a, 0]
+    vy = P[c, 1] - P[a, 1]
+    vz = P[c, 2] - P[a, 2]
+    n0 = uy * vz - uz * vy
+    n1 = uz * vx - ux * vz
+    n2 = ux * vy - uy * vx
+    inv = 1.0 / np.sqrt(n0 * n0 + n1 * n1 + n2 * n2)
+    n0 *= inv
+    n1 *= inv
+    n2 *= inv
+    q0, q1, q2, r2 = _tri_circumcentre(P, a, b, c)
+    return n0, n1, n2, n0 * P[a, 0] + n1 * P[a, 1] + n2 * P[a, 2], q0, q1, q2, r2
+
+
+@numba.njit(cache=True, nogil=True)
+def _tet_radius2(P, a, b, c, d):
+    ux = P[b, 0] - P[a, 0]
+    uy = P[b, 1] - P[a, 1]
+    uz = P[b, 2] - P[a, 2]
+    vx = P[c, 0] - P[a, 0]
+    vy = P[c, 1] - P[a, 1]
+    vz = P[c, 2] - P[a, 2]
+    wx = P[d, 0] - P[a, 0]
+    wy = P[d, 1] - P[a, 1]
+    wz = P[d, 2] - P[a, 2]
+    uu = ux * ux + uy * uy + uz * uz
+    vv = vx * vx + vy * vy + vz * vz
+    ww = wx * wx + wy * wy + wz * wz
+    a0 = vy * wz - vz * wy  # v x w
+    a1 = vz * wx - vx * wz
+    a2 = vx * wy - vy * wx
+    b0 = wy * uz - wz * uy  # w x u
+    b1 = wz * ux - wx * uz
+    b2 = wx * uy - wy * ux
+    c0 = uy * vz - uz * vy  # u x v
+    c1 = uz * vx - ux * vz
+    c2 = ux * vy - uy * vx
+    f = 0.5 / (ux * a0 + uy * a1 + uz * a2)
+    x0 = (uu * a0 + vv * b0 + ww * c0) * f
+    x1 = (uu * a1 + vv * b1 + ww * c1) * f
+    x2 = (uu * a2 + vv * b2 + ww * c2) * f
+    return x0 * x0 + x1 * x1 + x2 * x2
+
+
+@numba.njit(cache=True, nogil=True)
+def _wrap(P, PT, a, b, c, tol, flag, hbuf, pbuf):
+    """The Delaunay apex on the positive side of face (a, b, c), or -1 for a hull face.
+
+    Each point ``x`` above the face (distance ``h > 0``) defines the sphere through
+    a, b, c, x whose centre is ``q + t n`` (``q`` the face's circumcentre, ``n`` its unit
+    normal), ``t = pw / 2h`` with ``pw`` the power of x w.r.t. the face's circle; the
+    apex has the smallest ``t``.  Near-ties go to :func:`_insphere_sos`.
+    ``PT`` is P transposed (3, m); ``hbuf``, ``pbuf`` are float64 scratch of length m.
+    """
+    m = len(P)
+    eps_h, band_h, L = tol[0], tol[3], tol[4]
+    n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, a, b, c)
+    X = PT[0]
+    Y = PT[1]
+    Z = PT[2]
+    for x in range(m):  # branch-free, vectorised
+        hbuf[x] = n0 * X[x] + n1 * Y[x] + n2 * Z[x] - off
+        ex = X[x] - q0
+        ey = Y[x] - q1
+        ez = Z[x] - q2
+        pbuf[x] = ex * ex + ey * ey + ez * ez - r2
+    hbuf[a] = 0.0
+    hbuf[b] = 0.0
+    hbuf[c] = 0.0
+    best = -1
+    hb = 1.0
+    pb = 0.0
+    for x in range(m):
+        h = hbuf[x]
+        if h > eps_h:
+            pw = pbuf[x]
+            if best < 0 or pw * hb < pb * h:  # pw / h < pb / hb, both h > 0
+                best = x
+                hb = h
+                pb = pw
+        elif h > -band_h:
+            pw = abs(pbuf[x])
+            if pw < band_h * L and pw > eps_h * L and x != a and x != b and x != c:
+                flag[0] = True  # nearly coplanar, nearly but not exactly cocircular
+    if best < 0:
+        return -1
+    if hb < band_h and abs(pb) < band_h * L:
+        flag[0] = True  # the apex itself is nearly coplanar and cocircular
+    t_best = pb / (2.0 * hb)
+    lim = t_best + 1e-7 * (L + abs(t_best))  # t is exact to ~1e-14 L: this close is a tie
+    first = best
+    for x in range(m):
+        h = hbuf[x]
+        if h > eps_h and x != first:
+            if pbuf[x] <= 2.0 * h * lim:
+                if _insphere_sos(P, a, b, c, best, x, tol, flag) > 0:
+                    best = x
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_tet(P, PT, tol, flag, hbuf, pbuf):
+    """A Delaunay tetrahedron (positively oriented) through point 0, or (-1,) * 4.
+
+    Point 0's nearest neighbour b gives a Delaunay edge; the triangles (0, b, c) are tried
+    by increasing circumradius, each closed by gift-wrapping on both sides, until a
+    tetrahedron passes the empty-sphere test against every point.
+    """
+    m = len(P)
+    L = tol[4]
+    fail = (-1, -1, -1, -1)
+    a = 0
+    b = -1
+    best = np.inf
+    for x in range(1, m):
+        d2 = (P[x, 0] - P[a, 0]) ** 2 + (P[x, 1] - P[a, 1]) ** 2 + (P[x, 2] - P[a, 2]) ** 2
+        if d2 < best:
+            best = d2
+            b = x
+    if b < 0:
+        return fail
+    rad = np.full(m, np.inf)
+    ux = P[b, 0] - P[a, 0]
+    uy = P[b, 1] - P[a, 1]
+    uz = P[b, 2] - P[a, 2]
+    for x in range(1, m):
+        if x == b:
+            continue
+        vx = P[x, 0] - P[a, 0]
+        vy = P[x, 1] - P[a, 1]
+        vz = P[x, 2] - P[a, 2]
+        w0 = uy * vz - uz * vy
+        w1 = uz * vx - ux * vz
+        w2 = ux * vy - uy * vx
+        if w0 * w0 + w1 * w1 + w2 * w2 <= 1e-20 * L ** 4:  # collinear
+            continue
+        rad[x] = _tri_circumcentre(P, a, b, x)[3]
+    for c in np.argsort(rad):
+        if rad[c] == np.inf:
+            break
+        for side in range(2):
+            f1 = b if side == 0 else c
+            f2 = c if side == 0 else b
+            d = _wrap(P, PT, a, f1, f2, tol, flag, hbuf, pbuf)
+            if d < 0:
+                continue
+            ok = True
+            for x in range(m):
+                if x != a and x != f1 and x != f2 and x != d:
+                    if _insphere_sos(P, a, f1, f2, d, x, tol, flag) > 0:
+                        ok = False
+                        break
+            if ok:
+                return (a, int(f1), int(f2), int(d))
+    return fail
+
+
+@numba.njit(cache=True, nogil=True)
+def _face_key(m, i, j, k):
+    if i > j:
+        i, j = j, i
+    if j > k:
+        j, k = k, j
+    if i > j:
+        i, j = j, i
+    return (i * m + j) * m + k
+
+
+@numba.njit(cache=True, nogil=True)
+def delaunay(P, face_table):
+    """Delaunay tetrahedra of the cloud P (m, 3) with their faces, or n_tets = -1 on failure.
+
+    ``face_table`` is int32 scratch of size >= m**3 filled with -1 (restored on return).
+    Returns ``(n_tets, tets (.,4) vertices, tet_faces (.,4) face ids, n_faces,
+    face_v (.,3), face_tet (.,2), face_opp (.,2), face_state)``.
+    """
+    m = len(P)
+    L = 0.0
+    for x in range(m):
+        r = np.sqrt((P[x, 0] - P[0, 0]) ** 2 + (P[x, 1] - P[0, 1]) ** 2 + (P[x, 2] - P[0, 2]) ** 2)
+        if r > L:
+            L = r
+    # (eps_h, eps_p, band_p, band_h, L): distances in L, powers in L**2
+    tol = np.array([_EPS * L, _EPS * L * L, _BAND * L * L, _BAND * L, L])
+    flag = np.zeros(1, dtype=np.bool_)
+    hbuf = np.empty(m)
+    pbuf = np.empty(m)
+    PT = np.ascontiguousarray(P.T)
+    cap_t = 8 * m + 16
+    cap_f = 2 * cap_t + 8
+    tets = np.empty((cap_t, 4), dtype=np.int32)
+    tet_faces = np.empty((cap_t, 4), dtype=np.int32)
+    face_v = np.empty((cap_f, 3), dtype=np.int32)
+    face_tet = np.full((cap_f, 2), -1, dtype=np.int32)
+    face_opp = np.full((cap_f, 2), -1, dtype=np.int32)
+    face_state = np.empty(cap_f, dtype=np.int8)
+    stack = np.empty(cap_f, dtype=np.int32)
+    n_t = 0
+    n_f = 0
+    n_stack = 0
+    failed = m < 4 or L == 0.0
+    if not failed:
+        a, b, c, d = _first_tet(P, PT, tol, flag, hbuf, pbuf)
+        failed = a < 0
+    if not failed:
+        nxt = (int(a), int(b), int(c), int(d))
+        has_next = True
+        while has_next and not failed:
+            if n_t == cap_t:
+                failed = True
+                break
+            v0, v1, v2, v3 = nxt
+            t = n_t
+            tets[t, 0] = v0
+            tets[t, 1] = v1
+            tets[t, 2] = v2
+            tets[t, 3] = v3
+            n_t += 1
+            # outward faces of a positive tet (v0, v1, v2, v3), opposite v3, v2, v1, v0
+            for q in range(4):
+                if q == 0:
+                    f0, f1, f2, opp = v0, v2, v1, v3
+                elif q == 1:
+                    f0, f1, f2, opp = v0, v1, v3, v2
+                elif q == 2:
+                    f0, f1, f2, opp = v0, v3, v2, v1
+                else:
+                    f0, f1, f2, opp = v1, v2, v3, v0
+                key = _face_key(m, f0, f1, f2)
+                s = face_table[key]
+                if s >= 0:
+                    if face_state[s] != _OPEN:
+                        failed = True  # a third tetrahedron on a face, or a hull face reopened
+                        break
+                    face_state[s] = _CLOSED
+                    face_tet[s, 1] = t
+                    face_opp[s, 1] = opp
+                else:
+                    if n_f == cap_f:
+                        failed = True
+                        break
+                    s = n_f
+                    n_f += 1
+                    face_table[key] = s
+                    face_v[s, 0] = f0
+                    face_v[s, 1] = f1
+                    face_v[s, 2] = f2
+                    face_state[s] = _OPEN
+                    face_tet[s, 0] = t
+                    face_opp[s, 0] = opp
+                    stack[n_stack] = s
+                    n_stack += 1
+                tet_faces[t, q] = s
+            has_next = False
+            while n_stack > 0 and not failed:
+                n_stack -= 1
+                s = stack[n_stack]
+                if face_state[s] != _OPEN:
+                    continue
+                d = _wrap(P, PT, face_v[s, 0], face_v[s, 1], face_v[s, 2], tol, flag, hbuf, pbuf)
+                if d < 0:
+                    face_state[s] = _HULL
+                    continue
+                nxt = (int(face_v[s, 0]), int(face_v[s, 1]), int(face_v[s, 2]), int(d))
+                has_next = True
+                break
+    if not failed:
+        failed = flag[0] or not _verify(P, m, n_t, tets, n_f, face_v, face_opp, face_state, tol)
+    for s in range(n_f):  # restore the scratch table
+        face_table[_face_key(m, face_v[s, 0], face_v[s, 1], face_v[s, 2])] = -1
+    if failed:
+        n_t = -1
+    return n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state
+
+
+@numba.njit(cache=True, nogil=True)
+def _verify(P, m, n_t, tets, n_f, face_v, face_opp, face_state, tol):
+    """Certificate: all points used, faces two-sided and locally Delaunay, hull convex."""
+    eps_h, eps_p = tol[0], tol[1]
+    used = np.zeros(m, dtype=np.bool_)
+    for t in range(n_t):
+        for q in range(4):
+            used[tets[t, q]] = True
+    for x in range(m):
+        if not used[x]:
+            return False
+    for s in range(n_f):
+        n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, face_v[s, 0], face_v[s, 1], face_v[s, 2])
+        if face_state[s] == _CLOSED:
+            x = face_opp[s, 0]
+            h0 = n0 * P[x, 0] + n1 * P[x, 1] + n2 * P[x, 2] - off
+            p0 = (P[x, 0] - q0) ** 2 + (P[x, 1] - q1) ** 2 + (P[x, 2] - q2) ** 2 - r2
+            x = face_opp[s, 1]
+            h1 = n0 * P[x, 0] + n1 * P[x, 1] + n2 * P[x, 2] - off
+            p1 = (P[x, 0] - q0) ** 2 + (P[x, 1] - q1) ** 2 + (P[x, 2] - q2) ** 2 - r2
+            if h0 >= -eps_h or h1 <= eps_h:
+                return False
+            # power of the far apex w.r.t. the sphere of the near tetrahedron:
+            # 2 h1 (t1 - t0) with t = p / 2h
+            if p1 - h1 * p0 / h0 < -eps_p:
+                return False
+        elif face_state[s] == _HULL:
+            for x in range(m):
+                if n0 * P[x, 0] + n1 * P[x, 1] + n2 * P[x, 2] - off > eps_h:
+                    return False
+        else:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def alpha_cloud(P, max_dim, face_table, edge_table):
+    """Alpha pairs of one cloud (squared radii), or ``n = -1`` arrays on failure.
+
+    Returns ``(ok, birth, death, dim)``; ``face_table`` (>= m**3) and ``edge_table``
+    (>= m**2) are int32 scratch filled with -1 and restored.
+    """
+    m = len(P)
+    n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state = delaunay(P, face_table)
+    if n_t < 0:
+        e = np.empty(0)
+        return False, e, e, np.empty(0, dtype=np.int8)
+    # tetrahedra
+    k_val = np.empty(n_t)
+    for t in range(n_t):
+        k_val[t] = _tet_radius2(P, tets[t, 0], tets[t, 1], tets[t, 2], tets[t, 3])
+    # triangles: own radius unless attached by a coface's opposite vertex
+    t_val = np.empty(n_f)
+    t_e = np.empty((n_f, 3), dtype=np.int32)
+    e_v = np.empty((3 * n_f, 2), dtype=np.int32)
+    E = 0
+    for s in range(n_f):
+        q0, q1, q2, r2 = _tri_circumcentre(P, face_v[s, 0], face_v[s, 1], face_v[s, 2])
+        attached = False
+        lowest = np.inf
+        for side in range(2):
+            t = face_tet[s, side]
+            if t < 0:
+                continue
+            lowest = min(lowest, k_val[t])
+            x = face_opp[s, side]
+            d2 = (P[x, 0] - q0) ** 2 + (P[x, 1] - q1) ** 2 + (P[x, 2] - q2) ** 2
+            if d2 < r2:
+                attached = True
+        t_val[s] = lowest if attached else min(r2, lowest)
+        for k in range(3):
+            i = face_v[s, k]
+            j = face_v[s, k + 1 if k < 2 else 0]
+            if i > j:
+                i, j = j, i
+            key = i * m + j
+            if edge_table[key] < 0:
+                edge_table[key] = E
+                e_v[E, 0] = i
+                e_v[E, 1] = j
+                E += 1
+            t_e[s, k] = edge_table[key]
+    ok = 1 + E - n_f + n_t == m  # Euler characteristic of a 3-ball: V - E + F - T = 1
+    e_v = e_v[:E]
+    e_val = np.empty(E)
+    e_att = np.zeros(E, dtype=np.bool_)
+    e_low = np.full(E, np.inf)
+    for s in range(n_f):
+        for k in range(3):
+            e = t_e[s, k]
+            x = face_v[s, k - 1 if k > 0 else 2]  # the vertex opposite edge (k, k+1)
+            e_low[e] = min(e_low[e], t_val[s])
+            i = e_v[e, 0]
+            j = e_v[e, 1]
+            d2 = 0.0
+            r2 = 0.0
+            for c in range(3):
+                mid = 0.5 * (P[i, c] + P[j, c])
+                d2 += (P[x, c] - mid) ** 2
+                r2 += (0.5 * (P[j, c] - P[i, c])) ** 2
+            if d2 < r2:
+                e_att[e] = True
+            e_val[e] = r2
+    for e in range(E):
+        e_val[e] = e_low[e] if e_att[e] else min(e_val[e], e_low[e])
+        edge_table[e_v[e, 0] * m + e_v[e, 1]] = -1
+    if not ok:
+        e = np.empty(0)
+        return False, e, e, np.empty(0, dtype=np.int8)
+    order_t = sort_order(t_val) if max_dim >= 1 else np.empty(0, dtype=np.int64)
+    order_k = sort_order(k_val) if max_dim >= 2 else np.empty(0, dtype=np.int64)
+    b, d, k = complex_pairs(m, e_v, e_val, sort_order(e_val), t_e, t_val, order_t,
+                            tet_faces[:n_t], k_val, order_k, max_dim)
+    return True, b, d, k
+
+
+@numba.njit(cache=True, parallel=True)
+def alpha_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, out_k, out_n,
+                status, n_chunks):
+    """Alpha pairs (radii) of every cloud, as :func:`tda.kernels_rips.rips_batch`.
+
+    ``status[a]``: 0 ok, 1 capacity too small, 2 cloud too large, 3 triangulation not
+    certified (too few points, flat cloud, or a near-degeneracy at the tolerance).
+    """
+    n = len(offsets) - 1
+    m_max = 1
+    for a in range(n):
+        m = offsets[a + 1] - offsets[a] + with_origin
+        if m > m_max and m <= MAX_POINTS:
+            m_max = m
+    n_chunks = min(n, n_chunks)  # a few chunks per thread balance the load
+    for c in numba.prange(n_chunks):
+        face_table = np.full(m_max * m_max * m_max, -1, dtype=np.int32)
+        edge_table = np.full(m_max * m_max, -1, dtype=np.int32)
+        for a in range(c * n // n_chunks, (c + 1) * n // n_chunks):
+            status[a] = 0
+            out_n[a] = 0
+            if offsets[a + 1] - offsets[a] + with_origin > MAX_POINTS:
+                status[a] = 2
+                continue
+            P = _load_cloud(vectors, offsets, a, with_origin)
+            ok, b, d, k = alpha_cloud(P, max_dim, face_table, edge_table)
+            if not ok:
+                status[a] = 3
+                continue
+            write_pairs(b, d, k, True, a, cap_off, out_b, out_d, out_k, out_n, status)

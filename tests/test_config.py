@@ -1,0 +1,36 @@
+"""The analyze configuration is validated before any work starts, naming the culprit."""
+import pytest
+
+from multilayer.config import DEFAULTS, ConfigError, config_to_toml, load_config, parse_frames
+
+
+def test_defaults_are_valid_and_round_trip_through_toml(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text(config_to_toml(DEFAULTS))
+    assert load_config(p) == load_config(None)
+
+
+@pytest.mark.parametrize("text,match", [
+    ("[nope]\nx = 1\n", r"unknown section \[nope\]"),
+    ("[network]\nkk = 3\n", r"unknown key 'kk' in \[network\]"),
+    ("[network]\nk = 0\n", r"\[network\] k = 0: expected an integer >= 1"),
+    ("[leiden]\nresolution = -1.0\n", r"\[leiden\] resolution = -1.0: expected a number >= 0"),
+    ('[persistence]\ncomplex = "cech"\n', r"\[persistence\] complex = 'cech': expected one of"),
+    ('[features]\nsets = ["neighbors_map", "magic"]\n', r"\[features\] sets"),
+    ("[tracking]\nmin_overlap = 1.5\n", r"min_overlap = 1.5: expected a number in \[0, 1\]"),
+    ("[network\n", "not valid TOML"),
+])
+def test_bad_config_names_section_key_and_value(tmp_path, text, match):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+def test_frames_option():
+    assert parse_frames("2:10:3") == {"start": 2, "stop": 10, "step": 3}
+    assert parse_frames("::5") == {"step": 5}
+    with pytest.raises(ConfigError, match="START:STOP:STEP"):
+        parse_frames("a:b")
+    with pytest.raises(ConfigError, match="step = 0"):
+        load_config(None, {"frames": parse_frames("::0")})

@@ -1,0 +1,90 @@
+"""End to end: `crystopo analyze` on the bundled LAMMPS nucleation trajectory."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from descriptors import demo_trajectory_path, write_lammps_dump, read_trajectory
+from multilayer.cli import main as cli_main
+from multilayer.pipeline import analyze
+
+FRAMES = "0::5"   # every fifth frame keeps the test short; the demo command uses all
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = analyze(demo_trajectory_path(), out, frames=FRAMES)
+    return out, res
+
+
+def test_outputs_exist_and_have_the_promised_columns(finished):
+    out, res = finished
+    labels = pd.read_parquet(out / "labels.parquet")
+    assert {"frame", "timestep", "id", "label", "nucleus"} <= set(labels.columns)
+    n_frames = len(read_trajectory(demo_trajectory_path()))
+    assert sorted(labels["frame"].unique()) == list(range(0, n_frames, 5))
+    nuclei = pd.read_parquet(out / "nuclei.parquet")
+    assert {"frame", "nucleus", "size"} <= set(nuclei.columns)
+    for name in ("communities.parquet", "events.parquet", "report.html", "labelled.dump.gz",
+                 "summary.json", "config.toml"):
+        assert (out / name).exists(), name
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3  # figures are embedded
+    # the labelled trajectory carries label and nucleus columns OVITO can read
+    back = read_trajectory(out / "labelled.dump.gz")[-1]
+    last = labels[labels["frame"] == labels["frame"].max()].sort_values("id")
+    np.testing.assert_array_equal(back.extra["label"], last["label"].to_numpy())
+    np.testing.assert_array_equal(back.extra["nucleus"], last["nucleus"].to_numpy())
+
+
+def test_crystallizing_run_is_seen_as_one(finished):
+    _, res = finished
+    s = res.summary
+    assert s["crystal_communities"], "a crystallizing run must have crystal-like communities"
+    lab = res.labels
+    first = lab[lab["frame"] == lab["frame"].min()]
+    last = lab[lab["frame"] == lab["frame"].max()]
+    # the crystal-like communities grow, and agree with ten Wolde solid-like atoms at the end
+    assert last["crystal_like"].mean() > first["crystal_like"].mean() + 0.2
+    agree = (last["crystal_like"] == last["solid_tenwolde"]).mean()
+    assert agree > 0.8
+
+
+def test_interrupted_run_resumes_to_the_same_labels(finished, tmp_path):
+    out0, res0 = finished
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        analyze(demo_trajectory_path(), out, frames=FRAMES, _interrupt_after=3)
+    assert not (out / "labels.parquet").exists()
+    res = analyze(demo_trajectory_path(), out, frames=FRAMES, resume=True)
+    pd.testing.assert_frame_equal(res.labels, res0.labels)
+
+
+def test_failed_rerun_leaves_finished_outputs_alone(finished, tmp_path):
+    out0, _ = finished
+    before = (out0 / "labels.parquet").read_bytes()
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[network]\nk = -3\n")
+    assert cli_main(["analyze", str(demo_trajectory_path()), "--out", str(out0),
+                     "--config", str(bad), "--quiet"]) == 2
+    assert (out0 / "labels.parquet").read_bytes() == before
+
+
+def test_bad_frame_is_skipped_and_reported(tmp_path):
+    traj = read_trajectory(demo_trajectory_path())
+    frames = [traj[i] for i in (0, 10, 20, 30)]
+    path = tmp_path / "t.dump"
+    write_lammps_dump(path, frames)
+    text = path.read_text().splitlines(keepends=True)
+    # corrupt one coordinate of the second frame
+    start = [k for k, line in enumerate(text) if line.startswith("ITEM: ATOMS")][1]
+    fields = text[start + 5].split()
+    fields[2] = "x.y"
+    text[start + 5] = " ".join(fields) + "\n"
+    path.write_text("".join(text))
+    res = analyze(path, tmp_path / "out", config={"output": {"figures": False}})
+    assert res.skipped == [1]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert "line" in summary["skipped_frames"]["1"]

@@ -1,0 +1,65 @@
+"""The tracking figures render (Agg) and draw what they say."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from descriptors import make_lattice  # noqa: E402
+from multilayer.nuclei import MFPTResult, mfpt_fit, nucleation_onset  # noqa: E402
+from multilayer.plot_track import (plot_alluvial, plot_largest_nucleus, plot_mfpt,  # noqa: E402
+                                   plot_populations, plot_slab)
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def random_labels(seed=0, n_frames=6, n_atoms=200):
+    rng = np.random.default_rng(seed)
+    lab = np.zeros((n_frames, n_atoms), dtype=np.int64)
+    for t in range(n_frames):  # community 2 grows from 0 to ~n_atoms/2, 1 is noise
+        lab[t, : t * n_atoms // (2 * n_frames)] = 2
+        lab[t, rng.random(n_atoms) < 0.1] = 1
+    return lab
+
+
+def test_populations_stack_to_one(tmp_path):
+    lab = random_labels()
+    ax = plot_populations(lab)
+    assert len(ax.collections) == 3
+    tops = [p.vertices[:, 1].max() for p in ax.collections[-1].get_paths()]
+    assert max(tops) == pytest.approx(1.0)  # fractions stack to 1
+    ax.figure.savefig(tmp_path / "pop.png")
+
+
+def test_alluvial_bands_conserve_atoms(tmp_path):
+    lab = random_labels(1)
+    ax = plot_alluvial(lab, frames=[0, 2, 5])
+    assert len(ax.patches) >= 3 and len(ax.collections) >= 3  # blocks and flow bands
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "2", "5"]
+    ax.figure.savefig(tmp_path / "alluvial.png")
+
+
+def test_nucleus_mfpt_and_slab_render(tmp_path):
+    sizes = np.array([2, 3, 2, 10, 30, 80])
+    ax = plot_largest_nucleus(sizes, onset=nucleation_onset(sizes, 6), times=10.0 * np.arange(6))
+    assert ax.lines[-1].get_xdata()[0] == 30.0 and ax.lines[1].get_ydata()[0] == 6.0
+    t = np.linspace(0, 50, 501)
+    runs = [np.minimum(np.floor(t / T * 40), 60) for T in (20.0, 30.0)]
+    fit = mfpt_fit(runs, t)
+    assert isinstance(fit, MFPTResult)
+    ax2 = plot_mfpt(fit)
+    assert len(ax2.lines) == 3
+    frame = make_lattice("fcc", 4, noise=0.02, seed=0)
+    labels = (frame.positions[:, 0] > 2).astype(int)
+    ax3 = plot_slab(frame, labels, axis=2, thickness=0.8)
+    n_drawn = sum(len(c.get_offsets()) for c in ax3.collections)
+    assert 0 < n_drawn < frame.n_atoms
+    for k, a in enumerate((ax, ax2, ax3)):
+        a.figure.savefig(tmp_path / f"fig{k}.png")
+    with pytest.raises(ValueError, match="labels.shape"):
+        plot_slab(frame, labels[:-1])
