@@ -259,5 +259,7 @@ def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
     ax.set_xlabel(names[plane[0]])
     ax.set_ylabel(names[plane[1]])
     ax.set_title(f"slab {names[axis]} ≈ {centre:.2f} (frac), thickness {thickness:.3g}")
-    ax.legend(title=legend_title, fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    if len(comm) <= 20:  # a legend of hundreds of nuclei says nothing
+        ax.legend(title=legend_title, fontsize="small", loc="center left",
+                  bbox_to_anchor=(1, 0.5))
     return ax

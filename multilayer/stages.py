@@ -197,9 +197,14 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
     }
     (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     figures = {}
+    ids = [store.read(i, ["ids"])["ids"] for i in good]
+    graph = _mapper_graph(store, ids, labels, cfg) if cfg["mapper"]["enabled"] else None
+    if graph is not None:
+        summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}
     if cfg["output"]["figures"]:
-        figures = make_figures(stage, labels, [store.read(i, ["ids"])["ids"] for i in good], good,
-                               tracked, traj[good[-1]])
+        figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]])
+        if graph is not None:
+            figures.update(_mapper_figures(stage, graph, ids, labels))
     if cfg["output"]["report"]:
         write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
     # all outputs exist: move them into place (each a rename, the old ones stay until then)
@@ -211,6 +216,49 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
     shutil.rmtree(stage, ignore_errors=True)
     return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
                           sorted(skipped), cfg)
+
+
+def _dense_labels(ids, labels):
+    atom_ids = np.unique(np.concatenate(ids))
+    dense = np.full((len(ids), len(atom_ids)), -1, dtype=np.int64)
+    for t, (i, lab) in enumerate(zip(ids, labels)):
+        dense[t, np.searchsorted(atom_ids, i)] = lab
+    return atom_ids, dense
+
+
+def _mapper_graph(store, ids, labels, cfg):
+    """Mapper graph (lens: time and the first principal component) of a sample of all frames."""
+    from .mapper import mapper
+
+    mc = cfg["mapper"]
+    try:
+        return mapper(store.view(cfg["features"]["sets"]), ids, cover=(mc["n_intervals"], mc["overlap"]),
+                      feature_sets=cfg["features"]["sets"], max_points=mc["sample"],
+                      min_points=3, seed=mc["seed"])
+    except (ValueError, RuntimeError) as err:
+        logger.warning("Mapper skipped: %s", err)
+        return None
+
+
+def _mapper_figures(folder, graph, ids, labels) -> dict:
+    import matplotlib.pyplot as plt
+
+    from .plot_network import plot_mapper
+
+    atom_ids, dense = _dense_labels(ids, labels)
+    out = {}
+    for how, name in (("community", "mapper_community.png"), ("time", "mapper_time.png")):
+        fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+        try:
+            plot_mapper(graph, color_by=how, labels=dense, atom_ids=atom_ids, ax=ax)
+            fig.tight_layout()
+            fig.savefig(folder / name)
+            out[f"Mapper graph coloured by {how}"] = name
+        except Exception as err:  # a figure must not sink the analysis
+            logger.warning("Mapper figure skipped: %s", err)
+        finally:
+            plt.close(fig)
+    return out
 
 
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:

@@ -68,7 +68,7 @@ class Diagrams:
     >>> from descriptors import make_lattice
     >>> dg = local_persistence(make_lattice("fcc", 3), r_cut=1.2)
     >>> dg.n_atoms, dg.diagram(0, dim=2).round(4).tolist()[0]
-    (108, [0.5774, 0.7071])
+    (108, [0.5774, 0.6124])
     """
 
     offsets: np.ndarray
@@ -415,7 +415,7 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
     >>> from descriptors import make_lattice
     >>> dg = local_persistence(make_lattice("bcc", 3), complex="rips", r_cut=1.2, max_dim=1)
     >>> dg.counts().tolist()[:3], float(dg.diagram(0, 0)[0, 1])
-    ([15, 15, 15], 1.0)
+    ([33, 33, 33], 1.0)
     """
     frame = as_frame(frame)
     if neighbors is None:
