@@ -79,7 +79,7 @@ def calibrate(frame, cfg: dict) -> dict:
         sample = np.sort(rng.choice(n, min(n, pc["fit_sample"]), replace=False))
         nl = neighbor_list(frame, r_cut=cal["ph_cut"])
         dg = tda.local_persistence(frame, nl, complex=pc["complex"], max_dim=pc["max_dim"])
-        cal["vectorizer"] = tda.DiagramVectorizer(method=pc["method"]).fit(dg.subset(sample))
+        cal["vectorizer"] = tda.DiagramVectorizer(method=pc["method"]).fit(dg.select(sample))
     return cal
 
 

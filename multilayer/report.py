@@ -25,17 +25,13 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame) -> dict:
     nuc = tracked["nuclei"]
     times = np.asarray(good)
     onset = tracked["onset"]
-    onset_idx = getattr(onset, "frame", None)
-    threshold = getattr(onset, "threshold", None)
     jobs = [
         ("Community populations over time", "populations.png",
          lambda ax: plot_populations(labels, ids, times=times, ax=ax)),
         ("Flow of atoms between communities", "alluvial.png",
          lambda ax: plot_alluvial(labels, ids, ax=ax)),
         ("Largest nucleus over time", "largest_nucleus.png",
-         lambda ax: plot_largest_nucleus(nuc.largest, times=times, threshold=threshold,
-                                         onset=None if onset_idx is None or onset_idx < 0
-                                         else int(times[onset_idx]), ax=ax)),
+         lambda ax: plot_largest_nucleus(nuc.largest, times=times, onset=onset, ax=ax)),
         ("Slab of the last frame coloured by community", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
     ]

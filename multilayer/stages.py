@@ -106,7 +106,12 @@ def track_stage(traj, good, store, labels, cfg, cal, *, progress=False):
         events = events.assign(frame=np.asarray(good)[events["frame"].to_numpy()])
     onset = nucleation_onset(nuc.largest, tr["onset_threshold"])
     try:
-        mfpt = mfpt_fit(nuc.largest, np.asarray(good, dtype=float), volume=float(np.mean(nuc.volumes)))
+        # one run: fit up to twice the nucleus size at onset (beyond it, growth, not nucleation,
+        # sets the first-passage times)
+        o = getattr(onset, "frame", None)
+        n_max = int(2 * nuc.largest[o]) if o is not None and nuc.largest[o] > 0 else None
+        mfpt = mfpt_fit(nuc.largest, np.asarray(good, dtype=float), volume=float(np.mean(nuc.volumes)),
+                        n_max=n_max)
     except (ValueError, RuntimeError) as err:
         logger.warning("MFPT fit skipped: %s", err)
         mfpt = None

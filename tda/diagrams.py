@@ -357,7 +357,20 @@ def _patch(block, redo, got, lib, lib_dg):
     return Diagrams(offsets, birth, death, dim, block.complex, block.max_dim)
 
 
-def _compute(vectors, offsets, with_origin, complex, max_dim, backend):
+def _drop_short(dg: Diagrams, min_persistence) -> Diagrams:
+    if not (np.isfinite(min_persistence) and min_persistence >= 0):
+        raise ValueError(f"min_persistence must be a finite number >= 0, got {min_persistence!r}")
+    if min_persistence == 0:
+        return dg
+    keep = dg.death - dg.birth > min_persistence
+    counts = np.add.reduceat(keep, dg.offsets[:-1]) if len(keep) else np.zeros(dg.n_atoms)
+    counts = np.where(np.diff(dg.offsets) > 0, counts, 0)
+    offsets = np.zeros(dg.n_atoms + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return Diagrams(offsets, dg.birth[keep], dg.death[keep], dg.dim[keep], dg.complex, dg.max_dim)
+
+
+def _compute(vectors, offsets, with_origin, complex, max_dim, backend, min_persistence=0.0):
     if complex not in COMPLEXES:
         raise ValueError(f"complex={complex!r} unknown; choose from {COMPLEXES}")
     if not isinstance(max_dim, Integral) or not 0 <= max_dim <= 2:
@@ -370,8 +383,10 @@ def _compute(vectors, offsets, with_origin, complex, max_dim, backend):
     vectors = np.ascontiguousarray(vectors, dtype=np.float64)
     offsets = np.ascontiguousarray(offsets, dtype=np.int64)
     if backend == "numba":
-        return _numba(complex, vectors, offsets, int(with_origin), int(max_dim))
-    return _library(complex, backend, vectors, offsets, with_origin, int(max_dim))
+        dg = _numba(complex, vectors, offsets, int(with_origin), int(max_dim))
+    else:
+        dg = _library(complex, backend, vectors, offsets, with_origin, int(max_dim))
+    return _drop_short(dg, min_persistence)
 
 
 # ------------------------------------------------------------------------------------------
@@ -380,7 +395,7 @@ def _compute(vectors, offsets, with_origin, complex, max_dim, backend):
 
 def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: str = "alpha",
                       max_dim: int = 2, r_cut: float | None = None, k: int | None = None,
-                      backend: str = "auto", atoms=None) -> Diagrams:
+                      backend: str = "auto", atoms=None, min_persistence: float = 0.0) -> Diagrams:
     """Persistence diagrams of every atom's neighbourhood (H0..H``max_dim``).
 
     The cloud of atom ``i`` is the atom at the origin plus its neighbours'
@@ -404,6 +419,10 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
     backend : {"auto", "numba", "gudhi", "ripser"}
     atoms : array of int or bool, optional
         Only these atoms (rows of the result follow them).
+    min_persistence : float
+        Drop pairs with ``death - birth <= min_persistence`` (length units).  The
+        default 0 keeps every pair, as gudhi and ripser do -- including pairs of a few
+        ulps that round-off creates where exact values tie (perfect lattices).
 
     Returns
     -------
@@ -442,7 +461,7 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
         np.cumsum(counts, out=new[1:])
         take = np.repeat(offsets[idx] - new[:-1], counts) + np.arange(new[-1])
         offsets, vectors = new, vectors[take]
-    return _compute(vectors, offsets, True, complex, max_dim, backend)
+    return _compute(vectors, offsets, True, complex, max_dim, backend, min_persistence)
 
 
 def _k_nearest(nl: NeighborList, k) -> NeighborList:
@@ -458,7 +477,7 @@ def _k_nearest(nl: NeighborList, k) -> NeighborList:
 
 
 def cloud_persistence(clouds, offsets=None, *, complex: str = "alpha", max_dim: int = 2,
-                      backend: str = "auto") -> Diagrams:
+                      backend: str = "auto", min_persistence: float = 0.0) -> Diagrams:
     """Persistence diagrams of arbitrary small point clouds (one "atom" per cloud).
 
     Parameters
@@ -467,7 +486,7 @@ def cloud_persistence(clouds, offsets=None, *, complex: str = "alpha", max_dim: 
     offsets : array of shape (n_clouds + 1,), int, optional
         Cloud ``c`` is ``clouds[offsets[c]:offsets[c+1]]``; without it ``clouds`` is one
         cloud (an array) or a list of clouds.
-    complex, max_dim, backend
+    complex, max_dim, backend, min_persistence
         As :func:`local_persistence`.
 
     Returns
@@ -498,4 +517,4 @@ def cloud_persistence(clouds, offsets=None, *, complex: str = "alpha", max_dim: 
         raise ValueError(f"offsets must rise from 0 to len(clouds)={len(clouds)}")
     if not np.isfinite(clouds).all():
         raise ValueError("clouds contain NaN or inf")
-    return _compute(clouds, offsets, False, complex, max_dim, backend)
+    return _compute(clouds, offsets, False, complex, max_dim, backend, min_persistence)
