@@ -15,3 +15,4 @@ from .baselines import gmm_labels, hdbscan_labels, kmeans_labels
 from .metrics import adjusted_rand, match_labels, matched_accuracy
 from .summary import summary
 from .plot_network import plot_mapper, plot_resolution_scan
+from .pipeline import AnalysisResult, analyze

@@ -175,7 +175,7 @@ def knn_kernel_edges(x, k, metric="euclidean"):
     if k < 1:
         return np.zeros((0, 2), np.int64), np.zeros(0)
     if n <= 2048:                                   # exact, vectorised, deterministic ties
-        dist = cdist(x, x, metric=metric)
+        dist = cdist(x, x, metric={"manhattan": "cityblock"}.get(metric, metric))
         np.fill_diagonal(dist, np.inf)
         idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
         d = np.take_along_axis(dist, idx, axis=1)

@@ -287,6 +287,11 @@ def _kernel_block(kernel, vectors, offsets, with_origin, max_dim, cap):
     return cap_off, out_b, out_d, out_k, out_n, status
 
 
+def _capacity(sizes):
+    """Pairs to make room for per cloud of ``sizes`` points; clouds with more run again."""
+    return 4 * sizes + 16
+
+
 def _numba(complex, vectors, offsets, with_origin, max_dim):
     from .kernels_alpha import alpha_batch
     from .kernels_rips import rips_batch
@@ -299,7 +304,7 @@ def _numba(complex, vectors, offsets, with_origin, max_dim):
     for start in range(0, max(n, 1), _BLOCK):
         stop = min(n, start + _BLOCK)
         off = offsets[start:stop + 1]
-        cap = 4 * sizes[start:stop] + 16
+        cap = _capacity(sizes[start:stop])
         cap_off, out_b, out_d, out_k, out_n, status = _kernel_block(
             kernel, vectors, off, with_origin, max_dim, cap)
         redo = np.flatnonzero(status == 1)
@@ -307,6 +312,8 @@ def _numba(complex, vectors, offsets, with_origin, max_dim):
             sub_off = np.concatenate([[0], np.cumsum(off[redo + 1] - off[redo])])
             sub_vec = np.concatenate([vectors[off[a]:off[a + 1]] for a in redo])
             r = _kernel_block(kernel, sub_vec, sub_off, with_origin, max_dim, out_n[redo] + 1)
+            if np.any(r[5] != 0):  # the same clouds, now with exactly the room they need
+                raise RuntimeError("kernel output changed between two runs on the same clouds")
             got = [(r[1][r[0][q]:r[0][q] + r[4][q]], r[2][r[0][q]:r[0][q] + r[4][q]],
                     r[3][r[0][q]:r[0][q] + r[4][q]]) for q in range(len(redo))]
         else:

@@ -62,14 +62,14 @@ def _pixel_mass(lo, width, n, centre, sigma, out):
 
 
 @numba.njit(cache=True, parallel=True)
-def _images(offsets, birth, death, slot, start, flat, lo, hi, res, sigma, weighted, out):
+def _images(offsets, birth, death, slot, start, minp, flat, lo, hi, res, sigma, weighted, out):
     n = len(offsets) - 1
     for a in numba.prange(n):
         gx = np.empty(res)
         gy = np.empty(res)
         for q in range(offsets[a], offsets[a + 1]):
             s = slot[q]
-            if s < 0 or not math.isfinite(death[q]):
+            if s < 0 or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
                 continue
             span = hi[s] - lo[s]
             pers = death[q] - birth[q]
@@ -91,12 +91,12 @@ def _images(offsets, birth, death, slot, start, flat, lo, hi, res, sigma, weight
 
 
 @numba.njit(cache=True, parallel=True)
-def _betti(offsets, birth, death, slot, start, lo, hi, res, out):
+def _betti(offsets, birth, death, slot, start, minp, lo, hi, res, out):
     n = len(offsets) - 1
     for a in numba.prange(n):
         for q in range(offsets[a], offsets[a + 1]):
             s = slot[q]
-            if s < 0 or not math.isfinite(death[q]):
+            if s < 0 or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
                 continue
             step = (hi[s] - lo[s]) / res
             for i in range(res):
@@ -106,7 +106,7 @@ def _betti(offsets, birth, death, slot, start, lo, hi, res, out):
 
 
 @numba.njit(cache=True, parallel=True)
-def _landscapes(offsets, birth, death, slot, start, lo, hi, res, n_layers, out):
+def _landscapes(offsets, birth, death, slot, start, minp, lo, hi, res, n_layers, out):
     n = len(offsets) - 1
     for a in numba.prange(n):
         top = np.zeros(n_layers)
@@ -116,7 +116,7 @@ def _landscapes(offsets, birth, death, slot, start, lo, hi, res, n_layers, out):
                 t = lo[s] + (i + 0.5) * step
                 top[:] = 0.0
                 for q in range(offsets[a], offsets[a + 1]):
-                    if slot[q] != s or not math.isfinite(death[q]):
+                    if slot[q] != s or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
                         continue
                     v = min(t - birth[q], death[q] - t)
                     if v <= top[n_layers - 1]:
@@ -141,7 +141,7 @@ def _quantile_sorted(x, n, p):
 
 
 @numba.njit(cache=True, parallel=True)
-def _stats(offsets, birth, death, slot, start, n_slots, quantiles, out):
+def _stats(offsets, birth, death, slot, start, minp, n_slots, quantiles, out):
     n = len(offsets) - 1
     nq = len(quantiles)
     for a in numba.prange(n):
@@ -156,7 +156,7 @@ def _stats(offsets, birth, death, slot, start, n_slots, quantiles, out):
             sb = 0.0
             sd = 0.0
             for q in range(lo, hi):
-                if slot[q] != s or not math.isfinite(death[q]):
+                if slot[q] != s or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
                     continue
                 p = death[q] - birth[q]
                 bs[c] = birth[q]
@@ -172,7 +172,7 @@ def _stats(offsets, birth, death, slot, start, n_slots, quantiles, out):
             var = 0.0
             ent = 0.0
             for q in range(lo, hi):
-                if slot[q] != s or not math.isfinite(death[q]):
+                if slot[q] != s or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
                     continue
                 p = death[q] - birth[q]
                 var += (p - mean) ** 2
@@ -265,7 +265,8 @@ def _check_params(method, resolution, sigma, n_layers, quantiles, weight):
 
 def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=None,
               resolution: int = 20, sigma: float = 1.0, n_layers: int = 3,
-              quantiles=_DEFAULT_QUANTILES, weight: str = "persistence") -> np.ndarray:
+              quantiles=_DEFAULT_QUANTILES, weight: str = "persistence",
+              min_persistence=None) -> np.ndarray:
     """Per-atom feature vectors of fixed length from persistence diagrams.
 
     Parameters
@@ -288,6 +289,10 @@ def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=No
         Quantiles of births and deaths for ``"stats"``.
     weight : {"persistence", "none"}
         Image weight: persistence / (t_max - t_min), capped at 1, or 1.
+    min_persistence : float, optional
+        Ignore pairs with ``death - birth <= min_persistence``.  Default: ``1e-9`` of
+        each dimension's range, which removes the few-ulp pairs that round-off leaves
+        where exact values tie (perfect lattices) and nothing else.
 
     Returns
     -------
@@ -318,8 +323,15 @@ def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=No
     slot_of = np.full(3, -1, dtype=np.int64)
     slot_of[list(dims)] = np.arange(len(dims))
     slot = slot_of[diagrams.dim]
+    span = ranges[:, 1] - ranges[:, 0]
+    if min_persistence is None:
+        minp = 1e-9 * span
+    elif isinstance(min_persistence, Real) and min_persistence >= 0:
+        minp = np.full(len(dims), float(min_persistence))
+    else:
+        raise ValueError(f"min_persistence must be None or a number >= 0, got {min_persistence!r}")
     out = np.zeros((diagrams.n_atoms, int(start[-1])))
-    args = (diagrams.offsets, diagrams.birth, diagrams.death, slot, start[:-1])
+    args = (diagrams.offsets, diagrams.birth, diagrams.death, slot, start[:-1], minp)
     lo = np.ascontiguousarray(ranges[:, 0])
     hi = np.ascontiguousarray(ranges[:, 1])
     if method == "image":
@@ -374,7 +386,7 @@ class DiagramVectorizer(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, method="image", *, dims=None, resolution=20, sigma=1.0, n_layers=3,
-                 quantiles=_DEFAULT_QUANTILES, weight="persistence"):
+                 quantiles=_DEFAULT_QUANTILES, weight="persistence", min_persistence=None):
         self.method = method
         self.dims = dims
         self.resolution = resolution
@@ -382,6 +394,7 @@ class DiagramVectorizer(TransformerMixin, BaseEstimator):
         self.n_layers = n_layers
         self.quantiles = quantiles
         self.weight = weight
+        self.min_persistence = min_persistence
 
     def fit(self, diagrams, y=None):
         """Learn ``ranges_`` from ``diagrams`` (a :class:`Diagrams`, e.g. a sample of frames)."""
@@ -400,7 +413,8 @@ class DiagramVectorizer(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "ranges_")
         return vectorize(diagrams, self.method, dims=self.dims_, ranges=self.ranges_,
                          resolution=self.resolution, sigma=self.sigma, n_layers=self.n_layers,
-                         quantiles=self.quantiles, weight=self.weight)
+                         quantiles=self.quantiles, weight=self.weight,
+                         min_persistence=self.min_persistence)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "ranges_")

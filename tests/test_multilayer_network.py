@@ -171,3 +171,16 @@ def test_bad_shapes():
         build_network(feats, [np.arange(10)])
     with pytest.raises(ValueError, match="features must be a sequence"):
         build_network(np.zeros((10, 2)), np.arange(10))
+
+
+@pytest.mark.parametrize("kwargs", [{"n_components": 3}, {"metric": "manhattan"},
+                                    {"metric": "cosine", "standardize": False}])
+def test_options_keep_planted_blobs_apart(kwargs):
+    from multilayer.leiden import leiden
+    from multilayer.metrics import adjusted_rand
+    feats, ids, truth = planted_blobs(400, 10, seed=1)
+    net = build_network(feats, ids, k=8, **kwargs)
+    if "n_components" in kwargs:
+        assert net.transform.n_out == 3 and net.transform(feats[0]).shape == (400, 3)
+    # 10-sigma blobs on orthogonal directions stay apart under any of these options
+    assert adjusted_rand(leiden(net, seed=0), truth) >= 0.95

@@ -102,7 +102,9 @@ def test_perfect_crystal_atoms_have_the_same_diagram(lattice, complex):
     frame = make_lattice(lattice, 3)
     for r_cut in (1.2, 1.8):
         dg = local_persistence(frame, complex=complex, r_cut=r_cut)
-        assert len(set(dg.counts().tolist())) == 1
+        # ties broken by ~1e-16 rounding leave pairs of a few ulps, different at each atom
+        clean = local_persistence(frame, complex=complex, r_cut=r_cut, min_persistence=1e-9)
+        assert len(set(clean.counts().tolist())) == 1
         for i in range(1, frame.n_atoms):
             # exact symmetry; positions carry ~1e-16 rounding, values a few ulps of that
             assert max_bottleneck(dg, 0, dg, i) < 1e-12, (lattice, r_cut, i)
