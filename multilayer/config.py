@@ -49,8 +49,8 @@ DEFAULTS: dict = {
     },
     "leiden": {
         "objective": "modularity", # per-slice null model (Mucha et al. 2010); or "cpm"
-        "resolution": 1.5,         # None: 1 for modularity, the mean layer density for CPM
-        "interslice_weight": 0.5,
+        "resolution": 0.5,         # None: 1 for modularity, 0.1 x the mean layer density for CPM
+        "interslice_weight": 0.1,  # fraction of an atom's within-frame ties
         "labels": "microstate",    # microstate: each microstate's dominant community in every
                                    # frame (one meaning per structure); layer: per (frame, node)
         "seed": 0,

@@ -145,7 +145,7 @@ class MultilayerNetwork:
         return out
 
     def frame_labels(self, labels, t) -> np.ndarray:
-        """Row-aligned labels of frame ``t`` (caller's row order) from a (n_frames, n_atoms) array."""
+        """Labels of frame ``t`` in the caller's row order, from a (n_frames, n_atoms) array."""
         return np.asarray(labels)[t, np.searchsorted(self.atom_ids, self.frame_ids[t])]
 
 
@@ -218,6 +218,8 @@ def build_network(features, ids, *, nodes="atoms", k=15, metric="euclidean", fea
     n_microstates, sample_size, batch_size : int
         Codebook size, rows sampled (over all frames) to learn it, rows per assignment batch.
     seed : int
+    progress : bool
+        tqdm progress bars over frames.
 
     Returns
     -------

@@ -43,7 +43,8 @@ class AnalysisResult:
 
     out: Path
     frames: list
-    labels: object            # DataFrame: frame, timestep, id, label, nucleus, scores
+    labels: object            # DataFrame: frame, timestep, id, label, nucleus, scores (None above
+                              # 5e6 rows: read OUT/labels.parquet in pieces instead)
     communities: object       # DataFrame: per community and frame
     events: object            # DataFrame
     nuclei: object            # DataFrame
@@ -167,15 +168,25 @@ def analyze(trajectory, out, *, config=None, frames: str | None = None, resume: 
     traj = read_trajectory(trajectory)
     sel = _select(len(traj), cfg["frames"])
     work = out / ".crystopo"
-    fp = _fingerprint(trajectory, cfg)
+    # checkpoints are kept per stage: features depend on the descriptor sections only, so a
+    # resumed run with new clustering or tracking parameters reuses them
+    feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
+                                    "steinhardt", "soap", "acsf") if k in cfg}
+    fp_feat = _fingerprint(trajectory, feat_cfg)
+    fp_clu = _fingerprint(trajectory, {k: cfg[k] for k in ("frames", "network", "leiden")} | feat_cfg)
     state_file = work / "state.json"
-    if work.exists() and not (resume and state_file.exists()
-                              and json.loads(state_file.read_text()).get("fingerprint") == fp):
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    if work.exists() and not (resume and state.get("features") == fp_feat):
         if resume:
-            logger.warning("no checkpoint of this configuration and input in %s: starting afresh", work)
+            logger.warning("no checkpoint of these descriptor settings and input in %s: starting "
+                           "afresh", work)
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(state_file, json.dumps({"fingerprint": fp, "frames": sel}).encode())
+    if state.get("cluster") != fp_clu and (work / "labels.npz").exists():
+        logger.info("clustering parameters changed: recomputing the labels")
+        (work / "labels.npz").unlink()
+    atomic_write_bytes(state_file, json.dumps({"features": fp_feat, "cluster": fp_clu,
+                                               "frames": sel}).encode())
     t0 = time.perf_counter()
 
     # 1. calibration

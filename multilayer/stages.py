@@ -52,7 +52,7 @@ def cluster_stage(store, cfg: dict, *, progress: bool = False):
 
     Returns per-frame label arrays (rows as stored) and an info dict.
     """
-    from .leiden import leiden_nodes
+    from .leiden import default_resolution, leiden_nodes
     from .network import build_network
 
     net_cfg, lei = cfg["network"], cfg["leiden"]
@@ -78,7 +78,8 @@ def cluster_stage(store, cfg: dict, *, progress: bool = False):
     info = {"nodes": nodes, "n_nodes": int(net.n_nodes), "n_intra_edges": int(len(net.intra_edges)),
             "n_inter_edges": int(len(net.inter_edges)), "build_s": t_build,
             "leiden_s": time.perf_counter() - t - t_build,
-            "resolution": lei["resolution"] if lei["resolution"] is not None else net.edge_density,
+            "resolution": lei["resolution"] if lei["resolution"] is not None
+            else default_resolution(net, lei["objective"]),
             "n_communities": int(max(int(x.max()) for x in labels) + 1)}
     logger.info("network: %d %s nodes, %d communities", info["n_nodes"], nodes, info["n_communities"])
     return labels, info
@@ -145,22 +146,36 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
     nuc = tracked["nuclei"]
     crystal = set(np.asarray(tracked["crystal"]).tolist())
 
-    rows = []
-    for t, i in enumerate(good):
-        arr = store.read(i, ["ids", "q6", "solid"])
-        rows.append(pd.DataFrame({
-            "frame": np.int64(i), "timestep": np.int64(store.meta(i)["timestep"]),
-            "id": arr["ids"], "label": labels[t].astype(np.int64),
-            "nucleus": nuc.atom_nuclei[t] if nuc.atom_nuclei is not None else -1,
-            "crystal_like": np.isin(labels[t], list(crystal)),
-            "q6_avg": arr["q6"].astype(np.float32), "solid_tenwolde": arr["solid"].astype(bool)}))
-    labels_df = pd.concat(rows, ignore_index=True)
-    communities = _community_table(labels_df, crystal)
+    # per-atom labels, written frame by frame (never the whole table in memory)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, comm_parts, n_rows = None, [], 0
+    try:
+        for t, i in enumerate(good):
+            arr = store.read(i, ["ids", "q6", "solid"])
+            part = pd.DataFrame({
+                "frame": np.full(len(arr["ids"]), i, dtype=np.int64),
+                "timestep": np.full(len(arr["ids"]), store.meta(i)["timestep"], dtype=np.int64),
+                "id": arr["ids"], "label": labels[t].astype(np.int64),
+                "nucleus": nuc.atom_nuclei[t] if nuc.atom_nuclei is not None else -1,
+                "crystal_like": np.isin(labels[t], list(crystal)),
+                "q6_avg": arr["q6"].astype(np.float32), "solid_tenwolde": arr["solid"].astype(bool)})
+            table = pa.Table.from_pandas(part, preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(stage / "labels.parquet", table.schema)
+            writer.write_table(table)
+            comm_parts.append(_community_table(part, crystal))
+            n_rows += len(part)
+    finally:
+        if writer is not None:
+            writer.close()
+    communities = pd.concat(comm_parts, ignore_index=True)
     events = tracked["events"]
     nuclei = nuc.table.copy()
     if len(nuclei):
         nuclei["frame"] = np.asarray(good)[nuclei["frame"].to_numpy()]
-    for name, df in (("labels", labels_df), ("communities", communities), ("events", events),
+    for name, df in (("communities", communities), ("events", events),
                      ("nuclei", _parquet_safe(nuclei))):
         df.to_parquet(stage / f"{name}.parquet", index=False)
 
@@ -219,6 +234,8 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
             shutil.rmtree(dest)
         os.replace(p, dest)
     shutil.rmtree(stage, ignore_errors=True)
+    # the per-atom table comes back in memory for small runs only (it is on disk anyway)
+    labels_df = pd.read_parquet(out / "labels.parquet") if n_rows <= 5_000_000 else None
     return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
                           sorted(skipped), cfg)
 
@@ -280,6 +297,6 @@ def _community_table(labels_df: pd.DataFrame, crystal) -> pd.DataFrame:
     table = g.agg(size=("id", "size"), q6_mean=("q6_avg", "mean"),
                   solid_fraction=("solid_tenwolde", "mean")).reset_index()
     totals = labels_df.groupby("frame")["id"].size()
-    table["fraction"] = table["size"] / table["frame"].map(totals)
+    table["fraction"] = table["size"] / table["frame"].map(totals).to_numpy()
     table["crystal_like"] = table["label"].isin(list(crystal))
     return table

@@ -232,12 +232,12 @@ def complex_pairs(n_vert, e_v, e_val, order_e, t_e, t_val, order_t, k_t, k_val, 
         cleared_t = np.zeros(T, dtype=np.bool_)
         ptr, ent = _coboundary(E, t_e, order_t)
         n_out = _reduce_dim(order_e, e_val, cleared_e, ptr, ent, order_t, t_val, cleared_t,
-                            1, out_b, out_d, out_k, n_out)
+                            np.int64(1), out_b, out_d, out_k, np.int64(n_out))
         if max_dim >= 2:
             cleared_k = np.zeros(len(k_val), dtype=np.bool_)
             ptr2, ent2 = _coboundary(T, k_t, order_k)
             n_out = _reduce_dim(order_t, t_val, cleared_t, ptr2, ent2, order_k, k_val,
-                                cleared_k, 2, out_b, out_d, out_k, n_out)
+                                cleared_k, np.int64(2), out_b, out_d, out_k, np.int64(n_out))
     _sort_pairs(out_b, out_d, out_k, n_out)
     return out_b[:n_out], out_d[:n_out], out_k[:n_out]
 

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numba import types as nt
 
 from ._core import complex_pairs, sort_order, write_pairs
 from .kernels_rips import MAX_POINTS, _load_cloud
@@ -45,9 +46,14 @@ _EPS = 1e-10   # below this (relative to the cloud size L) a distance to a plane
                # tie is exact degeneracy; float64 round-off is ~1e-14 L here
 _BAND = 1e-7   # between _EPS and _BAND a predicate is too close to call: the cloud goes to gudhi
 _OPEN, _CLOSED, _HULL = 0, 1, 2
+# explicit signatures: one compilation each, whatever integer types the callers hold
+_P = nt.float64[:, ::1]
+_I = nt.int64
+_F = nt.float64
+_JIT = dict(cache=True, nogil=True)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.float64(_P, _I, _I, _I, _I), **_JIT)
 def _orient_det(P, a, b, c, d):
     """det[b - a, c - a, d - a]: > 0 when d is on the side (b - a) x (c - a) points to."""
     bx = P[b, 0] - P[a, 0]
@@ -62,7 +68,7 @@ def _orient_det(P, a, b, c, d):
     return bx * (cy * dz - cz * dy) - by * (cx * dz - cz * dx) + bz * (cx * dy - cy * dx)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.int64(_P, _I, _I, _I, _I, _F), **_JIT)
 def _orient(P, a, b, c, d, eps_h):
     """Sign of the distance from d to the plane of (a, b, c), zero within ``eps_h``."""
     bx = P[b, 0] - P[a, 0]
@@ -83,7 +89,7 @@ def _orient(P, a, b, c, d, eps_h):
     return 0
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.float64(_P, _I, _I, _I, _I, _I), **_JIT)
 def _insphere_det(P, a, b, c, d, e):
     """> 0 when e is inside the circumsphere of the positively oriented tet (a, b, c, d)."""
     m = np.empty((4, 4))
@@ -112,13 +118,13 @@ def _insphere_det(P, a, b, c, d, e):
     return -det
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.float64(_P, _I, _I, _I, _I, _I), **_JIT)
 def _power(P, a, b, c, d, e):
     """Power of e w.r.t. the circumsphere of tet (a, b, c, d): |e - centre|**2 - R**2."""
     return -_insphere_det(P, a, b, c, d, e) / _orient_det(P, a, b, c, d)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.int64(_P, _I, _I, _I, _I, _I, nt.float64[::1], nt.boolean[::1]), **_JIT)
 def _insphere_sos(P, a, b, c, d, e, tol, flag):
     """+1 if e is inside the sphere of the positive tet (a, b, c, d), else -1, ties perturbed.
 
@@ -151,7 +157,7 @@ def _insphere_sos(P, a, b, c, d, e, tol, flag):
     return -1
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.UniTuple(_F, 4)(_P, _I, _I, _I), **_JIT)
 def _tri_circumcentre(P, a, b, c):
     """Circumcentre ``(qx, qy, qz)`` of triangle abc and its squared radius."""
     ux = P[b, 0] - P[a, 0]
@@ -173,7 +179,7 @@ def _tri_circumcentre(P, a, b, c):
     return q0 + P[a, 0], q1 + P[a, 1], q2 + P[a, 2], q0 * q0 + q1 * q1 + q2 * q2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.UniTuple(_F, 8)(_P, _I, _I, _I), **_JIT)
 def _face_frame(P, a, b, c):
     """Unit normal (n0, n1, n2) of (b - a) x (c - a), its offset n.a, circumcentre, radius**2."""
     ux = P[b, 0] - P[a, 0]
@@ -193,7 +199,7 @@ def _face_frame(P, a, b, c):
     return n0, n1, n2, n0 * P[a, 0] + n1 * P[a, 1] + n2 * P[a, 2], q0, q1, q2, r2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.float64(_P, _I, _I, _I, _I), **_JIT)
 def _tet_radius2(P, a, b, c, d):
     ux = P[b, 0] - P[a, 0]
     uy = P[b, 1] - P[a, 1]
@@ -223,7 +229,7 @@ def _tet_radius2(P, a, b, c, d):
     return x0 * x0 + x1 * x1 + x2 * x2
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.int64(_P, _P, _I, _I, _I, nt.float64[::1], nt.boolean[::1], nt.float64[::1], nt.float64[::1]), **_JIT)
 def _wrap(P, PT, a, b, c, tol, flag, hbuf, pbuf):
     """The Delaunay apex on the positive side of face (a, b, c), or -1 for a hull face.
 
@@ -290,8 +296,8 @@ def _first_tet(P, PT, tol, flag, hbuf, pbuf):
     m = len(P)
     L = tol[4]
     fail = (-1, -1, -1, -1)
-    a = 0
-    b = -1
+    a = np.int64(0)
+    b = np.int64(-1)
     best = np.inf
     for x in range(1, m):
         d2 = (P[x, 0] - P[a, 0]) ** 2 + (P[x, 1] - P[a, 1]) ** 2 + (P[x, 2] - P[a, 2]) ** 2
@@ -336,7 +342,7 @@ def _first_tet(P, PT, tol, flag, hbuf, pbuf):
     return fail
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(nt.int64(_I, _I, _I, _I), **_JIT)
 def _face_key(m, i, j, k):
     if i > j:
         i, j = j, i
@@ -369,11 +375,11 @@ def delaunay(P, face_table):
     PT = np.ascontiguousarray(P.T)
     cap_t = 8 * m + 16
     cap_f = 2 * cap_t + 8
-    tets = np.empty((cap_t, 4), dtype=np.int32)
+    tets = np.empty((cap_t, 4), dtype=np.int64)
     tet_faces = np.empty((cap_t, 4), dtype=np.int32)
-    face_v = np.empty((cap_f, 3), dtype=np.int32)
-    face_tet = np.full((cap_f, 2), -1, dtype=np.int32)
-    face_opp = np.full((cap_f, 2), -1, dtype=np.int32)
+    face_v = np.empty((cap_f, 3), dtype=np.int64)
+    face_tet = np.full((cap_f, 2), -1, dtype=np.int64)
+    face_opp = np.full((cap_f, 2), -1, dtype=np.int64)
     face_state = np.empty(cap_f, dtype=np.int8)
     stack = np.empty(cap_f, dtype=np.int32)
     n_t = 0
@@ -446,7 +452,8 @@ def delaunay(P, face_table):
                 has_next = True
                 break
     if not failed:
-        failed = flag[0] or not _verify(P, m, n_t, tets, n_f, face_v, face_opp, face_state, tol)
+        failed = flag[0] or not _verify(P, m, np.int64(n_t), tets, np.int64(n_f), face_v, face_opp,
+                                        face_state, tol)
     for s in range(n_f):  # restore the scratch table
         face_table[_face_key(m, face_v[s, 0], face_v[s, 1], face_v[s, 2])] = -1
     if failed:
@@ -566,7 +573,7 @@ def alpha_cloud(P, max_dim, face_table, edge_table):
     order_t = sort_order(t_val) if max_dim >= 1 else np.empty(0, dtype=np.int64)
     order_k = sort_order(k_val) if max_dim >= 2 else np.empty(0, dtype=np.int64)
     b, d, k = complex_pairs(m, e_v, e_val, sort_order(e_val), t_e, t_val, order_t,
-                            tet_faces[:n_t], k_val, order_k, max_dim)
+                            tet_faces[:n_t].copy(), k_val, order_k, np.int64(max_dim))
     return True, b, d, k
 
 
@@ -599,4 +606,4 @@ def alpha_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, o
             if not ok:
                 status[a] = 3
                 continue
-            write_pairs(b, d, k, True, a, cap_off, out_b, out_d, out_k, out_n, status)
+            write_pairs(b, d, k, np.bool_(True), a, cap_off, out_b, out_d, out_k, out_n, status)

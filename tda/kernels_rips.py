@@ -145,10 +145,10 @@ def rips_cloud(P, max_dim, tri_table):
                     if eid[j, k] < 0:
                         continue
                     if T == cap:
-                        t_e = _grow_i(t_e, T)
-                        t_v = _grow_i(t_v, T)
-                        t_val = _grow_f(t_val, T)
-                        t_key = _grow_f(t_key, T)
+                        t_e = _grow_i(t_e, np.int64(T))
+                        t_v = _grow_i(t_v, np.int64(T))
+                        t_val = _grow_f(t_val, np.int64(T))
+                        t_key = _grow_f(t_key, np.int64(T))
                         cap = len(t_val)
                     t_v[T, 0] = i
                     t_v[T, 1] = j
@@ -162,7 +162,7 @@ def rips_cloud(P, max_dim, tri_table):
                     T += 1
         t_e = t_e[:T]
         t_val = t_val[:T]
-        order_t = bucket_order(t_key[:T], E)
+        order_t = bucket_order(t_key[:T], np.int64(E))
         if max_dim >= 2:
             cap = 4 * T + 16
             k_t = np.empty((cap, 4), dtype=np.int32)
@@ -178,9 +178,9 @@ def rips_cloud(P, max_dim, tri_table):
                     if l <= k or eid[j, l] < 0 or eid[k, l] < 0:
                         continue
                     if K == cap:
-                        k_t = _grow_i(k_t, K)
-                        k_val = _grow_f(k_val, K)
-                        k_key = _grow_f(k_key, K)
+                        k_t = _grow_i(k_t, np.int64(K))
+                        k_val = _grow_f(k_val, np.int64(K))
+                        k_key = _grow_f(k_key, np.int64(K))
                         cap = len(k_val)
                     k_t[K, 0] = t
                     k_t[K, 1] = tri_table[(i * m + j) * m + l]
@@ -191,9 +191,9 @@ def rips_cloud(P, max_dim, tri_table):
                     K += 1
             k_t = k_t[:K]
             k_val = k_val[:K]
-            order_k = bucket_order(k_key[:K], E)
-    return complex_pairs(m, e_v, e_val, order_e, t_e, t_val, order_t, k_t, k_val, order_k,
-                         max_dim)
+            order_k = bucket_order(k_key[:K], np.int64(E))
+    return complex_pairs(np.int64(m), e_v, e_val, order_e, t_e, t_val, order_t, k_t, k_val,
+                         order_k, np.int64(max_dim))
 
 
 @numba.njit(cache=True, parallel=True)
@@ -222,4 +222,4 @@ def rips_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, ou
                 continue
             P = _load_cloud(vectors, offsets, a, with_origin)
             b, d, k = rips_cloud(P, max_dim, tri_table)
-            write_pairs(b, d, k, False, a, cap_off, out_b, out_d, out_k, out_n, status)
+            write_pairs(b, d, k, np.bool_(False), a, cap_off, out_b, out_d, out_k, out_n, status)

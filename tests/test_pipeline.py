@@ -46,10 +46,13 @@ def test_crystallizing_run_is_seen_as_one(finished):
     lab = res.labels
     first = lab[lab["frame"] == lab["frame"].min()]
     last = lab[lab["frame"] == lab["frame"].max()]
-    # the crystal-like communities grow, and agree with ten Wolde solid-like atoms at the end
+    # the crystal-like communities grow ...
     assert last["crystal_like"].mean() > first["crystal_like"].mean() + 0.2
-    agree = (last["crystal_like"] == last["solid_tenwolde"]).mean()
-    assert agree > 0.8
+    # ... their atoms are solid-like by the independent ten Wolde criterion ...
+    assert lab.loc[lab["crystal_like"], "solid_tenwolde"].mean() > 0.9
+    # ... and their share follows the solid-like share frame by frame
+    per_frame = lab.groupby("frame")[["crystal_like", "solid_tenwolde"]].mean()
+    assert np.corrcoef(per_frame["crystal_like"], per_frame["solid_tenwolde"])[0, 1] > 0.9
 
 
 def test_interrupted_run_resumes_to_the_same_labels(finished, tmp_path):
