@@ -27,3 +27,8 @@ __all__ += [
     "neighbors_map_features", "plot_maps", "plot_mean_map", "plot_neighbors_map",
     "default_shell_cutoff", "solid_bond_counts", "solid_liquid", "steinhardt",
 ]
+from .soap import (ACSF_DEFAULTS, SOAP_DEFAULTS, acsf_features, acsf_n_features, soap_features,
+                   soap_n_features)
+
+__all__ += ["ACSF_DEFAULTS", "SOAP_DEFAULTS", "acsf_features", "acsf_n_features", "soap_features",
+            "soap_n_features"]

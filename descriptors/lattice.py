@@ -45,8 +45,8 @@ def make_lattice(kind: str, n_cells=4, *, nn_distance: float = 1.0, noise: float
     --------
     >>> make_lattice("fcc", 3).n_atoms
     108
-    >>> make_lattice("hcp", (3, 2, 2), vacancies=0.25, seed=0).n_atoms
-    72
+    >>> make_lattice("hcp", (3, 2, 2), vacancies=0.25, seed=0).n_atoms  # 48 sites, 12 removed
+    36
     """
     if kind not in LATTICES:
         raise ValueError(f"kind={kind!r} unknown; choose from {sorted(LATTICES)}")

@@ -37,8 +37,10 @@ ACSF_DEFAULTS = {
     "r_cut": 1.55,
     # G2 exp(-eta (r - Rs)^2): Gaussians of width 0.1 d on a grid of shells 0.85 .. 1.45 d
     "g2_params": [[50.0, rs] for rs in np.round(np.arange(0.85, 1.46, 0.1), 2).tolist()],
-    # G4 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta (rij^2 + rik^2 + rjk^2)): first-shell triplets
-    "g4_params": [[1.0, z, lam] for z in (1.0, 2.0, 4.0, 8.0, 16.0) for lam in (-1.0, 1.0)],
+    # G5 2^(1-zeta) (1 + lambda cos)^zeta exp(-eta (rij^2 + rik^2)) fc(rij) fc(rik): bond
+    # angles at the centre.  (G4 also cuts on rjk, and then cannot tell fcc from hcp: their
+    # triplets with rjk < r_cut are the same.)
+    "g5_params": [[1.0, z, lam] for z in (1.0, 2.0, 4.0, 8.0, 16.0) for lam in (-1.0, 1.0)],
 }
 """Defaults in units of ``d``: ``eta`` in 1/d^2, ``Rs`` and ``r_cut`` in d."""
 
@@ -81,7 +83,8 @@ def _prepare(frame, species, nn_distance):
     scale = REFERENCE_LENGTH / d
     numbers = np.searchsorted(species, frame.types) + 1
     box = frame.box
-    atoms = ase.Atoms(numbers=numbers, positions=(frame.positions - box.origin) * scale,
+    # wrapped: dscribe's periodic images only cover atoms inside the cell
+    atoms = ase.Atoms(numbers=numbers, positions=(box.wrap(frame.positions) - box.origin) * scale,
                       cell=box.cell * scale, pbc=box.pbc)
     return frame, species, d, scale, atoms
 
@@ -175,7 +178,7 @@ def soap_n_features(n_species: int = 1, n_max: int = SOAP_DEFAULTS["n_max"],
 
 
 def _scaled_params(params, name, ncol, scale, length_cols, eta_col):
-    if params is None:
+    if params is None or len(params) == 0:
         return None
     arr = np.array(params, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] != ncol or len(arr) == 0:
@@ -189,8 +192,8 @@ def _scaled_params(params, name, ncol, scale, length_cols, eta_col):
     return arr
 
 
-def acsf_features(frame, *, r_cut=None, g2_params=None, g4_params=None, species=None,
-                  nn_distance=None, dtype=np.float32) -> np.ndarray:
+def acsf_features(frame, *, r_cut=None, g2_params=None, g4_params=None, g5_params=None,
+                  species=None, nn_distance=None, dtype=np.float32) -> np.ndarray:
     """Per-atom Behler-Parrinello atom-centred symmetry functions (dscribe ACSF).
 
     Parameters
@@ -202,14 +205,17 @@ def acsf_features(frame, *, r_cut=None, g2_params=None, g4_params=None, species=
         Radial functions in the frame's units (eta in 1/length^2); default
         :data:`ACSF_DEFAULTS` scaled by ``d`` (7 Gaussians of width 0.1 d).
     g4_params : array-like (m, 3) of (eta, zeta, lambda), optional
-        Angular functions; default 10 (zeta 1..16, lambda +-1, eta 1/d^2).
+        Angular functions cut on all three sides of the triangle (default none).
+    g5_params : array-like (m, 3) of (eta, zeta, lambda), optional
+        Angular functions of the bonds at the centre; default 10 (zeta 1..16,
+        lambda +-1, eta 1/d^2).  Pass ``[]`` to any table to leave it out.
     species, nn_distance, dtype
         As in :func:`soap_features`.
 
     Returns
     -------
     features : ndarray of shape (n_atoms, n_features), rows in id order
-        Column 0 is G1, then G2 then G4 (each per species, per species pair).
+        Column 0 is G1, then G2, G4, G5 (per species, then per species pair).
 
     Examples
     --------
@@ -225,13 +231,14 @@ def acsf_features(frame, *, r_cut=None, g2_params=None, g4_params=None, species=
         g2 = np.array(ACSF_DEFAULTS["g2_params"]) * [1 / d ** 2, d]
     else:
         g2 = g2_params
-    if g4_params is None:
-        g4 = np.array(ACSF_DEFAULTS["g4_params"]) * [1 / d ** 2, 1, 1]
+    if g5_params is None:
+        g5 = np.array(ACSF_DEFAULTS["g5_params"]) * [1 / d ** 2, 1, 1]
     else:
-        g4 = g4_params
+        g5 = g5_params
     g2 = _scaled_params(g2, "g2_params", 2, scale, [1], 0)
-    g4 = _scaled_params(g4, "g4_params", 3, scale, [], 0)
-    desc = ACSF(r_cut=r_cut * scale, g2_params=g2, g4_params=g4,
+    g4 = _scaled_params(g4_params, "g4_params", 3, scale, [], 0)
+    g5 = _scaled_params(g5, "g5_params", 3, scale, [], 0)
+    desc = ACSF(r_cut=r_cut * scale, g2_params=g2, g4_params=g4, g5_params=g5,
                 species=list(range(1, len(species) + 1)),
                 periodic=bool(np.any(frame.box.pbc)), dtype="float64")
     # ACSF takes centre indices: its C++ core reads them without a centres x atoms buffer
@@ -239,8 +246,9 @@ def acsf_features(frame, *, r_cut=None, g2_params=None, g4_params=None, species=
 
 
 def acsf_n_features(n_species: int = 1, n_g2: int = len(ACSF_DEFAULTS["g2_params"]),
-                    n_g4: int = len(ACSF_DEFAULTS["g4_params"])) -> int:
-    """Number of ACSF columns: G1 and G2 per species, G4 per unordered species pair.
+                    n_g4: int = len(ACSF_DEFAULTS["g5_params"])) -> int:
+    """Number of ACSF columns: G1 and G2 per species, G4 + G5 (``n_g4`` in all) per unordered
+    species pair.
 
     Examples
     --------

@@ -74,6 +74,20 @@ def _add_run_options(p, *, trajectory=True):
     p.add_argument("--scheduler", help="address of an existing Dask scheduler")
 
 
+def _cmd_propensity(args) -> int:
+    from .propensity import propensity
+
+    res = propensity(args.trajectory, args.out, horizon=args.horizon, config=args.config,
+                     frames=args.frames, n_blocks=args.blocks, model=args.model, seed=args.seed,
+                     progress=not args.quiet)
+    for h, auc in res.roc_auc.items():
+        top = ", ".join(list(res.importances.get(h, {}))[:3])
+        print(f"horizon {h}: ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'} "
+              f"(positive rate {res.positive_rate[h]:.3f}); top inputs: {top or 'n/a'}")
+    print(f"propensities: {args.out}/propensity.parquet; scores: {args.out}/propensity.json")
+    return 0
+
+
 def _cmd_config(args) -> int:
     from .config import DEFAULTS, config_to_toml
 
@@ -95,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run analyze on the bundled Lennard-Jones nucleation trajectory")
     _add_run_options(p, trajectory=False)
     p.set_defaults(func=_cmd_demo)
+    p = sub.add_parser("propensity", help="P(crystal-like H frames later) for atoms not crystal-like "
+                       "now, trained out of fold on the run's own labels (runs/reuses analyze)")
+    p.add_argument("trajectory", help="LAMMPS dump (plain or .gz) or any file ase.io reads")
+    p.add_argument("--horizon", type=int, nargs="+", required=True, metavar="H",
+                   help="frames ahead (one or more)")
+    p.add_argument("--out", required=True, help="output directory (an analyze run is reused)")
+    p.add_argument("--config", help="TOML file overriding the defaults (see `crystopo config`)")
+    p.add_argument("--frames", help="START:STOP:STEP over the input frames (0-based)")
+    p.add_argument("--blocks", type=int, default=3, help="spatial blocks per box axis (3)")
+    p.add_argument("--model", choices=["hgb", "logistic"], default="hgb")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_propensity)
     p = sub.add_parser("config", help="print the default configuration as TOML")
     p.set_defaults(func=_cmd_config)
     return parser

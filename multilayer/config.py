@@ -39,6 +39,9 @@ DEFAULTS: dict = {
         "fit_sample": 4000,        # atoms of the first frame used to fix vectorisation ranges
     },
     "steinhardt": {"l": [4, 6, 8, 10, 12], "average": True},
+    # dscribe SOAP / ACSF (descriptors.soap); lengths in first-neighbour distances
+    "soap": {"r_cut": 1.5, "sigma": 0.125, "n_max": 8, "l_max": 6},
+    "acsf": {"r_cut": 1.55},
     "time_average": {"window": 1, "centered": True},
     "network": {
         "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)
@@ -75,11 +78,12 @@ _CHOICES = {
     ("output", "trajectory"): ("lammps", "extxyz", "none"),
 }
 _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("neighbors_map", "gamma"),
-             ("neighbors_map", "beta"), ("mapper", "n_intervals")}
+             ("neighbors_map", "beta"), ("mapper", "n_intervals"), ("soap", "r_cut"),
+             ("soap", "sigma"), ("acsf", "r_cut")}
 _MIN1 = {("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
          ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
          ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
-         ("tracking", "min_nucleus")}
+         ("tracking", "min_nucleus"), ("soap", "n_max")}
 _UNIT = {("tracking", "min_overlap"), ("mapper", "overlap"), ("leiden", "min_community")}
 
 
@@ -138,7 +142,7 @@ def _check_value(section, key, value, default):
         raise _bad(section, key, value, "a number > 0")
     if where in _UNIT and (not isinstance(value, Real) or not 0 <= value <= 1):
         raise _bad(section, key, value, "a number in [0, 1]")
-    if key in ("seed", "start", "max_dim") and (not isinstance(value, Integral) or value < 0):
+    if key in ("seed", "start", "max_dim", "l_max") and (not isinstance(value, Integral) or value < 0):
         raise _bad(section, key, value, "an integer >= 0")
     if key == "max_dim" and value > 2:
         raise _bad(section, key, value, "0, 1 or 2")

@@ -65,7 +65,8 @@ def calibrate(frame, cfg: dict) -> dict:
     d1 = first_shell_distance(frame)
     cal = {"nn_distance": d1,
            "shell_cut": cfg["neighbors"]["shell_factor"] * d1,
-           "ph_cut": cfg["persistence"]["shell_factor"] * d1}
+           "ph_cut": cfg["persistence"]["shell_factor"] * d1,
+           "species": np.unique(frame.types)}   # SOAP/ACSF columns: the same in every frame
     sets = cfg["features"]["sets"]
     if "neighbors_map" in sets:
         from descriptors.neighbors_map import default_map_cutoff
@@ -112,6 +113,18 @@ def compute_frame_features(frame, cfg: dict, cal: dict) -> dict:
         dg = tda.local_persistence(frame, nl.truncate(cal["ph_cut"]), complex=pc["complex"],
                                    max_dim=pc["max_dim"])
         out["persistence"] = cal["vectorizer"].transform(dg)
+    if "soap" in sets or "acsf" in sets:
+        from descriptors.soap import acsf_features, soap_features
+
+        d1, species = cal["nn_distance"], cal.get("species")
+        if "soap" in sets:
+            sc = cfg["soap"]
+            out["soap"] = soap_features(frame, r_cut=sc["r_cut"] * d1, sigma=sc["sigma"] * d1,
+                                        n_max=sc["n_max"], l_max=sc["l_max"], species=species,
+                                        nn_distance=d1)
+        if "acsf" in sets:
+            out["acsf"] = acsf_features(frame, r_cut=cfg["acsf"]["r_cut"] * d1, species=species,
+                                        nn_distance=d1)
     q = steinhardt(frame, shell, l=cfg["steinhardt"]["l"], average=cfg["steinhardt"]["average"])
     if "steinhardt" in sets:
         out["steinhardt"] = q

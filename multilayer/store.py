@@ -1,12 +1,11 @@
 """Per-frame checkpoints: a Zarr store of per-atom features, one group per frame, written atomically.
 
-Each frame is written to a temporary directory and renamed into place, so a
-killed process leaves either a complete frame or none; ``--resume`` skips the
+Each frame is written to a temporary directory and renamed into place only when complete
+(arrays and metadata), so a killed process leaves either a complete frame or none; ``--resume`` skips the
 frames that are there.  Feature matrices are stored as float32.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -57,12 +56,12 @@ class FeatureStore:
         """Input-frame indices that are complete on disk, sorted."""
         out = []
         for p in self.root.glob("frame_*"):
-            if (p / "crystopo.json").exists():
+            if (p / "zarr.json").exists():
                 out.append(int(p.name.split("_")[1]))
         return sorted(out)
 
     def has(self, frame: int) -> bool:
-        return (self._dir(frame) / "crystopo.json").exists()
+        return (self._dir(frame) / "zarr.json").exists()
 
     def write(self, frame: int, arrays: dict, meta: dict | None = None) -> None:
         import zarr
@@ -78,8 +77,7 @@ class FeatureStore:
                 if arr.dtype == np.float64 and name not in ("positions",):
                     arr = arr.astype(np.float32)
                 group.create_array(name, data=arr, chunks=arr.shape or None, overwrite=True)
-            # the marker is written last: a frame without it is incomplete
-            (tmp / "crystopo.json").write_text(json.dumps({"frame": int(frame), **(meta or {})}))
+            group.attrs["crystopo"] = {"frame": int(frame), **(meta or {})}
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
@@ -95,7 +93,9 @@ class FeatureStore:
         return {k: group[k][...] for k in keys}
 
     def meta(self, frame: int) -> dict:
-        return json.loads((self._dir(frame) / "crystopo.json").read_text())
+        import zarr
+
+        return dict(zarr.open_group(str(self._dir(frame)), mode="r").attrs["crystopo"])
 
     def __len__(self) -> int:
         return len(self.frames)

@@ -85,43 +85,41 @@ def _coboundary(n_low, faces, order_high):
 
 
 @numba.njit(cache=True, nogil=True)
-def _reduce_dim(order_low, val_low, cleared_low, ptr, ent, order_high, val_high, cleared_high,
-                dim, out_b, out_d, out_k, n_out):
-    """Cohomology reduction of one dimension; appends pairs, marks the pivots as cleared."""
-    n_high = len(order_high)
-    owner = np.full(n_high, -1, dtype=np.int32)       # pivot rank -> stored column
-    col_start = np.empty(len(order_low) + 1, dtype=np.int64)
-    col_len = np.empty(len(order_low) + 1, dtype=np.int64)
-    cap = 4 * len(ent) + 16
-    pool = np.empty(cap, dtype=np.int32)
+def _reduce_pass(order_low, val_low, cleared_low, ptr, ent, order_high, val_high, cleared_high,
+                 dim, out_b, out_d, out_k, n_out, owner, col_start, col_len, pool, buf):
+    """One reduction pass over the columns of one dimension.
+
+    Returns ``(n_out, used)``: ``used > len(pool)`` means the pool of reduced columns was
+    too small and the caller must run the pass again with a larger one.  (Arrays are never
+    reassigned inside the loop: numba would count references at every step.)
+    """
+    cap = len(pool)
     used = 0
     n_cols = 0
-    first_out = n_out
-    work = np.empty(max(n_high, 1), dtype=np.int32)
-    tmp = np.empty(max(n_high, 1), dtype=np.int32)
+    cur = 0
     for r in range(len(order_low) - 1, -1, -1):
         s = order_low[r]
         if cleared_low[s]:
             continue
         la = ptr[s + 1] - ptr[s]
         for q in range(la):
-            work[q] = ent[ptr[s] + q]
+            buf[cur, q] = ent[ptr[s] + q]
         birth = val_low[s]
         paired = False
+        touched = False
         while la > 0:
-            p = work[0]
+            p = buf[cur, 0]
             o = owner[p]
             if o < 0:
-                if used + la > cap:  # grow the pool of reduced columns
-                    cap = 2 * (used + la)
-                    bigger = np.empty(cap, dtype=np.int32)
-                    bigger[:used] = pool[:used]
-                    pool = bigger
-                col_start[n_cols] = used
+                if touched:  # a reduced column goes to the pool
+                    col_start[n_cols] = used
+                    if used + la <= cap:
+                        for q in range(la):
+                            pool[used + q] = buf[cur, q]
+                    used += la
+                else:  # an untouched column is its coboundary: refer to it (negative start)
+                    col_start[n_cols] = -1 - ptr[s]
                 col_len[n_cols] = la
-                for q in range(la):
-                    pool[used + q] = work[q]
-                used += la
                 owner[p] = n_cols
                 n_cols += 1
                 h = order_high[p]
@@ -134,41 +132,72 @@ def _reduce_dim(order_low, val_low, cleared_low, ptr, ent, order_high, val_high,
                     n_out += 1
                 paired = True
                 break
-            # work <- work xor stored column o (both sorted, same pivot)
+            if used > cap:
+                return n_out, used  # a column we need was not kept
+            # working column <- working column xor stored column o (sorted, same pivot)
+            touched = True
             bs = col_start[o]
+            in_ent = bs < 0
+            if in_ent:
+                bs = -1 - bs
             lb = col_len[o]
+            nxt = 1 - cur
             ia = 0
             ib = 0
             lt = 0
             while ia < la and ib < lb:
-                x = work[ia]
-                y = pool[bs + ib]
+                x = buf[cur, ia]
+                y = ent[bs + ib] if in_ent else pool[bs + ib]
                 if x < y:
-                    tmp[lt] = x
+                    buf[nxt, lt] = x
                     lt += 1
                     ia += 1
                 elif y < x:
-                    tmp[lt] = y
+                    buf[nxt, lt] = y
                     lt += 1
                     ib += 1
                 else:
                     ia += 1
                     ib += 1
             while ia < la:
-                tmp[lt] = work[ia]
+                buf[nxt, lt] = buf[cur, ia]
                 lt += 1
                 ia += 1
             while ib < lb:
-                tmp[lt] = pool[bs + ib]
+                buf[nxt, lt] = ent[bs + ib] if in_ent else pool[bs + ib]
                 lt += 1
                 ib += 1
-            work, tmp = tmp, work
+            cur = nxt
             la = lt
         if not paired:  # an essential class (never for alpha complexes or coned Rips)
             out_b[n_out] = birth
             out_d[n_out] = _INF
             out_k[n_out] = dim
             n_out += 1
+    return n_out, used
+
+
+@numba.njit(cache=True, nogil=True)
+def _reduce_dim(order_low, val_low, cleared_low, ptr, ent, order_high, val_high, cleared_high,
+                dim, out_b, out_d, out_k, n_out):
+    """Cohomology reduction of one dimension; appends pairs, marks the pivots as cleared."""
+    n_high = len(order_high)
+    owner = np.full(n_high, -1, dtype=np.int32)       # pivot rank -> stored column
+    col_start = np.empty(len(order_low), dtype=np.int64)
+    col_len = np.empty(len(order_low), dtype=np.int64)
+    buf = np.empty((2, max(n_high, 1)), dtype=np.int32)  # double buffer for the working column
+    first_out = n_out
+    cap = 2 * len(ent) + 16
+    while True:
+        pool = np.empty(cap, dtype=np.int32)
+        n_out, used = _reduce_pass(order_low, val_low, cleared_low, ptr, ent, order_high,
+                                   val_high, cleared_high, dim, out_b, out_d, out_k, first_out,
+                                   owner, col_start, col_len, pool, buf)
+        if used <= cap:
+            break
+        cap = 2 * used  # rare: start again with room for every reduced column
+        owner[:] = -1
+        cleared_high[:] = False  # only this reduction marks them
     # columns ran from the last simplex to the first: reverse to ascending births
     i = first_out
     j = n_out - 1

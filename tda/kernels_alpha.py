@@ -6,30 +6,36 @@ in length units).
 
 Per cloud:
 
-1. **Delaunay triangulation by gift-wrapping.**  From a first Delaunay tetrahedron,
-   every open face ``abc`` is closed by the point ``d`` on its outer side whose
-   sphere through ``a, b, c, d`` is smallest along the face normal (equivalently:
-   no other point inside); a face with no point on its outer side is a hull face.
-   Predicates are floating point with a relative tolerance (``orient`` within
-   ``1e-10 L**3`` and ``insphere`` within ``1e-10 L**5`` of zero, ``L`` the cloud
-   radius, count as zero).  Cospherical ties -- everywhere in perfect lattices --
-   are broken by the symbolic perturbation of Devillers & Teillaud (2011; CGAL's
-   ``side_of_oriented_sphere`` with ``perturb=true``), with the point index as the
-   perturbation order, so the triangulation is *one* valid Delaunay triangulation
-   of the degenerate input; coplanar points never form a tetrahedron.
-2. **Verification.**  Every point is a vertex; every interior face has its two
-   tetrahedra on opposite sides and is locally Delaunay within the tolerance; no
-   point lies outside any hull face; Euler characteristic ``V - E + F - T = 1``.
-   By the Delaunay lemma this certifies the triangulation.  A cloud that fails
-   (or has fewer than four points, or is flat) gets status 3 and is computed by
-   gudhi instead, by the caller.
-3. **Alpha values from the true coordinates** (as gudhi's ``Alpha_complex``):
-   a tetrahedron gets its squared circumradius; a triangle or an edge gets its own
+1. **Delaunay triangulation by gift-wrapping.**  From a first Delaunay tetrahedron
+   through point 0, every open face ``abc`` is closed by the point ``d`` above it whose
+   sphere through ``a, b, c, d`` has its centre lowest along the face normal (no other
+   point is then inside); a face with no point above it is a hull face.
+2. **Floating-point predicates with geometric tolerances.**  Heights above a plane and
+   tie gaps are compared with ``1e-10 L``, powers with ``1e-10 L**2`` (``L`` the
+   cloud's radius; float64 round-off is ~1e-14 L here).  Below that, a configuration
+   counts as exactly degenerate: coplanar points never form a tetrahedron, and
+   cospherical ties -- everywhere in perfect lattices -- are broken by the symbolic
+   perturbation of Devillers & Teillaud (2011; CGAL's ``side_of_oriented_sphere`` with
+   ``perturb=true``, point index as perturbation order), so the result is *one* valid
+   Delaunay triangulation of the degenerate input.  Between ``1e-10`` and ``1e-7`` a
+   predicate is too close to call: the cloud is flagged.
+3. **Certificate, built during construction.**  A hull face is certified by the scan
+   that found no point above it; a face closed by wrapping, by the two apexes' heights
+   and powers from that scan; a face closed by meeting an open face, by an explicit
+   local-Delaunay test; finally every point must be a vertex and the Euler
+   characteristic ``V - E + F - T`` must be 1.  By the Delaunay lemma this certifies
+   the triangulation.  Flagged or failed clouds (and those with fewer than four
+   points, or flat) get status 3 and the caller computes them with gudhi
+   (``precision="exact"``).  Against gudhi's exact mode the kernel agrees to ~1e-15
+   on lattices, thermal noise and random clouds; clouds with noise ~1e-10..1e-7 of
+   the cloud size are the ones deferred to gudhi.
+4. **Alpha values from the true coordinates**, as gudhi's ``Alpha_complex``: a
+   tetrahedron gets its squared circumradius; a triangle or an edge gets its own
    squared smallest-circumsphere radius unless a vertex of one of its cofaces lies
-   strictly inside that sphere (it is *attached*), in which case it gets the
-   smallest value of its cofaces.  The persistence diagram of the alpha filtration
-   does not depend on which Delaunay triangulation is taken.
-4. Pairs by :func:`tda._core.complex_pairs`.
+   strictly inside that sphere (it is *attached*), in which case it gets the smallest
+   value of its cofaces.  The diagram does not depend on which Delaunay
+   triangulation of a degenerate input is taken.
+5. Pairs by :func:`tda._core.complex_pairs`.
 """
 from __future__ import annotations
 
@@ -42,8 +48,8 @@ from .kernels_rips import MAX_POINTS, _load_cloud
 
 __all__ = ["alpha_batch", "alpha_cloud", "delaunay"]
 
-_EPS = 1e-10   # below this (relative to the cloud size L) a distance to a plane, a power or a
-               # tie is exact degeneracy; float64 round-off is ~1e-14 L here
+_EPS = 1e-10   # below this (relative to the cloud size L) a height, a power or a tie gap is
+               # exact degeneracy; float64 round-off is ~1e-14 L here
 _BAND = 1e-7   # between _EPS and _BAND a predicate is too close to call: the cloud goes to gudhi
 _OPEN, _CLOSED, _HULL = 0, 1, 2
 # explicit signatures: one compilation each, whatever integer types the callers hold
@@ -229,46 +235,48 @@ def _tet_radius2(P, a, b, c, d):
     return x0 * x0 + x1 * x1 + x2 * x2
 
 
-@numba.njit(nt.int64(_P, _P, _I, _I, _I, nt.float64[::1], nt.boolean[::1], nt.float64[::1], nt.float64[::1]), **_JIT)
-def _wrap(P, PT, a, b, c, tol, flag, hbuf, pbuf):
+@numba.njit(nt.int64(_P, _P, _I, _I, _I, _I, nt.float64[::1], nt.boolean[::1], nt.float64[::1],
+                     nt.float64[::1]), **_JIT)
+def _wrap(P, PT, a, b, c, o, tol, flag, hbuf, pbuf):
     """The Delaunay apex on the positive side of face (a, b, c), or -1 for a hull face.
 
     Each point ``x`` above the face (distance ``h > 0``) defines the sphere through
     a, b, c, x whose centre is ``q + t n`` (``q`` the face's circumcentre, ``n`` its unit
     normal), ``t = pw / 2h`` with ``pw`` the power of x w.r.t. the face's circle; the
     apex has the smallest ``t``.  Near-ties go to :func:`_insphere_sos`.
-    ``PT`` is P transposed (3, m); ``hbuf``, ``pbuf`` are float64 scratch of length m.
+    ``PT`` is P transposed (3, m); ``hbuf``, ``pbuf`` are float64 scratch of length m and
+    return heights and powers of the points above or near the plane, and of ``o`` (the
+    apex below, if any, ``o >= 0``).
     """
     m = len(P)
     eps_h, band_h, L = tol[0], tol[3], tol[4]
     n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, a, b, c)
-    X = PT[0]
-    Y = PT[1]
-    Z = PT[2]
-    for x in range(m):  # branch-free, vectorised
-        hbuf[x] = n0 * X[x] + n1 * Y[x] + n2 * Z[x] - off
-        ex = X[x] - q0
-        ey = Y[x] - q1
-        ez = Z[x] - q2
-        pbuf[x] = ex * ex + ey * ey + ez * ez - r2
+    for x in range(m):  # heights only: branch-free, vectorised
+        hbuf[x] = n0 * PT[0, x] + n1 * PT[1, x] + n2 * PT[2, x] - off
     hbuf[a] = 0.0
     hbuf[b] = 0.0
     hbuf[c] = 0.0
     best = -1
     hb = 1.0
     pb = 0.0
-    for x in range(m):
+    for x in range(m):  # powers only for points above or nearly on the plane
         h = hbuf[x]
+        if h <= -band_h:
+            continue
+        ex = PT[0, x] - q0
+        ey = PT[1, x] - q1
+        ez = PT[2, x] - q2
+        pw = ex * ex + ey * ey + ez * ez - r2
+        pbuf[x] = pw
         if h > eps_h:
-            pw = pbuf[x]
             if best < 0 or pw * hb < pb * h:  # pw / h < pb / hb, both h > 0
                 best = x
                 hb = h
                 pb = pw
-        elif h > -band_h:
-            pw = abs(pbuf[x])
-            if pw < band_h * L and pw > eps_h * L and x != a and x != b and x != c:
-                flag[0] = True  # nearly coplanar, nearly but not exactly cocircular
+        elif abs(pw) < band_h * L and abs(pw) > eps_h * L and x != a and x != b and x != c:
+            flag[0] = True  # nearly coplanar, nearly but not exactly cocircular
+    if o >= 0:
+        pbuf[o] = (PT[0, o] - q0) ** 2 + (PT[1, o] - q1) ** 2 + (PT[2, o] - q2) ** 2 - r2
     if best < 0:
         return -1
     if hb < band_h and abs(pb) < band_h * L:
@@ -328,7 +336,7 @@ def _first_tet(P, PT, tol, flag, hbuf, pbuf):
         for side in range(2):
             f1 = b if side == 0 else c
             f2 = c if side == 0 else b
-            d = _wrap(P, PT, a, f1, f2, tol, flag, hbuf, pbuf)
+            d = _wrap(P, PT, a, f1, f2, -1, tol, flag, hbuf, pbuf)
             if d < 0:
                 continue
             ok = True
@@ -416,9 +424,10 @@ def delaunay(P, face_table):
                 key = _face_key(m, f0, f1, f2)
                 s = face_table[key]
                 if s >= 0:
-                    if face_state[s] != _OPEN:
-                        failed = True  # a third tetrahedron on a face, or a hull face reopened
-                        break
+                    if face_state[s] != _OPEN or not _check_face(
+                            P, face_v[s, 0], face_v[s, 1], face_v[s, 2], face_opp[s, 0], opp, tol):
+                        failed = True  # a third tetrahedron on a face, a hull face reopened,
+                        break          # or two tetrahedra not locally Delaunay
                     face_state[s] = _CLOSED
                     face_tet[s, 1] = t
                     face_opp[s, 1] = opp
@@ -444,16 +453,20 @@ def delaunay(P, face_table):
                 s = stack[n_stack]
                 if face_state[s] != _OPEN:
                     continue
-                d = _wrap(P, PT, face_v[s, 0], face_v[s, 1], face_v[s, 2], tol, flag, hbuf, pbuf)
-                if d < 0:
+                d = _wrap(P, PT, face_v[s, 0], face_v[s, 1], face_v[s, 2], face_opp[s, 0], tol, flag,
+                          hbuf, pbuf)
+                if d < 0:  # no point above: the scan itself certifies the hull face
                     face_state[s] = _HULL
                     continue
+                o = face_opp[s, 0]  # the scan also gave heights and powers of both apexes
+                if hbuf[o] >= -tol[0] or pbuf[d] - hbuf[d] * pbuf[o] / hbuf[o] < -tol[1]:
+                    failed = True
+                    break
                 nxt = (int(face_v[s, 0]), int(face_v[s, 1]), int(face_v[s, 2]), int(d))
                 has_next = True
                 break
     if not failed:
-        failed = flag[0] or not _verify(P, m, np.int64(n_t), tets, np.int64(n_f), face_v, face_opp,
-                                        face_state, tol)
+        failed = flag[0] or not _all_used(m, n_t, tets, n_f, face_state)
     for s in range(n_f):  # restore the scratch table
         face_table[_face_key(m, face_v[s, 0], face_v[s, 1], face_v[s, 2])] = -1
     if failed:
@@ -461,10 +474,24 @@ def delaunay(P, face_table):
     return n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state
 
 
+@numba.njit(nt.boolean(_P, _I, _I, _I, _I, _I, nt.float64[::1]), **_JIT)
+def _check_face(P, a, b, c, o0, o1, tol):
+    """Two tetrahedra on face (a, b, c): o0 strictly below, o1 strictly above, and o1 not
+    inside the sphere of (a, b, c, o0) by more than the tolerance (local Delaunay)."""
+    n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, a, b, c)
+    h0 = n0 * P[o0, 0] + n1 * P[o0, 1] + n2 * P[o0, 2] - off
+    p0 = (P[o0, 0] - q0) ** 2 + (P[o0, 1] - q1) ** 2 + (P[o0, 2] - q2) ** 2 - r2
+    h1 = n0 * P[o1, 0] + n1 * P[o1, 1] + n2 * P[o1, 2] - off
+    p1 = (P[o1, 0] - q0) ** 2 + (P[o1, 1] - q1) ** 2 + (P[o1, 2] - q2) ** 2 - r2
+    if h0 >= -tol[0] or h1 <= tol[0]:
+        return False
+    # power of o1 w.r.t. the sphere through a, b, c, o0: 2 h1 (t1 - t0), t = p / 2h
+    return p1 - h1 * p0 / h0 >= -tol[1]
+
+
 @numba.njit(cache=True, nogil=True)
-def _verify(P, m, n_t, tets, n_f, face_v, face_opp, face_state, tol):
-    """Certificate: all points used, faces two-sided and locally Delaunay, hull convex."""
-    eps_h, eps_p = tol[0], tol[1]
+def _all_used(m, n_t, tets, n_f, face_state):
+    """Every point is a vertex, and no face was left open."""
     used = np.zeros(m, dtype=np.bool_)
     for t in range(n_t):
         for q in range(4):
@@ -473,25 +500,7 @@ def _verify(P, m, n_t, tets, n_f, face_v, face_opp, face_state, tol):
         if not used[x]:
             return False
     for s in range(n_f):
-        n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, face_v[s, 0], face_v[s, 1], face_v[s, 2])
-        if face_state[s] == _CLOSED:
-            x = face_opp[s, 0]
-            h0 = n0 * P[x, 0] + n1 * P[x, 1] + n2 * P[x, 2] - off
-            p0 = (P[x, 0] - q0) ** 2 + (P[x, 1] - q1) ** 2 + (P[x, 2] - q2) ** 2 - r2
-            x = face_opp[s, 1]
-            h1 = n0 * P[x, 0] + n1 * P[x, 1] + n2 * P[x, 2] - off
-            p1 = (P[x, 0] - q0) ** 2 + (P[x, 1] - q1) ** 2 + (P[x, 2] - q2) ** 2 - r2
-            if h0 >= -eps_h or h1 <= eps_h:
-                return False
-            # power of the far apex w.r.t. the sphere of the near tetrahedron:
-            # 2 h1 (t1 - t0) with t = p / 2h
-            if p1 - h1 * p0 / h0 < -eps_p:
-                return False
-        elif face_state[s] == _HULL:
-            for x in range(m):
-                if n0 * P[x, 0] + n1 * P[x, 1] + n2 * P[x, 2] - off > eps_h:
-                    return False
-        else:
+        if face_state[s] == _OPEN:
             return False
     return True
 
@@ -577,7 +586,7 @@ def alpha_cloud(P, max_dim, face_table, edge_table):
     return True, b, d, k
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def alpha_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, out_k, out_n,
                 status, n_chunks):
     """Alpha pairs (radii) of every cloud, as :func:`tda.kernels_rips.rips_batch`.

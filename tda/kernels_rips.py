@@ -71,20 +71,6 @@ def cone_value(D):
 
 
 @numba.njit(cache=True, nogil=True)
-def _grow_i(a, n):
-    b = np.empty((2 * n + 16, a.shape[1]), dtype=a.dtype)
-    b[:n] = a[:n]
-    return b
-
-
-@numba.njit(cache=True, nogil=True)
-def _grow_f(a, n):
-    b = np.empty(2 * n + 16, dtype=a.dtype)
-    b[:n] = a[:n]
-    return b
-
-
-@numba.njit(cache=True, nogil=True)
 def rips_cloud(P, max_dim, tri_table):
     """Persistence pairs of the Rips filtration of one cloud ``P`` (m, 3).
 
@@ -127,15 +113,21 @@ def rips_cloud(P, max_dim, tri_table):
     t_val = np.empty(0)
     order_t = np.empty(0, dtype=np.int64)
     order_k = np.empty(0, dtype=np.int64)
-    t_v = np.empty((0, 3), dtype=np.int32)
     k_t = np.empty((0, 4), dtype=np.int32)
     k_val = np.empty(0)
     if max_dim >= 1:
-        cap = 4 * E + 16
-        t_e = np.empty((cap, 3), dtype=np.int32)
-        t_v = np.empty((cap, 3), dtype=np.int32)
-        t_val = np.empty(cap)
-        t_key = np.empty(cap, dtype=np.int32)
+        # count, then fill: arrays reassigned inside a loop cost reference counting per step
+        T = 0
+        for i in range(m):
+            for qa in range(n_nb[i]):
+                j = nb[i, qa]
+                for qb in range(qa + 1, n_nb[i]):
+                    if eid[j, nb[i, qb]] >= 0:
+                        T += 1
+        t_e = np.empty((T, 3), dtype=np.int32)
+        t_v = np.empty((T, 3), dtype=np.int32)
+        t_val = np.empty(T)
+        t_key = np.empty(T, dtype=np.int32)
         T = 0
         for i in range(m):
             for qa in range(n_nb[i]):
@@ -144,12 +136,6 @@ def rips_cloud(P, max_dim, tri_table):
                     k = nb[i, qb]
                     if eid[j, k] < 0:
                         continue
-                    if T == cap:
-                        t_e = _grow_i(t_e, np.int64(T))
-                        t_v = _grow_i(t_v, np.int64(T))
-                        t_val = _grow_f(t_val, np.int64(T))
-                        t_key = _grow_f(t_key, np.int64(T))
-                        cap = len(t_val)
                     t_v[T, 0] = i
                     t_v[T, 1] = j
                     t_v[T, 2] = k
@@ -158,16 +144,23 @@ def rips_cloud(P, max_dim, tri_table):
                     t_e[T, 2] = eid[j, k]
                     t_key[T] = max(eid[i, j], eid[i, k], eid[j, k])
                     t_val[T] = e_val[t_key[T]]
-                    tri_table[(i * m + j) * m + k] = T
+                    if max_dim >= 2:
+                        tri_table[(i * m + j) * m + k] = T
                     T += 1
-        t_e = t_e[:T]
-        t_val = t_val[:T]
-        order_t = bucket_order(t_key[:T], np.int64(E))
+        order_t = bucket_order(t_key, np.int64(E))
         if max_dim >= 2:
-            cap = 4 * T + 16
-            k_t = np.empty((cap, 4), dtype=np.int32)
-            k_val = np.empty(cap)
-            k_key = np.empty(cap, dtype=np.int32)
+            K = 0
+            for t in range(T):
+                i = t_v[t, 0]
+                j = t_v[t, 1]
+                k = t_v[t, 2]
+                for q in range(n_nb[i]):
+                    l = nb[i, q]
+                    if l > k and eid[j, l] >= 0 and eid[k, l] >= 0:
+                        K += 1
+            k_t = np.empty((K, 4), dtype=np.int32)
+            k_val = np.empty(K)
+            k_key = np.empty(K, dtype=np.int32)
             K = 0
             for t in range(T):
                 i = t_v[t, 0]
@@ -177,11 +170,6 @@ def rips_cloud(P, max_dim, tri_table):
                     l = nb[i, q]
                     if l <= k or eid[j, l] < 0 or eid[k, l] < 0:
                         continue
-                    if K == cap:
-                        k_t = _grow_i(k_t, np.int64(K))
-                        k_val = _grow_f(k_val, np.int64(K))
-                        k_key = _grow_f(k_key, np.int64(K))
-                        cap = len(k_val)
                     k_t[K, 0] = t
                     k_t[K, 1] = tri_table[(i * m + j) * m + l]
                     k_t[K, 2] = tri_table[(i * m + k) * m + l]
@@ -189,14 +177,12 @@ def rips_cloud(P, max_dim, tri_table):
                     k_key[K] = max(t_key[t], eid[i, l], eid[j, l], eid[k, l])
                     k_val[K] = e_val[k_key[K]]
                     K += 1
-            k_t = k_t[:K]
-            k_val = k_val[:K]
-            order_k = bucket_order(k_key[:K], np.int64(E))
+            order_k = bucket_order(k_key, np.int64(E))
     return complex_pairs(np.int64(m), e_v, e_val, order_e, t_e, t_val, order_t, k_t, k_val,
                          order_k, np.int64(max_dim))
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, nogil=True)
 def rips_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, out_k, out_n,
                status, n_chunks):
     """Rips pairs of every cloud ``vectors[offsets[a]:offsets[a+1]]`` (plus the origin).

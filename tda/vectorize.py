@@ -246,7 +246,7 @@ def _n_features(method, dims, resolution, n_layers, n_quantiles):
     return [len(STATS) + 2 * n_quantiles] * len(dims)
 
 
-def _check_params(method, resolution, sigma, n_layers, quantiles, weight):
+def _check_params(method, resolution, sigma, n_layers, quantiles, weight, min_persistence=None):
     if method not in METHODS:
         raise ValueError(f"method={method!r} unknown; choose from {METHODS}")
     if not isinstance(resolution, Integral) or resolution < 1:
@@ -260,6 +260,9 @@ def _check_params(method, resolution, sigma, n_layers, quantiles, weight):
         raise ValueError(f"quantiles must be values in [0, 1], got {quantiles!r}")
     if weight not in ("persistence", "none"):
         raise ValueError(f"weight={weight!r}; choose 'persistence' or 'none'")
+    if min_persistence is not None and not (isinstance(min_persistence, Real)
+                                            and min_persistence >= 0):
+        raise ValueError(f"min_persistence must be None or a number >= 0, got {min_persistence!r}")
     return q
 
 
@@ -309,7 +312,7 @@ def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=No
     """
     if not isinstance(diagrams, Diagrams):
         raise TypeError(f"diagrams must be a Diagrams, got {type(diagrams).__name__}")
-    q = _check_params(method, resolution, sigma, n_layers, quantiles, weight)
+    q = _check_params(method, resolution, sigma, n_layers, quantiles, weight, min_persistence)
     dims = _check_dims(diagrams, dims)
     if ranges is None:
         ranges = diagram_ranges(diagrams, dims)
@@ -326,10 +329,8 @@ def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=No
     span = ranges[:, 1] - ranges[:, 0]
     if min_persistence is None:
         minp = 1e-9 * span
-    elif isinstance(min_persistence, Real) and min_persistence >= 0:
-        minp = np.full(len(dims), float(min_persistence))
     else:
-        raise ValueError(f"min_persistence must be None or a number >= 0, got {min_persistence!r}")
+        minp = np.full(len(dims), float(min_persistence))
     out = np.zeros((diagrams.n_atoms, int(start[-1])))
     args = (diagrams.offsets, diagrams.birth, diagrams.death, slot, start[:-1], minp)
     lo = np.ascontiguousarray(ranges[:, 0])
@@ -401,7 +402,7 @@ class DiagramVectorizer(TransformerMixin, BaseEstimator):
         if not isinstance(diagrams, Diagrams):
             raise TypeError(f"diagrams must be a Diagrams, got {type(diagrams).__name__}")
         q = _check_params(self.method, self.resolution, self.sigma, self.n_layers,
-                          self.quantiles, self.weight)
+                          self.quantiles, self.weight, self.min_persistence)
         self.dims_ = _check_dims(diagrams, self.dims)
         self.ranges_ = diagram_ranges(diagrams, self.dims_)
         self.n_features_out_ = int(sum(_n_features(self.method, self.dims_, self.resolution,

@@ -1,0 +1,529 @@
+"""Crystallization propensity: for atoms not crystal-like at frame t, P(crystal-like at t + H).
+
+The run teaches itself: targets are crystopo's own ``crystal_like`` labels H frames
+later; inputs are present-frame descriptors of the atom, their mean over its
+neighbours, the distance to the nearest crystal-like atom, the crystal-like
+fraction of its neighbours and its coordination number.  A seeded
+:class:`~sklearn.ensemble.HistGradientBoostingClassifier` (or a logistic model)
+is trained out of fold over spatial blocks: the box is cut into a grid of
+blocks, whole blocks (all their atom-frames) go to one of ``n_splits`` folds
+(:class:`~sklearn.model_selection.GroupKFold`), and every atom is scored by the
+model that was trained without its block.  Grouped permutation importances (drop
+in ROC-AUC when one named group of inputs is shuffled) name the precursors.
+
+Frames stream: per-frame inputs are written to a temporary directory as ``.npy``
+files and memory-mapped back; only a row sample (``max_train``) is held to train.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import check_scalar
+
+from descriptors import as_frame, first_shell_distance, neighbor_list
+
+__all__ = ["PropensityResult", "crystallization_propensity", "propensity", "spatial_blocks",
+           "block_folds", "distance_to_marked"]
+
+logger = logging.getLogger(__name__)
+_GEOMETRIC = ("distance_to_crystal", "crystal_neighbors", "coordination")
+
+
+@dataclass
+class PropensityResult:
+    """Out-of-fold crystallization propensities and how good they are.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per (frame, horizon, not-crystal-like atom): ``frame`` (input index),
+        ``id``, ``horizon``, ``p_crystal`` (float32), ``target`` (int8: 1/0 crystal-like
+        H frames later, -1 where the atom is gone), ``block`` and ``fold``.
+    roc_auc : dict {horizon: float or None}
+        Over rows with a target (None if only one class occurs).
+    importances : dict {horizon: {input group: mean ROC-AUC drop}}
+    single_auc : dict {horizon: {input group: ROC-AUC}}
+        Each one-column input used alone as the score (distance negated), on the same rows.
+    positive_rate : dict {horizon: float}
+    feature_names : list of str
+        Input columns: ``set[j]``, ``nbr:set[j]``, then the geometric inputs.
+    folds : dict {horizon: list of (train_blocks, test_blocks)}
+    train_rows : dict {horizon: list of ndarray}
+        Per fold, the rows of ``table`` (restricted to that horizon, positions) used to fit.
+    """
+
+    table: pd.DataFrame
+    roc_auc: dict
+    importances: dict
+    single_auc: dict
+    positive_rate: dict
+    feature_names: list
+    folds: dict = field(default_factory=dict)
+    train_rows: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"roc_auc": {str(h): v for h, v in self.roc_auc.items()},
+                "positive_rate": {str(h): v for h, v in self.positive_rate.items()},
+                "single_feature_auc": {str(h): v for h, v in self.single_auc.items()},
+                "importances": {str(h): v for h, v in self.importances.items()},
+                "n_rows": {str(h): int((self.table["horizon"] == h).sum()) for h in self.roc_auc},
+                "feature_names": self.feature_names}
+
+
+# -- geometry ------------------------------------------------------------------------------
+def spatial_blocks(frame, n_blocks=3) -> np.ndarray:
+    """Block id of each atom on a grid of ``n_blocks`` cells per box axis (fractional coords).
+
+    Returns
+    -------
+    blocks : ndarray of shape (n_atoms,), int64, in ``[0, n_blocks**3)``
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> np.bincount(spatial_blocks(make_lattice("sc", 4), 2)).tolist()
+    [8, 8, 8, 8, 8, 8, 8, 8]
+    """
+    n = np.broadcast_to(np.asarray(n_blocks, dtype=np.int64), (3,))
+    if np.any(n < 1):
+        raise ValueError(f"n_blocks must be >= 1, got n_blocks={n_blocks!r}")
+    frame = as_frame(frame)
+    s = frame.box.to_fractional(frame.positions)
+    s = s - np.floor(s)
+    cell = np.minimum((s * n).astype(np.int64), n - 1)
+    return (cell[:, 0] * n[1] + cell[:, 1]) * n[2] + cell[:, 2]
+
+
+def block_folds(blocks, n_splits=5) -> dict:
+    """Assign whole blocks to folds (GroupKFold on the blocks' row counts).
+
+    Returns
+    -------
+    fold_of_block : dict {block id: fold}
+    """
+    from sklearn.model_selection import GroupKFold
+
+    blocks = np.asarray(blocks, dtype=np.int64)
+    uniq = np.unique(blocks)
+    k = min(int(n_splits), len(uniq))
+    if k < 2:
+        raise ValueError(f"need at least 2 spatial blocks for out-of-fold scores, got {len(uniq)}; "
+                         "raise n_blocks")
+    out = {}
+    for f, (_, test) in enumerate(GroupKFold(k).split(blocks, groups=blocks)):
+        for b in np.unique(blocks[test]):
+            out[int(b)] = f
+    return out
+
+
+def distance_to_marked(frame, marked, max_distance: float) -> np.ndarray:
+    """Periodic distance from every atom to the nearest marked atom (itself excluded), capped.
+
+    Returns
+    -------
+    distance : ndarray of shape (n_atoms,), float64; ``max_distance`` where none is nearer.
+    """
+    import freud
+
+    frame = as_frame(frame)
+    marked = np.asarray(marked, dtype=bool)
+    out = np.full(frame.n_atoms, float(max_distance))
+    if not marked.any():
+        return out
+    box, rot = frame.box.canonical()
+    pos = frame.positions @ rot if not frame.box.is_orthogonal else frame.positions
+    pos = box.wrap(pos) - (box.origin + box.cell.sum(axis=0) / 2)
+    r_max = min(float(max_distance), 0.499 * float(np.min(box.widths[box.pbc], initial=np.inf)))
+    fbox = freud.box.Box.from_matrix(box.cell.T)
+    fbox.periodic = [bool(p) for p in box.pbc]
+    pts = fbox.wrap(pos)
+    idx = np.flatnonzero(marked)
+    nl = freud.locality.AABBQuery(fbox, pts[idx]).query(
+        pts, {"r_max": r_max, "num_neighbors": 2}).toNeighborList()
+    q = np.asarray(nl.query_point_indices)
+    d = np.asarray(nl.distances, dtype=np.float64)
+    self_hit = idx[np.asarray(nl.point_indices)] == q
+    q, d = q[~self_hit], d[~self_hit]
+    np.minimum.at(out, q, d)
+    return out
+
+
+def _frame_inputs(frame, crystal, feats, r_cut, d1, max_distance):
+    """(n, p) float32: own features, neighbour means, geometric inputs."""
+    nl = neighbor_list(frame, r_cut=r_cut)
+    counts = nl.counts
+    qi = nl.query_indices()
+    cols = []
+    if feats is not None and feats.shape[1]:
+        sums = np.zeros(feats.shape, dtype=np.float64)
+        np.add.at(sums, qi, feats[nl.indices])
+        cols += [feats, (sums / np.maximum(counts, 1)[:, None]).astype(np.float32)]
+    cn = np.zeros(frame.n_atoms)
+    np.add.at(cn, qi, crystal[nl.indices])
+    dist = distance_to_marked(frame, crystal, max_distance * d1) / d1
+    geo = np.stack([dist, cn / np.maximum(counts, 1), counts], axis=1).astype(np.float32)
+    return np.concatenate(cols + [geo], axis=1)
+
+
+def _stack_features(item, feature_sets, t):
+    if item is None:
+        return None
+    if isinstance(item, dict):
+        missing = [s for s in feature_sets if s not in item]
+        if missing:
+            raise ValueError(f"feature_sets {missing} not in features[{t}] (has {sorted(item)})")
+        parts = [np.asarray(item[s], dtype=np.float32).reshape(len(item[s]), -1)
+                 for s in feature_sets]
+        return np.concatenate(parts, axis=1) if parts else None
+    return np.asarray(item, dtype=np.float32).reshape(len(item), -1)
+
+
+def _names(widths, set_names):
+    names, groups = [], []
+    for prefix in ("", "nbr:"):
+        for s, w in zip(set_names, widths):
+            for j in range(w):
+                names.append(f"{prefix}{s}[{j}]" if w > 1 else f"{prefix}{s}")
+                # narrow sets: one importance per column; wide sets: one per set
+                groups.append(names[-1] if w <= 12 else f"{prefix}{s}")
+    names += list(_GEOMETRIC)
+    groups += list(_GEOMETRIC)
+    return names, groups
+
+
+# -- model ---------------------------------------------------------------------------------
+def _make_model(model, seed):
+    from sklearn.base import clone
+
+    if model == "hgb":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=31,
+                                              l2_regularization=1.0, early_stopping=False,
+                                              random_state=seed)
+    if model == "logistic":
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+    if hasattr(model, "fit") and hasattr(model, "predict_proba"):
+        return clone(model)
+    raise ValueError(f"model must be 'hgb', 'logistic' or a classifier with predict_proba, "
+                     f"got model={model!r}")
+
+
+class _Constant:
+    def __init__(self, p):
+        self.p = float(p)
+
+    def predict_proba(self, x):
+        return np.column_stack([np.full(len(x), 1 - self.p), np.full(len(x), self.p)])
+
+
+def _fit(model, seed, x, y):
+    if len(y) == 0 or y.min() == y.max():
+        return _Constant(float(y[0]) if len(y) else 0.0)
+    return _make_model(model, seed).fit(x, y)
+
+
+def _auc(y, p):
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if len(y) and 0 < y.sum() < len(y) else None
+
+
+def _permutation_importance(models, x, y, fold, groups, seed, n_repeats=3):
+    """Mean ROC-AUC drop per group of columns, shuffled jointly, on each fold's held-out rows."""
+    rng = np.random.default_rng(seed)
+    uniq = list(dict.fromkeys(groups))
+    cols = {g: [j for j, gg in enumerate(groups) if gg == g] for g in uniq}
+    drops = {g: [] for g in uniq}
+    for f, m in models.items():
+        sel = fold == f
+        base = _auc(y[sel], m.predict_proba(x[sel])[:, 1])
+        if base is None:
+            continue
+        for g in uniq:
+            for _ in range(n_repeats):
+                xp = x[sel].copy()
+                perm = rng.permutation(len(xp))
+                xp[:, cols[g]] = xp[perm][:, cols[g]]
+                drops[g].append(base - _auc(y[sel], m.predict_proba(xp)[:, 1]))
+    return {g: float(np.mean(v)) for g, v in drops.items() if v}
+
+
+def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5,
+                               feature_sets=None, frame_index=None, r_cut=None, n_blocks=3,
+                               n_splits=5, model="hgb", max_train=60_000, max_distance=4.0,
+                               importance=True, seed=0, progress=False) -> PropensityResult:
+    """Out-of-fold P(crystal-like at t + H) for every atom not crystal-like at t.
+
+    Parameters
+    ----------
+    frames : sequence of Frame (read once each, in order)
+    crystal_like : sequence of bool arrays (n_t,)
+        Row-aligned with ``frames`` (rows in id order, as Frames are).
+    features : sequence of arrays (n_t, ...) or of mappings {name: array}, optional
+        Present-frame per-atom descriptors, row-aligned; None: geometric inputs only.
+    horizon : int or sequence of int
+        H, in input frames: the target of frame ``frame_index[t]`` is the frame whose
+        index is ``frame_index[t] + H``.
+    feature_sets : list of str, optional
+        Names to use when ``features`` are mappings (default: all of frame 0's).
+    frame_index : sequence of int, optional
+        Input index of each frame (default 0, 1, ...).
+    r_cut : float, optional
+        Neighbourhood cutoff (default 1.35 first-neighbour distances of frame 0).
+    n_blocks : int or 3 ints
+        Spatial blocks per box axis; n_splits : folds over the blocks.
+    model : {"hgb", "logistic"} or a scikit-learn classifier
+    max_train : int
+        Rows sampled (seeded) to fit each fold's model.
+    max_distance : float
+        Cap of the distance to the nearest crystal-like atom, in first-neighbour distances.
+    importance : bool
+        Grouped permutation importances (ROC-AUC drop), on each fold's held-out rows.
+    seed : int
+
+    Returns
+    -------
+    PropensityResult
+    """
+    horizons = _check_horizons(horizon)
+    check_scalar(n_splits, "n_splits", Integral, min_val=2)
+    check_scalar(max_train, "max_train", Integral, min_val=10)
+    check_scalar(seed, "seed", Integral, min_val=0)
+    _make_model(model, seed)
+    n = len(frames)
+    if len(crystal_like) != n or (features is not None and len(features) != n):
+        raise ValueError(f"frames ({n}), crystal_like ({len(crystal_like)}) and features "
+                         f"({'-' if features is None else len(features)}) must have equal length")
+    index = np.arange(n) if frame_index is None else np.asarray(frame_index, dtype=np.int64)
+    if len(index) != n or np.any(np.diff(index) <= 0):
+        raise ValueError("frame_index must hold one increasing input index per frame")
+    pos = {int(i): t for t, i in enumerate(index)}
+    for h in horizons:
+        if not any(int(i) + h in pos for i in index):
+            raise ValueError(f"horizon={h} reaches beyond the trajectory: no frame has a frame "
+                             f"{h} later (input frames {index[0]}..{index[-1]})")
+    first = features[0] if features is not None else None
+    if isinstance(first, dict):
+        feature_sets = list(first) if feature_sets is None else list(feature_sets)
+        unknown = [s for s in feature_sets if s not in first]
+        if unknown:
+            raise ValueError(f"unknown feature set name(s) {unknown} in feature_sets; "
+                             f"available: {sorted(first)}")
+    elif feature_sets is not None:
+        raise ValueError("feature_sets needs features given as mappings {name: array}")
+    from threadpoolctl import threadpool_limits
+
+    with tempfile.TemporaryDirectory(prefix="crystopo-propensity-") as tmp:
+        rows, widths, set_names = _input_pass(frames, crystal_like, features, feature_sets,
+                                              r_cut, n_blocks, max_distance, Path(tmp),
+                                              progress)
+        names, groups = _names(widths, set_names)
+        n_rows = sum(int(r["keep"].sum()) for r in rows)
+        # small fits: OpenMP start-up per tree costs more than it saves (10x on a busy machine)
+        with threadpool_limits(limits=1 if min(n_rows, max_train) < 20_000 else None):
+            results = [_one_horizon(h, rows, index, pos, model, n_splits, max_train, groups,
+                                    importance, seed) for h in horizons]
+    table = pd.concat([r[0] for r in results], ignore_index=True)
+    get = lambda k: {h: r[k] for h, r in zip(horizons, results)}  # noqa: E731
+    return PropensityResult(table, get(1), get(2), get(3), get(4), names, get(5), get(6))
+
+
+def _check_horizons(horizon):
+    hs = [horizon] if isinstance(horizon, Integral) or np.ndim(horizon) == 0 else list(horizon)
+    if not hs or any(isinstance(h, bool) or not isinstance(h, Integral) or h < 1 for h in hs):
+        raise ValueError(f"horizon must be an integer >= 1 (or a list of them), got "
+                         f"horizon={horizon!r}")
+    return sorted({int(h) for h in hs})
+
+
+def _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks, max_distance,
+                tmp, progress):
+    from tqdm.auto import tqdm
+
+    rows, widths, set_names, d1 = [], None, None, None
+    for t in tqdm(range(len(frames)), disable=not progress, desc="propensity inputs"):
+        frame = as_frame(frames[t])
+        crystal = np.asarray(crystal_like[t], dtype=bool)
+        if crystal.shape != (frame.n_atoms,):
+            raise ValueError(f"crystal_like[{t}] has shape {crystal.shape}, frame {t} has "
+                             f"{frame.n_atoms} atoms")
+        if d1 is None:
+            d1 = first_shell_distance(frame)
+            r_cut = 1.35 * d1 if r_cut is None else float(r_cut)
+        item = None if features is None else features[t]
+        x = _stack_features(item, feature_sets, t)
+        if x is not None and x.shape[0] != frame.n_atoms:
+            raise ValueError(f"features[{t}] has {x.shape[0]} rows, frame {t} has "
+                             f"{frame.n_atoms} atoms")
+        if widths is None:
+            if isinstance(item, dict):
+                set_names = list(feature_sets)
+                widths = [int(np.prod(np.shape(item[s])[1:], dtype=np.int64)) for s in set_names]
+            else:
+                set_names = [] if x is None else ["features"]
+                widths = [] if x is None else [x.shape[1]]
+        inputs = _frame_inputs(frame, crystal, x, r_cut, d1, max_distance)
+        if not np.isfinite(inputs).all():
+            raise ValueError(f"features[{t}] contain NaN or inf")
+        keep = ~crystal
+        path = tmp / f"x{t}.npy"
+        np.save(path, np.ascontiguousarray(inputs[keep]))
+        rows.append({"ids": frame.ids, "crystal": crystal, "keep": keep, "x": path,
+                     "blocks": spatial_blocks(frame, n_blocks)[keep]})
+    return rows, widths, set_names
+
+
+def _one_horizon(h, rows, index, pos, model, n_splits, max_train, groups, importance, seed):
+    rng = np.random.default_rng([seed, h])
+    parts = []
+    for t, i in enumerate(index):
+        if int(i) + h not in pos:
+            continue
+        r, later = rows[t], rows[pos[int(i) + h]]
+        ids = r["ids"][r["keep"]]
+        j = np.searchsorted(later["ids"], ids)
+        j = np.minimum(j, len(later["ids"]) - 1)
+        found = later["ids"][j] == ids
+        target = np.where(found, later["crystal"][j], -1).astype(np.int8)
+        parts.append((t, ids, target, r["blocks"]))
+    frame_col = np.concatenate([np.full(len(p[1]), index[p[0]], np.int64) for p in parts])
+    tpos = np.concatenate([np.full(len(p[1]), p[0], np.int64) for p in parts])
+    ids = np.concatenate([p[1] for p in parts])
+    target = np.concatenate([p[2] for p in parts])
+    blocks = np.concatenate([p[3] for p in parts])
+    local = np.concatenate([np.arange(len(p[1])) for p in parts])
+    fold_of = block_folds(blocks, n_splits)
+    fold = np.array([fold_of[int(b)] for b in blocks], dtype=np.int64) if len(blocks) else blocks
+    n_folds = max(fold_of.values()) + 1
+    # training sample: rows with a target, drawn without regard to fold, then split by fold
+    known = np.flatnonzero(target >= 0)
+    sample = np.sort(rng.choice(known, min(len(known), max_train), replace=False))
+    xs = _gather(rows, tpos[sample], local[sample])
+    ys = target[sample].astype(np.int64)
+    models, train_rows, folds = {}, [], []
+    for f in range(n_folds):
+        tr = fold[sample] != f
+        models[f] = _fit(model, seed, xs[tr], ys[tr])
+        train_rows.append(sample[tr])
+        folds.append((sorted(set(blocks[sample[tr]].tolist())),
+                      sorted(b for b, ff in fold_of.items() if ff == f)))
+    p = np.empty(len(ids), dtype=np.float32)
+    for t in np.unique(tpos):
+        sel = np.flatnonzero(tpos == t)
+        x = np.load(rows[t]["x"], mmap_mode="r")[local[sel]]
+        for f in np.unique(fold[sel]):
+            m = fold[sel] == f
+            p[sel[m]] = models[int(f)].predict_proba(np.asarray(x[m]))[:, 1]
+    ok = target >= 0
+    auc = _auc(target[ok], p[ok])
+    single = {}
+    cols = [j for j, g in enumerate(groups) if groups.count(g) == 1 and "[" not in g]
+    known_all = np.flatnonzero(ok)
+    x_one = _gather(rows, tpos[known_all], local[known_all], cols)
+    for c, j in enumerate(cols):        # one-column inputs alone, on every row with a target
+        score = -x_one[:, c] if groups[j] == "distance_to_crystal" else x_one[:, c]
+        single[groups[j]] = _auc(target[known_all], score)
+    imp = {}
+    if importance and auc is not None:
+        held = rng.choice(len(sample), min(len(sample), 8000), replace=False)
+        imp = _permutation_importance(models, xs[held], ys[held], fold[sample][held], groups,
+                                      seed)
+        imp = dict(sorted(imp.items(), key=lambda kv: -kv[1]))
+    table = pd.DataFrame({"frame": frame_col, "id": ids, "horizon": np.full(len(ids), h, np.int64),
+                          "p_crystal": p, "target": target, "block": blocks, "fold": fold})
+    rate = float(target[ok].mean()) if ok.any() else None
+    logger.info("horizon %d: %d rows, positive rate %s, ROC-AUC %s", h, len(ids), rate, auc)
+    return table, auc, imp, single, rate, folds, train_rows
+
+
+def _gather(rows, tpos, local, cols=None):
+    out = None
+    for t in np.unique(tpos):
+        sel = np.flatnonzero(tpos == t)
+        x = np.load(rows[t]["x"], mmap_mode="r")
+        x = x[local[sel]] if cols is None else x[local[sel]][:, cols]
+        if out is None:
+            out = np.empty((len(tpos), x.shape[1]), dtype=np.float32)
+        out[sel] = x
+    return out if out is not None else np.zeros((0, 0), np.float32)
+
+
+# -- on an analysed run --------------------------------------------------------------------
+def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_sets=None,
+               n_blocks=3, n_splits=5, model="hgb", max_train=60_000, seed=0,
+               progress=False, write=True) -> PropensityResult:
+    """Run (or reuse) :func:`multilayer.analyze` into ``out``, then the propensity model.
+
+    Inputs are the run's stored feature sets (default: those of its config, plus the
+    averaged q6); targets its ``crystal_like`` labels.  Writes ``out/propensity.parquet``
+    (frame, id, horizon, p_crystal) and ``out/propensity.json`` (ROC-AUC per horizon,
+    positive rates, single-input ROC-AUCs and grouped permutation importances).
+
+    Parameters
+    ----------
+    trajectory, out, config, frames
+        As in :func:`multilayer.analyze` (called with ``resume=True``).
+    horizon, feature_sets, n_blocks, n_splits, model, max_train, seed
+        As in :func:`crystallization_propensity`.
+    write : bool
+        Write the two files.
+    """
+    from descriptors import read_trajectory
+
+    from .pipeline import analyze
+    from .store import FeatureStore
+
+    horizons = _check_horizons(horizon)
+    out = Path(out)
+    res = analyze(trajectory, out, config=config, frames=frames, resume=True, progress=progress)
+    cfg = res.config
+    good = list(res.frames)
+    store = FeatureStore(out / ".crystopo" / "features", good)
+    sets = list(cfg["features"]["sets"]) + ["q6"] if feature_sets is None else list(feature_sets)
+    avail = set(store.read(good[0], None))
+    unknown = [s for s in sets if s not in avail or s in ("ids", "types")]
+    if unknown:
+        raise ValueError(f"unknown feature set name(s) {unknown} in feature_sets; this run "
+                         f"stored {sorted(avail - {'ids', 'types'})}")
+    labels = pd.read_parquet(out / "labels.parquet", columns=["frame", "id", "crystal_like"])
+    by_frame = dict(tuple(labels.groupby("frame")))
+    traj = read_trajectory(trajectory)
+
+    class _Lazy:
+        def __init__(self, fn):
+            self.fn = fn
+
+        def __len__(self):
+            return len(good)
+
+        def __getitem__(self, t):
+            return self.fn(good[t])
+
+    def crystal(i):
+        df = by_frame[i]
+        ids = store.read(i, ["ids"])["ids"]
+        m = df.set_index("id")["crystal_like"].reindex(ids).fillna(False).to_numpy(bool)
+        return m
+
+    r_cut = cfg["neighbors"]["shell_factor"] * res.summary["nn_distance"]
+    result = crystallization_propensity(
+        _Lazy(lambda i: traj[i]), _Lazy(crystal), _Lazy(lambda i: store.read(i, sets)),
+        horizon=horizons, feature_sets=sets, frame_index=good, r_cut=r_cut, n_blocks=n_blocks,
+        n_splits=n_splits, model=model, max_train=max_train, seed=seed, progress=progress)
+    if write:
+        result.table[["frame", "id", "horizon", "p_crystal"]].to_parquet(
+            out / "propensity.parquet", index=False)
+        (out / "propensity.json").write_text(json.dumps(result.to_json(), indent=2))
+    return result
