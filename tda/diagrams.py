@@ -86,8 +86,8 @@ class Diagrams:
         if off.ndim != 1 or len(off) < 1 or off[0] != 0 or np.any(np.diff(off) < 0):
             raise ValueError("offsets must be a non-decreasing 1-d array starting at 0")
         if not (b.shape == d.shape == k.shape == (off[-1],)):
-            raise ValueError(f"birth, death and dim must have shape ({off[-1]},) to match offsets, "
-                             f"got {b.shape}, {d.shape}, {k.shape}")
+            raise ValueError(f"birth, death and dim must have shape ({off[-1]},) to match "
+                             f"offsets, got {b.shape}, {d.shape}, {k.shape}")
         if self.complex not in COMPLEXES:
             raise ValueError(f"complex={self.complex!r}; choose from {COMPLEXES}")
         for name, arr in (("offsets", off), ("birth", b), ("death", d), ("dim", k)):
@@ -200,9 +200,9 @@ class Diagrams:
             if item and isinstance(item[0], tuple):  # gudhi
                 arr = np.array([(b, d, k) for k, (b, d) in item], dtype=np.float64).reshape(-1, 3)
             else:
-                arr = np.concatenate([np.column_stack([np.asarray(x, dtype=np.float64).reshape(-1, 2),
-                                                       np.full(len(x), q)])
-                                      for q, x in enumerate(item)] or [np.zeros((0, 3))])
+                blocks = [np.column_stack([np.asarray(x, dtype=np.float64).reshape(-1, 2),
+                                           np.full(len(x), q)]) for q, x in enumerate(item)]
+                arr = np.concatenate(blocks or [np.zeros((0, 3))])
             arr = arr[arr[:, 1] > arr[:, 0]]
             arr = arr[np.lexsort((arr[:, 1], arr[:, 0], arr[:, 2]))]
             births.append(arr[:, 0])
@@ -436,6 +436,14 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
     Diagrams
         ``n_atoms`` = number of atoms computed.
 
+    Notes
+    -----
+    Perfect fcc and hcp give *identical* alpha and Rips diagrams for cutoffs up to
+    about 1.5 nn (first and second shells: the cuboctahedron and the anticuboctahedron
+    have the same faces, and the 6 second neighbours sit alike); they differ from the
+    third shell on (``r_cut`` ~ 1.8 nn).  Separating fcc from hcp needs that cutoff, or
+    another descriptor.
+
     Examples
     --------
     >>> from descriptors import make_lattice
@@ -520,7 +528,8 @@ def cloud_persistence(clouds, offsets=None, *, complex: str = "alpha", max_dim: 
     offsets = np.asarray(offsets, dtype=np.int64)
     if clouds.ndim != 2 or clouds.shape[1] != 3:
         raise ValueError(f"clouds.shape must be (n_points, 3), got {clouds.shape}")
-    if offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(clouds) or np.any(np.diff(offsets) < 0):
+    if (offsets.ndim != 1 or offsets[0] != 0 or offsets[-1] != len(clouds)
+            or np.any(np.diff(offsets) < 0)):
         raise ValueError(f"offsets must rise from 0 to len(clouds)={len(clouds)}")
     if not np.isfinite(clouds).all():
         raise ValueError("clouds contain NaN or inf")

@@ -453,8 +453,8 @@ def delaunay(P, face_table):
                 s = stack[n_stack]
                 if face_state[s] != _OPEN:
                     continue
-                d = _wrap(P, PT, face_v[s, 0], face_v[s, 1], face_v[s, 2], face_opp[s, 0], tol, flag,
-                          hbuf, pbuf)
+                d = _wrap(P, PT, face_v[s, 0], face_v[s, 1], face_v[s, 2], face_opp[s, 0], tol,
+                          flag, hbuf, pbuf)
                 if d < 0:  # no point above: the scan itself certifies the hull face
                     face_state[s] = _HULL
                     continue

@@ -116,7 +116,8 @@ def _landscapes(offsets, birth, death, slot, start, minp, lo, hi, res, n_layers,
                 t = lo[s] + (i + 0.5) * step
                 top[:] = 0.0
                 for q in range(offsets[a], offsets[a + 1]):
-                    if slot[q] != s or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
+                    if slot[q] != s or not math.isfinite(death[q]) \
+                            or death[q] - birth[q] <= minp[s]:
                         continue
                     v = min(t - birth[q], death[q] - t)
                     if v <= top[n_layers - 1]:
@@ -361,7 +362,8 @@ def feature_names(method, dims, *, resolution=20, n_layers=3, quantiles=_DEFAULT
             names += [f"{h}_landscape_{k}_{i}" for k in range(n_layers) for i in range(resolution)]
         else:
             names += [f"{h}_{s}" for s in STATS]
-            names += [f"{h}_birth_q{p:g}" for p in quantiles] + [f"{h}_death_q{p:g}" for p in quantiles]
+            names += [f"{h}_birth_q{p:g}" for p in quantiles]
+            names += [f"{h}_death_q{p:g}" for p in quantiles]
     return names
 
 

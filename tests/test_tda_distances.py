@@ -14,7 +14,9 @@ def brute_wasserstein(a, b, order, internal_p):
     """Minimum over all partial matchings (each point to a partner or to the diagonal)."""
     def ground(x, y):
         diff = np.abs(np.asarray(x) - np.asarray(y))
-        return diff.max() if np.isinf(internal_p) else (diff ** internal_p).sum() ** (1 / internal_p)
+        if np.isinf(internal_p):
+            return diff.max()
+        return (diff ** internal_p).sum() ** (1 / internal_p)
 
     def to_diag(x):
         proj = np.full(2, (x[0] + x[1]) / 2)
@@ -32,7 +34,8 @@ def brute_wasserstein(a, b, order, internal_p):
     return best ** (1 / order)
 
 
-@pytest.mark.parametrize("order,internal_p", [(1.0, np.inf), (2.0, 2.0), (1.0, 1.0), (3.0, np.inf)])
+@pytest.mark.parametrize("order,internal_p",
+                         [(1.0, np.inf), (2.0, 2.0), (1.0, 1.0), (3.0, np.inf)])
 def test_wasserstein_equals_brute_force(order, internal_p):
     rng = np.random.default_rng(int(order * 10 + internal_p if np.isfinite(internal_p) else 99))
     for _ in range(5):

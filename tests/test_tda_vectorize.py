@@ -115,8 +115,8 @@ def test_estimator_learns_ranges_once_and_applies_them_to_other_frames():
         vec.transform(other)
     assert vec.fit(fit_dg) is vec
     assert vec.dims_ == (1, 2) and vec.ranges_.shape == (2, 2)
-    npt.assert_array_equal(vec.transform(other),
-                           vectorize(other, "betti", resolution=9, dims=(1, 2), ranges=vec.ranges_))
+    fitted = vectorize(other, "betti", resolution=9, dims=(1, 2), ranges=vec.ranges_)
+    npt.assert_array_equal(vec.transform(other), fitted)
     assert not np.array_equal(vec.transform(other), vectorize(other, "betti", resolution=9,
                                                               dims=(1, 2)))
     names = vec.get_feature_names_out()

@@ -1,0 +1,27 @@
+"""The descriptor stage on a local Dask cluster gives exactly the serial results."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from descriptors import demo_trajectory_path
+from multilayer.pipeline import analyze
+from multilayer.store import FeatureStore
+
+pytest.importorskip("dask.distributed", reason="needs the [distributed] extra")
+
+CFG = {"output": {"figures": False, "report": False, "trajectory": "none"},
+       "mapper": {"enabled": False}}
+
+
+def test_dask_features_equal_serial(tmp_path):
+    serial = analyze(demo_trajectory_path(), tmp_path / "s", frames="0:40:8", config=CFG)
+    dask = analyze(demo_trajectory_path(), tmp_path / "d", frames="0:40:8", config=CFG, workers=2)
+    a = FeatureStore(tmp_path / "s" / ".crystopo" / "features")
+    b = FeatureStore(tmp_path / "d" / ".crystopo" / "features")
+    assert a.done() == b.done() == [0, 8, 16, 24, 32]
+    for i in a.done():
+        fa, fb = a.read(i), b.read(i)
+        assert fa.keys() == fb.keys()
+        for key in fa:
+            np.testing.assert_array_equal(fa[key], fb[key], err_msg=f"frame {i}, {key}")
+    pd.testing.assert_frame_equal(serial.labels, dask.labels)
