@@ -150,7 +150,7 @@ def test_kernels_run_in_parallel_blocks_and_grow_short_outputs(monkeypatch):
                     for i in range(frame.n_atoms) for q in range(3))
         assert worst < EXACT
     # a capacity of one pair per cloud forces the second pass for every cloud
-    monkeypatch.setattr(diagrams_module, "_capacity", lambda sizes: np.ones_like(sizes))
+    monkeypatch.setattr(diagrams_module, "_capacity", lambda sizes, c: np.ones_like(sizes))
     short = local_persistence(frame, r_cut=1.5)
     monkeypatch.undo()
     full = local_persistence(frame, r_cut=1.5)
