@@ -18,13 +18,20 @@ distance of 1 (``nn_distance``, default: :func:`descriptors.first_shell_distance
 
 ``shell_cut = 1.82`` nn lies between the shells at 1.73 (fcc, hcp) and 1.91 (bcc, hcp,
 diamond) and above those at 1.63 (bcc, hcp, diamond): no shell of the four lattices straddles
-it, and diamond gets its second shell (4 + 12 atoms), fcc 42, bcc 26, hcp 38 atoms.
+it, and diamond gets its second shell (4 + 12 atoms), fcc 42, bcc 26, hcp 38 atoms.  Boxes
+should be wider than twice that (3.64 nn), or an atom's own images enter its neighbourhood.
+The per-frame estimate of the first-neighbour distance drifts with strong noise (0.97 at
+Gaussian noise 0.065 nn, 0.84 at 0.12): pass ``nn_distance`` where the scale is known.
 
-Confidence is ``p_max * min(1, typicality / novelty)``: ``p_max`` the classifier's largest
-class probability, ``typicality`` the fraction of the predicted class's training atoms at
-least as far from the class centre (Mahalanobis distance in the leading principal components
-of the standardised features).  Environments unlike any training class (a gas shown to a
-crystal classifier) thus fall to confidence ~0 however sure the classifier is.
+Confidence is ``p_max * min(1, R / d)``: ``p_max`` the classifier's largest class
+probability; ``d`` the atom's distance from the predicted class's training atoms --
+Mahalanobis in the leading principal components of the standardised features, plus the
+residual off those components in units of the class's mean training residual -- and ``R``
+the distance within which a fraction ``1 - novelty`` of that class's training atoms lie.
+At the default ``threshold`` 0.5, an atom more than twice as far as ``R`` is unknown however
+sure the classifier is: a gas shown to a crystal classifier, and also crystals far hotter
+than any trained on -- train on the range of conditions to be labelled, or use
+``augment_noise`` (Gaussian noise on a copy of each training frame, as the paper's Sec. 3.2).
 """
 from __future__ import annotations
 
@@ -277,7 +284,7 @@ class StructureClassifier(BaseEstimator):
 
     def __init__(self, feature_sets=("neighbors_map", "steinhardt"), *, model="hgb",
                  nn_distance=None, shell_cut=1.82, max_per_class=2000, augment_noise=0.0,
-                 augment_fraction=0.33, novelty=0.005, n_components=10, seed=0, n_jobs=None):
+                 augment_fraction=0.33, novelty=0.005, n_components=10, seed=0, n_jobs=1):
         self.feature_sets = feature_sets
         self.model = model
         self.nn_distance = nn_distance
@@ -340,6 +347,7 @@ class StructureClassifier(BaseEstimator):
                 xs.append(x[sel - atoms.start])
             yk.append(y[rows])
         names = {**names, **(class_names or {})}
+        logger.debug("training on %d atoms of %d frames", sum(map(len, yk)), len(frames))
         return self.fit_features(np.vstack(xs), np.concatenate(yk), class_names=names,
                                  features=feats)
 
@@ -363,26 +371,59 @@ class StructureClassifier(BaseEstimator):
         with threadpool_limits(limits=self.n_jobs):
             self.model_ = _make_model(self.model, int(self.seed), self.n_jobs).fit(X, y)
             self.scaler_ = StandardScaler().fit(X)
-            k = int(min(self.n_components, X.shape[1], len(X) - 1))
+            # at least 10 training atoms per principal component in the smallest class
+            n_min = int(np.bincount(np.searchsorted(self.classes_, y)).min())
+            k = int(max(1, min(self.n_components, X.shape[1], n_min // 10)))
             self.pca_ = PCA(k, random_state=int(self.seed)).fit(self.scaler_.transform(X))
             z = self.pca_.transform(self.scaler_.transform(X))
-        self.centres_, self.precisions_, self.train_d2_ = {}, {}, {}
+        # floors: 0.1 % of the mean principal variance, of the total standardised variance
+        floor = (1e-3 * float(np.mean(self.pca_.explained_variance_)) + 1e-12, 1e-3 * X.shape[1])
+        res = self._residual2(X)
+        rng = np.random.default_rng(int(self.seed))
+        self.centres_, self.precisions_, self.res_scale_, self.radius2_ = {}, {}, {}, {}
         for c in self.classes_:
-            zc = z[y == c]
-            cov = np.atleast_2d(np.cov(zc, rowvar=False)) if len(zc) > 1 else np.eye(k)
-            cov += 1e-6 * max(np.trace(cov) / k, 1e-12) * np.eye(k)
-            self.centres_[int(c)], self.precisions_[int(c)] = zc.mean(axis=0), np.linalg.inv(cov)
-            d2 = np.sort(self._d2(zc, int(c)))
-            self.train_d2_[int(c)] = d2[np.linspace(0, len(d2) - 1, min(len(d2), 20000)).astype(int)]
+            c, zc, rc = int(c), z[y == c], res[y == c]
+            # R from out-of-fold distances (2 folds): in-sample ones are too small
+            half = rng.permutation(len(zc)) < len(zc) // 2
+            oof = [self._class_model(zc[a], rc[a], floor, zc[~a], rc[~a]) for a in (half, ~half)]
+            d2 = np.concatenate([o for o in oof if o is not None] or [np.zeros(1)])
+            self.radius2_[c] = float(np.quantile(d2, 1.0 - self.novelty)) + 1e-12
+            self.centres_[c], self.precisions_[c], self.res_scale_[c] = self._class_model(
+                zc, rc, floor)
         self.class_names_ = {int(c): str((class_names or {}).get(int(c), int(c)))
                              for c in self.classes_}
         if features is not None:
             self.features_ = features
         return self
 
-    def _d2(self, z, c):
+    @staticmethod
+    def _class_model(z, res, floor, z_eval=None, res_eval=None):
+        """(centre, precision, residual scale) of one class; or the distances of ``z_eval``.
+
+        ``floor = (variance ridge, residual scale floor)``: classes trained on perfect lattices
+        alone are point masses.
+        """
+        from sklearn.covariance import LedoitWolf
+
+        if z_eval is not None and (len(z) < 2 or len(z_eval) == 0):
+            return None
+        k = z.shape[1]
+        cov = LedoitWolf().fit(z).covariance_ if len(z) > 1 else np.zeros((k, k))
+        model = (z.mean(axis=0), np.linalg.inv(cov + floor[0] * np.eye(k)),
+                 max(float(res.mean()), floor[1]))
+        if z_eval is None:
+            return model
+        diff = z_eval - model[0]
+        return np.einsum("ij,jk,ik->i", diff, model[1], diff) + res_eval / model[2]
+
+    def _residual2(self, X):
+        """Squared distance of standardised rows from the principal subspace."""
+        zs = self.scaler_.transform(np.asarray(X, dtype=np.float64))
+        return ((zs - self.pca_.inverse_transform(self.pca_.transform(zs))) ** 2).sum(axis=1)
+
+    def _d2(self, z, res, c):
         diff = z - self.centres_[c]
-        return np.einsum("ij,jk,ik->i", diff, self.precisions_[c], diff)
+        return np.einsum("ij,jk,ik->i", diff, self.precisions_[c], diff) + res / self.res_scale_[c]
 
     def classify_features(self, X, *, threshold: float = 0.5):
         """``(labels int64, confidence float32)`` of feature rows; -1 below ``threshold``."""
@@ -396,16 +437,15 @@ class StructureClassifier(BaseEstimator):
         with threadpool_limits(limits=self.n_jobs):
             proba = self.model_.predict_proba(X)
             z = self.pca_.transform(self.scaler_.transform(X))
+            res = self._residual2(X)
         best = np.argmax(proba, axis=1)
         labels = np.asarray(self.model_.classes_)[best].astype(np.int64)
         conf = proba[np.arange(len(X)), best]
-        typical = np.ones(len(X))
-        for c in np.unique(labels):
-            m = labels == c
-            ref = self.train_d2_[int(c)]
-            typical[m] = (1 + len(ref) - np.searchsorted(ref, self._d2(z[m], int(c)))) / (1 + len(ref))
         if self.novelty > 0:
-            conf = conf * np.minimum(1.0, typical / self.novelty)
+            for c in np.unique(labels):
+                m = labels == c
+                d2 = self._d2(z[m], res[m], int(c))
+                conf[m] *= np.minimum(1.0, np.sqrt(self.radius2_[int(c)] / np.maximum(d2, 1e-300)))
         return np.where(conf >= threshold, labels, -1), conf.astype(np.float32)
 
     def classify(self, frame, *, threshold: float = 0.5):
@@ -428,7 +468,10 @@ class StructureClassifier(BaseEstimator):
 
     @staticmethod
     def load(path) -> "StructureClassifier":
-        obj = pickle.loads(Path(path).read_bytes())
+        try:
+            obj = pickle.loads(Path(path).read_bytes())
+        except (pickle.UnpicklingError, EOFError, AttributeError, ImportError) as err:
+            raise ValueError(f"{path}: not a saved StructureClassifier ({err!r})") from err
         if not isinstance(obj, StructureClassifier):
             raise ValueError(f"{path} holds a {type(obj).__name__}, not a StructureClassifier")
         return obj
@@ -454,7 +497,8 @@ def train_classifier(frames, labels, *, feature_sets=("neighbors_map", "steinhar
         ``nn_distance``, ``shell_cut``, ``max_per_class`` (atoms per class and frame, 2000),
         ``augment_noise`` (Gaussian noise in nn distances on a copy of each frame, on
         ``augment_fraction`` = 0.33 of its atoms, as the paper's Sec. 3.2), ``novelty``
-        (typicality below which confidence is scaled down, 0.005), ``n_components``,
+        (fraction of training atoms outside the radius beyond which confidence falls, 0.005;
+        0 = no novelty check), ``n_components``,
         ``seed``, ``n_jobs``: see :class:`StructureClassifier`.
 
     Returns
@@ -464,9 +508,9 @@ def train_classifier(frames, labels, *, feature_sets=("neighbors_map", "steinhar
     Examples
     --------
     >>> from descriptors import make_lattice
-    >>> train = [make_lattice(k, 3, noise=0.04, seed=1) for k in ("fcc", "bcc")]
+    >>> train = [make_lattice(k, 4, noise=0.04, seed=1) for k in ("fcc", "bcc")]
     >>> clf = train_classifier(train, [0, 1], feature_sets=["steinhardt"], seed=0)
-    >>> labels, conf = clf.classify(make_lattice("bcc", 3, noise=0.04, seed=2))
+    >>> labels, conf = clf.classify(make_lattice("bcc", 4, noise=0.04, seed=2))
     >>> float((labels == 1).mean())
     1.0
     """

@@ -99,8 +99,8 @@ def trusted_labels(frame, method: str = "tenwolde", **kwargs) -> np.ndarray:
     Examples
     --------
     >>> from descriptors import make_lattice
-    >>> trusted_labels(make_lattice("fcc", 3, noise=0.03, seed=0)).min()
-    1
+    >>> trusted_labels(make_lattice("fcc", 3, noise=0.03, seed=0)).tolist()[:5]
+    [1, 1, 1, 1, 1]
     """
     if method == "tenwolde":
         return solid_liquid(as_frame(frame), **kwargs).astype(np.int64)
@@ -185,8 +185,9 @@ def _spec_labels(spec, path, frames, idx, names) -> list:
         if name.lstrip("-").isdigit():
             return [int(name)] * len(frames)
         ids = {v: k for k, v in names.items()}
-        if name not in ids:
-            ids[name] = names[max(names, default=-1) + 1] = max(names, default=-1) + 1
+        if name not in ids:                       # a new class: the next free integer
+            ids[name] = max(names, default=-1) + 1
+            names[ids[name]] = name
         return [ids[name]] * len(frames)
     if spec == "column" or spec.startswith("column:"):
         column = spec.partition(":")[2] or "label"
