@@ -2,9 +2,12 @@
 
 For H = 2, 5, 10, 20 frames (3 tau per frame), every atom not crystal-like at frame t
 is scored P(crystal-like at t + H) by a model trained out of fold over 27 spatial blocks
-(5 folds); beside it, single classic predictors computed in the same run on the same
-rows: averaged q6 (Lechner-Dellago), coordination number (neighbours within 1.35 d),
-crystal-like fraction of the neighbours and distance to the nearest crystal-like atom.
+(5 folds; inputs: the run's Steinhardt q4..q12, Neighbors Map and persistence features
+-- the wide sets reduced to 8 principal axes -- their means over the neighbours, and the
+geometric inputs); beside it, single classic predictors computed in the same run on the
+same rows: averaged q6 (Lechner-Dellago) of the atom and its neighbours' mean, coordination
+number (neighbours within 1.35 d), crystal-like fraction of the neighbours and distance to
+the nearest crystal-like atom.
 
     python benchmarks/bench_propensity.py [--out DIR] [--model hgb|logistic]
 
@@ -35,16 +38,17 @@ def main(argv=None):
     print(f"bundled LJ trajectory (4000 atoms, 50 frames), model={args.model}, "
           f"inputs: {len(res.feature_names)} columns; {wall:.0f} s in all (analyze reused "
           f"when {args.out} holds it)\n")
-    print("| H (frames) | rows | positive rate | model ROC-AUC | q6 (avg) | coordination "
-          "| crystal-like nbr fraction | -distance to crystal | top inputs (permutation) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| H (frames) | rows | positive rate | model ROC-AUC | q6 (avg) | q6 (avg) over nbrs "
+          "| coordination | crystal-like nbr fraction | -distance to crystal "
+          "| top inputs (permutation ROC-AUC drop) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     fmt = lambda v: "n/a" if v is None else f"{v:.3f}"   # noqa: E731
     for h in HORIZONS:
         s = res.single_auc[h]
         n = int((res.table["horizon"] == h).sum())
         top = ", ".join(f"{k} ({v:.3f})" for k, v in list(res.importances[h].items())[:3])
         print(f"| {h} | {n} | {fmt(res.positive_rate[h])} | **{fmt(res.roc_auc[h])}** | "
-              f"{fmt(s.get('q6'))} | {fmt(s.get('coordination'))} | "
+              f"{fmt(s.get('q6'))} | {fmt(s.get('nbr:q6'))} | {fmt(s.get('coordination'))} | "
               f"{fmt(s.get('crystal_neighbors'))} | {fmt(s.get('distance_to_crystal'))} | {top} |")
 
 

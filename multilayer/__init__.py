@@ -16,3 +16,10 @@ from .metrics import adjusted_rand, match_labels, matched_accuracy
 from .summary import summary
 from .plot_network import plot_mapper, plot_resolution_scan
 from .pipeline import AnalysisResult, analyze
+from .time_average import TimeAveragedFrames, moving_average
+from .embedding import (Embedding, embed_frames, fit_embedding, plot_embedding,
+                        reference_environments)
+from .propensity import PropensityResult, crystallization_propensity, propensity
+from .classify import (StructureClassifier, StructureFeatures, classify_trajectory,
+                       train_classifier)
+from .classify_io import read_labels, trusted_labels

@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_propensity)
     p = sub.add_parser("config", help="print the default configuration as TOML")
     p.set_defaults(func=_cmd_config)
+    from .classify_io import add_classify_parser
+
+    add_classify_parser(sub)      # crystopo classify: train on labelled frames, label a trajectory
     return parser
 
 

@@ -49,11 +49,13 @@ class PropensityResult:
     roc_auc : dict {horizon: float or None}
         Over rows with a target (None if only one class occurs).
     importances : dict {horizon: {input group: mean ROC-AUC drop}}
-    single_auc : dict {horizon: {input group: ROC-AUC}}
-        Each one-column input used alone as the score (distance negated), on the same rows.
+    single_auc : dict {horizon: {input: ROC-AUC}}
+        Each input column of a narrow set or a geometric input, used alone as the score
+        (distance negated), on the same rows.
     positive_rate : dict {horizon: float}
     feature_names : list of str
-        Input columns: ``set[j]``, ``nbr:set[j]``, then the geometric inputs.
+        Input columns: ``set[j]`` (``set[pcj]`` for reduced sets), ``nbr:set[j]``, then the
+        geometric inputs.
     folds : dict {horizon: list of (train_blocks, test_blocks)}
     train_rows : dict {horizon: list of ndarray}
         Per fold, the rows of ``table`` (restricted to that horizon, positions) used to fit.
@@ -185,14 +187,15 @@ def _stack_features(item, feature_sets, t):
     return np.asarray(item, dtype=np.float32).reshape(len(item), -1)
 
 
-def _names(widths, set_names):
+def _names(widths, set_names, reduced):
     names, groups = [], []
     for prefix in ("", "nbr:"):
         for s, w in zip(set_names, widths):
             for j in range(w):
-                names.append(f"{prefix}{s}[{j}]" if w > 1 else f"{prefix}{s}")
-                # narrow sets: one importance per column; wide sets: one per set
-                groups.append(names[-1] if w <= 12 else f"{prefix}{s}")
+                col = f"pc{j}" if s in reduced else str(j)
+                names.append(f"{prefix}{s}[{col}]" if w > 1 else f"{prefix}{s}")
+                # narrow sets: one importance per column; wide (reduced) sets: one per set
+                groups.append(f"{prefix}{s}" if s in reduced else names[-1])
     names += list(_GEOMETRIC)
     groups += list(_GEOMETRIC)
     return names, groups
@@ -262,8 +265,9 @@ def _permutation_importance(models, x, y, fold, groups, seed, n_repeats=3):
 
 def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5,
                                feature_sets=None, frame_index=None, r_cut=None, n_blocks=3,
-                               n_splits=5, model="hgb", max_train=60_000, max_distance=4.0,
-                               importance=True, seed=0, progress=False) -> PropensityResult:
+                               n_splits=5, model="hgb", max_train=30_000, max_distance=4.0,
+                               max_width=8, importance=True, seed=0,
+                               progress=False) -> PropensityResult:
     """Out-of-fold P(crystal-like at t + H) for every atom not crystal-like at t.
 
     Parameters
@@ -289,6 +293,10 @@ def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5
         Rows sampled (seeded) to fit each fold's model.
     max_distance : float
         Cap of the distance to the nearest crystal-like atom, in first-neighbour distances.
+    max_width : int or None
+        Feature sets wider than this are z-scored and projected on their ``max_width``
+        leading principal axes (fitted on 5 frames spread over the run) before use; their
+        importance is reported per set.  None: use every column.
     importance : bool
         Grouped permutation importances (ROC-AUC drop), on each fold's held-out rows.
     seed : int
@@ -325,11 +333,12 @@ def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5
         raise ValueError("feature_sets needs features given as mappings {name: array}")
     from threadpoolctl import threadpool_limits
 
+    reduce, widths, set_names, reduced = (None, [], [], set()) if features is None else \
+        _fit_reducer(features, feature_sets, max_width, seed)
     with tempfile.TemporaryDirectory(prefix="crystopo-propensity-") as tmp:
-        rows, widths, set_names = _input_pass(frames, crystal_like, features, feature_sets,
-                                              r_cut, n_blocks, max_distance, Path(tmp),
-                                              progress)
-        names, groups = _names(widths, set_names)
+        rows = _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks,
+                           max_distance, Path(tmp), progress, reduce)
+        names, groups = _names(widths, set_names, reduced)
         n_rows = sum(int(r["keep"].sum()) for r in rows)
         # small fits: OpenMP start-up per tree costs more than it saves (10x on a busy machine)
         with threadpool_limits(limits=1 if min(n_rows, max_train) < 20_000 else None):
@@ -348,11 +357,53 @@ def _check_horizons(horizon):
     return sorted({int(h) for h in hs})
 
 
+def _fit_reducer(features, feature_sets, max_width, seed):
+    """Per wide feature set (more than ``max_width`` columns): z-score + PCA to ``max_width``,
+    fitted on up to 5 frames spread over the run.  Linear, so neighbour means commute with it.
+
+    Returns (reduce: callable (n, D) -> (n, D'), widths', names of reduced sets)."""
+    n = len(features)
+    picks = sorted(set(np.linspace(0, n - 1, min(n, 5)).round().astype(int).tolist()))
+    first = features[0]
+    if isinstance(first, dict):
+        set_names = list(feature_sets)
+        widths = [int(np.prod(np.shape(first[s])[1:], dtype=np.int64)) for s in set_names]
+    else:
+        set_names, widths = ["features"], [int(np.prod(np.shape(first)[1:], dtype=np.int64))]
+    if max_width is None or all(w <= max_width for w in widths):
+        return None, widths, set_names, set()
+    x = np.concatenate([_stack_features(features[t], feature_sets, t) for t in picks])
+    rng = np.random.default_rng(seed)
+    x = x[np.sort(rng.choice(len(x), min(len(x), 20000), replace=False))].astype(np.float64)
+    maps, new_widths, reduced, start = [], [], set(), 0
+    for s, w in zip(set_names, widths):
+        block = slice(start, start + w)
+        start += w
+        if w <= max_width:
+            maps.append((block, None, None, None))
+            new_widths.append(w)
+            continue
+        mu, sd = x[:, block].mean(0), x[:, block].std(0)
+        sd = np.where(sd > 1e-12, sd, 1.0)
+        _, _, vt = np.linalg.svd((x[:, block] - mu) / sd, full_matrices=False)
+        comps = vt[:max_width].T
+        comps *= np.where(comps[np.abs(comps).argmax(axis=0), np.arange(comps.shape[1])] < 0,
+                          -1, 1)
+        maps.append((block, mu, sd, comps))
+        new_widths.append(comps.shape[1])
+        reduced.add(s)
+
+    def reduce(v):
+        out = [v[:, b] if c is None else ((v[:, b] - m) / d) @ c for b, m, d, c in maps]
+        return np.concatenate(out, axis=1).astype(np.float32)
+    return reduce, new_widths, set_names, reduced
+
+
 def _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks, max_distance,
-                tmp, progress):
+                tmp, progress, reduce=None):
     from tqdm.auto import tqdm
 
-    rows, widths, set_names, d1 = [], None, None, None
+    rows, d1 = [], None
     for t in tqdm(range(len(frames)), disable=not progress, desc="propensity inputs"):
         frame = as_frame(frames[t])
         crystal = np.asarray(crystal_like[t], dtype=bool)
@@ -367,13 +418,10 @@ def _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks, m
         if x is not None and x.shape[0] != frame.n_atoms:
             raise ValueError(f"features[{t}] has {x.shape[0]} rows, frame {t} has "
                              f"{frame.n_atoms} atoms")
-        if widths is None:
-            if isinstance(item, dict):
-                set_names = list(feature_sets)
-                widths = [int(np.prod(np.shape(item[s])[1:], dtype=np.int64)) for s in set_names]
-            else:
-                set_names = [] if x is None else ["features"]
-                widths = [] if x is None else [x.shape[1]]
+        if x is not None and not np.isfinite(x).all():
+            raise ValueError(f"features[{t}] contain NaN or inf")
+        if x is not None and reduce is not None:
+            x = reduce(x)
         inputs = _frame_inputs(frame, crystal, x, r_cut, d1, max_distance)
         if not np.isfinite(inputs).all():
             raise ValueError(f"features[{t}] contain NaN or inf")
@@ -382,7 +430,7 @@ def _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks, m
         np.save(path, np.ascontiguousarray(inputs[keep]))
         rows.append({"ids": frame.ids, "crystal": crystal, "keep": keep, "x": path,
                      "blocks": spatial_blocks(frame, n_blocks)[keep]})
-    return rows, widths, set_names
+    return rows
 
 
 def _one_horizon(h, rows, index, pos, model, n_splits, max_train, groups, importance, seed):
@@ -393,10 +441,12 @@ def _one_horizon(h, rows, index, pos, model, n_splits, max_train, groups, import
             continue
         r, later = rows[t], rows[pos[int(i) + h]]
         ids = r["ids"][r["keep"]]
-        j = np.searchsorted(later["ids"], ids)
-        j = np.minimum(j, len(later["ids"]) - 1)
-        found = later["ids"][j] == ids
-        target = np.where(found, later["crystal"][j], -1).astype(np.int8)
+        if len(later["ids"]) == 0:
+            target = np.full(len(ids), -1, dtype=np.int8)
+        else:
+            j = np.minimum(np.searchsorted(later["ids"], ids), len(later["ids"]) - 1)
+            found = later["ids"][j] == ids
+            target = np.where(found, later["crystal"][j], -1).astype(np.int8)
         parts.append((t, ids, target, r["blocks"]))
     frame_col = np.concatenate([np.full(len(p[1]), index[p[0]], np.int64) for p in parts])
     tpos = np.concatenate([np.full(len(p[1]), p[0], np.int64) for p in parts])
@@ -429,7 +479,7 @@ def _one_horizon(h, rows, index, pos, model, n_splits, max_train, groups, import
     ok = target >= 0
     auc = _auc(target[ok], p[ok])
     single = {}
-    cols = [j for j, g in enumerate(groups) if groups.count(g) == 1 and "[" not in g]
+    cols = [j for j, g in enumerate(groups) if groups.count(g) == 1]
     known_all = np.flatnonzero(ok)
     x_one = _gather(rows, tpos[known_all], local[known_all], cols)
     for c, j in enumerate(cols):        # one-column inputs alone, on every row with a target
@@ -437,7 +487,7 @@ def _one_horizon(h, rows, index, pos, model, n_splits, max_train, groups, import
         single[groups[j]] = _auc(target[known_all], score)
     imp = {}
     if importance and auc is not None:
-        held = rng.choice(len(sample), min(len(sample), 8000), replace=False)
+        held = rng.choice(len(sample), min(len(sample), 5000), replace=False)
         imp = _permutation_importance(models, xs[held], ys[held], fold[sample][held], groups,
                                       seed)
         imp = dict(sorted(imp.items(), key=lambda kv: -kv[1]))
@@ -462,12 +512,13 @@ def _gather(rows, tpos, local, cols=None):
 
 # -- on an analysed run --------------------------------------------------------------------
 def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_sets=None,
-               n_blocks=3, n_splits=5, model="hgb", max_train=60_000, seed=0,
+               n_blocks=3, n_splits=5, model="hgb", max_train=30_000, seed=0,
                progress=False, write=True) -> PropensityResult:
     """Run (or reuse) :func:`multilayer.analyze` into ``out``, then the propensity model.
 
     Inputs are the run's stored feature sets (default: those of its config, plus the
-    averaged q6); targets its ``crystal_like`` labels.  Writes ``out/propensity.parquet``
+    averaged q6 when Steinhardt's are not among them; Steinhardt columns are named ``q4``,
+    ``q6``, ...); targets its ``crystal_like`` labels.  Writes ``out/propensity.parquet``
     (frame, id, horizon, p_crystal) and ``out/propensity.json`` (ROC-AUC per horizon,
     positive rates, single-input ROC-AUCs and grouped permutation importances).
 
@@ -491,7 +542,11 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
     cfg = res.config
     good = list(res.frames)
     store = FeatureStore(out / ".crystopo" / "features", good)
-    sets = list(cfg["features"]["sets"]) + ["q6"] if feature_sets is None else list(feature_sets)
+    if feature_sets is None:    # the run's sets; the averaged q6 unless Steinhardt holds it
+        sets = list(cfg["features"]["sets"])
+        sets += [] if "steinhardt" in sets and 6 in cfg["steinhardt"]["l"] else ["q6"]
+    else:
+        sets = list(feature_sets)
     avail = set(store.read(good[0], None))
     unknown = [s for s in sets if s not in avail or s in ("ids", "types")]
     if unknown:
@@ -522,6 +577,14 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
         _Lazy(lambda i: traj[i]), _Lazy(crystal), _Lazy(lambda i: store.read(i, sets)),
         horizon=horizons, feature_sets=sets, frame_index=good, r_cut=r_cut, n_blocks=n_blocks,
         n_splits=n_splits, model=model, max_train=max_train, seed=seed, progress=progress)
+    if "steinhardt" in sets:     # name the bond-order columns by their l (q4, q6, ...)
+        ls = cfg["steinhardt"]["l"]
+        ren = {f"{pre}steinhardt[{k}]": f"{pre}q{l}" for pre in ("", "nbr:")
+               for k, l in enumerate(ls)}
+        result.feature_names = [ren.get(n, n) for n in result.feature_names]
+        for d in (result.importances, result.single_auc):
+            for h in d:
+                d[h] = {ren.get(k, k): v for k, v in d[h].items()}
     if write:
         result.table[["frame", "id", "horizon", "p_crystal"]].to_parquet(
             out / "propensity.parquet", index=False)

@@ -66,6 +66,23 @@ def test_planted_slab_ranks_next_layer_above_far_liquid(slab, model):
     assert res.single_auc[1]["distance_to_crystal"] > 0.95
 
 
+def test_wide_feature_sets_reduced_and_grouped(slab):
+    frames, crystal, dist = slab
+    rng = np.random.default_rng(0)
+    # a wide set whose first column carries the planted signal (distance to the slab centre)
+    feats = [{"wide": np.c_[dist, rng.normal(size=(f.n_atoms, 19))],
+              "q": rng.normal(size=f.n_atoms)} for f in frames]
+    res = crystallization_propensity(frames, crystal, feats, horizon=1, max_width=4,
+                                     model="logistic", seed=0)
+    assert res.feature_names[:5] == ["wide[pc0]", "wide[pc1]", "wide[pc2]", "wide[pc3]", "q"]
+    assert len(res.feature_names) == 2 * 5 + 3
+    assert set(res.importances[1]) == {"wide", "nbr:wide", "q", "nbr:q", "distance_to_crystal",
+                                       "crystal_neighbors", "coordination"}
+    full = crystallization_propensity(frames, crystal, feats, horizon=1, max_width=None,
+                                      model="logistic", importance=False, seed=0)
+    assert len(full.feature_names) == 2 * 21 + 3 and full.feature_names[0] == "wide[0]"
+
+
 def test_out_of_fold_split_never_trains_on_own_block(slab):
     frames, crystal, _ = slab
     res = crystallization_propensity(frames, crystal, horizon=[1, 2], n_blocks=3, n_splits=4,
@@ -191,6 +208,7 @@ def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
     assert len(tab) == len(not_crystal)
     info = json.loads((out / "propensity.json").read_text())
     assert set(info["roc_auc"]) == {"2"} and info["importances"]["2"]
+    assert "nbr:q6" in info["importances"]["2"] and "q6" in info["feature_names"]
     assert main(["propensity", str(traj), "--horizon", "0", "--out", str(out), "--config",
                  str(cfg), "--quiet"]) == 2
     assert "horizon" in capsys.readouterr().err
