@@ -63,7 +63,13 @@ def cluster_stage(store, cfg: dict, *, progress: bool = False):
         nodes = "atoms" if n_total <= net_cfg["max_atom_nodes"] else "microstates"
     ids = [store.read(i, ["ids"])["ids"] for i in store.frames]
     t = time.perf_counter()
-    net = build_network(store.view(sets), ids, nodes=nodes, k=net_cfg["k"], feature_sets=sets,
+    feats = store.view(sets)
+    ta = cfg["time_average"]
+    if ta["window"] > 1:  # moving average over frames, matched by atom id (thermal noise)
+        from .time_average import TimeAveragedFrames
+
+        feats = TimeAveragedFrames(feats, ids, ta["window"], centered=ta["centered"])
+    net = build_network(feats, ids, nodes=nodes, k=net_cfg["k"], feature_sets=sets,
                         n_microstates=net_cfg["n_microstates"], seed=net_cfg["seed"],
                         progress=progress)
     t_build = time.perf_counter() - t
