@@ -101,10 +101,21 @@ class Box:
         return np.asarray(fractional, dtype=np.float64) @ self.cell + self.origin
 
     def wrap(self, positions) -> np.ndarray:
-        """Positions mapped into the cell along its periodic directions."""
-        s = self.to_fractional(positions)
-        s[:, self.pbc] -= np.floor(s[:, self.pbc])
-        return self.to_cartesian(s)
+        """Positions mapped into the cell along its periodic directions (float64).
+
+        Each position moves by a whole lattice vector (``-floor(s) @ cell`` for fractional
+        coordinates ``s``), so positions already inside the cell are returned unchanged and
+        unwrapped ones come back to within rounding of their wrapped copies.
+        """
+        pos = np.array(positions, dtype=np.float64)
+        # fractional coordinates; einsum: a BLAS call for an (n, 3) x (3, 3) product is slower
+        s = np.einsum("ij,jk->ik", pos - self.origin, np.linalg.inv(self.cell))
+        shift = np.zeros_like(s)
+        shift[:, self.pbc] = np.floor(s[:, self.pbc])
+        moved = np.flatnonzero(shift.any(axis=1))
+        if len(moved):
+            pos[moved] -= shift[moved] @ self.cell
+        return pos
 
     def lammps_bounds(self):
         """``(lo, hi, tilts)`` as LAMMPS writes them: bounds of the orthogonal bounding box

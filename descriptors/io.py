@@ -1,15 +1,17 @@
 """Trajectory reading and writing: one lazy interface for LAMMPS dumps, ase formats and objects."""
 from __future__ import annotations
 
+import gzip
 import logging
 import os
+import zlib
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from .frame import Frame, TrajectoryFormatError, as_frame
-from .lammps_dump import LammpsDumpTrajectory, write_lammps_dump
+from .lammps_dump import LammpsDumpTrajectory, _GzipStream, _is_gzip, write_lammps_dump
 
 __all__ = ["read_trajectory", "read_frame", "write_extxyz", "write_lammps_dump",
            "FrameSequence", "AseTrajectory", "demo_trajectory_path"]
@@ -70,7 +72,7 @@ class AseTrajectory:
             return as_frame(atoms)
         except TrajectoryFormatError as err:
             raise TrajectoryFormatError(f"{self.path.name}: frame {i}: {err}") from None
-        except ValueError as err:
+        except (ValueError, EOFError, zlib.error, gzip.BadGzipFile) as err:
             raise TrajectoryFormatError(f"{self.path.name}: frame {i}: {err}") from None
 
     def __getitem__(self, item):
@@ -84,11 +86,15 @@ class AseTrajectory:
     def __iter__(self):
         import ase.io
 
-        for i, atoms in enumerate(ase.io.iread(str(self.path), index=":", format=self.format)):
-            try:
-                yield as_frame(atoms)
-            except (TrajectoryFormatError, ValueError) as err:
-                raise TrajectoryFormatError(f"{self.path.name}: frame {i}: {err}") from None
+        i = 0
+        try:
+            for i, atoms in enumerate(ase.io.iread(str(self.path), index=":", format=self.format)):
+                try:
+                    yield as_frame(atoms)
+                except (TrajectoryFormatError, ValueError) as err:
+                    raise TrajectoryFormatError(f"{self.path.name}: frame {i}: {err}") from None
+        except (EOFError, zlib.error, gzip.BadGzipFile) as err:  # a damaged compressed file
+            raise TrajectoryFormatError(f"{self.path.name}: after frame {i}: {err}") from None
 
     def header(self, i):
         f = self[i]
@@ -97,14 +103,23 @@ class AseTrajectory:
 
 
 def _looks_like_lammps_dump(path: Path) -> bool:
-    import gzip
+    """Whether the file (plain or gzip, by content) starts with ``ITEM: TIMESTEP``.
 
-    opener = gzip.open if path.suffix == ".gz" else open
+    A gzip file damaged before its first 14 bytes of text raises
+    :class:`TrajectoryFormatError` naming the file and the damage.
+    """
     try:
-        with opener(path, "rb") as fh:
-            return fh.read(14) == b"ITEM: TIMESTEP"
+        if not _is_gzip(path):
+            with open(path, "rb") as fh:
+                return fh.read(14) == b"ITEM: TIMESTEP"
+        with _GzipStream(path) as fh:
+            head = fh.read(14)
+            damage = fh.damage
     except OSError:
         return False
+    if len(head) < 14 and damage and b"ITEM: TIMESTEP".startswith(head):
+        raise TrajectoryFormatError(f"{path}: {damage}; nothing is readable")
+    return head == b"ITEM: TIMESTEP"
 
 
 def read_trajectory(source, *, format: str | None = None):

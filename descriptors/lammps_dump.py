@@ -2,8 +2,10 @@
 
 The reader indexes frame starts once (a byte search for ``ITEM: TIMESTEP``,
 memory-mapped for plain files, streamed for gzip), then parses each frame's
-atom block in one call to pandas' C tokenizer.  Errors name the file, the
-frame, the line and what was expected.
+atom block on demand.  Errors name the file, the frame, the line and what was
+expected.  A gzip file that is cut short or damaged keeps every complete frame
+before the damage, with a warning naming the file, the byte offsets and the
+frame; only when nothing is readable is it an error.
 """
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ import io
 import logging
 import mmap
 import os
+import re
 import warnings
+import zlib
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,7 @@ __all__ = ["LammpsDumpTrajectory", "write_lammps_dump"]
 logger = logging.getLogger(__name__)
 
 _MARK = b"ITEM: TIMESTEP"
+_NON_TEXT = re.compile(rb"[^\t\n\r\x20-\x7e]")  # bytes a LAMMPS text dump never holds
 _POS_SETS = (("x", "y", "z"), ("xu", "yu", "zu"), ("xs", "ys", "zs"), ("xsu", "ysu", "zsu"))
 
 
@@ -33,22 +39,176 @@ def _is_gzip(path) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def _index_plain(path) -> tuple[list[int], int]:
+class _GzipStream:
+    """Sequential reader of a gzip file (one or more members) that stops cleanly at damage.
+
+    ``read`` returns decompressed bytes up to the end of the data or up to the first
+    defect: a file cut inside a member, corrupt deflate data, a failed CRC or length
+    check, or junk after a member.  ``damage`` then describes it (``None`` for a sound
+    file) and ``damage_at`` is its compressed byte offset; no zlib, EOF or gzip exception
+    escapes.  ``seek`` forward decompresses and discards; backward restarts from byte 0.
+    """
+
+    _CHUNK = 1 << 18       # compressed bytes per step
+    _MAX_OUT = 1 << 24     # decompressed bytes per step at most (bounds memory on zeros)
+    _SLICE = 64            # a failing step is redone in slices to keep what precedes damage
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._raw = open(self.path, "rb")
+        self.size = os.fstat(self._raw.fileno()).st_size
+        self.rewind()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self._raw.close()
+
+    def rewind(self):
+        self._raw.seek(0)
+        self._z = zlib.decompressobj(31)  # 31: gzip header and trailer (CRC-32, length)
+        self._carry, self._carry_at = b"", 0  # compressed bytes read but not yet fed
+        self._parts: deque = deque()
+        self._head = 0      # bytes of _parts[0] already returned
+        self._avail = 0     # decompressed bytes buffered, not yet returned
+        self.pos = 0        # decompressed offset of the next byte read() returns
+        self.damage = None
+        self.damage_at = None
+        self.cut = False    # damage is only the file ending early (nothing decoded wrongly)
+        self._end = False
+
+    def _input(self):
+        if self._carry:
+            data, at = self._carry, self._carry_at
+            self._carry = b""
+            return data, at
+        at = self._raw.tell()
+        return self._raw.read(self._CHUNK), at
+
+    def _fail(self, at: int, what: str, pending: int = 0, cut: bool = False):
+        self.damage_at = at
+        self.cut = cut
+        self.damage = f"{what}, detected at compressed byte {at} of {self.size} " \
+                      f"(after {self.pos + self._avail + pending} bytes of text)"
+        self._end = True
+
+    def _feed(self, data: bytes, at: int) -> bytes:
+        saved = self._z.copy()
+        try:
+            out = self._z.decompress(data, self._MAX_OUT)
+        except zlib.error:
+            self._z = saved  # redo in small slices: keep everything before the damage
+        else:
+            rest = self._z.unused_data if self._z.eof else self._z.unconsumed_tail
+            if rest:
+                self._carry, self._carry_at = rest, at + len(data) - len(rest)
+            return out
+        out = []
+        for i in range(0, len(data), self._SLICE):
+            saved = self._z.copy()
+            try:
+                out.append(self._z.decompress(data[i:i + self._SLICE]))
+            except zlib.error as slice_err:
+                fail_at, fail = i, slice_err
+                self._z = saved  # and byte by byte inside the failing slice
+                for b in range(i, min(i + self._SLICE, len(data))):
+                    try:
+                        out.append(self._z.decompress(data[b:b + 1]))
+                    except zlib.error as byte_err:
+                        fail_at, fail = b, byte_err
+                        break
+                msg = str(fail).split(": ", 1)[-1]
+                what = {"incorrect data check": "gzip CRC check failed (damaged data)",
+                        "incorrect length check": "gzip length check failed (damaged data)",
+                        "incorrect header check": "junk after a gzip member"}.get(
+                            msg, f"corrupt gzip data ({msg})")
+                self._fail(at + fail_at, what, sum(len(o) for o in out))
+                break
+            if self._z.eof:  # a member ended inside the slices: go on with the rest
+                rest = self._z.unused_data + data[i + self._SLICE:]
+                if rest:
+                    self._carry, self._carry_at = rest, at + len(data) - len(rest)
+                break
+        return b"".join(out)
+
+    def _more(self) -> bool:
+        """Decompress another piece into the buffer; False at the end of the data."""
+        while not self._end:
+            data, at = self._input()
+            if self._z.eof:  # between members: zero padding, another member or the end
+                if not data:
+                    self._end = True
+                    return False
+                stripped = data.lstrip(b"\0")
+                if not stripped:
+                    continue
+                at += len(data) - len(stripped)
+                data = stripped
+                self._z = zlib.decompressobj(31)
+            elif not data:
+                self._fail(at, "gzip file cut short: it ends inside a compressed member",
+                           cut=True)
+                return False
+            out = self._feed(data, at)
+            if out:
+                self._parts.append(out)
+                self._avail += len(out)
+                return True
+        return False
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` decompressed bytes (fewer only at the end of the sound data)."""
+        while self._avail < n and self._more():
+            pass
+        out, need = [], n
+        while need > 0 and self._parts:
+            part = self._parts[0]
+            left = len(part) - self._head
+            if left <= need:
+                out.append(part[self._head:] if self._head else part)
+                self._parts.popleft()
+                self._head = 0
+                need -= left
+            else:
+                out.append(part[self._head:self._head + need])
+                self._head += need
+                need = 0
+        data = b"".join(out)
+        self._avail -= len(data)
+        self.pos += len(data)
+        return data
+
+    def seek(self, target: int) -> int:
+        if target < self.pos:
+            self.rewind()
+        while self.pos < target:
+            if not self.read(min(1 << 24, target - self.pos)):
+                break
+        return self.pos
+
+
+def _index_plain(path) -> tuple[list[int], int, None]:
     size = os.path.getsize(path)
     if size == 0:
-        return [], 0
+        return [], 0, None
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         starts, pos = [], mm.find(_MARK)
         while pos != -1:
             if pos == 0 or mm[pos - 1:pos] == b"\n":
                 starts.append(pos)
             pos = mm.find(_MARK, pos + len(_MARK))
-    return starts, size
+    return starts, size, None
 
 
-def _index_gzip(path) -> tuple[list[int], int]:
+def _index_gzip(path) -> tuple[list[int], int, tuple[str, bool] | None]:
+    """Frame starts, decompressed size of the sound data, and the damage that ended it:
+    ``(description, only_cut_short)`` or None."""
     starts, offset, tail = [], 0, b""
-    with gzip.open(path, "rb") as fh:
+    with _GzipStream(path) as fh:
         while True:
             chunk = fh.read(1 << 24)
             if not chunk:
@@ -63,7 +223,7 @@ def _index_gzip(path) -> tuple[list[int], int]:
                 pos = buf.find(_MARK, pos + 1)
             tail = buf[-len(_MARK):]
             offset += len(chunk)
-    return starts, offset
+        return starts, offset, None if fh.damage is None else (fh.damage, fh.cut)
 
 
 class LammpsDumpTrajectory:
@@ -79,29 +239,92 @@ class LammpsDumpTrajectory:
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no such file")
         self._gzip = _is_gzip(self.path)
-        starts, size = (_index_gzip if self._gzip else _index_plain)(self.path)
+        self._fh = None
+        self._line_cache: dict[int, int] = {}
+        starts, size, damage = (_index_gzip if self._gzip else _index_plain)(self.path)
+        # damage: the gzip data end early (cut, corrupt); only what precedes it is kept
+        damaged = f"{self.path}: {damage[0]}" if damage else None
+        if damage:
+            starts, size = self._before_damage(starts, size)
         if not starts:
+            if damaged:
+                raise TrajectoryFormatError(f"{damaged}; no dump frame before it, nothing "
+                                            "is readable")
             raise TrajectoryFormatError(f"{self.path}: no 'ITEM: TIMESTEP' found; "
                                         "is this a LAMMPS text dump?")
         if starts[0] != 0:
             raise TrajectoryFormatError(f"{self.path}: line 1: expected 'ITEM: TIMESTEP', "
-                                        "the file does not start with a dump frame")
+                                        "the file does not start with a dump frame"
+                                        + (f" ({damaged})" if damaged else ""))
         self._bounds = list(zip(starts, starts[1:] + [size]))
-        self._fh = None
-        self._line_cache: dict[int, int] = {}
+        self._split_cut_mark()
         # a truncated last frame is a warning; the complete frames stay readable
         problem = self._truncation(len(self._bounds) - 1)
+        notes = [damaged] if damaged else []
         if problem is not None:
             if len(self._bounds) == 1:
-                raise problem
-            warnings.warn(f"{problem}; the last frame is skipped", stacklevel=3)
-            logger.warning("%s; the last frame is skipped", problem)
+                raise TrajectoryFormatError("; ".join(notes + [str(problem)])
+                                            + "; no complete frame, nothing is readable")
+            notes.append(f"{problem}; the last frame is skipped")
             self._bounds.pop()
+        if damage and not damage[1]:
+            # corrupt deflate data can decode to text for a while before zlib notices:
+            # keep the frames before the damage that parse
+            while self._bounds:
+                try:
+                    self._frame(len(self._bounds) - 1)
+                    break
+                except TrajectoryFormatError as err:
+                    notes.append(f"{err}; frame skipped")
+                    self._bounds.pop()
+            if not self._bounds:
+                raise TrajectoryFormatError("; ".join(notes) + "; nothing is readable")
+        if notes:
+            kept = len(self._bounds)
+            msg = "; ".join(notes) + f"; {kept} complete frame{'s' if kept != 1 else ''} kept"
+            warnings.warn(msg, stacklevel=3)
+            logger.warning("%s", msg)
+
+    def _split_cut_mark(self):
+        """A file cut inside a frame's first line (``ITEM: TIMESTEP``): the partial line
+        after a complete frame is a frame of its own, to be reported as truncated."""
+        start, stop = self._bounds[-1]
+        tail = self._read(max(start, stop - len(_MARK)), stop)
+        rest = tail[tail.rfind(b"\n") + 1:]
+        if b"\n" not in tail or not rest or not _MARK.startswith(rest):
+            return
+        self._bounds[-1] = (start, stop - len(rest))
+        if self._truncation(len(self._bounds) - 1) is None:
+            self._bounds.append((stop - len(rest), stop))
+        else:  # the frame itself is cut (e.g. inside 'ITEM: NUMBER OF ATOMS')
+            self._bounds[-1] = (start, stop)
+
+    def _before_damage(self, starts, size):
+        """Frame starts and data size cut back to sound text before gzip damage: up to the
+        first byte that is not dump text, and to the last complete line before it."""
+        end = size
+        with _GzipStream(self.path) as fh:  # binary junk marks where the damage decodes
+            done = 0
+            while done < size:
+                chunk = fh.read(min(1 << 24, size - done))
+                if not chunk:
+                    break
+                bad = _NON_TEXT.search(chunk)
+                if bad is not None:
+                    end = done + bad.start()
+                    break
+                done += len(chunk)
+        starts = [s for s in starts if s < end]
+        if not starts:
+            return [], 0
+        tail = self._read(starts[-1], end)
+        end = starts[-1] + tail.rfind(b"\n") + 1  # a last line without newline is cut
+        return [s for s in starts if s < end], end
 
     # -- raw access -------------------------------------------------------
     def _read(self, start: int, stop: int) -> bytes:
         if self._fh is None:
-            self._fh = gzip.open(self.path, "rb") if self._gzip else open(self.path, "rb")
+            self._fh = _GzipStream(self.path) if self._gzip else open(self.path, "rb")
         self._fh.seek(start)
         return self._fh.read(stop - start)
 
@@ -125,9 +348,8 @@ class LammpsDumpTrajectory:
         """1-based line number of frame i's first line (computed only for error messages)."""
         if i not in self._line_cache:
             start = self._bounds[i][0]
-            opener = gzip.open if self._gzip else open
             count, done = 0, 0
-            with opener(self.path, "rb") as fh:
+            with (_GzipStream(self.path) if self._gzip else open(self.path, "rb")) as fh:
                 while done < start:
                     chunk = fh.read(min(1 << 24, start - done))
                     if not chunk:
@@ -148,16 +370,22 @@ class LammpsDumpTrajectory:
     # -- header -----------------------------------------------------------
     def _header(self, i: int, raw: bytes):
         """Parse the ITEM header of frame i; return (timestep, n, box, columns, body_offset)."""
-        end = 0
+        end = found = 0
         for _ in range(9):  # 9 header lines, then the atom block (not copied here)
             nxt = raw.find(b"\n", end)
             if nxt == -1:
                 break
             end = nxt + 1
-        lines = raw[:end].split(b"\n") if end else [raw]
+            found += 1
+        lines = raw[:end].split(b"\n")[:found]
+        if found < 9 and raw[end:]:
+            lines.append(raw[end:])  # the frame's last line, without its newline
 
         def line(k):
-            if k >= len(lines) or (k == len(lines) - 1 and k < 8):
+            # a line cut before its newline is incomplete, unless it is a whole ITEM: ATOMS
+            # line (a frame without atoms at the end of the file)
+            if k >= len(lines) or (found <= k < 8) or (
+                    k == found == 8 and b"ITEM: ATOMS ".startswith(lines[k].rstrip(b"\r"))):
                 raise self._err(i, k, "unexpected end of frame inside the header")
             return lines[k].decode("ascii", "replace").strip()
 
@@ -189,7 +417,7 @@ class LammpsDumpTrajectory:
         if not cols_line.startswith("ITEM: ATOMS"):
             raise self._err(i, 8, f"expected 'ITEM: ATOMS <columns>', got {cols_line!r}", timestep)
         columns = cols_line.split()[2:]
-        body_offset = sum(len(lines[k]) + 1 for k in range(9))
+        body_offset = min(len(raw), sum(len(lines[k]) + 1 for k in range(9)))
         return timestep, n, box, columns, body_offset
 
     def _box(self, i, flags, vals, timestep):
@@ -258,7 +486,12 @@ class LammpsDumpTrajectory:
     def header(self, i: int) -> dict:
         """Timestep, atom count, box and column names of frame ``i`` without parsing atoms."""
         start, stop = self._bounds[i]
-        raw = self._read(start, min(stop, start + 4096))
+        size = 4096
+        while True:  # the 9 header lines, however long the column list
+            raw = self._read(start, min(stop, start + size))
+            if raw.count(b"\n") >= 9 or start + size >= stop:
+                break
+            size *= 4
         timestep, n, box, columns, _ = self._header(i, raw)
         return {"timestep": timestep, "n_atoms": n, "box": box, "columns": columns}
 

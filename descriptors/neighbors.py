@@ -4,19 +4,25 @@ freud's AABB tree does the search (it is several times faster than
 ``scipy.spatial.cKDTree`` at 10^6 atoms and handles triclinic cells; see
 ``benchmarks/bench_io_neighbors.py``).  freud works in float32, so crystopo
 recomputes every displacement in float64 from the positions and the periodic
-image freud found.  Boxes narrower than twice the cutoff, where one atom sees
-several images of the same neighbour, are handled by searching a replicated
-supercell and folding indices back.
+image freud found (positions are first wrapped into the cell in float64, so
+wrapped and unwrapped coordinates give the same list).  freud is asked for a
+radius padded by its float32 error and every pair is cut again in float64.
+Boxes narrower than twice the search radius, where one atom sees several
+images of the same neighbour, are handled by searching a replicated supercell
+and folding indices back.  k-nearest lists take a few extra candidates and
+keep the k nearest by (float64 distance, index); a row whose k-th neighbour
+cannot be certified that way is redone by an exact cutoff search.
 """
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
-from .frame import Frame, as_frame
+from .frame import as_frame
 
 __all__ = ["NeighborList", "neighbor_list", "first_shell_distance"]
 
@@ -27,10 +33,14 @@ logger = logging.getLogger(__name__)
 class NeighborList:
     """Neighbours of every atom, CSR layout, each atom's neighbours sorted by distance.
 
+    A list built with ``neighbor_list(..., query=rows)`` has one row per entry of
+    ``rows`` (``n_atoms == len(rows)``); ``indices`` still refer to rows of the frame.
+
     Attributes
     ----------
     offsets : ndarray of shape (n_atoms + 1,), int64
-        Neighbours of atom ``i`` are entries ``offsets[i]:offsets[i+1]``.
+        Neighbours of atom ``i`` are entries ``offsets[i]:offsets[i+1]`` (an atom
+        without neighbours has an empty row).
     indices : ndarray of shape (n_pairs,), int32
         Index (row in the frame, not the atom id) of each neighbour.
     distances : ndarray of shape (n_pairs,), float64
@@ -72,32 +82,149 @@ class NeighborList:
         if self.r_cut is not None and r_cut > self.r_cut:
             raise ValueError(f"r_cut={r_cut} exceeds the list's cutoff {self.r_cut}")
         keep = self.distances < r_cut
-        counts = np.add.reduceat(keep, self.offsets[:-1]) if len(keep) else np.zeros(self.n_atoms)
-        counts = np.where(self.counts > 0, counts, 0)
+        # kept pairs per row from a running count (rows may be empty, the last one too)
+        running = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        counts = running[self.offsets[1:]] - running[self.offsets[:-1]]
         offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return NeighborList(offsets, self.indices[keep], self.distances[keep],
                             self.vectors[keep], float(r_cut), None)
 
 
-def _freud_box_and_points(frame: Frame):
-    import freud
+# freud works in float32: its distances can be off by a few float32 units of the coordinates'
+# magnitude.  Every search asks freud for ``radius + tol`` and cuts again in float64, with
+# ``tol = _F32_TOL * (extent of the searched cell + radius)`` (about 16 float32 roundoffs).
+_F32_TOL = 1e-6
+_F64_TOL = 1e-12  # the same for scipy's float64 distances
+# distances closer than _TIE * (cell extent + radius) count as equal: such ties are ordered by
+# index, so float64 rounding noise never picks the order or a k-nearest list's members
+_TIE = 1e-10
 
-    box, rot = frame.box.canonical()
-    pos = frame.positions @ rot if not frame.box.is_orthogonal else frame.positions
-    pos = box.wrap(pos)
-    centre = box.origin + box.cell.sum(axis=0) / 2
-    fbox = freud.box.Box.from_matrix(box.cell.T)
-    fbox.periodic = [bool(p) for p in box.pbc]
-    return fbox, pos - centre, box, rot
+
+def _as_rows(query, n: int):
+    """Validate ``query`` (indices of central atoms, or a boolean mask); None for all atoms."""
+    if query is None:
+        return None
+    q = np.asarray(query)
+    if q.dtype == bool:
+        if q.shape != (n,):
+            raise ValueError(f"a boolean query mask must have shape ({n},), got {q.shape}")
+        return np.flatnonzero(q).astype(np.int64)
+    q = q.reshape(-1) if q.ndim == 0 else q
+    if q.ndim != 1:
+        raise ValueError(f"query must be a 1-D array of atom indices, got shape {q.shape}")
+    if len(q) and q.dtype.kind not in "iu":
+        if q.dtype.kind == "f" and np.all(q == np.round(q)):
+            q = q.astype(np.int64)
+        else:
+            raise ValueError(f"query must hold integer atom indices (rows), got dtype {q.dtype}")
+    q = q.astype(np.int64)
+    if len(q) and (q.min() < 0 or q.max() >= n):
+        bad = int(q[(q < 0) | (q >= n)][0])
+        raise ValueError(f"query index {bad} out of range for a frame of {n} atoms (0..{n - 1})")
+    return q
+
+
+def _replicas(box, radius: float) -> np.ndarray:
+    """Copies of the cell along each periodic vector so the supercell is wider than 2*radius."""
+    need = 2.0 * radius * (1 + 1e-5)  # margin: freud checks its limit in float32
+    return np.where(box.pbc, np.floor(need / box.widths) + 1, 1).astype(np.int64)
+
+
+def _plan(box, radius: float):
+    """``(reps, tol)``: the supercell for a search to ``radius`` and freud's error bound there."""
+    reps = _replicas(box, radius)
+    for _ in range(8):
+        extent = float(np.abs(box.cell * reps[:, None]).sum(axis=0).max())
+        tol = _F32_TOL * (extent + radius)
+        new = np.maximum(reps, _replicas(box, radius + 2 * tol))
+        if np.array_equal(new, reps):
+            break
+        reps = new
+    return reps, tol
+
+
+def _unique_image_radius(box, reps) -> float:
+    """Half the smallest periodic width of the supercell: within it every image is unique."""
+    w = (box.widths * reps)[box.pbc]
+    return float(w.min()) / 2 if len(w) else np.inf
+
+
+class _FreudSearch:
+    """freud AABB searches of one frame (canonical cell, wrapped float64 positions), with the
+    cell replicated as each search needs; displacements are recomputed in float64."""
+
+    def __init__(self, box, ppos, tie):
+        self.box, self.ppos, self.n, self.tie = box, ppos, len(ppos), tie
+        self.inv = np.linalg.inv(box.cell)
+        self._reps = None
+
+    def _tree(self, reps):
+        import freud
+
+        if self._reps is not None and np.array_equal(self._reps, reps):
+            return self._aabb, self._points
+        self._aabb = self._points = None  # free the previous supercell first
+        box = self.box
+        centre = box.origin + box.cell.sum(axis=0) / 2
+        pos = self.ppos - centre
+        if np.any(reps > 1):
+            logger.debug("searching a %s supercell", reps.tolist())
+            shifts = np.array(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")).reshape(3, -1).T
+            big_cell = box.cell * reps[:, None]
+            # shift (0, 0, 0) comes first: points[:n] are the atoms themselves
+            points = (pos[None, :, :] + (shifts @ box.cell)[:, None, :]).reshape(-1, 3)
+            points = points - (big_cell.sum(axis=0) - box.cell.sum(axis=0)) / 2
+        else:
+            big_cell, points = box.cell, pos
+        sbox = freud.box.Box.from_matrix(big_cell.T)
+        sbox.periodic = [bool(p) for p in box.pbc]
+        points = sbox.wrap(points)
+        self._aabb = freud.locality.AABBQuery(sbox, points)
+        self._points, self._reps = points, reps.copy()
+        return self._aabb, self._points
+
+    def n_points(self, reps) -> int:
+        return int(np.prod(reps)) * self.n
+
+    def query(self, rows, reps, tol, *, r_cut=None, num=None, r_guess=None):
+        """CSR ``(offsets, indices, distances, vectors)`` of the atoms ``rows`` (None: all):
+        pairs closer than ``r_cut`` (exact, float64), or freud's ``num`` nearest candidates."""
+        aabb, points = self._tree(reps)
+        n = self.n
+        qpoints = points[:n] if rows is None else points[rows]
+        if r_cut is not None:
+            args = {"r_max": float(r_cut) + tol}
+        else:
+            args = {"num_neighbors": int(num), "r_guess": float(r_guess)}
+        nl = aabb.query(qpoints, args).toNeighborList()
+        qi = np.asarray(nl.query_point_indices, dtype=np.int64)
+        pj = np.asarray(nl.point_indices, dtype=np.int64)
+        v32 = np.asarray(nl.vectors, dtype=np.float64)
+        del nl
+        if len(qi) > 1 and not np.all(qi[1:] >= qi[:-1]):  # freud sorts by query point; be sure
+            order = np.argsort(qi, kind="stable")
+            qi, pj, v32 = qi[order], pj[order], v32[order]
+        qrows = np.arange(n, dtype=np.int64) if rows is None else rows
+        # the atom itself is supercell point `row` (shift 0); its other images are kept
+        return _finish_pairs(qi, pj, v32, self.ppos, qrows, self.box.cell, self.inv, n, len(qrows),
+                             -1.0 if r_cut is None else float(r_cut), False, self.tie)
+
+
+def _empty_list(n_q, r_cut, k):
+    z = np.zeros(0)
+    return NeighborList(np.zeros(n_q + 1, np.int64), z.astype(np.int32), z, np.zeros((0, 3)),
+                        None if r_cut is None else float(r_cut), None if k is None else int(k))
 
 
 def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
-                  backend: str = "auto", _query: np.ndarray | None = None) -> NeighborList:
+                  backend: str = "auto", query=None, _query=None) -> NeighborList:
     """Periodic neighbour list of a frame, by cutoff or by k nearest.
 
     Parameters
     ----------
     frame : Frame or ase.Atoms
+        Positions may be wrapped or not (e.g. LAMMPS ``xu yu zu``): they are wrapped
+        into the cell (float64) before the search, so the list does not depend on it.
     r_cut : float, optional
         Neighbours strictly closer than ``r_cut``.
     k : int, optional
@@ -107,6 +234,13 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
         orthogonal box wider than twice the search radius and is the faster one
         there; ``"freud"`` (AABB tree) handles every box.  ``"auto"`` picks scipy
         when it can.  Both give identical lists.
+    query : array of int, optional
+        Indices (rows of the frame) of the central atoms whose neighbours are wanted;
+        row ``i`` of the result belongs to atom ``query[i]`` (neighbours are still
+        searched among all atoms).  A boolean mask of length ``n_atoms`` is accepted
+        too.  Default: every atom.
+    _query : array of int, optional
+        Deprecated alias of ``query``.
 
     Returns
     -------
@@ -120,125 +254,224 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
     >>> nl = neighbor_list(make_lattice("fcc", 3), r_cut=1.2)  # nn distance 1
     >>> set(nl.counts.tolist())
     {12}
+    >>> neighbor_list(make_lattice("fcc", 3), k=12, query=[0, 5]).counts.tolist()
+    [12, 12]
     """
-    import freud
-
     frame = as_frame(frame)
+    if _query is not None:
+        if query is not None:
+            raise TypeError("give query= only; _query= is its deprecated old name")
+        warnings.warn("neighbor_list(_query=...) is deprecated; use query=...",
+                      DeprecationWarning, stacklevel=2)
+        query = _query
     if (r_cut is None) == (k is None):
         raise ValueError(f"give exactly one of r_cut and k (got r_cut={r_cut!r}, k={k!r})")
     if r_cut is not None and not (np.isfinite(r_cut) and r_cut > 0):
         raise ValueError(f"r_cut must be a positive finite number, got {r_cut!r}")
     if k is not None and (int(k) != k or k < 1):
         raise ValueError(f"k must be a positive integer, got {k!r}")
-    n = frame.n_atoms
-    if n == 0:
-        z = np.zeros(0)
-        return NeighborList(np.zeros(1, np.int64), z.astype(np.int32), z, np.zeros((0, 3)), r_cut, k)
     if backend not in ("auto", "freud", "scipy"):
         raise ValueError(f"backend={backend!r} unknown; choose 'auto', 'freud' or 'scipy'")
+    n = frame.n_atoms
+    rows = _as_rows(query, n)
+    n_q = n if rows is None else len(rows)
+    if n == 0 or n_q == 0:
+        return _empty_list(n_q, r_cut, k)
     box, rot = frame.box.canonical()
+    if k is not None and not box.pbc.any() and k > n - 1:
+        raise ValueError(f"k={k} neighbours asked for, but this non-periodic box holds "
+                         f"only {n} atoms ({n - 1} neighbours each)")
+    # positions in the canonical cell, wrapped (float64): unwrapped input gives the same list
+    ppos = frame.positions @ rot if not frame.box.is_orthogonal else frame.positions
+    ppos = np.ascontiguousarray(box.wrap(ppos))
 
-    # radius the search must reach: the cutoff, or a generous guess for the k-th neighbour
+    # the radius the search must reach: the cutoff, or a generous guess for the k-th
+    # neighbour (asking for `extra` more candidates, cut to k exactly in float64 below)
     if r_cut is not None:
-        reach = float(r_cut)
+        reach, ask = float(r_cut), None
     else:
+        extra = max(3, int(k) // 4)
+        ask = int(k) + 1 + extra  # + 1: the atom itself
         density = n / box.volume
-        reach = 1.6 * (3 * k / (4 * np.pi * density)) ** (1 / 3)
-    widths = box.widths
-    # freud needs every box width > 2 * reach; replicate the cell until it is
-    tight = 2.0 * reach * (1 + 1e-5) >= widths  # margin: freud checks in float32
-    reps = np.where(box.pbc & tight, np.floor(2.0 * reach * (1 + 1e-5) / widths) + 1, 1)
-    reps = reps.astype(int)
-    while k is not None and np.prod(reps) * n <= k:
-        reps = np.where(box.pbc, reps + 1, reps)
+        reach = 1.3 * (3 * ask / (4 * np.pi * density)) ** (1 / 3)
+    reps, tol = _plan(box, reach)
+    if k is not None and box.pbc.any() and int(np.prod(reps)) * n < ask:
+        while int(np.prod(reps)) * n < ask:
+            reps = np.where(box.pbc, reps + 1, reps)
+        tol = _F32_TOL * (float(np.abs(box.cell * reps[:, None]).sum(axis=0).max()) + reach)
     scipy_ok = frame.box.is_orthogonal and bool(np.all(box.pbc)) and not np.any(reps > 1)
     if backend == "scipy" and not scipy_ok:
         raise ValueError("backend='scipy' needs a fully periodic orthogonal box wider than twice "
                          f"the search radius {reach:g}; use backend='freud'")
+    tie = _TIE * (float(np.abs(box.cell).sum(axis=0).max()) + reach)
+    search = _FreudSearch(box, ppos, tie)
     if backend != "freud" and scipy_ok:
-        return _scipy_list(frame, box, r_cut, k, reach, _query)
-    fbox, pos, box, rot = _freud_box_and_points(frame)
-    if np.any(reps > 1):
-        logger.debug("box narrower than 2*reach=%g: searching a %s supercell", 2 * reach, reps)
-        shifts = np.array(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij")).reshape(3, -1).T
-        big_cell = box.cell * reps[:, None]
-        points = (pos[None, :, :] + (shifts @ box.cell)[:, None, :]).reshape(-1, 3)
-        points = points - (big_cell.sum(axis=0) - box.cell.sum(axis=0)) / 2
-        sbox = freud.box.Box.from_matrix(big_cell.T)
-        sbox.periodic = [bool(p) for p in box.pbc]
-        points = sbox.wrap(points)
-        query = points[:n]
+        lengths = np.diag(box.cell).copy()
+        tol = _F64_TOL * (float(lengths.max()) + reach)
+        # float64 distances: two spare candidates settle all but degenerate shells
+        out, all_found = _scipy_search(ppos, box, rows, r_cut, None if k is None else int(k) + 3,
+                                       reach, tie)
+        limit = float(lengths.min()) / 2
     else:
-        sbox, points, query = fbox, fbox.wrap(pos), None
-
-    aabb = freud.locality.AABBQuery(sbox, points)
-    args = {"exclude_ii": True}
-    if r_cut is not None:
-        args["r_max"] = float(r_cut) * (1 + 1e-6)  # freud cuts in float32; recut below
-    else:
-        args["num_neighbors"] = int(k)
-        args["r_guess"] = reach
-    qpoints = points[:n] if query is None else query
-    if _query is not None:  # private: neighbours of a subset of atoms (rows of the result follow _query)
-        qpoints = qpoints[_query]
-    nl = aabb.query(qpoints, args).toNeighborList()
-    qi = np.asarray(nl.query_point_indices, dtype=np.int64)
-    pj = np.asarray(nl.point_indices, dtype=np.int64)
-    v32 = np.asarray(nl.vectors, dtype=np.float64)
-    del nl
-    if len(qi) > 1 and not np.all(qi[1:] >= qi[:-1]):  # freud sorts by query point; be sure
-        order = np.argsort(qi, kind="stable")
-        qi, pj, v32 = qi[order], pj[order], v32[order]
-    n_q = n if _query is None else len(_query)
-    qrows = np.arange(n, dtype=np.int64) if _query is None else np.asarray(_query, dtype=np.int64)
-    ppos = np.ascontiguousarray(frame.positions @ rot if not frame.box.is_orthogonal else frame.positions)
-    # float64 displacements from the positions and the integer image freud chose; re-cut and
-    # sort each atom's neighbours by (distance, index) in one parallel pass
-    offsets, j, dist, vec = _finish_pairs(qi, pj, v32, ppos, qrows, box.cell, np.linalg.inv(box.cell),
-                                          n, n_q, -1.0 if r_cut is None else float(r_cut), False)
+        if r_cut is not None:
+            out = search.query(rows, reps, tol, r_cut=float(r_cut))
+        else:
+            ask = min(ask, search.n_points(reps))
+            out = search.query(rows, reps, tol, num=ask, r_guess=reach)
+        all_found = k is not None and ask == search.n_points(reps)
+        limit = _unique_image_radius(box, reps)
+    offsets, j, dist, vec = out
+    if k is not None:
+        offsets, j, dist, vec = _exactly_k(search, box, rows, n_q, int(k), out, tol, limit,
+                                           all_found, reach)
     if not frame.box.is_orthogonal:
         vec = vec @ rot.T  # back to the frame's own orientation
     return NeighborList(offsets, j, dist, np.ascontiguousarray(vec),
                         None if r_cut is None else float(r_cut), None if k is None else int(k))
 
 
-def _scipy_list(frame, box, r_cut, k, reach, query):
+def _exactly_k(search, box, rows, n_q, k, cand, tol, limit, all_found, reach):
+    """Cut each row of a sorted candidate list to its k nearest, exactly.
+
+    A row is exact when its k-th candidate is closer (by more than the search's error and
+    the tie tolerance) than the farthest candidate (or every point was a candidate) and all
+    candidates lie where each atom has a single periodic image.  Other rows (degenerate
+    shells, tiny or very uneven boxes) are redone with exact cutoff searches of growing
+    radius, complete once the k-th neighbour and its ties lie inside the radius.
+    """
+    offsets, j, d, v = cand
+    counts = np.diff(offsets)
+    has = counts >= k
+    last = np.where(counts > 0, d[np.maximum(offsets[1:] - 1, 0)] if len(d) else 0.0, 0.0)
+    kth = np.full(n_q, np.inf)
+    kth[has] = d[offsets[:-1][has] + k - 1]
+    tie = search.tie
+    ok = has & (last + 2 * tol < limit)
+    if not all_found:
+        ok &= kth + 2 * tie < last - 2 * tol
+    parts = [(np.flatnonzero(ok), *_first_k(offsets, j, d, v, k, ok))]
+    pending = np.flatnonzero(~ok)
+    if len(pending):
+        fail_has = has[pending]
+        r = max(float(reach), float(kth[pending][fail_has].max()) if fail_has.any() else 0.0)
+        r = r * (1 + 1e-6) + 2 * tie if fail_has.all() else max(r, 2.0 * reach)
+        qrows = np.arange(search.n, dtype=np.int64) if rows is None else rows
+        for _ in range(64):
+            reps, tol_r = _plan(box, r)
+            logger.debug("%d atoms' %d nearest neighbours by exact cutoff search to %g",
+                         len(pending), k, r)
+            o2, j2, d2, v2 = search.query(qrows[pending], reps, tol_r, r_cut=r)
+            c2 = np.diff(o2)
+            done = c2 >= k
+            done[done] = d2[o2[:-1][done] + k - 1] + 2 * tie < r
+            parts.append((pending[done], *_first_k(o2, j2, d2, v2, k, done)))
+            pending = pending[~done]
+            if not len(pending):
+                break
+            r *= 1.5
+        else:  # pragma: no cover - only a pathological cell gets here
+            raise RuntimeError(f"could not find {k} neighbours of {len(pending)} atoms "
+                               f"within radius {r:g}")
+    return _assemble(n_q, parts)
+
+
+def _first_k(offsets, j, d, v, k, rows_mask):
+    """The masked rows' first k pairs: ``(counts, j, d, v)`` of those rows."""
+    m = int(rows_mask.sum())
+    if m == 0:
+        return np.zeros(0, np.int64), j[:0], d[:0], v[:0]
+    oj, od, ov = _take_first(offsets, j, d, v, k, rows_mask, m)
+    return np.full(m, k, dtype=np.int64), oj, od, ov
+
+
+@numba.njit(cache=True, parallel=True)
+def _take_first(offsets, j, d, v, k, rows_mask, m):
+    n_rows = len(offsets) - 1
+    dest = np.empty(n_rows, dtype=np.int64)
+    c = 0
+    for i in range(n_rows):
+        dest[i] = c
+        if rows_mask[i]:
+            c += k
+    out_j = np.empty(m * k, dtype=j.dtype)
+    out_d = np.empty(m * k)
+    out_v = np.empty((m * k, 3))
+    for i in numba.prange(n_rows):
+        if rows_mask[i]:
+            o, q = offsets[i], dest[i]
+            for x in range(k):
+                out_j[q + x] = j[o + x]
+                out_d[q + x] = d[o + x]
+                out_v[q + x, 0] = v[o + x, 0]
+                out_v[q + x, 1] = v[o + x, 1]
+                out_v[q + x, 2] = v[o + x, 2]
+    return out_j, out_d, out_v
+
+
+def _assemble(n_q, parts):
+    """Merge per-row blocks ``(row positions, counts, j, d, v)`` into one CSR list."""
+    counts = np.zeros(n_q, dtype=np.int64)
+    for pos, c, *_ in parts:
+        counts[pos] = c
+    offsets = np.zeros(n_q + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    total = int(offsets[-1])
+    if len(parts) == 1:
+        _, _, j, d, v = parts[0]
+        return offsets, j, d, v
+    out_j = np.empty(total, dtype=np.int32)
+    out_d = np.empty(total)
+    out_v = np.empty((total, 3))
+    for pos, c, j, d, v in parts:
+        if not len(j):
+            continue
+        start = np.concatenate([[0], np.cumsum(c)[:-1]])
+        dest = np.repeat(offsets[:-1][pos] - start, c) + np.arange(len(j))
+        out_j[dest], out_d[dest], out_v[dest] = j, d, v
+    return offsets, out_j, out_d, out_v
+
+
+def _scipy_search(ppos, box, rows, r_cut, ask, reach, tie):
+    """cKDTree search in a fully periodic orthogonal box wider than twice ``reach``:
+    exact cutoff pairs, or the ``ask`` nearest points (the atom itself dropped) as candidates.
+    Returns the sorted CSR list and whether every atom was a candidate."""
     import os
 
     from scipy.spatial import cKDTree
 
-    n = frame.n_atoms
+    n = len(ppos)
     lengths = np.diag(box.cell).copy()
-    pos = np.mod(frame.positions - box.origin, lengths)
+    pos = np.mod(ppos - box.origin, lengths)
     pos = np.minimum(np.maximum(pos, 0.0), np.nextafter(lengths, 0))  # cKDTree wants [0, L)
     tree = cKDTree(pos, boxsize=lengths)
-    rows = np.arange(n, dtype=np.int64) if query is None else np.asarray(query, dtype=np.int64)
+    qrows = np.arange(n, dtype=np.int64) if rows is None else rows
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else -1
-    if k is not None:
-        kk = min(int(k) + 1, n * 1)
-        dist, idx = tree.query(pos[rows], k=kk, workers=workers)
-        dist, idx = dist.reshape(len(rows), -1), idx.reshape(len(rows), -1)
-        valid = ~((idx == rows[:, None]) & (dist == 0.0))
-        valid &= np.cumsum(valid, axis=1) <= k
+    if ask is not None:
+        kk = min(int(ask), n)
+        dist, idx = tree.query(pos[qrows], k=kk, workers=workers)
+        dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
+        valid = ~((idx == qrows[:, None]) & (dist == 0.0))
         r = -1.0
+        all_found = kk == n
     else:
         density = n / box.volume
         kk = int(min(n, 1.5 * 4.19 * density * reach ** 3 + 16))
         while True:
-            dist, idx = tree.query(pos[rows], k=kk, distance_upper_bound=reach * (1 + 1e-9),
+            dist, idx = tree.query(pos[qrows], k=kk, distance_upper_bound=reach * (1 + 1e-9),
                                    workers=workers)
+            dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
             if kk >= n or not np.isfinite(dist[:, -1]).any():
                 break
             kk = min(n, 2 * kk)
-        valid = np.isfinite(dist) & ~((idx == rows[:, None]) & (dist == 0.0))
+        valid = np.isfinite(dist) & ~((idx == qrows[:, None]) & (dist == 0.0))
         r = float(r_cut)
+        all_found = False
     qi = np.nonzero(valid)[0].astype(np.int64)
     pj = idx[valid].astype(np.int64)
-    approx = _min_image(pos, rows, qi, pj, lengths)
-    offsets, j, d, vec = _finish_pairs(qi, pj, approx, frame.positions, rows, box.cell,
-                                       np.linalg.inv(box.cell), n, len(rows), r, True)
-    return NeighborList(offsets, j, d, vec, None if r_cut is None else float(r_cut),
-                        None if k is None else int(k))
+    approx = _min_image(pos, qrows, qi, pj, lengths)
+    out = _finish_pairs(qi, pj, approx, ppos, qrows, box.cell, np.linalg.inv(box.cell), n,
+                        len(qrows), r, True, tie)
+    return out, all_found
 
 
 @numba.njit(cache=True, parallel=True)
@@ -253,7 +486,7 @@ def _min_image(pos, rows, qi, pj, lengths):
 
 
 @numba.njit(cache=True, parallel=True)
-def _finish_pairs(qi, pj, v32, ppos, qrows, cell, inv, n, n_q, r_cut, exact):
+def _finish_pairs(qi, pj, v32, ppos, qrows, cell, inv, n, n_q, r_cut, exact, tie):
     m = len(qi)
     vec = v32 if exact else np.empty((m, 3))
     dist = np.empty(m)
@@ -281,7 +514,9 @@ def _finish_pairs(qi, pj, v32, ppos, qrows, cell, inv, n, n_q, r_cut, exact):
         vec[p, 1] = v1
         vec[p, 2] = v2
         dist[p] = np.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
-        keep[p] = r_cut < 0 or dist[p] < r_cut  # freud cut in float32; cut again in float64
+        # freud cut in float32; cut again in float64.  The atom itself is point `a` of the
+        # (super)cell (shift 0); its other periodic images are neighbours.
+        keep[p] = (r_cut < 0 or dist[p] < r_cut) and pj[p] != a
     starts = np.zeros(n_q + 1, dtype=np.int64)
     for p in range(m):
         starts[qi[p] + 1] += 1
@@ -332,7 +567,40 @@ def _finish_pairs(qi, pj, v32, ppos, qrows, cell, inv, n, n_q, r_cut, exact):
                     for d in range(3):
                         out_v[y - 1, d], out_v[y, d] = out_v[y, d], out_v[y - 1, d]
                     y -= 1
+        _ties_by_index(out_j, out_d, out_v, o, o + c, tie)
     return offsets, out_j, out_d, out_v
+
+
+@numba.njit(cache=True)
+def _ties_by_index(out_j, out_d, out_v, start, stop, tie):
+    """In a segment sorted by distance, order each run of distances within ``tie`` of the
+    run's first one by index, so rounding noise (a perfect crystal's equal shells, a shifted
+    copy of a frame) never decides the order or which neighbours a k-nearest list keeps."""
+    x = start
+    while x < stop:
+        y = x + 1
+        while y < stop and out_d[y] - out_d[x] <= tie:
+            y += 1
+        if y - x > 1:
+            if y - x > 64:
+                seg_j = out_j[x:y].copy()
+                seg_d = out_d[x:y].copy()
+                seg_v = out_v[x:y].copy()
+                order = np.argsort(seg_j, kind="mergesort")  # stable: distance order kept
+                for z in range(y - x):
+                    out_j[x + z] = seg_j[order[z]]
+                    out_d[x + z] = seg_d[order[z]]
+                    out_v[x + z] = seg_v[order[z]]
+            else:
+                for a in range(x + 1, y):
+                    b = a
+                    while b > x and out_j[b - 1] > out_j[b]:
+                        out_d[b - 1], out_d[b] = out_d[b], out_d[b - 1]
+                        out_j[b - 1], out_j[b] = out_j[b], out_j[b - 1]
+                        for d in range(3):
+                            out_v[b - 1, d], out_v[b, d] = out_v[b, d], out_v[b - 1, d]
+                        b -= 1
+        x = y
 
 
 def first_shell_distance(frame, *, sample: int = 2000, seed: int = 0) -> float:
@@ -356,7 +624,7 @@ def first_shell_distance(frame, *, sample: int = 2000, seed: int = 0) -> float:
         idx = np.sort(rng.choice(frame.n_atoms, sample, replace=False))
     else:
         idx = np.arange(frame.n_atoms)
-    nl = neighbor_list(frame, k=min(12, 8 * frame.n_atoms), _query=idx)
+    nl = neighbor_list(frame, k=min(12, 8 * frame.n_atoms), query=idx)
     nearest = nl.distances[nl.offsets[:-1]]
     d = nl.distances[nl.distances < 1.2 * np.median(nearest)]
     return float(np.median(d))

@@ -1,13 +1,28 @@
 """Classic baselines: Steinhardt bond-order parameters and the ten Wolde solid-bond criterion.
 
-freud computes the spherical harmonics.  crystopo's own neighbour list is handed
-to it through :meth:`freud.locality.NeighborList.from_arrays`, in the box's
-canonical (lower-triangular) orientation, so any triclinic or rotated cell works.
-When the box is narrower than twice the cutoff (one atom seen through several
-images), every bond is laid out instead as a point at its displacement from a
-centre at the origin of a large open box, chunk by chunk: freud then sees
-exactly crystopo's bonds.  Averages and bond coherences are computed here from
-freud's ``q_lm``.
+Default backend ``"numba"``: crystopo's own float64 kernels
+(:mod:`descriptors._steinhardt_kernels`) compute every atom's ``q_lm`` once from the
+CSR neighbour list (its bond vectors, so any triclinic, rotated or narrow cell
+works as the list does), in parallel over atoms, and derive from them the
+Steinhardt ``q_l``, the Lechner-Dellago ``q̄_l`` and the ten Wolde bond counts.
+:func:`steinhardt_and_solid` returns ``q`` and the solid flags from one set of
+harmonics.  Results do not depend on the number of numba threads (bitwise).
+
+Backend ``"freud"`` (the reference, float32): freud computes the spherical
+harmonics.  crystopo's own neighbour list is handed to it through
+:meth:`freud.locality.NeighborList.from_arrays`, in the box's canonical
+(lower-triangular) orientation.  When the box is narrower than twice the cutoff
+(one atom seen through several images), every bond is laid out instead as a
+point at its displacement from a centre at the origin of a large open box, chunk
+by chunk: freud then sees exactly crystopo's bonds.  Averages and bond coherences
+are computed here from freud's ``q_lm``.
+
+Conventions (both backends): ``q_lm(i)`` is the mean of ``Y_lm`` over the bonds of
+``i``; ``q̄_lm(i)`` the mean of ``q_lm`` over ``i`` and its neighbours (one term
+per bond); a bond is solid-like when its normalised coherence
+``Re sum_m q_lm(i) q_lm(j)* / (|q_l(i)| |q_l(j)|)`` is ``>= q_threshold`` (0.5 at
+l = 6), an atom is solid with ``>= n_bonds`` (7) solid-like bonds, counted over the
+same neighbour list; atoms without neighbours get 0 and no solid bond.
 
 Default cutoff: ``1.2 * first_shell_distance(frame)``.  It sits between the
 first (1.0) and second (1.414) shells of fcc and hcp and takes bcc's first two
@@ -26,7 +41,10 @@ import numpy as np
 from .frame import as_frame
 from .neighbors import NeighborList, first_shell_distance, neighbor_list
 
-__all__ = ["steinhardt", "solid_bond_counts", "solid_liquid", "default_shell_cutoff"]
+__all__ = ["BACKENDS", "default_shell_cutoff", "solid_bond_counts", "solid_liquid", "steinhardt",
+           "steinhardt_and_solid"]
+
+BACKENDS = ("numba", "freud")
 
 _SHELL_FACTOR = 1.2
 _CHUNK = 1 << 16      # atoms per freud call
@@ -130,8 +148,80 @@ def _ql(qlm, l):
     return np.sqrt(4.0 * np.pi / (2 * l + 1) * np.sum(np.abs(qlm) ** 2, axis=1))
 
 
+def _check_backend(backend):
+    if backend not in BACKENDS:
+        raise ValueError(f"backend={backend!r} unknown; choose from {BACKENDS}")
+
+
+def _check_solid(q_threshold, n_bonds, l):
+    if isinstance(l, bool) or not isinstance(l, Integral) or l < 1:
+        raise ValueError(f"l must be an integer >= 1, got l={l!r}")
+    if not isinstance(q_threshold, Real) or not -1.0 <= q_threshold <= 1.0:
+        raise ValueError(f"q_threshold must be a number in [-1, 1], got q_threshold={q_threshold!r}")
+    if n_bonds is not None and (isinstance(n_bonds, bool) or not isinstance(n_bonds, Integral)
+                                or n_bonds < 0):
+        raise ValueError(f"n_bonds must be an integer >= 0, got n_bonds={n_bonds!r}")
+
+
+def _numba_compute(nl, ls, average, solid_l, q_threshold):
+    """``(q, counts)`` from one pass of harmonics: q (n, len(ls)) float64 (``None`` if ``ls``
+    is empty), solid-bond counts (n,) int32 at ``solid_l`` (``None`` if ``solid_l`` is None)."""
+    from . import _steinhardt_kernels as K
+
+    need = sorted(set(ls) | ({solid_l} if solid_l is not None else set()))
+    lmax = need[-1]
+    acc_col = np.full(lmax + 1, -1, dtype=np.int64)
+    width = 0
+    for ll in need:
+        acc_col[ll] = width
+        width += ll + 1
+    stored = sorted(set(ls) if average else set()) + \
+        ([solid_l] if solid_l is not None and not (average and solid_l in ls) else [])
+    store_col = np.full(lmax + 1, -1, dtype=np.int64)
+    store_width = 0
+    for ll in stored:
+        store_col[ll] = store_width
+        store_width += ll + 1
+    col_l = np.asarray(ls, dtype=np.int64)
+    a, b, pmm = K.legendre_tables(lmax)
+    offsets = np.ascontiguousarray(nl.offsets, dtype=np.int64)
+    vectors = np.ascontiguousarray(nl.vectors, dtype=np.float64).reshape(-1, 3)
+    sl = -1 if solid_l is None else int(solid_l)
+    q, qlm, inv_norm = K.qlm_kernel(offsets, vectors, a, b, pmm, acc_col, width, col_l,
+                                    store_col, store_width, sl)
+    counts = None
+    if average or solid_l is not None:
+        indices = np.ascontiguousarray(nl.indices, dtype=np.int32)
+        qbar, counts = K.neighbor_kernel(offsets, indices, qlm, col_l, store_col, bool(average),
+                                         sl, inv_norm, float(q_threshold))
+        if average:
+            q = qbar
+        if solid_l is None:
+            counts = None
+    return (q if len(ls) else None), counts
+
+
+def _freud_steinhardt(frame, nl, ls, average):
+    q = np.zeros((frame.n_atoms, len(ls)), dtype=np.float32)
+    for col, (ll, qlm) in enumerate(zip(ls, _harmonics(frame, nl, ls))):
+        q[:, col] = _ql(_average(nl, qlm) if average else qlm, ll)
+    return q
+
+
+def _freud_counts(frame, nl, q_threshold, l):
+    (qlm,) = _harmonics(frame, nl, [int(l)])
+    norm = np.sqrt(np.sum(np.abs(qlm) ** 2, axis=1))
+    unit = np.where(norm[:, None] > 0, qlm / np.where(norm > 0, norm, 1.0)[:, None], 0)
+    qi = nl.query_indices()
+    solid = np.zeros(len(qi), dtype=bool)
+    for s in range(0, len(qi), _BOND_CHUNK):
+        a, b = unit[qi[s:s + _BOND_CHUNK]], unit[nl.indices[s:s + _BOND_CHUNK]]
+        solid[s:s + _BOND_CHUNK] = np.einsum("ij,ij->i", a, b.conj()).real >= q_threshold
+    return np.bincount(qi[solid], minlength=frame.n_atoms).astype(np.int32)
+
+
 def steinhardt(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average: bool = False,
-               r_cut=None) -> np.ndarray:
+               r_cut=None, backend: str = "numba") -> np.ndarray:
     """Steinhardt ``q_l`` (or Lechner-Dellago averaged ``q̄_l``) of every atom.
 
     Parameters
@@ -144,34 +234,84 @@ def steinhardt(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average: bool = Fa
         ``q̄_l``: ``q_lm`` averaged over the atom and its neighbours before the norm.
     r_cut : float, optional
         Default :func:`default_shell_cutoff` (1.2 x the first-neighbour distance).
+    backend : {"numba", "freud"}
+        ``"numba"``: crystopo's float64 kernels; ``"freud"``: the float32 reference.
 
     Returns
     -------
-    q : ndarray of shape (n_atoms, len(l)), float32
-        freud computes in single precision; atoms without neighbours get 0.
+    q : ndarray of shape (n_atoms, len(l))
+        float64 (``backend="freud"``: float32); atoms without neighbours get 0.
 
     Examples
     --------
     >>> from descriptors import make_lattice
     >>> q = steinhardt(make_lattice("fcc", 3), l=(4, 6))
-    >>> q.shape, round(float(q[0, 1]), 4)
-    ((108, 2), 0.5745)
+    >>> q.shape, q.dtype, round(float(q[0, 1]), 5)
+    ((108, 2), dtype('float64'), 0.57452)
     """
     frame = as_frame(frame)
     ls = _check_ls(l)
+    _check_backend(backend)
     nl = _shell_list(frame, neighbors, r_cut)
-    q = np.zeros((frame.n_atoms, len(ls)), dtype=np.float32)
-    for col, (ll, qlm) in enumerate(zip(ls, _harmonics(frame, nl, ls))):
-        q[:, col] = _ql(_average(nl, qlm) if average else qlm, ll)
-    return q
+    if backend == "freud":
+        return _freud_steinhardt(frame, nl, ls, average)
+    return _numba_compute(nl, ls, bool(average), None, 0.5)[0]
+
+
+def steinhardt_and_solid(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average: bool = False,
+                         r_cut=None, q_threshold: float = 0.5, n_bonds: int = 7,
+                         solid_l: int = 6, return_counts: bool = False,
+                         backend: str = "numba"):
+    """:func:`steinhardt` and :func:`solid_liquid` from one computation of the harmonics.
+
+    Same bonds for both (``neighbors`` / ``r_cut`` as in :func:`steinhardt`); the
+    ``q_lm`` of every ``l`` in ``l`` and of ``solid_l`` are computed once, in float64.
+
+    Parameters
+    ----------
+    l, average : as in :func:`steinhardt`
+    q_threshold, n_bonds : as in :func:`solid_liquid`
+    solid_l : int
+        ``l`` of the ten Wolde bond coherence (``l`` of :func:`solid_liquid`).
+    return_counts : bool
+        Also return the solid-bond counts (:func:`solid_bond_counts`).
+    backend : {"numba", "freud"}
+        ``"freud"`` calls the float32 reference twice (harmonics computed twice).
+
+    Returns
+    -------
+    q : ndarray of shape (n_atoms, len(l)), float64 (``backend="freud"``: float32)
+    is_solid : ndarray of shape (n_atoms,), bool
+    counts : ndarray of shape (n_atoms,), int32, only with ``return_counts``
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> q, solid = steinhardt_and_solid(make_lattice("fcc", 3, noise=0.03, seed=0), average=True)
+    >>> q.shape, bool(solid.all())
+    ((108, 5), True)
+    """
+    frame = as_frame(frame)
+    ls = _check_ls(l)
+    _check_solid(q_threshold, n_bonds, solid_l)
+    _check_backend(backend)
+    nl = _shell_list(frame, neighbors, r_cut)
+    if backend == "freud":
+        q = _freud_steinhardt(frame, nl, ls, average)
+        counts = _freud_counts(frame, nl, q_threshold, int(solid_l))
+    else:
+        q, counts = _numba_compute(nl, ls, bool(average), int(solid_l), float(q_threshold))
+    solid = counts >= n_bonds
+    return (q, solid, counts) if return_counts else (q, solid)
 
 
 def solid_bond_counts(frame, neighbors=None, *, r_cut=None, q_threshold: float = 0.5,
-                      l: int = 6) -> np.ndarray:
+                      l: int = 6, backend: str = "numba") -> np.ndarray:
     """Number of solid-like bonds of each atom (ten Wolde, Ruiz-Montero and Frenkel).
 
     A bond ``i-j`` is solid-like when the coherence
-    ``Re sum_m q_lm(i) q_lm(j)* / (|q_l(i)| |q_l(j)|)`` is at least ``q_threshold``.
+    ``Re sum_m q_lm(i) q_lm(j)* / (|q_l(i)| |q_l(j)|)`` is at least ``q_threshold``
+    (0 when an atom has no neighbours).
 
     Returns
     -------
@@ -184,24 +324,16 @@ def solid_bond_counts(frame, neighbors=None, *, r_cut=None, q_threshold: float =
     [12]
     """
     frame = as_frame(frame)
-    if isinstance(l, bool) or not isinstance(l, Integral) or l < 1:
-        raise ValueError(f"l must be an integer >= 1, got l={l!r}")
-    if not isinstance(q_threshold, Real) or not -1.0 <= q_threshold <= 1.0:
-        raise ValueError(f"q_threshold must be a number in [-1, 1], got q_threshold={q_threshold!r}")
+    _check_solid(q_threshold, None, l)
+    _check_backend(backend)
     nl = _shell_list(frame, neighbors, r_cut)
-    (qlm,) = _harmonics(frame, nl, [int(l)])
-    norm = np.sqrt(np.sum(np.abs(qlm) ** 2, axis=1))
-    unit = np.where(norm[:, None] > 0, qlm / np.where(norm > 0, norm, 1.0)[:, None], 0)
-    qi = nl.query_indices()
-    solid = np.zeros(len(qi), dtype=bool)
-    for s in range(0, len(qi), _BOND_CHUNK):
-        a, b = unit[qi[s:s + _BOND_CHUNK]], unit[nl.indices[s:s + _BOND_CHUNK]]
-        solid[s:s + _BOND_CHUNK] = np.einsum("ij,ij->i", a, b.conj()).real >= q_threshold
-    return np.bincount(qi[solid], minlength=frame.n_atoms).astype(np.int32)
+    if backend == "freud":
+        return _freud_counts(frame, nl, q_threshold, int(l))
+    return _numba_compute(nl, [], False, int(l), float(q_threshold))[1]
 
 
 def solid_liquid(frame, neighbors=None, *, r_cut=None, q_threshold: float = 0.5,
-                 n_bonds: int = 7, l: int = 6) -> np.ndarray:
+                 n_bonds: int = 7, l: int = 6, backend: str = "numba") -> np.ndarray:
     """ten Wolde solid-like atoms: at least ``n_bonds`` solid-like bonds (see :func:`solid_bond_counts`).
 
     Returns
@@ -216,4 +348,5 @@ def solid_liquid(frame, neighbors=None, *, r_cut=None, q_threshold: float = 0.5,
     """
     if isinstance(n_bonds, bool) or not isinstance(n_bonds, Integral) or n_bonds < 0:
         raise ValueError(f"n_bonds must be an integer >= 0, got n_bonds={n_bonds!r}")
-    return solid_bond_counts(frame, neighbors, r_cut=r_cut, q_threshold=q_threshold, l=l) >= n_bonds
+    return solid_bond_counts(frame, neighbors, r_cut=r_cut, q_threshold=q_threshold, l=l,
+                             backend=backend) >= n_bonds

@@ -191,3 +191,33 @@ def test_frame_validation():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         npt.assert_allclose(f.wrapped()[2], [0.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_last_frame_cut_anywhere_before_its_last_line_warns(tmp_path, gz):
+    # cut inside the last frame's ITEM: TIMESTEP line, its header or its atom lines: the
+    # frame is reported truncated and skipped, the complete one is kept
+    def one(t):
+        return _dump_text(["id", "type", "x", "y", "z"], [(i, 1, 0.5, 0.5, 0.5) for i in (1, 2, 3)],
+                          ORTHO, ts=t)
+    full = one(0) + one(7)
+    last_line = full.rfind("\n", 0, len(full) - 1) + 1
+    p = tmp_path / ("c.dump.gz" if gz else "c.dump")
+    for cut in range(len(one(0)) + 1, last_line):
+        if gz:
+            p.write_bytes(gzip.compress(full[:cut].encode()))
+        else:
+            p.write_text(full[:cut])
+        with pytest.warns(UserWarning, match=r"c\.dump(\.gz)?: frame 1\b.*(truncated|unexpected end)"):
+            traj = read_trajectory(p)
+        assert len(traj) == 1 and traj[0].n_atoms == 3, f"cut at {cut}: {full[:cut]!r}"
+
+
+def test_header_of_a_frame_with_a_long_column_list(tmp_path):
+    names = [f"c{i:03d}" for i in range(700)]  # the ATOMS line alone is ~3.5 kB
+    rows = [(1, 1, 0.5, 0.5, 0.5, *range(700)), (2, 1, 1.5, 1.5, 1.5, *range(700))]
+    p = tmp_path / "wide.dump"
+    p.write_text(_dump_text(["id", "type", "x", "y", "z", *names], rows, ORTHO) * 2)
+    traj = read_trajectory(p)
+    assert traj.header(1)["columns"] == ["id", "type", "x", "y", "z", *names]
+    assert traj[1].extra["c699"].tolist() == [699, 699]
