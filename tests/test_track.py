@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.base import clone
 
-from multilayer.track import (CommunityTracker, atom_histories, community_events, community_sizes,
+from multilayer.tracking.lifecycle import (CommunityTracker, atom_histories, community_events, community_sizes,
                               lifetimes, precursors, transition_matrix)
 
 

@@ -34,7 +34,7 @@ _EVENT_COLUMNS = ["frame", "event", "from_communities", "to_communities", "from_
                   "to_sizes", "overlap"]
 
 
-def _check_labels(labels, ids=None):
+def check_labels(labels, ids=None):
     """Return a list of ``(ids int64 sorted unique, labels int64)``, one pair per frame."""
     if isinstance(labels, np.ndarray) and labels.ndim == 2:
         labels = list(labels)
@@ -173,7 +173,7 @@ def community_events(labels, ids=None, *, threshold=0.3, size_tol=0.05, min_size
     check_scalar(threshold, "threshold", Real, min_val=0, max_val=1, include_boundaries="right")
     check_scalar(size_tol, "size_tol", Real, min_val=0)
     check_scalar(min_size, "min_size", Integral, min_val=1)
-    frames = _check_labels(labels, ids)
+    frames = check_labels(labels, ids)
     sizes = [_sizes(lab, min_size) for _, lab in frames]
     rows = [(0, "birth", [], [c], [], [s], 0.0) for c, s in sorted(sizes[0].items())]
     for t in range(1, len(frames)):
@@ -201,7 +201,7 @@ def community_sizes(labels, ids=None):
     >>> community_sizes([np.array([0, 0, 1]), np.array([1, 1, 1])]).to_numpy().tolist()
     [[2, 1], [0, 3]]
     """
-    frames = _check_labels(labels, ids)
+    frames = check_labels(labels, ids)
     comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
     out = np.zeros((len(frames), len(comm)), dtype=np.int64)
     for t, (_, lab) in enumerate(frames):
@@ -226,7 +226,7 @@ def atom_histories(labels, ids=None, *, fill=-1):
     >>> h.tolist(), ids.tolist()
     ([[3, 4], [-1, 5]], [1, 2])
     """
-    frames = _check_labels(labels, ids)
+    frames = check_labels(labels, ids)
     atom_ids = np.unique(np.concatenate([i for i, _ in frames]))
     history = np.full((len(frames), len(atom_ids)), fill, dtype=np.int64)
     for t, (i, lab) in enumerate(frames):
@@ -254,7 +254,7 @@ def transition_matrix(labels, ids=None, *, lag=1, communities=None, normalize=Tr
     ([[0.5, 0.5], [0.0, 1.0]], [0, 1])
     """
     check_scalar(lag, "lag", Integral, min_val=1)
-    frames = _check_labels(labels, ids)
+    frames = check_labels(labels, ids)
     if communities is None:
         communities = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
     communities = np.asarray(communities, dtype=np.int64)
@@ -343,7 +343,7 @@ def precursors(labels, ids=None, *, crystal=None, mask=None, liquid=None):
     """
     if (crystal is None) == (mask is None):
         raise ValueError("pass exactly one of crystal (community ids) and mask (per-frame bools)")
-    frames = _check_labels(labels, ids)
+    frames = check_labels(labels, ids)
     frames_labels = [lab for _, lab in frames]
     history, atom_ids = atom_histories(frames_labels, [i for i, _ in frames])
     if crystal is not None:
@@ -433,7 +433,7 @@ def crystal_communities(labels, ids=None, *, window=None, min_final=0.05, min_en
     """
     check_scalar(min_final, "min_final", Real, min_val=0, max_val=1)
     check_scalar(min_enrichment, "min_enrichment", Real, min_val=1)
-    frames = _check_labels(labels, ids)
+    frames = check_labels(labels, ids)
     n = len(frames)
     window = max(1, n // 10) if window is None else window
     check_scalar(window, "window", Integral, min_val=1, max_val=n)
@@ -456,7 +456,7 @@ def crystal_communities(labels, ids=None, *, window=None, min_final=0.05, min_en
     return CrystalCriterion("auto", chosen, table, desc)
 
 
-def _criterion(labels, communities="auto", mask=None):
+def resolve_criterion(labels, communities="auto", mask=None):
     """The :class:`CrystalCriterion` of a mask, a list of community ids or "auto"."""
     if mask is not None:
         return CrystalCriterion("mask", None, None, "mask: per-atom booleans given by the "
