@@ -4,7 +4,7 @@
     python benchmarks/bench_multilayer.py --case atoms       # 10^4 atoms x 50 frames
     python benchmarks/bench_multilayer.py --case microstates --atoms 200000 --frames 20
 
-Features are synthetic (:class:`multilayer.synthetic.LazyBlobFrames`: 8 float32 columns,
+Features are synthetic (:class:`multilayer.network.synthetic.LazyBlobFrames`: 8 float32 columns,
 three Gaussian structures, atoms switching to the third one at random times), generated
 frame by frame on access, so the trajectory is never held in memory -- as with a Zarr
 store.  Their generation (two passes over the frames) is included in the build time and
@@ -23,7 +23,7 @@ CHILD = r"""
 import json, resource, time
 import numpy as np
 from multilayer import build_network, leiden_nodes, matched_accuracy
-from multilayer.synthetic import LazyBlobFrames
+from multilayer.network.synthetic import LazyBlobFrames
 a = json.loads(ARGS)
 frames = LazyBlobFrames(a["atoms"], a["frames"], n_features=a["features"], seed=0)
 t = time.perf_counter()

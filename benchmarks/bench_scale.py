@@ -76,7 +76,7 @@ def make_system(target: int, n_frames: int, path: Path, *, md: bool, seed: int =
 def run(path: Path, out: Path, workers: int | None):
     cfg = out.with_suffix(".toml")
     cfg.write_text("[mapper]\nsample = 20000\n[output]\ntrajectory = \"none\"\n")
-    cmd = [sys.executable, "-m", "multilayer.cli", "analyze", str(path), "--out", str(out),
+    cmd = [sys.executable, "-m", "multilayer.app.cli", "analyze", str(path), "--out", str(out),
            "--config", str(cfg), "--quiet"]
     if workers:
         cmd += ["--workers", str(workers)]

@@ -52,8 +52,8 @@ def _cluster(y_sample, y_all, how, seed=0):
 
 
 def _route(feats, truth, set_name, method, seed=0):
-    from multilayer.embedding import fit_embedding
-    from multilayer.metrics import adjusted_rand, matched_accuracy
+    from multilayer.learn.embedding import fit_embedding
+    from multilayer.network.metrics import adjusted_rand, matched_accuracy
 
     t0 = time.perf_counter()
     seq = [{set_name: f[set_name]} for f in feats]
@@ -74,8 +74,8 @@ def _route(feats, truth, set_name, method, seed=0):
 
 def _lattice_data():
     from descriptors import make_lattice
-    from multilayer.config import load_config
-    from multilayer.pipeline import calibrate, compute_frame_features
+    from multilayer.app.config import load_config
+    from multilayer.network.featureset import FeatureSet
 
     frames, truth = [], []
     for k, (kind, cells) in enumerate((("fcc", 6), ("hcp", (6, 4, 4)), ("bcc", 8))):
@@ -85,8 +85,8 @@ def _lattice_data():
             truth.append(np.full(f.n_atoms, k))
     cfg = load_config(None, {"features": {"sets": list(SETS)}})
     t0 = time.perf_counter()
-    cal = calibrate(frames[0], cfg)
-    feats = [compute_frame_features(f, cfg, cal) for f in frames]
+    fs = FeatureSet.from_config(cfg).fit(frames[0])
+    feats = [fs.transform(f).arrays() for f in frames]
     return feats, np.concatenate(truth), time.perf_counter() - t0
 
 
@@ -96,12 +96,11 @@ def _demo_data(out):
     from descriptors import demo_trajectory_path, read_trajectory
     from descriptors.soap import soap_features
     from multilayer import analyze
-    from multilayer.store import FeatureStore
 
     res = analyze(demo_trajectory_path(), out, resume=True)
     traj = read_trajectory(demo_trajectory_path())
     picks = list(range(0, 50, 5))
-    store = FeatureStore(out / ".crystopo" / "features", res.frames)
+    store = res.feature_store()
     labels = pd.read_parquet(out / "labels.parquet", columns=["frame", "id", "crystal_like"])
     feats, truth = [], []
     t0 = time.perf_counter()

@@ -58,7 +58,7 @@ def _accuracy(x, truth, n_pca, seed=0):
     from sklearn.mixture import GaussianMixture
     from sklearn.preprocessing import StandardScaler
 
-    from multilayer.metrics import matched_accuracy
+    from multilayer.network.metrics import matched_accuracy
 
     z = StandardScaler().fit_transform(x)
     if n_pca:

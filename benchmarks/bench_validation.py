@@ -13,7 +13,7 @@ Methods, scored by per-atom accuracy:
   -- clustered without labels (KMeans; GMM on 10 principal components) on the
   pooled atoms of the structures of one condition, scored after the best one-to-one
   matching of clusters to structures;
-* crystopo supervised: :class:`multilayer.classify.StructureClassifier` (gradient boosting;
+* crystopo supervised: :class:`multilayer.learn.classify.StructureClassifier` (gradient boosting;
   an MLP on the whole 32x32 Neighbors Map image) trained on other configurations (other
   seeds, smaller cells, spanning the same grid / temperatures), tested on these, every atom
   labelled (``threshold=0``);
@@ -54,8 +54,8 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from descriptors import make_lattice, read_trajectory  # noqa: E402
-from multilayer.classify import StructureClassifier, StructureFeatures  # noqa: E402
-from multilayer.classify_io import ovito_structures  # noqa: E402
+from multilayer.learn.classify import StructureClassifier, StructureFeatures  # noqa: E402
+from multilayer.learn.trusted import ovito_structures  # noqa: E402
 
 KINDS = ("fcc", "bcc", "hcp", "diamond")
 SIZES = {"fcc": 9, "bcc": 11, "hcp": (12, 7, 8), "diamond": 7}            # 2916, 2662, 2688, 2744
@@ -112,7 +112,7 @@ def cluster(z, k, method, seed):
 
 def matched_per_class(pred, truth, n_classes):
     """Per-class accuracy after the best one-to-one matching of predicted to true labels."""
-    from multilayer.metrics import match_labels
+    from multilayer.network.metrics import match_labels
 
     m = match_labels(pred, truth)[0]
     return [float((m[truth == c] == c).mean()) for c in range(n_classes)]

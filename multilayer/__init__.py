@@ -1,25 +1,28 @@
 """crystopo.multilayer: time-layered similarity networks, Leiden and Mapper clustering,
-structure tracking, the analysis pipeline and the ``crystopo`` command line."""
-from .nuclei import (CrystalCriterion, MFPTResult, NucleiResult, NucleusTracker, Onset,
-                     crystal_communities, find_nuclei, first_passage_times, mfpt_fit,
-                     nucleation_onset, nucleus_properties, track_nuclei)
-from .plot_track import (plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations,
-                         plot_slab)
-from .track import (CommunityTracker, atom_histories, community_events, community_sizes,
-                    lifetimes, precursors, transition_matrix)
-from .network import MultilayerNetwork, build_network
-from .leiden import (MultilayerLeiden, default_resolution, leiden, leiden_nodes,
-                     multislice_quality, resolution_scan)
-from .mapper import mapper
-from .baselines import gmm_labels, hdbscan_labels, kmeans_labels
-from .metrics import adjusted_rand, match_labels, matched_accuracy
-from .summary import summary
-from .plot_network import plot_mapper, plot_resolution_scan
-from .pipeline import AnalysisResult, analyze
-from .time_average import TimeAveragedFrames, moving_average
-from .embedding import (Embedding, embed_frames, fit_embedding, plot_embedding,
-                        reference_environments)
-from .propensity import PropensityResult, crystallization_propensity, propensity
-from .classify import (StructureClassifier, StructureFeatures, classify_trajectory,
-                       train_classifier)
-from .classify_io import read_labels, trusted_labels
+structure tracking, learning on descriptors, the analysis pipeline and the ``crystopo`` command.
+
+Rooms, each importing only from the rooms below it (and from :mod:`tda`, :mod:`descriptors`):
+
+* :mod:`multilayer.network` -- features, the multilayer network, Leiden, Mapper, metrics;
+* :mod:`multilayer.tracking` -- life cycles, nuclei, onset, MFPT and their plots;
+* :mod:`multilayer.learn` -- baselines, classification, embeddings, propensity;
+* :mod:`multilayer.app` -- ``analyze``, checkpoints, report and the CLI.
+
+The names below are re-exported for notebooks: ``import multilayer; multilayer.leiden(...)``.
+"""
+from .network import (FeatureSet, FrameFeatures, FrameLoop, MultilayerLeiden, MultilayerNetwork,
+                      TimeAveragedFrames, adjusted_rand,
+                      build_network, default_resolution, leiden, leiden_nodes, mapper,
+                      match_labels, matched_accuracy, moving_average, multislice_quality,
+                      plot_mapper, plot_resolution_scan, resolution_scan, summary)
+from .tracking import (CommunityTracker, CrystalCriterion, MFPTResult, NucleiResult,
+                       NucleusTracker, Onset, atom_histories, community_events, community_sizes,
+                       crystal_communities, find_nuclei, first_passage_times, lifetimes,
+                       mfpt_fit, nucleation_onset, nucleus_properties, plot_alluvial,
+                       plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab, precursors,
+                       track_nuclei, transition_matrix)
+from .learn import (Embedding, PropensityResult, StructureClassifier, StructureFeatures,
+                    classify_trajectory, crystallization_propensity, embed_frames, fit_embedding,
+                    gmm_labels, hdbscan_labels, kmeans_labels, plot_embedding, read_labels,
+                    reference_environments, train_classifier, trusted_labels)
+from .app import AnalysisResult, analyze, propensity

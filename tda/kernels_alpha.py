@@ -46,7 +46,7 @@ from numba import types as nt
 from ._core import complex_pairs, sort_order, write_pairs
 from ._geometry import (_I, _JIT, _P, _face_frame, _insphere_sos, _tet_radius2,
                         _tri_circumcentre)
-from .kernels_rips import MAX_POINTS, _load_cloud
+from .kernels_rips import MAX_POINTS, load_cloud
 
 __all__ = ["alpha_batch", "alpha_cloud", "delaunay"]
 
@@ -431,7 +431,7 @@ def alpha_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, o
             if offsets[a + 1] - offsets[a] + with_origin > MAX_POINTS:
                 status[a] = 2
                 continue
-            P = _load_cloud(vectors, offsets, a, with_origin)
+            P = load_cloud(vectors, offsets, a, with_origin)
             ok, b, d, k = alpha_cloud(P, max_dim, face_table, edge_table)
             if not ok:
                 status[a] = 3

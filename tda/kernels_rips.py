@@ -27,7 +27,7 @@ MAX_POINTS = 128  # larger clouds go to a library backend (the triangle table is
 
 
 @numba.njit(cache=True, nogil=True)
-def _load_cloud(vectors, offsets, a, with_origin):
+def load_cloud(vectors, offsets, a, with_origin):
     lo = offsets[a]
     hi = offsets[a + 1]
     m = hi - lo + with_origin
@@ -206,6 +206,6 @@ def rips_batch(vectors, offsets, with_origin, max_dim, cap_off, out_b, out_d, ou
                 status[a] = 2
                 out_n[a] = 0
                 continue
-            P = _load_cloud(vectors, offsets, a, with_origin)
+            P = load_cloud(vectors, offsets, a, with_origin)
             b, d, k = rips_cloud(P, max_dim, tri_table)
             write_pairs(b, d, k, np.bool_(False), a, cap_off, out_b, out_d, out_k, out_n, status)

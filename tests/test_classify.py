@@ -1,4 +1,4 @@
-"""Supervised structure labelling: multilayer.classify, multilayer.classify_io, `crystopo classify`."""
+"""Supervised structure labelling: multilayer.learn.classify, multilayer.learn.trusted, `crystopo classify`."""
 from __future__ import annotations
 
 import importlib.util
@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from descriptors import Box, Frame, make_lattice, read_trajectory, write_lammps_dump
-from multilayer.classify import (StructureClassifier, StructureFeatures, classify_trajectory,
+from multilayer.learn.classify import (StructureClassifier, StructureFeatures, classify_trajectory,
                                  train_classifier)
-from multilayer.classify_io import read_labels, trusted_labels
-from multilayer.cli import main
+from multilayer.learn.trusted import read_labels, trusted_labels
+from multilayer.app.cli import main
 
 KINDS = ("fcc", "bcc", "hcp")
 CELLS = {"fcc": 4, "bcc": 5, "hcp": (5, 3, 4)}          # 256, 250, 240 atoms

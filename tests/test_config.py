@@ -1,7 +1,7 @@
 """The analyze configuration is validated before any work starts, naming the culprit."""
 import pytest
 
-from multilayer.config import DEFAULTS, ConfigError, config_to_toml, load_config, parse_frames
+from multilayer.app.config import DEFAULTS, ConfigError, config_to_toml, load_config, parse_frames
 
 
 def test_defaults_are_valid_and_round_trip_through_toml(tmp_path):

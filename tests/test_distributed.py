@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from descriptors import demo_trajectory_path
-from multilayer.pipeline import analyze
-from multilayer.store import FeatureStore
+from multilayer.app.pipeline import analyze
+from multilayer.app.store import FeatureStore
 
 pytest.importorskip("dask.distributed", reason="needs the [distributed] extra")
 
@@ -14,8 +14,8 @@ CFG = {"output": {"figures": False, "report": False, "trajectory": "none"},
 
 
 def test_dask_features_equal_serial(tmp_path):
-    serial = analyze(demo_trajectory_path(), tmp_path / "s", frames="0:40:8", config=CFG)
-    dask = analyze(demo_trajectory_path(), tmp_path / "d", frames="0:40:8", config=CFG, workers=2)
+    serial = analyze(demo_trajectory_path(), tmp_path / "s", frames=slice(0, 40, 8), config=CFG)
+    dask = analyze(demo_trajectory_path(), tmp_path / "d", frames=slice(0, 40, 8), config=CFG, workers=2)
     a = FeatureStore(tmp_path / "s" / ".crystopo" / "features")
     b = FeatureStore(tmp_path / "d" / ".crystopo" / "features")
     assert a.done() == b.done() == [0, 8, 16, 24, 32]

@@ -7,7 +7,7 @@ import numpy.testing as npt
 import pytest
 
 from descriptors import make_lattice
-from multilayer.embedding import (embed_frames, estimate_thermal_noise, fit_embedding,
+from multilayer.learn.embedding import (embed_frames, estimate_thermal_noise, fit_embedding,
                                   plot_embedding, reference_environments)
 
 

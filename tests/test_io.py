@@ -8,7 +8,7 @@ import pytest
 
 from descriptors import (Box, Frame, TrajectoryFormatError, make_lattice, read_frame,
                          read_trajectory, write_extxyz, write_lammps_dump)
-from multilayer.cli import main as cli_main
+from multilayer.app.cli import main as cli_main
 
 TRICLINIC = np.array([[6.0, 0, 0], [1.5, 5.5, 0], [-1.0, 2.0, 6.5]])
 

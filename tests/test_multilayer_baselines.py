@@ -4,11 +4,11 @@ import numpy.testing as npt
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from multilayer.baselines import gmm_labels, hdbscan_labels, kmeans_labels
-from multilayer.leiden import leiden
-from multilayer.metrics import adjusted_rand, contingency, match_labels, matched_accuracy
-from multilayer.network import build_network
-from multilayer.synthetic import planted_blobs
+from multilayer.learn.baselines import gmm_labels, hdbscan_labels, kmeans_labels
+from multilayer.network.leiden import leiden
+from multilayer.network.metrics import adjusted_rand, contingency, match_labels, matched_accuracy
+from multilayer.network.graph import build_network
+from multilayer.network.synthetic import planted_blobs
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ import numpy.testing as npt
 import pytest
 
 from multilayer import synthetic
-from multilayer._leiden_core import _boundary_flows, _match_lineages
-from multilayer.leiden import (MultilayerLeiden, leiden, leiden_nodes, multislice_quality,
+from multilayer.network.leiden_core import boundary_flows, match_lineage_labels
+from multilayer.network.leiden import (MultilayerLeiden, leiden, leiden_nodes, multislice_quality,
                                resolution_scan)
-from multilayer.metrics import adjusted_rand
-from multilayer.network import build_network
+from multilayer.network.metrics import adjusted_rand
+from multilayer.network.graph import build_network
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +109,8 @@ def test_lineage_matching_swaps_futures():
     dst = np.array([4, 5, 6, 7, 8, 9, 10, 11])
     import scipy.sparse as sp
     a = sp.coo_matrix((np.ones(16), (np.r_[src, dst], np.r_[dst, src])), shape=(12, 12)).tocsr()
-    flows = _boundary_flows(a.indptr, a.indices, a.data, node_slice)
-    assert _match_lineages(flows, node_slice, memb, 1e-12) == 1
+    flows = boundary_flows(a.indptr, a.indices, a.data, node_slice)
+    assert match_lineage_labels(flows, node_slice, memb, 1e-12) == 1
     # the parent keeps the larger flow; the child gets a fresh label in all later slices
     npt.assert_array_equal(memb, [0, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0])
 

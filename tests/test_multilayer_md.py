@@ -17,9 +17,9 @@ import pytest
 
 from descriptors import make_lattice
 from descriptors.frame import Box, Frame
-from multilayer.leiden import leiden
-from multilayer.metrics import matched_accuracy
-from multilayer.network import build_network
+from multilayer.network.leiden import leiden
+from multilayer.network.metrics import matched_accuracy
+from multilayer.network.graph import build_network
 
 N_FRAMES = 4
 

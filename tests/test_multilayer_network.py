@@ -4,8 +4,8 @@ import numpy.testing as npt
 import pytest
 from scipy.spatial.distance import cdist
 
-from multilayer.network import assign_microstates, build_network, knn_kernel_edges
-from multilayer.synthetic import LazyBlobFrames, planted_blobs
+from multilayer.network.graph import assign_microstates, build_network, knn_kernel_edges
+from multilayer.network.synthetic import LazyBlobFrames, planted_blobs
 
 
 def test_knn_kernel_edges_against_brute_force():
@@ -176,8 +176,8 @@ def test_bad_shapes():
 @pytest.mark.parametrize("kwargs", [{"n_components": 3}, {"metric": "manhattan"},
                                     {"metric": "cosine", "standardize": False}])
 def test_options_keep_planted_blobs_apart(kwargs):
-    from multilayer.leiden import leiden
-    from multilayer.metrics import adjusted_rand
+    from multilayer.network.leiden import leiden
+    from multilayer.network.metrics import adjusted_rand
     feats, ids, truth = planted_blobs(400, 10, seed=1)
     net = build_network(feats, ids, k=8, **kwargs)
     if "n_components" in kwargs:

@@ -4,12 +4,12 @@ import numpy as np
 import numpy.testing as npt
 import pytest
 
-from multilayer.leiden import leiden, resolution_scan
-from multilayer.mapper import mapper
-from multilayer.network import build_network
-from multilayer.plot_network import mapper_node_values, plot_mapper, plot_resolution_scan
-from multilayer.summary import summary
-from multilayer.synthetic import planted_blobs
+from multilayer.network.leiden import leiden, resolution_scan
+from multilayer.network.mapper import mapper
+from multilayer.network.graph import build_network
+from multilayer.network.plot import mapper_node_values, plot_mapper, plot_resolution_scan
+from multilayer.network.summary import summary
+from multilayer.network.synthetic import planted_blobs
 
 matplotlib.use("Agg")
 

@@ -10,7 +10,7 @@ from scipy.special import erfinv
 from sklearn.base import clone
 
 from descriptors import Box, Frame, make_lattice, neighbor_list
-from multilayer.nuclei import (NucleusTracker, crystal_communities, find_nuclei, first_passage_times,
+from multilayer.tracking.nuclei import (NucleusTracker, crystal_communities, find_nuclei, first_passage_times,
                                mfpt_fit, nucleation_onset, nucleus_properties, Onset, track_nuclei)
 
 R_CUT = 1.2  # fcc with nn distance 1: first shell at 1, second at 1.41

@@ -8,8 +8,8 @@ import pytest
 
 import descriptors
 from descriptors import first_shell_distance, neighbor_list, read_trajectory
-from multilayer.nuclei import mfpt_fit, nucleation_onset, track_nuclei
-from multilayer.track import community_events, precursors
+from multilayer.tracking.nuclei import mfpt_fit, nucleation_onset, track_nuclei
+from multilayer.tracking.lifecycle import community_events, precursors
 
 try:
     DEMO = descriptors.demo_trajectory_path()
@@ -106,7 +106,7 @@ def test_figures_render(run, tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from multilayer.plot_track import (plot_alluvial, plot_largest_nucleus, plot_mfpt,
+    from multilayer.tracking.plot import (plot_alluvial, plot_largest_nucleus, plot_mfpt,
                                        plot_populations, plot_slab)
 
     tw, labels, ids = run["tw"], run["labels"], [f.ids for f in run["frames"]]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from descriptors import Frame, make_lattice
-from multilayer.propensity import (block_folds, crystallization_propensity, distance_to_marked,
+from multilayer.learn.propensity import (block_folds, crystallization_propensity, distance_to_marked,
                                    spatial_blocks)
 
 
@@ -188,7 +188,7 @@ def test_frame_index_horizon_in_input_frames(slab):
 
 def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
     from descriptors import write_lammps_dump
-    from multilayer.cli import main
+    from multilayer.app.cli import main
 
     frames, _, _ = slab
     traj = tmp_path / "slab.dump"

@@ -135,19 +135,19 @@ def test_acsf_bad_parameters():
 
 def test_pipeline_feature_sets_and_config():
     from multilayer import build_network
-    from multilayer.config import ConfigError, load_config
-    from multilayer.pipeline import calibrate, compute_frame_features
+    from multilayer.app.config import ConfigError, load_config
+    from multilayer.network.featureset import FeatureSet
 
     cfg = load_config(None, {"features": {"sets": ["soap", "acsf"]},
                              "soap": {"n_max": 3, "l_max": 2}})
     frames = [make_lattice("fcc", 3, noise=0.05, seed=s) for s in range(3)]
-    cal = calibrate(frames[0], cfg)
-    feats = [compute_frame_features(f, cfg, cal) for f in frames]
+    fs = FeatureSet.from_config(cfg).fit(frames[0])
+    feats = [fs.transform(f).arrays() for f in frames]
     assert feats[0]["soap"].shape == (108, soap_n_features(1, 3, 2))
     assert feats[0]["acsf"].shape == (108, acsf_n_features())
     # the frame's own nn distance is not re-estimated: the calibrated scale is used
     npt.assert_allclose(feats[0]["soap"], soap_features(frames[0], n_max=3, l_max=2,
-                                                         nn_distance=cal["nn_distance"]))
+                                                         nn_distance=fs.nn_distance_))
     net = build_network(feats, [f["ids"] for f in feats], k=5, feature_sets=["soap"])
     assert net.n_nodes == 3 * 108
     with pytest.raises(ValueError, match="feature_sets"):

@@ -3,7 +3,7 @@ import numpy as np
 import numpy.testing as npt
 import pytest
 
-from multilayer.time_average import TimeAveragedFrames, moving_average, window_bounds
+from multilayer.network.time_average import TimeAveragedFrames, moving_average, window_bounds
 
 
 def _planted(n_frames=12, n_atoms=7, d=3, seed=0):

@@ -7,8 +7,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from descriptors import make_lattice  # noqa: E402
-from multilayer.nuclei import MFPTResult, mfpt_fit, nucleation_onset  # noqa: E402
-from multilayer.plot_track import (plot_alluvial, plot_largest_nucleus, plot_mfpt,  # noqa: E402
+from multilayer.tracking.nuclei import MFPTResult, mfpt_fit, nucleation_onset  # noqa: E402
+from multilayer.tracking.plot import (plot_alluvial, plot_largest_nucleus, plot_mfpt,  # noqa: E402
                                    plot_populations, plot_slab)
 
 

@@ -24,11 +24,11 @@ from sklearn.utils import check_scalar
 
 from descriptors import as_frame, first_shell_distance, neighbor_list
 
-from .track import CrystalCriterion, _criterion, crystal_communities
+from .lifecycle import CrystalCriterion, resolve_criterion, crystal_communities
 
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
            "NucleiResult", "track_nuclei", "NucleusTracker", "Onset", "nucleation_onset",
-           "first_passage_times", "MFPTResult", "mfpt_fit"]
+           "first_passage_times", "MFPTResult", "mfpt_fit", "NucleiAccumulator"]
 
 logger = logging.getLogger(__name__)
 
@@ -318,9 +318,8 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
         mask = list(mask)
     if labels is not None:
         labels = [np.asarray(x, dtype=np.int64) for x in labels]
-    criterion = _criterion(labels, communities, mask)
-    rows, comp, per_frame, atom_nuclei = [], [], [], []
-    prev, next_id = None, 0
+    criterion = resolve_criterion(labels, communities, mask)
+    acc = NucleiAccumulator(criterion, min_size=min_size, keep_atoms=keep_atoms)
     neighbors = iter(neighbors) if neighbors is not None else None
     for t, frame in enumerate(frames):
         frame = as_frame(frame)
@@ -331,49 +330,85 @@ def track_nuclei(frames, labels=None, *, communities="auto", mask=None, neighbor
                 logger.info("nuclei: r_cut = %.4g (1.3 x first-shell distance of frame 0)", r_cut)
             nl = neighbor_list(frame, r_cut=r_cut)
         lab = None if labels is None else labels[t]
+        m = None
+        if mask is not None:
+            m = mask(frame, nl) if callable(mask) else mask[t]
+        acc.add(frame, nl, labels=lab, mask=m)
+    return acc.result()
+
+
+class NucleiAccumulator:
+    """:func:`track_nuclei` one frame at a time, so that a caller's frame loop can share each
+    frame's neighbour list between several trackers (crystal-like and ten Wolde nuclei).
+
+    ``add(frame, neighbors, labels=..., mask=...)`` per frame, in order; ``result()`` at the end.
+    Crystal-like atoms are ``mask`` when given, else the atoms whose label is one of
+    ``criterion.communities``.
+    """
+
+    def __init__(self, criterion, *, min_size=2, keep_atoms=True):
+        check_scalar(min_size, "min_size", Integral, min_val=1)
+        self.criterion = criterion
+        self.min_size = min_size
+        self.keep_atoms = keep_atoms
+        self._rows, self._comp, self._per_frame, self._atom_nuclei = [], [], [], []
+        self._prev, self._next_id = None, 0
+
+    def add(self, frame, neighbors, *, labels=None, mask=None) -> None:
+        t = len(self._per_frame)
+        nl = neighbors
+        if neighbors.n_atoms != frame.n_atoms:
+            raise ValueError(f"frame {t}: neighbors has {neighbors.n_atoms} atoms, the frame "
+                             f"{frame.n_atoms}")
+        lab = None if labels is None else np.asarray(labels, dtype=np.int64)
         if lab is not None and lab.shape != (frame.n_atoms,):
             raise ValueError(f"labels[{t}].shape must be ({frame.n_atoms},), got {lab.shape}")
         if mask is None:
-            m = np.isin(lab, criterion.communities)
+            if lab is None:
+                raise ValueError(f"frame {t}: pass labels or a mask")
+            m = np.isin(lab, self.criterion.communities)
         else:
-            m = np.asarray(mask(frame, nl) if callable(mask) else mask[t], dtype=bool)
-        nuc = find_nuclei(frame, m, nl, min_size=min_size)
+            m = np.asarray(mask, dtype=bool)
+        nuc = find_nuclei(frame, m, nl, min_size=self.min_size)
         props = nucleus_properties(frame, nuc, nl)
         size = props["size"].to_numpy()
         cur = (frame.ids, nuc, size)
-        if prev is None:
+        if self._prev is None:
             pid = np.arange(len(size), dtype=np.int64)
-            parents, event, next_id = [[] for _ in size], ["birth"] * len(size), len(size)
+            parents, event, self._next_id = [[] for _ in size], ["birth"] * len(size), len(size)
         else:
-            pid, parents, event, next_id = _match(prev, cur, next_id)
-        prev = (frame.ids, nuc, pid, size)
+            pid, parents, event, self._next_id = _match(self._prev, cur, self._next_id)
+        self._prev = (frame.ids, nuc, pid, size)
         props.insert(0, "nucleus", pid)
         props.insert(0, "timestep", np.int64(frame.timestep))
         props.insert(0, "frame", np.int64(t))
         props["event"] = event
         props["parents"] = parents
-        rows.append(props.reset_index(drop=True))
+        self._rows.append(props.reset_index(drop=True))
         if lab is not None and len(size):
             inn = nuc >= 0
             key, cnt = np.unique(np.stack([pid[nuc[inn]], lab[inn]]), axis=1, return_counts=True)
-            comp.append(pd.DataFrame({"frame": t, "nucleus": key[0], "community": key[1],
-                                      "n": cnt}))
-        per_frame.append((size[0] if len(size) else 0, m.sum(), (nuc >= 0).sum(), frame.n_atoms,
-                          frame.box.volume, frame.timestep))
-        if keep_atoms:
-            atom_nuclei.append(np.append(pid, -1)[nuc])  # nuc == -1 picks the appended -1
-        logger.debug("frame %d: %d nuclei, largest %d", t, len(size), per_frame[-1][0])
-    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    if comp:
-        wide = pd.concat(comp).pivot_table(index=["frame", "nucleus"], columns="community",
-                                           values="n", fill_value=0, aggfunc="sum")
-        wide.columns = [f"community_{c}" for c in wide.columns]
-        table = table.merge(wide.astype(np.int64).reset_index(), on=["frame", "nucleus"],
-                            how="left")
-    cols = np.array(per_frame, dtype=np.float64).reshape(-1, 6).T
-    ints = [c.astype(np.int64) for c in cols[[0, 1, 2, 3, 5]]]
-    return NucleiResult(table, ints[0], ints[1], ints[2], ints[3], cols[4], ints[4],
-                        atom_nuclei if keep_atoms else None, criterion)
+            self._comp.append(pd.DataFrame({"frame": t, "nucleus": key[0], "community": key[1],
+                                            "n": cnt}))
+        self._per_frame.append((size[0] if len(size) else 0, m.sum(), (nuc >= 0).sum(),
+                                frame.n_atoms, frame.box.volume, frame.timestep))
+        if self.keep_atoms:
+            self._atom_nuclei.append(np.append(pid, -1)[nuc])  # nuc == -1 picks the appended -1
+        logger.debug("frame %d: %d nuclei, largest %d", t, len(size), self._per_frame[-1][0])
+
+    def result(self) -> "NucleiResult":
+        rows, comp = self._rows, self._comp
+        table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+        if comp:
+            wide = pd.concat(comp).pivot_table(index=["frame", "nucleus"], columns="community",
+                                               values="n", fill_value=0, aggfunc="sum")
+            wide.columns = [f"community_{c}" for c in wide.columns]
+            table = table.merge(wide.astype(np.int64).reset_index(), on=["frame", "nucleus"],
+                                how="left")
+        cols = np.array(self._per_frame, dtype=np.float64).reshape(-1, 6).T
+        ints = [c.astype(np.int64) for c in cols[[0, 1, 2, 3, 5]]]
+        return NucleiResult(table, ints[0], ints[1], ints[2], ints[3], cols[4], ints[4],
+                            self._atom_nuclei if self.keep_atoms else None, self.criterion)
 
 
 class NucleusTracker(BaseEstimator):

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ._features import as_feature_frames
+from .features import as_feature_frames
 
 __all__ = ["summary"]
 

@@ -27,7 +27,7 @@ from sklearn.utils import check_scalar
 
 from descriptors import Box, Frame, as_frame, first_shell_distance, make_lattice, neighbor_list
 
-from ._features import as_feature_frames, fit_transform_stats
+from ..network.features import as_feature_frames, fit_transform_stats
 
 __all__ = ["Embedding", "fit_embedding", "embed_frames", "reference_environments",
            "estimate_thermal_noise", "plot_embedding", "METHODS"]

@@ -45,13 +45,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from threadpoolctl import threadpool_limits
 
-from descriptors import (Box, Frame, as_frame, first_shell_distance, neighbor_list,
-                         read_trajectory, write_lammps_dump)
-from descriptors.neighbors_map import (default_map_cutoff, iter_neighbors_map,
-                                       neighbors_map_features)
-from descriptors.steinhardt import steinhardt
+from descriptors import (Box, Frame, as_frame, first_shell_distance, read_trajectory, write_lammps_dump)
+from descriptors.neighbors_map import (iter_neighbors_map)
 
-from .classify_io import TRUSTED_METHODS, trusted_labels
+from ..network.frameloop import FrameLoop, select_frames
+from .trusted import TRUSTED_METHODS, trusted_labels
 
 __all__ = ["StructureFeatures", "StructureClassifier", "train_classifier", "classify_trajectory",
            "FEATURE_SETS", "MODELS"]
@@ -134,28 +132,36 @@ class StructureFeatures(BaseEstimator):
                 raise ValueError(f"{name} must be an integer >= 1, got {name}={val!r}")
         return sets
 
+    def _featureset(self):
+        from ..network.featureset import FeatureSet
+
+        sets = [s for s in self.feature_sets_ if s != "neighbors_map_image"]
+        config = {"neighbors": {"shell_factor": self.shell_cut},
+                  "neighbors_map": {"size": self.map_size, "block": self.map_block},
+                  "persistence": {"shell_factor": self.shell_cut, "fit_sample": self.fit_sample},
+                  "steinhardt": {"l": list(_STEINHARDT_L)}}
+        return FeatureSet(sets or ["steinhardt"], config=config, nn_distance=1.0,
+                          steinhardt_both=True, classic=False, seed=self.seed)
+
     def fit(self, frames, y=None):
-        """Fix the column layout and, for ``"persistence"``, the vectorisation ranges."""
-        sets = self._check_params()
+        """Fix the column layout and the fitted feature pipeline (cutoffs, persistence ranges)
+        on frames rescaled to unit first-neighbour distance."""
+        self.feature_sets_ = self._check_params()
         frames = [as_frame(f) for f in ([frames] if isinstance(frames, Frame) else frames)]
         if not frames:
             raise ValueError("frames is empty; give at least one frame to fit on")
+        self.features_ = self._featureset().fit([_scaled(f, self.nn_distance) for f in frames])
+        if "neighbors_map_image" in self.feature_sets_ and self.features_.map_cut_ is None:
+            from descriptors.neighbors_map import default_map_cutoff
+
+            self.features_.map_cut_ = default_map_cutoff(_scaled(frames[0], self.nn_distance),
+                                                         self.map_size)
         widths = {"neighbors_map": self.map_block ** 2 + 2 * self.map_size,
                   "neighbors_map_image": self.map_size ** 2, "steinhardt": 2 * len(_STEINHARDT_L)}
-        if "persistence" in sets:
-            import tda
-
-            rng = np.random.default_rng(self.seed)
-            per = max(1, self.fit_sample // len(frames))
-            parts = []
-            for fr in frames:
-                f = _scaled(fr, self.nn_distance)
-                atoms = np.sort(rng.choice(f.n_atoms, min(per, f.n_atoms), replace=False))
-                parts.append(tda.local_persistence(f, neighbor_list(f, self.shell_cut), atoms=atoms))
-            self.vectorizer_ = tda.DiagramVectorizer("stats").fit(tda.Diagrams.concatenate(parts))
-            widths["persistence"] = self.vectorizer_.n_features_out_
+        if "persistence" in self.feature_sets_:
+            widths["persistence"] = self.features_.vectorizer_.n_features_out_
         start, self.slices_ = 0, {}
-        for s in sets:
+        for s in self.feature_sets_:
             self.slices_[s] = slice(start, start + widths[s])
             start += widths[s]
         self.n_features_out_ = start
@@ -165,7 +171,7 @@ class StructureFeatures(BaseEstimator):
         """Yield ``(slice of atoms, features (n, n_features_out_) float32)`` block by block.
 
         Only ``"neighbors_map_image"`` (4 KB per atom) is made block by block; the other
-        sets are computed for the whole frame at once.
+        sets are computed for the whole frame at once, by the fitted feature pipeline.
         """
         if not hasattr(self, "slices_"):
             raise ValueError("StructureFeatures is not fitted; call fit(frames) first")
@@ -173,27 +179,11 @@ class StructureFeatures(BaseEstimator):
         n = f.n_atoms
         if n == 0:
             return
-        sets = tuple(self.slices_)
-        maps = {"neighbors_map", "neighbors_map_image"} & set(sets)
-        map_cut = default_map_cutoff(f, self.map_size) if maps else 0.0
-        shell = self.shell_cut if {"persistence", "steinhardt"} & set(sets) else 0.0
-        nl = neighbor_list(f, r_cut=max(map_cut, shell))
-        full = {}
-        if map_cut:
-            mnl = nl.truncate(map_cut) if map_cut < nl.r_cut else nl
-        if shell:
-            snl = nl.truncate(shell) if shell < nl.r_cut else nl
-        if "neighbors_map" in sets:
-            full["neighbors_map"] = neighbors_map_features(f, mnl, block=self.map_block,
-                                                           size=self.map_size)
-        if "persistence" in sets:
-            import tda
-
-            full["persistence"] = self.vectorizer_.transform(tda.local_persistence(f, snl))
-        if "steinhardt" in sets:
-            full["steinhardt"] = np.hstack([steinhardt(f, snl, l=_STEINHARDT_L),
-                                            steinhardt(f, snl, l=_STEINHARDT_L, average=True)])
-        if "neighbors_map_image" in sets:
+        fs = self.features_
+        nl = fs.neighbors(f)
+        full = fs.transform(f, nl).sets
+        if "neighbors_map_image" in self.slices_:
+            mnl = nl.truncate(fs.map_cut_) if fs.map_cut_ < nl.r_cut else nl
             blocks = ((s, im.reshape(len(im), -1))
                       for s, im in iter_neighbors_map(f, mnl, chunk=chunk, size=self.map_size))
         else:
@@ -211,7 +201,7 @@ class StructureFeatures(BaseEstimator):
 
 
 # -- classifier --------------------------------------------------------------------------------
-def _make_model(model, seed, n_jobs):
+def _classifier_model(model, seed, n_jobs):
     if not isinstance(model, str):
         if not hasattr(model, "fit") or not hasattr(model, "predict_proba"):
             raise ValueError(f"model must be one of {MODELS} or a classifier with predict_proba, "
@@ -369,7 +359,7 @@ class StructureClassifier(BaseEstimator):
             raise ValueError(f"labels hold {len(self.classes_)} class(es) {self.classes_.tolist()}"
                              "; a classifier needs at least 2")
         with threadpool_limits(limits=self.n_jobs):
-            self.model_ = _make_model(self.model, int(self.seed), self.n_jobs).fit(X, y)
+            self.model_ = _classifier_model(self.model, int(self.seed), self.n_jobs).fit(X, y)
             self.scaler_ = StandardScaler().fit(X)
             # at least 10 training atoms per principal component in the smallest class
             n_min = int(np.bincount(np.searchsorted(self.classes_, y)).min())
@@ -544,23 +534,24 @@ def classify_trajectory(classifier: StructureClassifier, trajectory, *, frames=N
         (about 15 bytes per atom and frame).
     """
     import pandas as pd
-    from tqdm.auto import tqdm
-
     if not isinstance(classifier, StructureClassifier):
         raise TypeError(f"classifier must be a StructureClassifier, got {type(classifier).__name__}")
     traj = trajectory if hasattr(trajectory, "__getitem__") and not isinstance(
         trajectory, (str, Path, Frame)) else read_trajectory(trajectory)
-    sel = list(range(len(traj)))
-    sel = sel[frames] if isinstance(frames, slice) else sel if frames is None else list(frames)
+    sel = select_frames(len(traj), frames)
     parts = []
 
+    def one(t, fr, _):
+        fr = as_frame(fr)
+        lab, conf = classifier.classify(fr, threshold=threshold)
+        parts.append(pd.DataFrame({"frame": np.full(fr.n_atoms, t, np.int32), "id": fr.ids,
+                                   "label": lab.astype(np.int16), "confidence": conf}))
+        return fr.with_columns(label=lab, confidence=conf)
+
     def labelled():
-        for t in tqdm(sel, disable=not progress, desc="classify", unit="frame"):
-            fr = as_frame(traj[t])
-            lab, conf = classifier.classify(fr, threshold=threshold)
-            parts.append(pd.DataFrame({"frame": np.full(fr.n_atoms, t, np.int32), "id": fr.ids,
-                                       "label": lab.astype(np.int16), "confidence": conf}))
-            yield fr.with_columns(label=lab, confidence=conf)
+        loop = FrameLoop(traj, sel, progress=progress, desc="classify", skip=())
+        for _, fr in loop.run(one):
+            yield fr
 
     if out is not None and dump:
         out = Path(out)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .progress import progress_bar
+
 __all__ = ["FeatureFrames", "FeatureTransform", "as_feature_frames", "fit_transform_stats"]
 
 
@@ -213,7 +215,7 @@ def fit_transform_stats(frames: FeatureFrames, *, standardize=True, balance_sets
     seeds = np.random.SeedSequence(seed).spawn(frames.n_frames)
     count, mean, m2 = 0, np.zeros(d), np.zeros(d)
     samples, sample_frames = [], []
-    for t in _progress(range(frames.n_frames), progress, "stats"):
+    for t in progress_bar(range(frames.n_frames), progress, "stats"):
         x = frames.raw(t, name)
         if len(x) == 0:
             continue
@@ -260,9 +262,3 @@ def fit_transform_stats(frames: FeatureFrames, *, standardize=True, balance_sets
         sample, sframes = sample[keep], sframes[keep]
     return transform, sample, sframes
 
-
-def _progress(it, progress, desc):
-    if not progress:
-        return it
-    from tqdm.auto import tqdm
-    return tqdm(it, desc=desc)

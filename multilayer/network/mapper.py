@@ -18,7 +18,7 @@ import networkx as nx
 import numpy as np
 from sklearn.utils import check_scalar
 
-from ._features import as_feature_frames, fit_transform_stats
+from .features import as_feature_frames, fit_transform_stats
 
 __all__ = ["mapper"]
 _BACKENDS = ("own", "gudhi", "gtda")

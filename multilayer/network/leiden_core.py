@@ -304,7 +304,7 @@ def _one_iteration(graph, memb, g, T, tol):
         level_memb = new_memb
 
 
-def _boundary_flows(indptr, indices, weights, node_slice):
+def boundary_flows(indptr, indices, weights, node_slice):
     """Inter-slice edges s -> s + 1 grouped by s: (src, dst, w, bounds)."""
     src = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
     fwd = node_slice[indices] == node_slice[src] + 1
@@ -315,7 +315,7 @@ def _boundary_flows(indptr, indices, weights, node_slice):
     return src, dst, w, bounds
 
 
-def _match_lineages(flows, node_slice, memb, tol):
+def match_lineage_labels(flows, node_slice, memb, tol):
     """Exact lineage re-matching: for each boundary s | s + 1, relabel every community of
     the slices after it by the permutation that maximises the interslice weight kept
     inside communities (Hungarian).  Intra-slice terms and per-slice null models are
@@ -391,7 +391,7 @@ def leiden_multislice(indptr, indices, weights, node_slice, node_mass, g, *, n_i
     initial : ndarray (n,), int, optional
     match_lineages : bool
         After each iteration, re-match community identities across every slice boundary
-        (:func:`_match_lineages`); fixes the local optimum where a small child of a split
+        (:func:`match_lineage_labels`); fixes the local optimum where a small child of a split
         takes over its parent's identity.
 
     Returns
@@ -416,11 +416,11 @@ def leiden_multislice(indptr, indices, weights, node_slice, node_mass, g, *, n_i
     memb = np.arange(n, dtype=np.int64) if initial is None else np.asarray(initial, np.int64)
     q = multislice_quality(indptr, indices, weights, node_slice, node_mass, g, memb)
     it = 0
-    flows = _boundary_flows(indptr, indices, weights, node_slice)
+    flows = boundary_flows(indptr, indices, weights, node_slice)
     while n_iterations < 0 or it < n_iterations:
         memb = _one_iteration(graph, memb, g, T, tol)
         if match_lineages:
-            _match_lineages(flows, node_slice, memb, tol)
+            match_lineage_labels(flows, node_slice, memb, tol)
         it += 1
         q_new = multislice_quality(indptr, indices, weights, node_slice, node_mass, g, memb)
         if n_iterations < 0 and q_new <= q + tol * n:

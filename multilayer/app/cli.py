@@ -33,10 +33,18 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _frames(text):
+    """``--frames START:STOP:STEP`` as the Python API's slice (None: the config's [frames])."""
+    from .config import parse_frames
+
+    part = parse_frames(text)
+    return None if text is None else slice(part.get("start"), part.get("stop"), part.get("step"))
+
+
 def _cmd_analyze(args) -> int:
     from .pipeline import analyze
 
-    res = analyze(args.trajectory, args.out, config=args.config, frames=args.frames,
+    res = analyze(args.trajectory, args.out, config=args.config, frames=_frames(args.frames),
                   resume=args.resume, progress=not args.quiet, workers=args.workers,
                   scheduler=args.scheduler)
     s = res.summary
@@ -78,7 +86,7 @@ def _cmd_propensity(args) -> int:
     from .propensity import propensity
 
     res = propensity(args.trajectory, args.out, horizon=args.horizon, config=args.config,
-                     frames=args.frames, n_blocks=args.blocks, model=args.model, seed=args.seed,
+                     frames=_frames(args.frames), n_blocks=args.blocks, model=args.model, seed=args.seed,
                      progress=not args.quiet)
     for h, auc in res.roc_auc.items():
         top = ", ".join(list(res.importances.get(h, {}))[:3])
@@ -124,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_propensity)
     p = sub.add_parser("config", help="print the default configuration as TOML")
     p.set_defaults(func=_cmd_config)
-    from .classify_io import add_classify_parser
+    from .cli_classify import add_classify_parser
 
     add_classify_parser(sub)      # crystopo classify: train on labelled frames, label a trajectory
     return parser

@@ -19,12 +19,12 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame) -> dict:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .plot_track import (plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations,
+    from ..tracking.plot import (plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations,
                              plot_slab)
 
-    nuc = tracked["nuclei"]
+    nuc = tracked.nuclei
     times = np.asarray(good)
-    onset = tracked["onset"]
+    onset = tracked.onset
     jobs = [
         ("Community populations over time", "populations.png",
          lambda ax: plot_populations(labels, ids, times=times, ax=ax)),
@@ -35,9 +35,9 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame) -> dict:
         ("Slab of the last frame coloured by community", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
     ]
-    if tracked["mfpt"] is not None:
+    if tracked.mfpt is not None:
         jobs.append(("Mean first-passage time and fit", "mfpt.png",
-                     lambda ax: plot_mfpt(tracked["mfpt"], ax=ax)))
+                     lambda ax: plot_mfpt(tracked.mfpt, ax=ax)))
     out = {}
     for title, name, draw in jobs:
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)

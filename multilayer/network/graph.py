@@ -41,7 +41,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_scalar
 from threadpoolctl import threadpool_limits
 
-from ._features import FeatureTransform, _progress, as_feature_frames, fit_transform_stats
+from .features import FeatureTransform, as_feature_frames, fit_transform_stats
+from .progress import progress_bar
 
 __all__ = ["MultilayerNetwork", "build_network", "knn_kernel_edges"]
 
@@ -273,7 +274,7 @@ def _build_atoms(frames, k, metric, standardize, balance_sets, n_components, see
     node_index = np.empty(offsets[-1], dtype=np.int64)
     intra_e, intra_w, inter_e = [], [], []
     prev_cols, cache = None, {}
-    for t in _progress(range(frames.n_frames), progress, "kNN layers"):
+    for t in progress_bar(range(frames.n_frames), progress, "kNN layers"):
         x = frames.raw(t)
         order, cols = _id_order(frames, t, cache)          # nodes in id order: canonical
         node_index[offsets[t]:offsets[t + 1]] = cols
@@ -356,7 +357,7 @@ def _build_microstates(frames, metric, standardize, balance_sets, n_components, 
     node_frame, node_index, node_weight, offsets = [], [], [], [0]
     intra_e, intra_w, inter_e, inter_w, assignments = [], [], [], [], []
     prev, cache = None, {}                        # (sorted columns, sorted assignment, lut)
-    for t in _progress(range(frames.n_frames), progress, "assign"):
+    for t in progress_bar(range(frames.n_frames), progress, "assign"):
         a, a2 = assign_microstates(transform(frames.raw(t)), codebook, batch_size=batch_size,
                                    tree=tree, second=True)
         assignments.append(a.astype(a_dtype))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .track import _check_labels, community_sizes
+from .lifecycle import check_labels, community_sizes
 
 __all__ = ["plot_populations", "plot_alluvial", "plot_largest_nucleus", "plot_mfpt", "plot_slab"]
 
@@ -90,7 +90,7 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
     >>> len(ax.patches) > 0
     True
     """
-    data = _check_labels(labels, ids)
+    data = check_labels(labels, ids)
     n = len(data)
     if frames is None:
         frames = np.unique(np.linspace(0, n - 1, min(n, 8)).round().astype(int))

@@ -16,7 +16,6 @@ files and memory-mapped back; only a row sample (``max_train``) is held to train
 """
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -29,8 +28,10 @@ from sklearn.utils import check_scalar
 
 from descriptors import as_frame, first_shell_distance, neighbor_list
 
-__all__ = ["PropensityResult", "crystallization_propensity", "propensity", "spatial_blocks",
-           "block_folds", "distance_to_marked"]
+from ..network.frameloop import FrameLoop
+
+__all__ = ["PropensityResult", "crystallization_propensity", "spatial_blocks", "block_folds",
+           "distance_to_marked", "check_horizons"]
 
 logger = logging.getLogger(__name__)
 _GEOMETRIC = ("distance_to_crystal", "crystal_neighbors", "coordination")
@@ -157,9 +158,8 @@ def distance_to_marked(frame, marked, max_distance: float) -> np.ndarray:
     return out
 
 
-def _frame_inputs(frame, crystal, feats, r_cut, d1, max_distance):
-    """(n, p) float32: own features, neighbour means, geometric inputs."""
-    nl = neighbor_list(frame, r_cut=r_cut)
+def _frame_inputs(frame, nl, crystal, feats, d1, max_distance):
+    """(n, p) float32: own features, neighbour means, geometric inputs (``nl``: first shell)."""
     counts = nl.counts
     qi = nl.query_indices()
     cols = []
@@ -202,7 +202,7 @@ def _names(widths, set_names, reduced):
 
 
 # -- model ---------------------------------------------------------------------------------
-def _make_model(model, seed):
+def _propensity_model(model, seed):
     from sklearn.base import clone
 
     if model == "hgb":
@@ -234,7 +234,7 @@ class _Constant:
 def _fit(model, seed, x, y):
     if len(y) == 0 or y.min() == y.max():
         return _Constant(float(y[0]) if len(y) else 0.0)
-    return _make_model(model, seed).fit(x, y)
+    return _propensity_model(model, seed).fit(x, y)
 
 
 def _auc(y, p):
@@ -305,11 +305,11 @@ def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5
     -------
     PropensityResult
     """
-    horizons = _check_horizons(horizon)
+    horizons = check_horizons(horizon)
     check_scalar(n_splits, "n_splits", Integral, min_val=2)
     check_scalar(max_train, "max_train", Integral, min_val=10)
     check_scalar(seed, "seed", Integral, min_val=0)
-    _make_model(model, seed)
+    _propensity_model(model, seed)
     n = len(frames)
     if len(crystal_like) != n or (features is not None and len(features) != n):
         raise ValueError(f"frames ({n}), crystal_like ({len(crystal_like)}) and features "
@@ -349,7 +349,7 @@ def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5
     return PropensityResult(table, get(1), get(2), get(3), get(4), names, get(5), get(6))
 
 
-def _check_horizons(horizon):
+def check_horizons(horizon):
     hs = [horizon] if isinstance(horizon, Integral) or np.ndim(horizon) == 0 else list(horizon)
     if not hs or any(isinstance(h, bool) or not isinstance(h, Integral) or h < 1 for h in hs):
         raise ValueError(f"horizon must be an integer >= 1 (or a list of them), got "
@@ -401,18 +401,15 @@ def _fit_reducer(features, feature_sets, max_width, seed):
 
 def _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks, max_distance,
                 tmp, progress, reduce=None):
-    from tqdm.auto import tqdm
+    d1 = first_shell_distance(as_frame(frames[0]))
+    r_cut = 1.35 * d1 if r_cut is None else float(r_cut)
 
-    rows, d1 = [], None
-    for t in tqdm(range(len(frames)), disable=not progress, desc="propensity inputs"):
-        frame = as_frame(frames[t])
+    def inputs_of(t, frame, nl):
+        frame = as_frame(frame)
         crystal = np.asarray(crystal_like[t], dtype=bool)
         if crystal.shape != (frame.n_atoms,):
             raise ValueError(f"crystal_like[{t}] has shape {crystal.shape}, frame {t} has "
                              f"{frame.n_atoms} atoms")
-        if d1 is None:
-            d1 = first_shell_distance(frame)
-            r_cut = 1.35 * d1 if r_cut is None else float(r_cut)
         item = None if features is None else features[t]
         x = _stack_features(item, feature_sets, t)
         if x is not None and x.shape[0] != frame.n_atoms:
@@ -422,15 +419,18 @@ def _input_pass(frames, crystal_like, features, feature_sets, r_cut, n_blocks, m
             raise ValueError(f"features[{t}] contain NaN or inf")
         if x is not None and reduce is not None:
             x = reduce(x)
-        inputs = _frame_inputs(frame, crystal, x, r_cut, d1, max_distance)
+        inputs = _frame_inputs(frame, nl, crystal, x, d1, max_distance)
         if not np.isfinite(inputs).all():
             raise ValueError(f"features[{t}] contain NaN or inf")
         keep = ~crystal
         path = tmp / f"x{t}.npy"
         np.save(path, np.ascontiguousarray(inputs[keep]))
-        rows.append({"ids": frame.ids, "crystal": crystal, "keep": keep, "x": path,
-                     "blocks": spatial_blocks(frame, n_blocks)[keep]})
-    return rows
+        return {"ids": frame.ids, "crystal": crystal, "keep": keep, "x": path,
+                "blocks": spatial_blocks(frame, n_blocks)[keep]}
+
+    loop = FrameLoop(frames, range(len(frames)), progress=progress, desc="propensity inputs",
+                     neighbors=lambda f: neighbor_list(f, r_cut=r_cut), skip=())
+    return [row for _, row in loop.run(inputs_of)]
 
 
 def _one_horizon(h, rows, index, pos, model, n_splits, max_train, groups, importance, seed):
@@ -508,85 +508,3 @@ def _gather(rows, tpos, local, cols=None):
             out = np.empty((len(tpos), x.shape[1]), dtype=np.float32)
         out[sel] = x
     return out if out is not None else np.zeros((0, 0), np.float32)
-
-
-# -- on an analysed run --------------------------------------------------------------------
-def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_sets=None,
-               n_blocks=3, n_splits=5, model="hgb", max_train=30_000, seed=0,
-               progress=False, write=True) -> PropensityResult:
-    """Run (or reuse) :func:`multilayer.analyze` into ``out``, then the propensity model.
-
-    Inputs are the run's stored feature sets (default: those of its config, plus the
-    averaged q6 when Steinhardt's are not among them; Steinhardt columns are named ``q4``,
-    ``q6``, ...); targets its ``crystal_like`` labels.  Writes ``out/propensity.parquet``
-    (frame, id, horizon, p_crystal) and ``out/propensity.json`` (ROC-AUC per horizon,
-    positive rates, single-input ROC-AUCs and grouped permutation importances).
-
-    Parameters
-    ----------
-    trajectory, out, config, frames
-        As in :func:`multilayer.analyze` (called with ``resume=True``).
-    horizon, feature_sets, n_blocks, n_splits, model, max_train, seed
-        As in :func:`crystallization_propensity`.
-    write : bool
-        Write the two files.
-    """
-    from descriptors import read_trajectory
-
-    from .pipeline import analyze
-    from .store import FeatureStore
-
-    horizons = _check_horizons(horizon)
-    out = Path(out)
-    res = analyze(trajectory, out, config=config, frames=frames, resume=True, progress=progress)
-    cfg = res.config
-    good = list(res.frames)
-    store = FeatureStore(out / ".crystopo" / "features", good)
-    if feature_sets is None:    # the run's sets; the averaged q6 unless Steinhardt holds it
-        sets = list(cfg["features"]["sets"])
-        sets += [] if "steinhardt" in sets and 6 in cfg["steinhardt"]["l"] else ["q6"]
-    else:
-        sets = list(feature_sets)
-    avail = set(store.read(good[0], None))
-    unknown = [s for s in sets if s not in avail or s in ("ids", "types")]
-    if unknown:
-        raise ValueError(f"unknown feature set name(s) {unknown} in feature_sets; this run "
-                         f"stored {sorted(avail - {'ids', 'types'})}")
-    labels = pd.read_parquet(out / "labels.parquet", columns=["frame", "id", "crystal_like"])
-    by_frame = dict(tuple(labels.groupby("frame")))
-    traj = read_trajectory(trajectory)
-
-    class _Lazy:
-        def __init__(self, fn):
-            self.fn = fn
-
-        def __len__(self):
-            return len(good)
-
-        def __getitem__(self, t):
-            return self.fn(good[t])
-
-    def crystal(i):
-        df = by_frame[i]
-        ids = store.read(i, ["ids"])["ids"]
-        m = df.set_index("id")["crystal_like"].reindex(ids).fillna(False).to_numpy(bool)
-        return m
-
-    r_cut = cfg["neighbors"]["shell_factor"] * res.summary["nn_distance"]
-    result = crystallization_propensity(
-        _Lazy(lambda i: traj[i]), _Lazy(crystal), _Lazy(lambda i: store.read(i, sets)),
-        horizon=horizons, feature_sets=sets, frame_index=good, r_cut=r_cut, n_blocks=n_blocks,
-        n_splits=n_splits, model=model, max_train=max_train, seed=seed, progress=progress)
-    if "steinhardt" in sets:     # name the bond-order columns by their l (q4, q6, ...)
-        ls = cfg["steinhardt"]["l"]
-        ren = {f"{pre}steinhardt[{k}]": f"{pre}q{l}" for pre in ("", "nbr:")
-               for k, l in enumerate(ls)}
-        result.feature_names = [ren.get(n, n) for n in result.feature_names]
-        for d in (result.importances, result.single_auc):
-            for h in d:
-                d[h] = {ren.get(k, k): v for k, v in d[h].items()}
-    if write:
-        result.table[["frame", "id", "horizon", "p_crystal"]].to_parquet(
-            out / "propensity.parquet", index=False)
-        (out / "propensity.json").write_text(json.dumps(result.to_json(), indent=2))
-    return result

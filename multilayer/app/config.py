@@ -7,6 +7,9 @@ import sys
 from numbers import Integral, Real
 from pathlib import Path
 
+from ..network.featureset import FEATURE_DEFAULTS
+from ..network.featureset import FEATURE_SETS as ALL_FEATURE_SETS
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -19,29 +22,13 @@ class ConfigError(ValueError):
     """A configuration key or value that crystopo cannot use; the message names it."""
 
 
-FEATURE_SETS = ("neighbors_map", "persistence", "steinhardt", "soap", "acsf")
+FEATURE_SETS = tuple(s for s in ALL_FEATURE_SETS if s != "neighbors_map_image")
 
 # every parameter, with the default that works on a typical monatomic nucleation run
 DEFAULTS: dict = {
     "frames": {"start": 0, "stop": None, "step": 1},
-    "neighbors": {
-        "shell_factor": 1.35,      # first-shell cutoff = shell_factor x first-neighbour distance
-    },
-    "features": {
-        "sets": ["neighbors_map", "persistence", "steinhardt"],
-    },
-    "neighbors_map": {"size": 32, "gamma": 2.0, "beta": 3.0, "block": 8},
-    "persistence": {
-        "complex": "alpha",        # or "rips"
-        "max_dim": 2,
-        "shell_factor": 1.25,      # neighbourhood cutoff in first-neighbour distances
-        "method": "stats",         # vectorisation: stats | image | betti | landscape
-        "fit_sample": 4000,        # atoms of the first frame used to fix vectorisation ranges
-    },
-    "steinhardt": {"l": [4, 6, 8, 10, 12], "average": True},
-    # dscribe SOAP / ACSF (descriptors.soap); lengths in first-neighbour distances
-    "soap": {"r_cut": 1.5, "sigma": 0.125, "n_max": 8, "l_max": 6},
-    "acsf": {"r_cut": 1.55},
+    # the descriptor sections: the fitted feature pipeline's own defaults
+    **copy.deepcopy(FEATURE_DEFAULTS),
     "time_average": {"window": 1, "centered": True},
     "network": {
         "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)

@@ -18,8 +18,8 @@ import numpy as np
 from sklearn.utils import check_scalar
 from threadpoolctl import threadpool_limits
 
-from ._features import as_feature_frames, fit_transform_stats
-from .metrics import match_labels
+from ..network.features import as_feature_frames, fit_transform_stats
+from ..network.metrics import match_labels
 
 __all__ = ["gmm_labels", "kmeans_labels", "hdbscan_labels", "match_labels"]
 

@@ -13,6 +13,16 @@ import pandas as pd
 
 from descriptors import neighbor_list, write_extxyz, write_lammps_dump
 
+from ..network.frameloop import FrameLoop
+from ..network.leiden import default_resolution, leiden_nodes
+from ..network.graph import build_network
+from ..network.progress import progress_bar
+from ..network.time_average import TimeAveragedFrames
+from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
+from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
+from .report import make_figures, write_report
+from .result import AnalysisResult, ClusterResult, TrackResult
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,14 +57,11 @@ def microstate_consistent_labels(net, node_labels) -> list:
     return [micro[np.asarray(a, dtype=np.int64)] for a in net.assignments]
 
 
-def cluster_stage(store, cfg: dict, *, progress: bool = False):
+def cluster_stage(store, cfg: dict, *, progress: bool = False) -> ClusterResult:
     """Multilayer network over all stored frames, then multislice Leiden.
 
     Returns per-frame label arrays (rows as stored) and an info dict.
     """
-    from .leiden import default_resolution, leiden_nodes
-    from .network import build_network
-
     net_cfg, lei = cfg["network"], cfg["leiden"]
     sets = cfg["features"]["sets"]
     n_total = sum(store.meta(i)["n_atoms"] for i in store.frames)
@@ -66,8 +73,6 @@ def cluster_stage(store, cfg: dict, *, progress: bool = False):
     feats = store.view(sets)
     ta = cfg["time_average"]
     if ta["window"] > 1:  # moving average over frames, matched by atom id (thermal noise)
-        from .time_average import TimeAveragedFrames
-
         feats = TimeAveragedFrames(feats, ids, ta["window"], centered=ta["centered"])
     net = build_network(feats, ids, nodes=nodes, k=net_cfg["k"], feature_sets=sets,
                         n_microstates=net_cfg["n_microstates"], seed=net_cfg["seed"],
@@ -88,14 +93,15 @@ def cluster_stage(store, cfg: dict, *, progress: bool = False):
             else default_resolution(net, lei["objective"]),
             "n_communities": int(max(int(x.max()) for x in labels) + 1)}
     logger.info("network: %d %s nodes, %d communities", info["n_nodes"], nodes, info["n_communities"])
-    return labels, info
+    return ClusterResult(labels, info)
 
 
-def track_stage(traj, good, store, labels, cfg, cal, *, progress=False):
-    """Crystal-like communities, nuclei tracked over frames, events, onset and MFPT."""
-    from .nuclei import crystal_communities, mfpt_fit, nucleation_onset, track_nuclei
-    from .track import community_events
+def track_stage(traj, good, store, labels, cfg, features, *, progress=False) -> TrackResult:
+    """Crystal-like communities, nuclei tracked over frames, events, onset and MFPT.
 
+    One pass over the frames: each frame's first-shell neighbour list is built once and
+    shared by the crystal-like nuclei and the ten Wolde nuclei.
+    """
     tr = cfg["tracking"]
     ids = [store.read(i, ["ids"])["ids"] for i in good]
     if tr["crystal"] == "auto":
@@ -105,9 +111,23 @@ def track_stage(traj, good, store, labels, cfg, cal, *, progress=False):
     else:
         crystal = np.asarray(tr["crystal"], dtype=np.int64)
         description = f"user-given crystal-like communities {crystal.tolist()}"
-    frames = (traj[i] for i in good)
-    nuc = track_nuclei(frames, labels, communities=crystal, r_cut=cal["shell_cut"],
-                       min_size=tr["min_nucleus"])
+    labels = [np.asarray(x, dtype=np.int64) for x in labels]
+    crit = resolve_criterion(labels, crystal, None)
+    nuc_acc = NucleiAccumulator(crit, min_size=tr["min_nucleus"])
+    tw_acc = NucleiAccumulator(resolve_criterion(None, "auto", True), min_size=tr["min_nucleus"],
+                               keep_atoms=False)
+    position = {i: t for t, i in enumerate(good)}
+
+    def nuclei(i, frame, nl):
+        t = position[i]
+        nuc_acc.add(frame, nl, labels=labels[t])
+        tw_acc.add(frame, nl, mask=store.read(i, ["solid"])["solid"].astype(bool))
+
+    loop = FrameLoop(traj, good, neighbors=lambda f: neighbor_list(f, r_cut=features.shell_cut_),
+                     progress=progress, desc="nuclei", skip=())
+    for _ in loop.run(nuclei):
+        pass
+    nuc, tw = nuc_acc.result(), tw_acc.result()
     events = community_events(labels, ids, threshold=tr["min_overlap"])
     if len(events):
         events = events.assign(frame=np.asarray(good)[events["frame"].to_numpy()])
@@ -122,13 +142,9 @@ def track_stage(traj, good, store, labels, cfg, cal, *, progress=False):
     except (ValueError, RuntimeError) as err:
         logger.warning("MFPT fit skipped: %s", err)
         mfpt = None
-    # independent check: ten Wolde solid-like atoms, same nuclei machinery
-    solid = [store.read(i, ["solid"])["solid"].astype(bool) for i in good]
-    tw = track_nuclei((traj[i] for i in good), mask=solid, r_cut=cal["shell_cut"],
-                      min_size=tr["min_nucleus"], keep_atoms=False)
     onset_tw = nucleation_onset(tw.largest, tr["onset_threshold"])
-    return {"nuclei": nuc, "events": events, "onset": onset, "mfpt": mfpt, "crystal": crystal,
-            "crystal_rule": description, "tenwolde": tw, "onset_tenwolde": onset_tw}
+    return TrackResult(nuclei=nuc, events=events, onset=onset, mfpt=mfpt, crystal=crystal,
+                       crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw)
 
 
 def _onset_frame(onset, good):
@@ -138,19 +154,16 @@ def _onset_frame(onset, good):
     return int(good[int(idx)])
 
 
-def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cfg, cal, skipped,
-                 timing, *, progress=False):
+def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResult, cfg, features,
+                 skipped, timing, *, progress=False) -> AnalysisResult:
     """Write tables, the labelled trajectory, figures and the report; swap them in at the end."""
-    from .pipeline import AnalysisResult, _progress
-    from .report import make_figures, write_report
-
     out.mkdir(parents=True, exist_ok=True)
     stage = out / ".crystopo" / "staging"
     if stage.exists():
         shutil.rmtree(stage)
     stage.mkdir(parents=True)
-    nuc = tracked["nuclei"]
-    crystal = set(np.asarray(tracked["crystal"]).tolist())
+    nuc = tracked.nuclei
+    crystal = set(np.asarray(tracked.crystal).tolist())
 
     # per-atom labels, written frame by frame (never the whole table in memory)
     import pyarrow as pa
@@ -177,7 +190,7 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
         if writer is not None:
             writer.close()
     communities = pd.concat(comm_parts, ignore_index=True)
-    events = tracked["events"]
+    events = tracked.events
     nuclei = nuc.table.copy()
     if len(nuclei):
         nuclei["frame"] = np.asarray(good)[nuclei["frame"].to_numpy()]
@@ -189,7 +202,7 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
     kind = cfg["output"]["trajectory"]
     if kind != "none":
         def labelled():
-            for t, i in enumerate(_progress(good, progress, desc="write trajectory", unit="frame")):
+            for t, i in enumerate(progress_bar(good, progress, desc="write trajectory", unit="frame")):
                 f = traj[i]
                 yield f.with_columns(label=labels[t].astype(np.int64),
                                      nucleus=nuc.atom_nuclei[t].astype(np.int64))
@@ -198,9 +211,9 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
         else:
             write_extxyz(stage / "labelled.extxyz", list(labelled()), columns=["label", "nucleus"])
 
-    onset = _onset_frame(tracked["onset"], good)
-    onset_tw = _onset_frame(tracked["onset_tenwolde"], good)
-    mfpt = tracked["mfpt"]
+    onset = _onset_frame(tracked.onset, good)
+    onset_tw = _onset_frame(tracked.onset_tenwolde, good)
+    mfpt = tracked.mfpt
     crit = None if mfpt is None else float(mfpt.n_star)
     if crit is not None and not (0 < crit < float(nuc.largest.max())):
         logger.warning("MFPT critical size %.1f lies outside the observed nucleus sizes: not reported",
@@ -209,9 +222,9 @@ def output_stage(traj, source, out: Path, good, store, labels, info, tracked, cf
     summary = {
         "frames": len(good), "first_frame": int(good[0]), "last_frame": int(good[-1]),
         "atoms_first_frame": int(store.meta(good[0])["n_atoms"]),
-        "nn_distance": float(cal["nn_distance"]), "n_communities": info["n_communities"],
+        "nn_distance": float(features.nn_distance_), "n_communities": info["n_communities"],
         "network_nodes": info["nodes"], "crystal_communities": sorted(int(c) for c in crystal),
-        "crystal_rule": tracked["crystal_rule"],
+        "crystal_rule": tracked.crystal_rule,
         "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
         "largest_nucleus_final": int(nuc.largest[-1]),
         "crystalline_fraction_final": float(nuc.crystalline_fraction[-1]),
@@ -256,7 +269,7 @@ def _dense_labels(ids, labels):
 
 def _mapper_graph(store, ids, labels, cfg):
     """Mapper graph (lens: time and the first principal component) of a sample of all frames."""
-    from .mapper import mapper
+    from ..network.mapper import mapper
 
     mc = cfg["mapper"]
     try:
@@ -271,7 +284,7 @@ def _mapper_graph(store, ids, labels, cfg):
 def _mapper_figures(folder, graph, ids, labels) -> dict:
     import matplotlib.pyplot as plt
 
-    from .plot_network import plot_mapper
+    from ..network.plot import plot_mapper
 
     atom_ids, dense = _dense_labels(ids, labels)
     out = {}

@@ -37,10 +37,11 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_scalar
 
-from ._leiden_core import _boundary_flows, _match_lineages, canonical_labels, leiden_multislice
-from ._leiden_core import multislice_quality as _core_quality
+from .leiden_core import (boundary_flows, canonical_labels, leiden_multislice,
+                          match_lineage_labels)
+from .leiden_core import multislice_quality as _core_quality
 from .metrics import adjusted_rand
-from .network import MultilayerNetwork
+from .graph import MultilayerNetwork
 
 __all__ = ["leiden", "leiden_nodes", "multislice_quality", "resolution_scan", "MultilayerLeiden",
            "default_resolution"]
@@ -204,14 +205,14 @@ def _leidenalg(network, objective, g, mass, omega, seed, n_iterations, match_lin
     opt = la.Optimiser()
     opt.set_rng_seed(int(seed))
     adj = network.adjacency(omega)
-    flows = _boundary_flows(adj.indptr, adj.indices, adj.data, network.node_frame.astype(np.int64))
+    flows = boundary_flows(adj.indptr, adj.indices, adj.data, network.node_frame.astype(np.int64))
     it = 0
     while n_iterations < 0 or it < n_iterations:
         gain = opt.optimise_partition_multiplex(parts, layer_weights=layer_weights,
                                                 n_iterations=1)
         it += 1
         memb = np.asarray(parts[0].membership, dtype=np.int64)
-        if match_lineages and _match_lineages(flows, network.node_frame, memb, 1e-12):
+        if match_lineages and match_lineage_labels(flows, network.node_frame, memb, 1e-12):
             memb = canonical_labels(memb, network.node_weight)
             for p in parts:
                 p.set_membership(memb.tolist())

@@ -4,7 +4,7 @@ from the trajectory file and writes one Zarr group per frame into the shared fea
 A local cluster (``workers`` processes, one thread each) by default; ``scheduler`` connects to
 an existing cluster (e.g. one started by dask-jobqueue on SLURM), whose workers must see the
 trajectory and the output directory at the same paths.  Results are identical to the serial
-run: every frame is computed by the same function with the same calibration.
+run: every frame is computed by the same fitted FeatureSet.
 """
 from __future__ import annotations
 
@@ -13,33 +13,33 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def _one_frame(path, i, cfg, cal, store_root):
+def _one_frame(path, i, features, store_root):
     from threadpoolctl import threadpool_limits
 
     from descriptors import TrajectoryFormatError, read_trajectory
 
-    from .pipeline import compute_frame_features
     from .store import FeatureStore
 
     store = FeatureStore(store_root, frames=[])
     try:
         with threadpool_limits(limits=1):
             frame = read_trajectory(path)[i]
-            arrays = compute_frame_features(frame, cfg, cal)
+            arrays = features.transform(frame).arrays()
     except (TrajectoryFormatError, ValueError) as err:
         return i, str(err)
     store.write(i, arrays, {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
     return i, None
 
 
-def features_on_dask(trajectory, frames, cfg, cal, store, *, workers=None, scheduler=None,
+def features_on_dask(trajectory, frames, features, store, *, workers=None, scheduler=None,
                      progress=False) -> dict:
-    """Compute the features of ``frames`` on Dask; return {frame: error} for skipped frames."""
+    """Compute the features of ``frames`` with the fitted ``features`` (a FeatureSet) on Dask;
+    return {frame: error} for skipped frames."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError as err:  # pragma: no cover - depends on the extra
         raise ImportError('the Dask feature stage needs `pip install "crystopo[distributed]"`') from err
-    from .pipeline import _progress
+    from ..network.progress import progress_bar
 
     if not isinstance(trajectory, (str, bytes)) and not hasattr(trajectory, "__fspath__"):
         raise ValueError("workers/scheduler need a trajectory file path (each worker reads it)")
@@ -52,9 +52,9 @@ def features_on_dask(trajectory, frames, cfg, cal, store, *, workers=None, sched
         client = Client(cluster)
     skipped = {}
     try:
-        futures = [client.submit(_one_frame, str(trajectory), i, cfg, cal, str(store.root),
+        futures = [client.submit(_one_frame, str(trajectory), i, features, str(store.root),
                                  key=f"crystopo-frame-{i}", pure=False) for i in frames]
-        for fut in _progress(as_completed(futures), progress, total=len(futures),
+        for fut in progress_bar(as_completed(futures), progress, total=len(futures),
                              desc="features (dask)", unit="frame"):
             i, err = fut.result()
             if err is not None:

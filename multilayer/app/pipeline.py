@@ -1,0 +1,185 @@
+"""``crystopo analyze``: trajectory -> descriptors -> multilayer network -> Leiden -> tracking -> outputs.
+
+Stages and their checkpoints (under ``OUT/.crystopo/``):
+
+1. **fit**: the feature pipeline (:class:`~multilayer.network.featureset.FeatureSet`): cutoffs
+   from the first-neighbour distance, vectorisation ranges from a sample of atoms of the first
+   selected frame (``featureset.pkl``);
+2. **features**: per frame, the neighbour list and the per-atom feature sets, one Zarr group
+   per frame written atomically (``features/frame_XXXXXXX``); a bad frame is logged and skipped;
+3. **cluster**: the multilayer network and Leiden labels (``labels.npz``);
+4. **track**: nuclei, life-cycle events, onset and MFPT; then the outputs are written to a
+   staging directory and moved into ``OUT`` only when all of them exist.
+
+``--resume`` reuses every checkpoint made with the same configuration and input.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import pickle
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from descriptors import read_trajectory
+
+from ..network.featureset import FeatureSet
+from ..network.frameloop import FrameLoop, select_frames
+from .config import ConfigError, config_to_toml, load_config
+from .result import AnalysisResult
+from .stages import cluster_stage, output_stage, track_stage
+from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
+
+__all__ = ["analyze", "AnalysisResult", "fit_features"]
+
+logger = logging.getLogger(__name__)
+
+
+# -- stage 1: the fitted feature pipeline ---------------------------------------------------
+def fit_features(frame, cfg: dict) -> FeatureSet:
+    """The configuration's :class:`~multilayer.network.featureset.FeatureSet`, fitted on one
+    frame (cutoffs from its first-neighbour distance, vectoriser ranges from a sample)."""
+    return FeatureSet.from_config(cfg).fit(frame)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _fingerprint(path, cfg) -> str:
+    st = os.stat(path) if isinstance(path, (str, os.PathLike)) else None
+    key = json.dumps({"cfg": cfg, "file": str(path), "size": st.st_size if st else None,
+                      "mtime": st.st_mtime_ns if st else None}, sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _frame_selection(n_frames: int, cfg: dict, frames) -> list[int]:
+    if frames is None:
+        fr = cfg["frames"]
+        frames = slice(fr["start"], fr["stop"], fr["step"])
+    try:
+        return select_frames(n_frames, frames)
+    except (ValueError, IndexError) as err:
+        raise ConfigError(str(err)) from None
+
+
+def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
+            progress: bool = False, workers: int | None = None,
+            scheduler: str | None = None) -> AnalysisResult:
+    """Run the whole chain on a trajectory and write the outputs to ``out``.
+
+    Parameters
+    ----------
+    trajectory : path or sequence of frames
+    out : path of the output directory (created; finished outputs are replaced only when a
+        new complete set exists)
+    config : path of a TOML file, or a dict of sections (validated before any work)
+    frames : slice, range or list of int, optional
+        Input frames to analyse (0-based); overrides ``[frames]``.  E.g. ``slice(0, None, 5)``.
+    resume : reuse the checkpoints of an interrupted run with the same config and input
+    progress : tqdm bars per stage and per frame
+    workers, scheduler : run the feature stage on Dask (a local cluster of ``workers``
+        processes, or the cluster at ``scheduler``); results equal the serial run.
+    """
+    if isinstance(config, dict):
+        cfg = load_config(None, {s: dict(t) for s, t in config.items()})
+    else:
+        cfg = load_config(config)
+    out = Path(out)
+    traj = read_trajectory(trajectory)
+    sel = _frame_selection(len(traj), cfg, frames)
+    if frames is not None:     # record the selection in the config written with the outputs
+        cfg["frames"] = {"start": sel[0], "stop": sel[-1] + 1,
+                         "step": (sel[1] - sel[0]) if len(sel) > 1 else 1}
+    work = out / ".crystopo"
+    # checkpoints are kept per stage: features depend on the descriptor sections only, so a
+    # resumed run with new clustering or tracking parameters reuses them
+    feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
+                                    "steinhardt", "soap", "acsf") if k in cfg}
+    fp_feat = _fingerprint(trajectory, feat_cfg)
+    fp_clu = _fingerprint(trajectory, {k: cfg[k] for k in ("frames", "network", "leiden",
+                                                           "time_average")} | feat_cfg)
+    state_file = work / "state.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    if work.exists() and not (resume and state.get("features") == fp_feat):
+        if resume:
+            logger.warning("no checkpoint of these descriptor settings and input in %s: starting "
+                           "afresh", work)
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    if (state.get("cluster") != fp_clu or state.get("frames") != sel) and \
+            (work / "labels.npz").exists():
+        logger.info("clustering parameters or frames changed: recomputing the labels")
+        (work / "labels.npz").unlink()
+    atomic_write_bytes(state_file, json.dumps({"features": fp_feat, "cluster": fp_clu,
+                                               "frames": sel}).encode())
+    t0 = time.perf_counter()
+
+    # 1. the fitted feature pipeline
+    fs_file = work / "featureset.pkl"
+    if fs_file.exists():
+        fs = pickle.loads(fs_file.read_bytes())
+    else:
+        fs = fit_features(traj[sel[0]], cfg)
+        atomic_write_bytes(fs_file, pickle.dumps(fs))
+    logger.info("first-neighbour distance %.4g; shell cutoff %.4g", fs.nn_distance_, fs.shell_cut_)
+
+    # 2. features, per frame, checkpointed
+    store = FeatureStore(work / "features")
+    skipped = _load_skipped(work)
+    todo = [i for i in sel if not store.has(i) and i not in skipped]
+    if todo and (workers or scheduler):
+        from .distributed import features_on_dask
+
+        skipped.update(features_on_dask(trajectory, todo, fs, store, workers=workers,
+                                        scheduler=scheduler, progress=progress))
+    elif todo:
+        loop = FrameLoop(traj, todo, neighbors=fs.neighbors, progress=progress, desc="features")
+
+        def features(i, frame, nl):
+            store.write(i, fs.transform(frame, nl).arrays(),
+                        {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
+
+        for i, _ in loop.run(features):
+            pass
+        skipped.update(loop.skipped)
+    _save_skipped(work, skipped)
+    good = [i for i in sel if store.has(i)]
+    if len(good) < 2:
+        raise ConfigError(f"only {len(good)} readable frame(s) selected; need at least 2 "
+                          f"(skipped: {skipped})")
+    store.frames = good
+    t_feat = time.perf_counter() - t0
+
+    # 3. network + Leiden
+    labels_file = work / "labels.npz"
+    if labels_file.exists():
+        with np.load(labels_file) as z:
+            labels = [z[f"f{i}"] for i in good]
+            info = json.loads(str(z["info"]))
+    else:
+        clustered = cluster_stage(store, cfg, progress=progress)
+        labels, info = clustered.labels, clustered.info
+        atomic_save_npz(labels_file, info=json.dumps(info),
+                        **{f"f{i}": lab for i, lab in zip(good, labels)})
+    t_clu = time.perf_counter() - t0 - t_feat
+
+    # 4. tracking and outputs
+    tracked = track_stage(traj, good, store, labels, cfg, fs, progress=progress)
+    timing = {"features_s": t_feat, "cluster_s": t_clu,
+              "track_s": time.perf_counter() - t0 - t_feat - t_clu}
+    result = output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,
+                          timing, progress=progress)
+    (out / "config.toml").write_text(config_to_toml(cfg))
+    return result
+
+
+def _load_skipped(work: Path) -> dict:
+    f = work / "skipped.json"
+    return {int(k): v for k, v in json.loads(f.read_text()).items()} if f.exists() else {}
+
+
+def _save_skipped(work: Path, skipped: dict) -> None:
+    atomic_write_bytes(work / "skipped.json", json.dumps({str(k): v for k, v in skipped.items()}).encode())

@@ -1,0 +1,90 @@
+"""``crystopo propensity``: the propensity model on an analysed run (runs or reuses :func:`analyze`)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from descriptors import read_trajectory
+
+from ..learn.propensity import PropensityResult, check_horizons, crystallization_propensity
+from .pipeline import analyze
+
+__all__ = ["propensity"]
+
+
+def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_sets=None,
+               n_blocks=3, n_splits=5, model="hgb", max_train=30_000, seed=0,
+               progress=False, write=True) -> PropensityResult:
+    """Run (or reuse) :func:`multilayer.analyze` into ``out``, then the propensity model.
+
+    Inputs are the run's stored feature sets (default: those of its config, plus the
+    averaged q6 when Steinhardt's are not among them; Steinhardt columns are named ``q4``,
+    ``q6``, ...); targets its ``crystal_like`` labels.  Writes ``out/propensity.parquet``
+    (frame, id, horizon, p_crystal) and ``out/propensity.json`` (ROC-AUC per horizon,
+    positive rates, single-input ROC-AUCs and grouped permutation importances).
+
+    Parameters
+    ----------
+    trajectory, out, config, frames
+        As in :func:`multilayer.analyze` (called with ``resume=True``).
+    horizon, feature_sets, n_blocks, n_splits, model, max_train, seed
+        As in :func:`crystallization_propensity`.
+    write : bool
+        Write the two files.
+    """
+    horizons = check_horizons(horizon)
+    out = Path(out)
+    res = analyze(trajectory, out, config=config, frames=frames, resume=True, progress=progress)
+    cfg = res.config
+    good = list(res.frames)
+    store = res.feature_store()
+    if feature_sets is None:    # the run's sets; the averaged q6 unless Steinhardt holds it
+        sets = list(cfg["features"]["sets"])
+        sets += [] if "steinhardt" in sets and 6 in cfg["steinhardt"]["l"] else ["q6"]
+    else:
+        sets = list(feature_sets)
+    avail = set(store.read(good[0], None))
+    unknown = [s for s in sets if s not in avail or s in ("ids", "types")]
+    if unknown:
+        raise ValueError(f"unknown feature set name(s) {unknown} in feature_sets; this run "
+                         f"stored {sorted(avail - {'ids', 'types'})}")
+    labels = pd.read_parquet(out / "labels.parquet", columns=["frame", "id", "crystal_like"])
+    by_frame = dict(tuple(labels.groupby("frame")))
+    traj = read_trajectory(trajectory)
+
+    class _Lazy:
+        def __init__(self, fn):
+            self.fn = fn
+
+        def __len__(self):
+            return len(good)
+
+        def __getitem__(self, t):
+            return self.fn(good[t])
+
+    def crystal(i):
+        df = by_frame[i]
+        ids = store.read(i, ["ids"])["ids"]
+        m = df.set_index("id")["crystal_like"].reindex(ids).fillna(False).to_numpy(bool)
+        return m
+
+    r_cut = cfg["neighbors"]["shell_factor"] * res.summary["nn_distance"]
+    result = crystallization_propensity(
+        _Lazy(lambda i: traj[i]), _Lazy(crystal), _Lazy(lambda i: store.read(i, sets)),
+        horizon=horizons, feature_sets=sets, frame_index=good, r_cut=r_cut, n_blocks=n_blocks,
+        n_splits=n_splits, model=model, max_train=max_train, seed=seed, progress=progress)
+    if "steinhardt" in sets:     # name the bond-order columns by their l (q4, q6, ...)
+        ls = cfg["steinhardt"]["l"]
+        ren = {f"{pre}steinhardt[{k}]": f"{pre}q{l}" for pre in ("", "nbr:")
+               for k, l in enumerate(ls)}
+        result.feature_names = [ren.get(n, n) for n in result.feature_names]
+        for d in (result.importances, result.single_auc):
+            for h in d:
+                d[h] = {ren.get(k, k): v for k, v in d[h].items()}
+    if write:
+        result.table[["frame", "id", "horizon", "p_crystal"]].to_parquet(
+            out / "propensity.parquet", index=False)
+        (out / "propensity.json").write_text(json.dumps(result.to_json(), indent=2))
+    return result

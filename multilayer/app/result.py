@@ -1,0 +1,56 @@
+"""What :func:`multilayer.analyze` returns, and the typed results of its stages."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..tracking.nuclei import MFPTResult, NucleiResult, Onset
+from .store import FeatureStore
+
+__all__ = ["AnalysisResult", "ClusterResult", "TrackResult"]
+
+
+@dataclass
+class ClusterResult:
+    """The cluster stage: per-frame labels (rows as stored) and what the network was."""
+
+    labels: list                 # one int64 array per analysed frame
+    info: dict                   # nodes, sizes, timings, resolution, n_communities
+
+
+@dataclass
+class TrackResult:
+    """The track stage: nuclei of the crystal-like communities and of the ten Wolde
+    solid-like atoms, life-cycle events, onsets and the MFPT fit."""
+
+    nuclei: NucleiResult
+    events: pd.DataFrame
+    onset: Onset | None
+    mfpt: MFPTResult | None
+    crystal: np.ndarray          # crystal-like community ids
+    crystal_rule: str            # how they were chosen, in words
+    tenwolde: NucleiResult
+    onset_tenwolde: Onset | None
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` found; the same tables are written as Parquet in ``out``."""
+
+    out: Path
+    frames: list[int]
+    labels: pd.DataFrame | None    # frame, timestep, id, label, nucleus, scores (None above
+                                   # 5e6 rows: read OUT/labels.parquet in pieces instead)
+    communities: pd.DataFrame      # per community and frame
+    events: pd.DataFrame
+    nuclei: pd.DataFrame
+    summary: dict                  # onset, critical size, crystalline fraction, ...
+    skipped: list[int] = field(default_factory=list)
+    config: dict = field(default_factory=dict)
+
+    def feature_store(self) -> FeatureStore:
+        """The run's per-frame descriptors (``store.read(frame, sets)``)."""
+        return FeatureStore(self.out / ".crystopo" / "features", list(self.frames))

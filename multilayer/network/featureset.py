@@ -1,0 +1,271 @@
+"""One fitted feature pipeline: frame + neighbour list -> named per-atom feature matrices.
+
+:class:`FeatureSet` is the only place where crystopo turns atoms into features.  ``analyze``,
+``classify``, ``propensity``, the embeddings and the reference environments all use it, so a
+reference crystal and a trajectory frame are described identically.
+
+Fitting learns, from a sample of atoms (never a whole 10^6-atom frame):
+
+* the first-neighbour distance ``nn_distance_`` (unless given), from which every cutoff
+  follows (``shell_cut_``, ``ph_cut_``, ``map_cut_``; :attr:`FeatureSet.search_radius` is the
+  largest, the radius of the one neighbour list a frame needs);
+* the Neighbors Map ball radius (the reference rule, :func:`descriptors.neighbors_map.default_map_cutoff`);
+* the ranges of the persistence vectoriser (:class:`tda.DiagramVectorizer`), from the diagrams
+  of ``fit_sample`` atoms;
+* the species present (SOAP/ACSF columns are the same in every frame).
+
+Every default lives in :data:`FEATURE_DEFAULTS`; the ``analyze`` configuration's descriptor
+sections are these very dictionaries.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from descriptors import as_frame, first_shell_distance, neighbor_list
+
+__all__ = ["FeatureSet", "FrameFeatures", "FEATURE_DEFAULTS", "FEATURE_SETS"]
+
+FEATURE_SETS = ("neighbors_map", "neighbors_map_image", "persistence", "steinhardt", "soap",
+                "acsf")
+
+# the descriptor sections of the ``analyze`` configuration, with their defaults (lengths in
+# first-neighbour distances)
+FEATURE_DEFAULTS: dict = {
+    "neighbors": {
+        "shell_factor": 1.35,      # first-shell cutoff = shell_factor x first-neighbour distance
+    },
+    "features": {
+        "sets": ["neighbors_map", "persistence", "steinhardt"],
+    },
+    "neighbors_map": {"size": 32, "gamma": 2.0, "beta": 3.0, "block": 8},
+    "persistence": {
+        "complex": "alpha",        # or "rips"
+        "max_dim": 2,
+        "shell_factor": 1.25,      # neighbourhood cutoff in first-neighbour distances
+        "method": "stats",         # vectorisation: stats | image | betti | landscape
+        "fit_sample": 4000,        # atoms whose diagrams fix the vectorisation ranges
+    },
+    "steinhardt": {"l": [4, 6, 8, 10, 12], "average": True},
+    # dscribe SOAP / ACSF (descriptors.soap); lengths in first-neighbour distances
+    "soap": {"r_cut": 1.5, "sigma": 0.125, "n_max": 8, "l_max": 6},
+    "acsf": {"r_cut": 1.55},
+}
+
+
+@dataclass
+class FrameFeatures:
+    """The features of one frame, rows in the frame's atom order (sorted by id).
+
+    ``sets`` maps each feature-set name to an (n_atoms, d) float32 matrix; ``q6`` is the
+    averaged q6 and ``solid`` the ten Wolde solid-like flag, the classic per-atom signature
+    every run reports beside its labels.
+    """
+
+    ids: np.ndarray
+    types: np.ndarray
+    sets: dict = field(default_factory=dict)
+    q6: np.ndarray | None = None
+    solid: np.ndarray | None = None
+
+    def arrays(self) -> dict:
+        """Everything as one flat dict of arrays (what the feature store writes)."""
+        out = {"ids": self.ids, "types": self.types, **self.sets}
+        if self.q6 is not None:
+            out["q6"] = self.q6
+        if self.solid is not None:
+            out["solid"] = self.solid
+        return out
+
+    def matrix(self, names=None) -> np.ndarray:
+        """The named sets side by side, (n_atoms, d) float32."""
+        names = list(self.sets) if names is None else list(names)
+        return np.hstack([np.asarray(self.sets[s], dtype=np.float32).reshape(len(self.ids), -1)
+                          for s in names])
+
+
+def _section(sections, name):
+    table = copy.deepcopy(FEATURE_DEFAULTS[name])
+    table.update((sections or {}).get(name, {}))
+    return table
+
+
+class FeatureSet:
+    """The fitted per-atom feature pipeline.
+
+    Parameters
+    ----------
+    sets : sequence of str, optional
+        Feature sets from :data:`FEATURE_SETS`, in column order (default
+        ``FEATURE_DEFAULTS["features"]["sets"]``).
+    config : dict of sections, optional
+        Overrides of :data:`FEATURE_DEFAULTS` (the ``analyze`` TOML sections ``neighbors``,
+        ``neighbors_map``, ``persistence``, ``steinhardt``, ``soap``, ``acsf``).
+    nn_distance : float, optional
+        First-neighbour distance; default: learnt by :meth:`fit`.
+    steinhardt_both : bool
+        Steinhardt set holds q_l and the averaged q̄_l side by side (the classifier's
+        convention) instead of the one chosen by ``[steinhardt] average``.
+    classic : bool
+        Also compute the averaged q6 and the ten Wolde flag (:attr:`FrameFeatures.q6`,
+        :attr:`FrameFeatures.solid`).
+    seed : int
+        Seeds the atom sample of :meth:`fit`.
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> fr = make_lattice("fcc", 3, noise=0.03, seed=0)
+    >>> fs = FeatureSet(["steinhardt"]).fit(fr)
+    >>> round(fs.nn_distance_, 2), fs.transform(fr).sets["steinhardt"].shape
+    (1.0, (108, 5))
+    """
+
+    def __init__(self, sets=None, *, config=None, nn_distance=None, steinhardt_both=False,
+                 classic=True, seed=0):
+        self.sets = tuple(FEATURE_DEFAULTS["features"]["sets"] if sets is None else
+                          ((sets,) if isinstance(sets, str) else sets))
+        bad = [s for s in self.sets if s not in FEATURE_SETS]
+        if not self.sets or bad or len(set(self.sets)) != len(self.sets):
+            raise ValueError(f"sets={sets!r}: give distinct names from {FEATURE_SETS}")
+        self.config = {k: _section(config, k) for k in FEATURE_DEFAULTS}
+        self.config["features"]["sets"] = list(self.sets)
+        if nn_distance is not None and not (np.isfinite(nn_distance) and nn_distance > 0):
+            raise ValueError(f"nn_distance must be None or a positive number, got {nn_distance!r}")
+        self.nn_distance = nn_distance
+        self.steinhardt_both = steinhardt_both
+        self.classic = classic
+        self.seed = seed
+
+    @classmethod
+    def from_config(cls, cfg: dict, **kw) -> "FeatureSet":
+        """The feature pipeline an ``analyze`` configuration describes."""
+        return cls(cfg["features"]["sets"], config=cfg, **kw)
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, frames) -> "FeatureSet":
+        """Learn the cutoffs and vectoriser ranges from the first frame (or a list of frames)."""
+        frames = [as_frame(frames)] if not isinstance(frames, (list, tuple)) else \
+            [as_frame(f) for f in frames]
+        if not frames:
+            raise ValueError("fit needs at least one frame")
+        first = frames[0]
+        if first.n_atoms < 2:
+            raise ValueError(f"cannot fit the features on a frame of {first.n_atoms} atom(s)")
+        c = self.config
+        d1 = float(self.nn_distance) if self.nn_distance is not None else first_shell_distance(first)
+        self.nn_distance_ = d1
+        self.shell_cut_ = c["neighbors"]["shell_factor"] * d1
+        self.ph_cut_ = c["persistence"]["shell_factor"] * d1
+        self.species_ = np.unique(np.concatenate([f.types for f in frames]))
+        self.map_cut_ = None
+        if {"neighbors_map", "neighbors_map_image"} & set(self.sets):
+            from descriptors.neighbors_map import default_map_cutoff
+
+            self.map_cut_ = default_map_cutoff(first, size=c["neighbors_map"]["size"])
+        self.vectorizer_ = None
+        if "persistence" in self.sets:
+            import tda
+
+            pc = c["persistence"]
+            rng = np.random.default_rng(self.seed)
+            per = max(1, pc["fit_sample"] // len(frames))
+            parts = []
+            for fr in frames:
+                atoms = np.sort(rng.choice(fr.n_atoms, min(fr.n_atoms, per), replace=False))
+                nl = neighbor_list(fr, r_cut=self.ph_cut_)
+                parts.append(tda.local_persistence(fr, nl, complex=pc["complex"],
+                                                   max_dim=pc["max_dim"], atoms=atoms))
+            dg = parts[0] if len(parts) == 1 else tda.Diagrams.concatenate(parts)
+            self.vectorizer_ = tda.DiagramVectorizer(method=pc["method"]).fit(dg)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "nn_distance_"):
+            raise ValueError("FeatureSet is not fitted; call fit(frame) first")
+
+    @property
+    def search_radius(self) -> float:
+        """Radius of the one neighbour list :meth:`transform` needs."""
+        self._check_fitted()
+        return max(r for r in (self.shell_cut_, self.ph_cut_ if "persistence" in self.sets else 0,
+                               self.map_cut_ or 0) if r)
+
+    def neighbors(self, frame):
+        """The frame's neighbour list at :attr:`search_radius` (share it with other stages)."""
+        return neighbor_list(frame, r_cut=self.search_radius)
+
+    # -- transforming ---------------------------------------------------------------------
+    def transform(self, frame, neighbors=None) -> FrameFeatures:
+        """Every feature set of one frame; ``neighbors`` from :meth:`neighbors` if given."""
+        from descriptors.steinhardt import solid_liquid, steinhardt
+
+        self._check_fitted()
+        frame = as_frame(frame)
+        c = self.config
+        reach = self.search_radius
+        nl = self.neighbors(frame) if neighbors is None else neighbors
+        if nl.r_cut < reach * (1 - 1e-12):
+            raise ValueError(f"neighbors reach {nl.r_cut:.6g}, the features need {reach:.6g}")
+        shell = nl.truncate(self.shell_cut_) if self.shell_cut_ < nl.r_cut else nl
+        out = FrameFeatures(frame.ids, frame.types)
+        sets = out.sets
+        nm = c["neighbors_map"]
+        map_nl = None
+        if self.map_cut_ is not None:
+            map_nl = nl.truncate(self.map_cut_) if self.map_cut_ < nl.r_cut else nl
+        for name in self.sets:
+            if name == "neighbors_map":
+                from descriptors.neighbors_map import neighbors_map_features
+
+                sets[name] = neighbors_map_features(frame, map_nl, block=nm["block"],
+                                                    size=nm["size"], gamma=nm["gamma"],
+                                                    beta=nm["beta"])
+            elif name == "neighbors_map_image":
+                from descriptors.neighbors_map import neighbors_map
+
+                im = neighbors_map(frame, map_nl, size=nm["size"], gamma=nm["gamma"], beta=nm["beta"])
+                sets[name] = im.reshape(len(im), -1)
+            elif name == "persistence":
+                import tda
+
+                pc = c["persistence"]
+                ph_nl = nl.truncate(self.ph_cut_) if self.ph_cut_ < nl.r_cut else nl
+                dg = tda.local_persistence(frame, ph_nl, complex=pc["complex"],
+                                           max_dim=pc["max_dim"])
+                sets[name] = self.vectorizer_.transform(dg)
+            elif name == "steinhardt":
+                ls = c["steinhardt"]["l"]
+                if self.steinhardt_both:
+                    sets[name] = np.hstack([steinhardt(frame, shell, l=ls),
+                                            steinhardt(frame, shell, l=ls, average=True)])
+                else:
+                    sets[name] = steinhardt(frame, shell, l=ls, average=c["steinhardt"]["average"])
+            elif name in ("soap", "acsf"):
+                from descriptors.soap import acsf_features, soap_features
+
+                d1 = self.nn_distance_
+                if name == "soap":
+                    sc = c["soap"]
+                    sets[name] = soap_features(frame, r_cut=sc["r_cut"] * d1,
+                                               sigma=sc["sigma"] * d1, n_max=sc["n_max"],
+                                               l_max=sc["l_max"], species=self.species_,
+                                               nn_distance=d1)
+                else:
+                    sets[name] = acsf_features(frame, r_cut=c["acsf"]["r_cut"] * d1,
+                                               species=self.species_, nn_distance=d1)
+        if self.classic:
+            ls = list(c["steinhardt"]["l"])
+            q = sets.get("steinhardt")
+            if q is not None and not self.steinhardt_both and c["steinhardt"]["average"] and 6 in ls:
+                out.q6 = q[:, ls.index(6)]
+            else:
+                out.q6 = steinhardt(frame, shell, l=[6], average=True)[:, 0]
+            out.solid = solid_liquid(frame, shell)
+        return out
+
+    def __repr__(self):
+        fitted = f", nn_distance_={self.nn_distance_:.4g}" if hasattr(self, "nn_distance_") else ""
+        return f"FeatureSet(sets={list(self.sets)}{fitted})"
