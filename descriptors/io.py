@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .frame import Frame, TrajectoryFormatError, as_frame
-from .lammps_dump import LammpsDumpTrajectory, _GzipStream, _is_gzip, write_lammps_dump
+from .lammps_dump import LammpsDumpTrajectory, GzipStream, is_gzip, write_lammps_dump
 
 __all__ = ["read_trajectory", "read_frame", "write_extxyz", "write_lammps_dump",
            "FrameSequence", "AseTrajectory", "demo_trajectory_path"]
@@ -109,10 +109,10 @@ def _looks_like_lammps_dump(path: Path) -> bool:
     :class:`TrajectoryFormatError` naming the file and the damage.
     """
     try:
-        if not _is_gzip(path):
+        if not is_gzip(path):
             with open(path, "rb") as fh:
                 return fh.read(14) == b"ITEM: TIMESTEP"
-        with _GzipStream(path) as fh:
+        with GzipStream(path) as fh:
             head = fh.read(14)
             damage = fh.damage
     except OSError:

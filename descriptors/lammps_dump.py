@@ -34,12 +34,12 @@ _NON_TEXT = re.compile(rb"[^\t\n\r\x20-\x7e]")  # bytes a LAMMPS text dump never
 _POS_SETS = (("x", "y", "z"), ("xu", "yu", "zu"), ("xs", "ys", "zs"), ("xsu", "ysu", "zsu"))
 
 
-def _is_gzip(path) -> bool:
+def is_gzip(path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
 
 
-class _GzipStream:
+class GzipStream:
     """Sequential reader of a gzip file (one or more members) that stops cleanly at damage.
 
     ``read`` returns decompressed bytes up to the end of the data or up to the first
@@ -208,7 +208,7 @@ def _index_gzip(path) -> tuple[list[int], int, tuple[str, bool] | None]:
     """Frame starts, decompressed size of the sound data, and the damage that ended it:
     ``(description, only_cut_short)`` or None."""
     starts, offset, tail = [], 0, b""
-    with _GzipStream(path) as fh:
+    with GzipStream(path) as fh:
         while True:
             chunk = fh.read(1 << 24)
             if not chunk:
@@ -238,7 +238,7 @@ class LammpsDumpTrajectory:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no such file")
-        self._gzip = _is_gzip(self.path)
+        self._gzip = is_gzip(self.path)
         self._fh = None
         self._line_cache: dict[int, int] = {}
         starts, size, damage = (_index_gzip if self._gzip else _index_plain)(self.path)
@@ -303,7 +303,7 @@ class LammpsDumpTrajectory:
         """Frame starts and data size cut back to sound text before gzip damage: up to the
         first byte that is not dump text, and to the last complete line before it."""
         end = size
-        with _GzipStream(self.path) as fh:  # binary junk marks where the damage decodes
+        with GzipStream(self.path) as fh:  # binary junk marks where the damage decodes
             done = 0
             while done < size:
                 chunk = fh.read(min(1 << 24, size - done))
@@ -324,7 +324,7 @@ class LammpsDumpTrajectory:
     # -- raw access -------------------------------------------------------
     def _read(self, start: int, stop: int) -> bytes:
         if self._fh is None:
-            self._fh = _GzipStream(self.path) if self._gzip else open(self.path, "rb")
+            self._fh = GzipStream(self.path) if self._gzip else open(self.path, "rb")
         self._fh.seek(start)
         return self._fh.read(stop - start)
 
@@ -349,7 +349,7 @@ class LammpsDumpTrajectory:
         if i not in self._line_cache:
             start = self._bounds[i][0]
             count, done = 0, 0
-            with (_GzipStream(self.path) if self._gzip else open(self.path, "rb")) as fh:
+            with (GzipStream(self.path) if self._gzip else open(self.path, "rb")) as fh:
                 while done < start:
                     chunk = fh.read(min(1 << 24, start - done))
                     if not chunk:

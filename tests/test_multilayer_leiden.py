@@ -3,7 +3,7 @@ import numpy as np
 import numpy.testing as npt
 import pytest
 
-from multilayer import synthetic
+from multilayer.network import synthetic
 from multilayer.network.leiden_core import boundary_flows, match_lineage_labels
 from multilayer.network.leiden import (MultilayerLeiden, leiden, leiden_nodes, multislice_quality,
                                resolution_scan)

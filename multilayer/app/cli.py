@@ -49,7 +49,8 @@ def _cmd_analyze(args) -> int:
                   scheduler=args.scheduler)
     s = res.summary
     print(f"analysed {s['frames']} frames; {s['n_communities']} communities; "
-          f"crystal-like: {s['crystal_communities']}")
+          f"crystal-like: {', '.join(s['crystal_structures']) or 'none'}")
+    print("structures: " + ", ".join(f"{k} = {v}" for k, v in s['structures'].items()))
     print(f"nucleation onset: frame {s['onset_frame']} "
           f"(ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']})")
     crit = "n/a" if s["critical_size"] is None else f"{s['critical_size']:.1f} atoms"

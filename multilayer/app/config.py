@@ -7,8 +7,12 @@ import sys
 from numbers import Integral, Real
 from pathlib import Path
 
+import numpy as np
+
 from ..network.featureset import FEATURE_DEFAULTS
 from ..network.featureset import FEATURE_SETS as ALL_FEATURE_SETS
+from ..network.leiden import LEIDEN_DEFAULTS
+from ..network.structures import STRUCTURE_DEFAULTS, STRUCTURE_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,6 +34,9 @@ DEFAULTS: dict = {
     # the descriptor sections: the fitted feature pipeline's own defaults
     **copy.deepcopy(FEATURE_DEFAULTS),
     "time_average": {"window": 1, "centered": True},
+    # structure labels anchored in descriptor space and reference crystals (the default)
+    "labels": copy.deepcopy(STRUCTURE_DEFAULTS),
+    # the multislice network of method = "multislice"
     "network": {
         "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)
         "max_atom_nodes": 150000,
@@ -38,9 +45,11 @@ DEFAULTS: dict = {
         "seed": 0,
     },
     "leiden": {
-        "objective": "modularity", # per-slice null model (Mucha et al. 2010); or "cpm"
-        "resolution": 0.5,         # None: 1 for modularity, 0.1 x the mean layer density for CPM
-        "interslice_weight": 0.1,  # fraction of an atom's within-frame ties
+        # the defaults of multilayer.leiden() (method = "multislice" only)
+        "objective": LEIDEN_DEFAULTS["objective"],    # "cpm" or "modularity" (per-slice null model)
+        "resolution": LEIDEN_DEFAULTS["resolution"],  # None: 1 for modularity, 0.1 x the mean
+                                                      # layer density for CPM
+        "interslice_weight": LEIDEN_DEFAULTS["interslice_weight"],  # fraction of within-frame ties
         "labels": "microstate",    # microstate: each microstate's dominant community in every
                                    # frame (one meaning per structure); layer: per (frame, node)
         "seed": 0,
@@ -63,11 +72,12 @@ _CHOICES = {
     ("leiden", "objective"): ("cpm", "modularity"),
     ("leiden", "labels"): ("microstate", "layer"),
     ("output", "trajectory"): ("lammps", "extxyz", "none"),
+    ("labels", "method"): ("anchored", "multislice"),
 }
 _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("neighbors_map", "gamma"),
              ("neighbors_map", "beta"), ("mapper", "n_intervals"), ("soap", "r_cut"),
              ("soap", "sigma"), ("acsf", "r_cut")}
-_MIN1 = {("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
+_MIN1 = {("labels", "n_microstates"), ("labels", "n_components"), ("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
          ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
          ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
          ("tracking", "min_nucleus"), ("soap", "n_max")}
@@ -96,6 +106,10 @@ def validate_config(cfg: dict) -> dict:
     for section, table in merged.items():
         for key, value in table.items():
             _check_value(section, key, value, DEFAULTS[section][key])
+    missing = [s for s in (merged["labels"]["sets"] or []) if s not in merged["features"]["sets"]]
+    if merged["labels"]["method"] == "anchored" and missing:
+        raise ConfigError(f"[labels] sets = {merged['labels']['sets']!r}: {missing} not computed; "
+                          f"add them to [features] sets = {merged['features']['sets']!r}")
     return merged
 
 
@@ -103,6 +117,23 @@ def _check_value(section, key, value, default):
     where = (section, key)
     if where in _CHOICES and value not in _CHOICES[where]:
         raise _bad(section, key, value, "one of " + ", ".join(map(repr, _CHOICES[where])))
+    if where == ("labels", "sets") and value is None:
+        return
+    if where in (("labels", "sets"), ("labels", "references")):
+        allowed = FEATURE_SETS if key == "sets" else STRUCTURE_NAMES
+        if not isinstance(value, list) or not value or any(v not in allowed for v in value):
+            raise _bad(section, key, value, f"a non-empty list drawn from {list(allowed)}")
+        return
+    if where == ("labels", "reference_noise"):
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, Real) and not isinstance(v, bool) and 0 <= v <= 0.3 for v in value):
+            raise _bad(section, key, value, "a non-empty list of numbers in [0, 0.3]")
+        return
+    if where in (("labels", "resolution"), ("labels", "flow_weight")):
+        if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) \
+                or value < 0:
+            raise _bad(section, key, value, "a finite number >= 0")
+        return
     if where == ("features", "sets"):
         if not isinstance(value, list) or not value or any(v not in FEATURE_SETS for v in value):
             raise _bad(section, key, value, f"a non-empty list drawn from {list(FEATURE_SETS)}")

@@ -99,7 +99,7 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
     feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
                                     "steinhardt", "soap", "acsf") if k in cfg}
     fp_feat = _fingerprint(trajectory, feat_cfg)
-    fp_clu = _fingerprint(trajectory, {k: cfg[k] for k in ("frames", "network", "leiden",
+    fp_clu = _fingerprint(trajectory, {k: cfg[k] for k in ("frames", "labels", "network", "leiden",
                                                            "time_average")} | feat_cfg)
     state_file = work / "state.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
@@ -160,14 +160,15 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
             labels = [z[f"f{i}"] for i in good]
             info = json.loads(str(z["info"]))
     else:
-        clustered = cluster_stage(store, cfg, progress=progress)
+        clustered = cluster_stage(store, cfg, fs, progress=progress)
         labels, info = clustered.labels, clustered.info
         atomic_save_npz(labels_file, info=json.dumps(info),
                         **{f"f{i}": lab for i, lab in zip(good, labels)})
     t_clu = time.perf_counter() - t0 - t_feat
 
     # 4. tracking and outputs
-    tracked = track_stage(traj, good, store, labels, cfg, fs, progress=progress)
+    tracked = track_stage(traj, good, store, labels, cfg, fs, progress=progress,
+                          names=info.get("names"))
     timing = {"features_s": t_feat, "cluster_s": t_clu,
               "track_s": time.perf_counter() - t0 - t_feat - t_clu}
     result = output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,

@@ -68,8 +68,10 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
     rows = [("Frames analysed", f"{s['frames']} (input frames {s['first_frame']}–{s['last_frame']})"),
             ("Atoms (first frame)", s["atoms_first_frame"]),
             ("First-neighbour distance", f"{s['nn_distance']:.4g}"),
-            ("Communities (multilayer Leiden)", f"{s['n_communities']} ({s['network_nodes']} nodes)"),
-            ("Crystal-like communities", f"{s['crystal_communities']} — {s['crystal_rule']}"),
+            ("Structures (anchored microstate Leiden)",
+             ", ".join(f"{k}: {v}" for k, v in s.get("structures", {}).items())),
+            ("Crystal-like", f"{', '.join(s.get('crystal_structures', [])) or 'none'} — "
+                             f"{s['crystal_rule']}"),
             ("Nucleation onset (frame)", s["onset_frame"]),
             ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
             ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
@@ -80,7 +82,7 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
             ("Time per stage (s)", ", ".join(f"{k[:-2]} {v}" for k, v in s["timing_s"].items()))]
     table = "\n".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                       for k, v in rows)
-    sig = (communities.groupby("label")
+    sig = (communities.groupby(["label", "structure"])
            .agg(atom_frames=("size", "sum"), q6_mean=("q6_mean", "mean"),
                 solid_fraction=("solid_fraction", "mean"), crystal_like=("crystal_like", "first"))
            .reset_index())
@@ -99,9 +101,11 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
 <h1>crystopo: how the crystal was born</h1>
 <h2>Summary</h2><table>{table}</table>
 <h2>Figures</h2>{figs}
-<h2>Community signatures</h2>
-<p>Per community, over all frames: atom-frames, mean averaged q6 and the fraction of
-ten Wolde solid-like atoms, to help name each structure.</p>{sig_html}
+<h2>Structure signatures</h2>
+<p>Per structure, over all frames: atom-frames, mean averaged q6 and the fraction of
+ten Wolde solid-like atoms.  Names come from the reference environment (ideal fcc, hcp,
+bcc, icosahedral, liquid at the run's first-neighbour distance) each structure holds;
+<code>other-*</code> are structures no reference describes.</p>{sig_html}
 <h2>Parameters</h2><pre>{html.escape(config_to_toml(cfg))}</pre>
 <h2>Raw summary</h2><pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>
 </body></html>"""

@@ -17,6 +17,8 @@ from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
 from ..network.graph import build_network
 from ..network.progress import progress_bar
+from ..network.structures import (CRYSTAL_NAMES, describe_references, fit_structures,
+                                  label_sets)
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
 from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
@@ -57,11 +59,16 @@ def microstate_consistent_labels(net, node_labels) -> list:
     return [micro[np.asarray(a, dtype=np.int64)] for a in net.assignments]
 
 
-def cluster_stage(store, cfg: dict, *, progress: bool = False) -> ClusterResult:
-    """Multilayer network over all stored frames, then multislice Leiden.
+def cluster_stage(store, cfg: dict, features=None, *, progress: bool = False) -> ClusterResult:
+    """Structure labels of all stored frames.
 
-    Returns per-frame label arrays (rows as stored) and an info dict.
+    ``[labels] method = "anchored"`` (default): the microstate network anchored in reference
+    environments (:func:`multilayer.network.structures.fit_structures`), named structures;
+    ``"multislice"``: the identity-coupled multislice network and Leiden of earlier versions.
+    Returns per-frame label arrays (rows as stored) and an info dict (``names`` when named).
     """
+    if cfg["labels"]["method"] == "anchored":
+        return _anchored_stage(store, cfg, features, progress=progress)
     net_cfg, lei = cfg["network"], cfg["leiden"]
     sets = cfg["features"]["sets"]
     n_total = sum(store.meta(i)["n_atoms"] for i in store.frames)
@@ -96,7 +103,41 @@ def cluster_stage(store, cfg: dict, *, progress: bool = False) -> ClusterResult:
     return ClusterResult(labels, info)
 
 
-def track_stage(traj, good, store, labels, cfg, features, *, progress=False) -> TrackResult:
+def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
+    lc = cfg["labels"]
+    sets = label_sets(lc["sets"], cfg["features"]["sets"])
+    ids = [store.read(i, ["ids"])["ids"] for i in store.frames]
+    for a, b, fa, fb in zip(ids[:-1], ids[1:], store.frames[:-1], store.frames[1:]):
+        if a is not b and not np.intersect1d(a, b).size:
+            logger.warning("frames %d and %d share no atom ids: analysed as independent "
+                           "snapshots (no inter-layer links between them)", fa, fb)
+    t = time.perf_counter()
+    refs = describe_references(features, lc["references"], sets=sets,
+                               noise=tuple(lc["reference_noise"]), seed=lc["seed"])
+    t_ref = time.perf_counter() - t
+    feats = store.view(sets)
+    ta = cfg["time_average"]
+    if ta["window"] > 1:  # moving average over frames, matched by atom id (thermal noise)
+        feats = TimeAveragedFrames(feats, ids, ta["window"], centered=ta["centered"])
+    model, labels = fit_structures(feats, ids, refs, feature_sets=sets,
+                                   n_microstates=lc["n_microstates"],
+                                   n_components=lc["n_components"], resolution=lc["resolution"],
+                                   flow_weight=lc["flow_weight"], seed=lc["seed"],
+                                   progress=progress)
+    present = sorted({int(v) for lab in labels for v in np.unique(lab)})
+    info = {"nodes": "microstates", "method": "anchored", "names": list(model.names),
+            "present": present, "n_nodes": model.info["n_microstates"],
+            "n_intra_edges": model.info["n_edges"], "n_inter_edges": 0,
+            "build_s": t_ref, "leiden_s": time.perf_counter() - t - t_ref,
+            "resolution": lc["resolution"], "n_communities": len(present),
+            "reference_share": {model.names[i]: dict(zip(model.kinds, map(float, row)))
+                                for i, row in enumerate(model.reference_share) if row.sum() > 0}}
+    logger.info("structures: %s", ", ".join(f"{model.names[i]}" for i in present))
+    return ClusterResult(labels, info)
+
+
+def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
+                names=None) -> TrackResult:
     """Crystal-like communities, nuclei tracked over frames, events, onset and MFPT.
 
     One pass over the frames: each frame's first-shell neighbour list is built once and
@@ -104,7 +145,10 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False) -> 
     """
     tr = cfg["tracking"]
     ids = [store.read(i, ["ids"])["ids"] for i in good]
-    if tr["crystal"] == "auto":
+    if tr["crystal"] == "auto" and names is not None:
+        crystal = np.array([i for i, n in enumerate(names) if n in CRYSTAL_NAMES], dtype=np.int64)
+        description = f"structures named {', '.join(CRYSTAL_NAMES)} (nearest reference crystals)"
+    elif tr["crystal"] == "auto":
         crit_comms = crystal_communities(labels, ids)
         crystal = crit_comms.communities
         description = crit_comms.description
@@ -169,6 +213,9 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    names = info.get("names")
+    name_of = np.array(names if names else [f"community-{c}" for c in
+                                             range(max(int(x.max()) for x in labels) + 1)])
     writer, comm_parts, n_rows = None, [], 0
     try:
         for t, i in enumerate(good):
@@ -177,6 +224,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                 "frame": np.full(len(arr["ids"]), i, dtype=np.int64),
                 "timestep": np.full(len(arr["ids"]), store.meta(i)["timestep"], dtype=np.int64),
                 "id": arr["ids"], "label": labels[t].astype(np.int64),
+                "structure": name_of[labels[t]],
                 "nucleus": nuc.atom_nuclei[t] if nuc.atom_nuclei is not None else -1,
                 "crystal_like": np.isin(labels[t], list(crystal)),
                 "q6_avg": arr["q6"].astype(np.float32), "solid_tenwolde": arr["solid"].astype(bool)})
@@ -224,6 +272,9 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         "atoms_first_frame": int(store.meta(good[0])["n_atoms"]),
         "nn_distance": float(features.nn_distance_), "n_communities": info["n_communities"],
         "network_nodes": info["nodes"], "crystal_communities": sorted(int(c) for c in crystal),
+        "structures": {int(c): str(name_of[c]) for c in
+                       sorted({int(v) for lab in labels for v in np.unique(lab)})},
+        "crystal_structures": sorted(str(name_of[c]) for c in crystal),
         "crystal_rule": tracked.crystal_rule,
         "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
         "largest_nucleus_final": int(nuc.largest[-1]),
@@ -312,7 +363,7 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 def _community_table(labels_df: pd.DataFrame, crystal) -> pd.DataFrame:
     """Per community and frame: size, fraction, mean q6, solid-like fraction, crystal-like flag."""
-    g = labels_df.groupby(["frame", "label"])
+    g = labels_df.groupby(["frame", "label", "structure"])
     table = g.agg(size=("id", "size"), q6_mean=("q6_avg", "mean"),
                   solid_fraction=("solid_tenwolde", "mean")).reset_index()
     totals = labels_df.groupby("frame")["id"].size()

@@ -3,7 +3,7 @@
 Each frame is clustered on its own -- Gaussian mixture with the number of
 components chosen by BIC (as in Becker et al. 2022), k-means, HDBSCAN -- after
 the same pooled standardisation as :func:`multilayer.build_network`.  Their
-labels mean nothing from one frame to the next; :func:`multilayer.metrics.match_labels`
+labels mean nothing from one frame to the next; :func:`multilayer.network.metrics.match_labels`
 renames them, frame by frame, to the multilayer communities they overlap most,
 so the two can be compared atom by atom.
 

@@ -25,7 +25,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_scalar
 
-from descriptors import Box, Frame, as_frame, first_shell_distance, make_lattice, neighbor_list
+from descriptors import as_frame, first_shell_distance, make_lattice, neighbor_list
+
+from descriptors.reference import icosahedra
 
 from ..network.features import as_feature_frames, fit_transform_stats
 
@@ -219,30 +221,9 @@ def estimate_thermal_noise(frame, *, sample=2000, seed=0) -> float:
     d = first_shell_distance(frame, sample=sample, seed=seed)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(frame.n_atoms, min(sample, frame.n_atoms), replace=False))
-    nl = neighbor_list(frame, k=12, _query=idx)
+    nl = neighbor_list(frame, k=12, query=idx)
     spread = np.array([np.std(nl.distances[a:b]) for a, b in zip(nl.offsets[:-1], nl.offsets[1:])])
     return float(np.percentile(spread, 25) / (np.sqrt(2.0) * d) / 0.78)
-
-
-def _icosahedra(n_clusters, nn, noise, rng):
-    """Isolated 55-atom Mackay icosahedra on a grid in a large periodic box; centre rows."""
-    phi = (1 + 5 ** 0.5) / 2
-    v = np.array([[0, s1, s2 * phi] for s1 in (-1, 1) for s2 in (-1, 1)], dtype=float)
-    verts = np.concatenate([np.roll(v, k, axis=1) for k in range(3)])
-    verts /= np.linalg.norm(verts[0])
-    edges = [(i, j) for i in range(12) for j in range(i + 1, 12)
-             if abs(np.linalg.norm(verts[i] - verts[j]) - 1.0515) < 1e-3]
-    mids = np.array([(verts[i] + verts[j]) for i, j in edges])         # second shell, 30 sites
-    r1 = nn / 1.026          # mean nn (radial r1, tangential 1.0515 r1) equals nn
-    cluster = np.concatenate([[np.zeros(3)], verts * r1, verts * 2 * r1, mids * r1])
-    side = int(np.ceil(n_clusters ** (1 / 3)))
-    spacing = 4 * r1 + 4 * nn
-    grid = np.array(np.meshgrid(*[np.arange(side)] * 3, indexing="ij")).reshape(3, -1).T
-    grid = grid[:n_clusters] * spacing + spacing / 2
-    pos = (grid[:, None, :] + cluster[None]).reshape(-1, 3)
-    pos = pos + rng.normal(scale=noise * nn, size=pos.shape)
-    frame = Frame(pos, Box.orthogonal([side * spacing] * 3))
-    return frame, np.arange(n_clusters) * len(cluster)
 
 
 def reference_environments(frame, descriptor, *, kinds=("fcc", "hcp", "bcc", "ico"),
@@ -282,7 +263,7 @@ def reference_environments(frame, descriptor, *, kinds=("fcc", "hcp", "bcc", "ic
     xs, labels = [], []
     for kind in kinds:
         if kind == "ico":
-            ref, rows = _icosahedra(int(n_per_kind), nn_close, noise, rng)
+            ref, rows = icosahedra(int(n_per_kind), nn_close, noise, rng)
         else:
             nn = nn_close if kind != "bcc" else (np.sqrt(3.0) / 2) * (2 / rho) ** (1 / 3)
             cells = 6 if kind != "bcc" else 8

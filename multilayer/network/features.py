@@ -1,7 +1,7 @@
 """Per-frame feature matrices: validation, feature-set selection, pooled standardisation.
 
-Private helpers shared by :mod:`multilayer.network`, :mod:`multilayer.baselines`,
-:mod:`multilayer.mapper` and :mod:`multilayer.summary`.  Frames are read lazily
+Private helpers shared by :mod:`multilayer.network.graph`, :mod:`multilayer.learn.baselines`,
+:mod:`multilayer.network.mapper` and :mod:`multilayer.network.summary`.  Frames are read lazily
 (``features[t]`` is called once per pass), so a lazy sequence (e.g. a Zarr
 reader) streams; nothing here holds more than one frame's features at a time
 apart from a row sample.

@@ -3,7 +3,7 @@
 Features are standardised with mean and standard deviation pooled over all
 frames, so one unit means the same in every layer.  Intra-layer weights are
 scaled so that the mean intra-layer strength of an atom is 1 (the coupling
-``interslice_weight`` of :func:`multilayer.leiden` is then a fraction of an
+``interslice_weight`` of :func:`multilayer.network.leiden` is then a fraction of an
 atom's ties within its frame, for both kinds of nodes).
 
 * ``nodes="atoms"``: node = (frame, atom).  Intra-layer edges join each atom

@@ -19,7 +19,7 @@ structures into time slabs; leidenalg can express the per-layer null only with
 one partition per layer over all nodes (memory and time ~ frames x nodes, its
 ``slices_to_layers`` route).  So two engines:
 
-* ``engine="numba"`` (default): :mod:`multilayer._leiden_core`, Leiden with
+* ``engine="numba"`` (default): :mod:`multilayer.network.leiden_core`, Leiden with
   per-slice masses in hash maps; memory O(nodes + edges).
 * ``engine="leidenalg"``: ``Optimiser.optimise_partition_multiplex`` on one
   graph per layer (all nodes, that layer's edges, CPMVertexPartition with node
@@ -47,6 +47,9 @@ __all__ = ["leiden", "leiden_nodes", "multislice_quality", "resolution_scan", "M
            "default_resolution"]
 
 _ENGINES = ("numba", "leidenalg")
+
+# one source of truth: the functions below and the ``[leiden]`` section of ``analyze``
+LEIDEN_DEFAULTS = {"objective": "cpm", "resolution": None, "interslice_weight": 0.03}
 
 
 def _check(network, objective, resolution, interslice_weight, seed, n_iterations, engine):
@@ -91,7 +94,8 @@ def _null_model(network, objective, resolution):
     return strength, g
 
 
-def leiden_nodes(network, *, objective="cpm", resolution=None, interslice_weight=0.03, seed=0,
+def leiden_nodes(network, *, objective=LEIDEN_DEFAULTS["objective"], resolution=LEIDEN_DEFAULTS["resolution"],
+                 interslice_weight=LEIDEN_DEFAULTS["interslice_weight"], seed=0,
                  n_iterations=2, engine="numba", match_lineages=True) -> np.ndarray:
     """Community of every node of the network.
 
@@ -135,7 +139,8 @@ def leiden_nodes(network, *, objective="cpm", resolution=None, interslice_weight
     return canonical_labels(labels, network.node_weight)
 
 
-def leiden(network, *, objective="cpm", resolution=None, interslice_weight=0.03, seed=0,
+def leiden(network, *, objective=LEIDEN_DEFAULTS["objective"], resolution=LEIDEN_DEFAULTS["resolution"],
+                 interslice_weight=LEIDEN_DEFAULTS["interslice_weight"], seed=0,
            n_iterations=2, engine="numba", match_lineages=True) -> np.ndarray:
     """Multislice Leiden communities as one label per (frame, atom).
 
@@ -257,7 +262,9 @@ class MultilayerLeiden(BaseEstimator):
     """Estimator twin of :func:`leiden`: ``fit(network)`` sets ``labels_`` (n_frames, n_atoms)
     and ``node_labels_`` (n_nodes,)."""
 
-    def __init__(self, objective="cpm", *, resolution=None, interslice_weight=0.03, seed=0,
+    def __init__(self, objective=LEIDEN_DEFAULTS["objective"], *,
+                 resolution=LEIDEN_DEFAULTS["resolution"],
+                 interslice_weight=LEIDEN_DEFAULTS["interslice_weight"], seed=0,
                  n_iterations=2, engine="numba", match_lineages=True):
         self.objective = objective
         self.resolution = resolution

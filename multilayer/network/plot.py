@@ -11,10 +11,10 @@ def mapper_node_values(graph, *, color_by="time", labels=None, atom_ids=None, va
 
     Parameters
     ----------
-    graph : networkx.Graph from :func:`multilayer.mapper`
+    graph : networkx.Graph from :func:`multilayer.network.mapper`
     color_by : {"time", "community", "value"}
         Mean frame; majority community of the members (``labels`` (n_frames, n_atoms) with
-        columns ``atom_ids``, e.g. from :func:`multilayer.leiden` and
+        columns ``atom_ids``, e.g. from :func:`multilayer.network.leiden` and
         ``network.atom_ids``); or the members' mean of ``values``, a sequence of per-frame
         (n_t,) arrays aligned with the Mapper input rows (e.g. q6).
 

@@ -30,7 +30,7 @@ def summary(labels, *, ids=None, atom_ids=None, network=None, features=None,
     Parameters
     ----------
     labels : ndarray (n_frames, n_atoms), int
-        As returned by :func:`multilayer.leiden` (-1: atom absent).
+        As returned by :func:`multilayer.network.leiden` (-1: atom absent).
     ids : sequence of int arrays (n_t,), optional
         Ids of the rows of ``features`` and ``per_atom`` in each frame (default:
         ``network.frame_ids``, else ``atom_ids`` in every frame).

@@ -545,7 +545,7 @@ def precursors(labels, ids=None, *, crystal=None, mask=None, liquid=None):
         Crystal-like communities (an atom is crystal-like when its label is one of them).
     mask : sequence of bool arrays of shape (n_atoms_t,), optional
         Instead of ``crystal``: crystal-like per atom and frame (e.g. ``atom_nuclei >= 0``
-        from :func:`~multilayer.nuclei.track_nuclei`, or ten Wolde solid-like atoms).
+        from :func:`~multilayer.tracking.nuclei.track_nuclei`, or ten Wolde solid-like atoms).
     liquid : array-like of int, optional
         Liquid communities; default: the most populous community of frame 0.
 

@@ -1,6 +1,6 @@
 """Spatial nuclei of crystal-like atoms, tracked through time; nucleation onset and rate.
 
-* :func:`~multilayer.track.crystal_communities` decides which communities are crystal-like.
+* :func:`~multilayer.tracking.lifecycle.crystal_communities` decides which communities are crystal-like.
 * :func:`find_nuclei` clusters crystal-like atoms of one frame through its periodic
   neighbour list (``scipy.sparse.csgraph``; a nucleus across the box boundary is one).
 * :func:`nucleus_properties` gives size, periodic-aware centre and radius of gyration.

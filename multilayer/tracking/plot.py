@@ -32,7 +32,7 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, ax=None):
 
     Parameters
     ----------
-    labels, ids : as in :func:`multilayer.track.community_events`
+    labels, ids : as in :func:`multilayer.tracking.lifecycle.community_events`
     times : array of shape (n_frames,), optional (default: frame index)
     normalize : bool
         Fractions of the labelled atoms instead of counts.
@@ -72,7 +72,7 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
 
     Parameters
     ----------
-    labels, ids : as in :func:`multilayer.track.community_events`
+    labels, ids : as in :func:`multilayer.tracking.lifecycle.community_events`
     frames : array of int, optional
         Frames drawn as columns; default up to 8 evenly spaced frames.
     min_flow : float
@@ -157,7 +157,7 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     largest : array of shape (n_frames,)
     onset : int or Onset, optional
         Frame index into ``largest`` (not a time), or the result of
-        :func:`~multilayer.nuclei.nucleation_onset` (its threshold is drawn too).
+        :func:`~multilayer.tracking.nuclei.nucleation_onset` (its threshold is drawn too).
     threshold : float, optional
     times : array of shape (n_frames,), optional (default: frame index)
 
@@ -189,7 +189,7 @@ def plot_mfpt(result, *, ax=None):
 
     Examples
     --------
-    >>> from multilayer.nuclei import MFPTResult
+    >>> from multilayer.tracking.nuclei import MFPTResult
     >>> r = MFPTResult(5.0, 0.3, 10.0, np.nan, 0.1, 0.01, 0.2, np.nan,
     ...                np.arange(1, 11), np.linspace(0, 10, 10), 1, None)
     >>> len(plot_mfpt(r).lines)

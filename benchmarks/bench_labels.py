@@ -1,0 +1,281 @@
+"""Structure labels on LAMMPS runs crystopo was not tuned on, beside PTM and simple baselines.
+
+Data: the validation suite of ``benchmarks/validation_data.py`` (LAMMPS Lennard-Jones runs
+made by ``descriptors.md``, cached outside the repository; never the bundled demo):
+homogeneous nucleation at several state points and seeds, one phase per frame (bcc, fcc,
+hcp, liquid; shared atom ids), fcc | hcp | bcc | liquid slabs.
+
+Per dataset and method it prints:
+
+* ``acc``: accuracy of the structure names against the truth (phases, slabs; ``ico`` and
+  ``other-*`` count as liquid), baselines matched to the truth by the Hungarian method;
+* ``rec``/``prec``: recall and precision of crystal-like (fcc/hcp/bcc) against
+  PTM-crystalline atoms over the growth frames (PTM crystalline fraction >= 1 %);
+* ``fcc/hcp``: among atoms PTM calls fcc or hcp and the method calls fcc or hcp, the
+  fraction where both agree;
+* ``range``: agreement of the labels of the last half of the frames between an analysis of
+  all frames and one of the last half only; ``seed``: between seeds 0 and 1;
+* ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, and PTM's.
+
+Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.fit_structures`),
+``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
+components named by their majority PTM class -- an oracle the unsupervised method does not
+get), ``multislice`` (the previous ``analyze`` default: microstate network, modularity 0.5,
+omega 0.1, crystal-like by growth).
+
+    python benchmarks/bench_labels.py [--quick] [--only NAME] [--methods anchored,gmm]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+PTM_NAMES = {0: "liquid", 1: "fcc", 2: "hcp", 3: "bcc", 4: "liquid"}
+from multilayer.network.structures import LABEL_SETS, STRUCTURE_DEFAULTS  # noqa: E402
+
+NOISE = tuple(STRUCTURE_DEFAULTS["reference_noise"])
+
+
+class Lazy:
+    def __init__(self, fn, n):
+        self.fn, self.n = fn, n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, t):
+        if t < 0 or t >= self.n:
+            raise IndexError(t)
+        return self.fn(t)
+
+
+def features_of(ds, sets, cache: Path, progress=True, both=False):
+    """Per-frame feature dicts (cached as .npy per frame), ids, and the fitted FeatureSet."""
+    import pickle
+
+    from multilayer.network.featureset import FeatureSet
+
+    key = hashlib.sha256(json.dumps([ds.name, sorted(sets)] + (["both"] if both else []))
+                         .encode()).hexdigest()[:10]
+    folder = cache / f"features_{ds.name}_{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    traj = ds.trajectory()
+    fs_file = folder / "featureset.pkl"
+    if fs_file.exists():
+        fs = pickle.loads(fs_file.read_bytes())
+    else:
+        fs = FeatureSet(sets, steinhardt_both=both).fit(traj[0])
+        fs_file.write_bytes(pickle.dumps(fs))
+    t0 = time.perf_counter()
+    for t in range(len(traj)):
+        done = folder / f"f{t:04d}.npz"
+        if done.exists():
+            continue
+        fr = traj[t]
+        out = fs.transform(fr)
+        np.savez(done, ids=fr.ids, q6=out.q6, solid=out.solid, **out.sets)
+        if progress and t % 10 == 0:
+            print(f"    features {ds.name} frame {t}/{len(traj)} ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
+
+    def load(t):
+        with np.load(folder / f"f{t:04d}.npz") as z:
+            return {k: z[k] for k in z.files}
+    return Lazy(load, len(traj)), fs
+
+
+def truth_names(ds, t):
+    names = ds.truth_names
+    tr = np.asarray(ds.truth(t))
+    return np.array([names[int(i)] if isinstance(names, (list, tuple)) else names[str(int(i))]
+                     for i in tr]) if names is not None else None
+
+
+def method_anchored(feats, fs, frames, sets, seed=0, window=1, **kw):
+    from multilayer.network.structures import describe_references, fit_structures
+    from multilayer.network.time_average import TimeAveragedFrames
+
+    refs = describe_references(fs, sets=sets, seed=seed, noise=NOISE)
+    sub = Lazy(lambda t: {s: feats[frames[t]][s] for s in sets}, len(frames))
+    ids = [feats[f]["ids"] for f in frames]
+    if window > 1:
+        sub = TimeAveragedFrames(sub, ids, window, centered=True)
+    model, labels = fit_structures(sub, ids, refs, feature_sets=sets, seed=seed, **kw)
+    names = np.array(model.names)
+    return [names[lab] for lab in labels], model
+
+
+def method_gmm(feats, frames, ptm, seed=0):
+    from sklearn.mixture import GaussianMixture
+
+    x = [feats[f]["steinhardt"] for f in frames]
+    pooled = np.concatenate(x)
+    rng = np.random.default_rng(seed)
+    sample = pooled[rng.choice(len(pooled), min(len(pooled), 40000), replace=False)]
+    best = None
+    for k in range(2, 7):
+        g = GaussianMixture(k, random_state=seed, n_init=2).fit(sample)
+        bic = g.bic(sample)
+        if best is None or bic < best[0]:
+            best = (bic, g)
+    g = best[1]
+    comp = [g.predict(xi) for xi in x]
+    allc, allp = np.concatenate(comp), np.concatenate(ptm)
+    name = {}
+    for c in np.unique(allc):           # oracle naming: majority PTM class of the component
+        vals, cnt = np.unique(allp[allc == c], return_counts=True)
+        name[c] = PTM_NAMES.get(int(vals[cnt.argmax()]), "liquid")
+    return [np.array([name[c] for c in ci]) for ci in comp]
+
+
+def method_multislice(feats, frames, sets, seed=0):
+    from multilayer.network.graph import build_network
+    from multilayer.network.leiden import leiden_nodes
+    from multilayer.tracking.lifecycle import crystal_communities
+
+    sub = Lazy(lambda t: {s: feats[frames[t]][s] for s in sets}, len(frames))
+    ids = [feats[f]["ids"] for f in frames]
+    net = build_network(sub, ids, nodes="microstates", k=12, feature_sets=sets,
+                        n_microstates=400, seed=seed)
+    node = leiden_nodes(net, objective="modularity", resolution=0.5, interslice_weight=0.1,
+                        seed=seed)
+    weight = np.zeros((len(net.codebook), int(node.max()) + 1))
+    np.add.at(weight, (net.node_index, node), net.node_weight)
+    micro = weight.argmax(axis=1)
+    labels = [micro[np.asarray(a, dtype=np.int64)] for a in net.assignments]
+    crystal = set(crystal_communities(labels, ids).communities.tolist())
+    return [np.where(np.isin(lab, list(crystal)), "crystal", "liquid") for lab in labels]
+
+
+def _crystal(names):
+    return np.isin(names, ["fcc", "hcp", "bcc", "crystal"])
+
+
+def _as_phase(names):
+    return np.where(np.isin(names, ["fcc", "hcp", "bcc"]), names, "liquid")
+
+
+def score(ds, frames, names, ptm, truth=None):
+    out = {}
+    if truth is not None:
+        out["acc"] = float(np.mean(np.concatenate([_as_phase(n) for n in names]) ==
+                                   np.concatenate([_as_phase(t) for t in truth])))
+    pc = [np.isin(p, [1, 2, 3]) for p in ptm]
+    frac = np.array([p.mean() for p in pc])
+    grow = frac >= 0.01
+    if grow.any():
+        c = np.concatenate([_crystal(n) for n, g in zip(names, grow) if g])
+        p = np.concatenate([q for q, g in zip(pc, grow) if g])
+        out["rec"] = float((c & p).sum() / max(p.sum(), 1))
+        out["prec"] = float((c & p).sum() / max(c.sum(), 1))
+        nn = np.concatenate(names)
+        pp = np.concatenate(ptm)
+        m = np.isin(pp, [1, 2]) & np.isin(nn, ["fcc", "hcp"])
+        if m.sum():
+            out["fcc/hcp"] = float(np.mean(np.where(pp[m] == 1, "fcc", "hcp") == nn[m]))
+    return out
+
+
+def onset_of(ds, frames, crystal_masks, threshold=20):
+    from descriptors import first_shell_distance, neighbor_list
+    from multilayer.tracking.nuclei import find_nuclei
+
+    traj = ds.trajectory()
+    r_cut = None
+    largest = []
+    for t, f in enumerate(frames):
+        fr = traj[f]
+        if r_cut is None:
+            r_cut = 1.35 * first_shell_distance(fr)
+        nuc = find_nuclei(fr, crystal_masks[t], neighbor_list(fr, r_cut=r_cut), min_size=2)
+        largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
+    largest = np.array(largest)
+    above = largest >= threshold
+    idx = [i for i in range(len(above)) if above[i:].all()]
+    return (frames[idx[0]] if idx else None), largest
+
+
+def main(argv=None) -> int:
+    global NOISE
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", action="append")
+    ap.add_argument("--methods", default="anchored,gmm,multislice")
+    ap.add_argument("--sets", default=",".join(STRUCTURE_DEFAULTS["sets"] or LABEL_SETS))
+    ap.add_argument("--feature-sets", default="neighbors_map,persistence,steinhardt",
+                    help="sets computed (and cached)")
+    ap.add_argument("--resolution", type=float, default=STRUCTURE_DEFAULTS["resolution"])
+    ap.add_argument("--flow-weight", type=float, default=STRUCTURE_DEFAULTS["flow_weight"])
+    ap.add_argument("--no-stability", action="store_true")
+    ap.add_argument("--both", action="store_true", help="Steinhardt set = q_l and averaged q_l")
+    ap.add_argument("--window", type=int, default=1, help="time averaging window (frames)")
+    ap.add_argument("--onset", action="store_true")
+    ap.add_argument("--json", help="write the table here")
+    ap.add_argument("--noise", default=",".join(map(str, NOISE)),
+                    help="reference crystal noises (x d_nn)")
+    args = ap.parse_args(argv)
+    NOISE = tuple(float(v) for v in args.noise.split(","))
+    from validation_data import cache_dir, load_suite
+
+    suite = load_suite(quick=args.quick)
+    cache = cache_dir(args.quick)
+    sets = args.sets.split(",")
+    methods = args.methods.split(",")
+    rows = []
+    for name, ds in sorted(suite.items()):
+        if args.only and name not in args.only:
+            continue
+        print(f"== {name} ({ds.kind}, {ds.n_atoms} atoms, {ds.n_frames} frames)", flush=True)
+        feats, fs = features_of(ds, args.feature_sets.split(","), cache, both=args.both)
+        frames = list(range(ds.n_frames))
+        ptm = [ds.ptm(t) for t in frames]
+        truth = [truth_names(ds, t) for t in frames] if ds.has_truth else None
+        for meth in methods:
+            t0 = time.perf_counter()
+            if meth == "anchored":
+                names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution,
+                                               flow_weight=args.flow_weight, window=args.window)
+            elif meth == "gmm":
+                names = method_gmm(feats, frames, ptm)
+            elif meth == "multislice":
+                names = method_multislice(feats, frames, args.feature_sets.split(","))
+            else:
+                raise SystemExit(f"unknown method {meth}")
+            res = {"dataset": name, "method": meth, "s": round(time.perf_counter() - t0, 1)}
+            res.update(score(ds, frames, names, ptm, truth))
+            if meth == "anchored" and not args.no_stability:
+                half = frames[len(frames) // 2:]
+                names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution,
+                                             flow_weight=args.flow_weight, window=args.window)
+                a = np.concatenate(names[len(frames) // 2:])
+                b = np.concatenate(names_h)
+                res["range"] = float(np.mean(a == b))
+                names_s, _ = method_anchored(feats, fs, frames, sets, seed=1,
+                                             resolution=args.resolution,
+                                             flow_weight=args.flow_weight, window=args.window)
+                res["seed"] = float(np.mean(np.concatenate(names) == np.concatenate(names_s)))
+            if args.onset and ds.kind == "nucleation":
+                o, _ = onset_of(ds, frames, [_crystal(n) for n in names])
+                op, _ = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
+                res["onset"], res["onset_ptm"] = o, op
+            if meth == "anchored":
+                allnames = np.concatenate(names)
+                u, c = np.unique(allnames, return_counts=True)
+                res["names"] = {str(k): int(v) for k, v in zip(u, c)}
+            rows.append(res)
+            print("   ", json.dumps(res), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

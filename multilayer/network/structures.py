@@ -1,0 +1,309 @@
+"""Structure labels anchored in descriptor space and in reference crystals.
+
+A label is a claim about local structure, so its meaning is fixed where structure lives: in
+descriptor space and in prior crystal structures, not only in which atoms were together a
+frame earlier.  The model:
+
+1. **Shared microstates.**  One codebook (seeded k-means) over a pooled sample of all frames
+   together with the reference environments (:mod:`descriptors.reference`: thermalised fcc,
+   hcp, bcc, icosahedral and liquid environments at the run's first-neighbour distance,
+   described by the very same fitted :class:`~multilayer.network.featureset.FeatureSet`).
+   The references guarantee microstates where crystals live even when the run holds only a
+   few hundred crystalline atoms.
+2. **The multilayer network in its strong-coupling limit.**  One layer per frame with the
+   (frame, microstate) nodes; intra-layer edges are competitive-Hebbian (each atom joins its
+   nearest and second-nearest microstates: the data-supported Delaunay graph of the
+   centres); inter-layer edges are *structure identity* links (the same microstate one frame
+   later) and atom flows (atoms moving from one microstate to another).  Identity links
+   much stronger than the rest make every microstate one node across layers, so the
+   multislice partition is that of the aggregated graph: the sum of the intra-layer graphs
+   plus ``flow_weight`` times the symmetrised flows.  A microstate's label therefore does
+   not depend on the frame, and a frame holding a single structure is described by its
+   descriptors, not merged with its neighbours in time.
+3. **Reference anchors.**  One anchor node per reference kind, joined to the microstates
+   that hold its environments, with its community fixed (leidenalg's
+   ``is_membership_fixed``) and distinct from the other anchors'.  Leiden (CPM on the
+   normalised graph) then grows each anchor's community along the data and leaves
+   structures no reference describes in communities of their own.
+4. **Names.**  A community holding an anchor takes its kind (``fcc``, ``hcp``, ``bcc``,
+   ``ico``, ``liquid``); the others are ``other-1``, ``other-2``, ... by size.  Label ids are
+   canonical: the order of :data:`STRUCTURE_NAMES`, then the others, so a structure keeps its
+   id whatever frames are analysed.  The hierarchy's first level is ``crystal``
+   (fcc/hcp/bcc) against ``non-crystal`` (liquid, ico, other).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .features import FeatureTransform, as_feature_frames
+from .graph import assign_microstates, fit_codebook
+from .progress import progress_bar
+
+__all__ = ["STRUCTURE_NAMES", "CRYSTAL_NAMES", "STRUCTURE_DEFAULTS", "LABEL_SETS", "StructureModel",
+           "fit_structures", "describe_references", "label_sets"]
+
+logger = logging.getLogger(__name__)
+
+STRUCTURE_NAMES = ("liquid", "fcc", "hcp", "bcc", "ico")
+CRYSTAL_NAMES = ("fcc", "hcp", "bcc")
+
+# the ``[labels]`` section of the ``analyze`` configuration: these are the defaults of
+# :func:`fit_structures` and :func:`describe_references` too
+STRUCTURE_DEFAULTS: dict = {
+    "method": "anchored",          # anchored | multislice (the earlier identity-coupled network)
+    "sets": None,                  # feature sets of the labels; None: those of LABEL_SETS that
+                                   # the run computes (all of them if none is)
+    "references": list(STRUCTURE_NAMES),
+    "reference_noise": [0.0, 0.02, 0.04, 0.06, 0.08],  # Gaussian displacement of the
+                                   # reference crystals, x d_nn: from ideal to near melting
+    "n_microstates": 300,
+    "n_components": 16,
+    "resolution": 0.0,             # CPM; 0: every structure grows from a reference anchor
+    "flow_weight": 0.0,            # atom flows between layers, relative to intra-layer edges
+    "seed": 0,
+}
+_D = STRUCTURE_DEFAULTS
+LABEL_SETS = ("steinhardt",)   # chosen on the validation suite (README)
+
+
+def label_sets(sets, computed) -> list:
+    """The feature sets labels are learnt on: ``sets``, or by default those of
+    :data:`LABEL_SETS` among the ``computed`` ones (all computed sets if none is)."""
+    if sets is not None:
+        return list(sets)
+    chosen = [s for s in LABEL_SETS if s in computed]
+    return chosen or list(computed)
+
+
+@dataclass(frozen=True, eq=False)
+class StructureModel:
+    """A fitted structure model: descriptor row -> microstate -> named structure.
+
+    Attributes
+    ----------
+    transform : FeatureTransform
+        Pooled standardisation (run sample and references) and leading principal axes.
+    codebook : ndarray (n_microstates, p), float32
+    microstate_label : ndarray (n_microstates,), int64
+        Label id of every microstate.
+    names : tuple of str
+        ``names[label]``; the first ones are :data:`STRUCTURE_NAMES` (present or not).
+    reference_share : ndarray (n_labels, n_kinds)
+        Fraction of each reference kind's environments that land in each label.
+    info : dict
+        Graph size, resolution, timings.
+    """
+
+    transform: FeatureTransform
+    codebook: np.ndarray
+    microstate_label: np.ndarray
+    names: tuple
+    kinds: tuple
+    reference_share: np.ndarray
+    info: dict = field(default_factory=dict)
+
+    def microstates(self, x) -> np.ndarray:
+        return assign_microstates(self.transform(x), self.codebook)
+
+    def predict(self, x) -> np.ndarray:
+        """Label id of each row of raw features ``x`` (n, d), int64."""
+        return self.microstate_label[self.microstates(x)]
+
+    def is_crystal(self, labels) -> np.ndarray:
+        crystal = np.array([n in CRYSTAL_NAMES for n in self.names])
+        return crystal[np.asarray(labels, dtype=np.int64)]
+
+    def level(self, labels, level: int = 1) -> np.ndarray:
+        """Level 0: 1 for crystal (fcc/hcp/bcc), 0 otherwise; level 1: the label itself."""
+        return self.is_crystal(labels).astype(np.int64) if level == 0 else np.asarray(labels)
+
+
+def describe_references(features, kinds=None, *, sets=None, noise=tuple(_D["reference_noise"]),
+                        n_per_kind=256, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Raw feature rows of the reference environments, through the fitted ``features``
+    (a :class:`~multilayer.network.featureset.FeatureSet`).
+
+    Returns ``(x, kind)``: rows (n, d) float32, the feature sets ``sets`` (default: all of
+    ``features.sets``) side by side, and the kind of each row.
+    """
+    from descriptors.reference import REFERENCE_KINDS, reference_frames
+
+    kinds = REFERENCE_KINDS if kinds is None else tuple(kinds)
+    sets = features.sets if sets is None else tuple(sets)
+    xs, ks = [], []
+    for ref in reference_frames(features.nn_distance_, kinds=kinds, noise=noise,
+                                n_per_kind=n_per_kind, seed=seed):
+        x = features.transform(ref.frame).matrix(sets)
+        xs.append(x[ref.rows])
+        ks += [ref.kind] * len(ref.rows)
+    return np.concatenate(xs).astype(np.float32), np.array(ks)
+
+
+def _standardise(sample, ref, widths, n_components, balance_sets):
+    both = np.concatenate([sample, ref]).astype(np.float64)
+    mean = both.mean(axis=0)
+    std = both.std(axis=0)
+    scale = np.where(std > 1e-12 * max(1.0, float(np.abs(mean).max(initial=0))), std, 1.0)
+    if balance_sets and len(widths) > 1:
+        scale = scale * np.concatenate([np.full(w, np.sqrt(w)) for w in widths])
+    tr = FeatureTransform(mean, scale)
+    if n_components is None or n_components >= sample.shape[1]:
+        return tr
+    z = tr(both)
+    pca_mean = z.mean(axis=0)
+    _, _, vt = np.linalg.svd(z - pca_mean, full_matrices=False)
+    comps = vt[:n_components].T.astype(np.float32)
+    comps *= np.where(comps[np.abs(comps).argmax(axis=0), np.arange(n_components)] < 0, -1, 1)
+    return FeatureTransform(mean, scale, comps, pca_mean.astype(np.float32))
+
+
+def _sym(keys_a, keys_b, w, n):
+    from scipy import sparse
+
+    m = sparse.coo_matrix((w, (keys_a, keys_b)), shape=(n, n)).tocsr()
+    m = m + m.T
+    m.setdiag(0)
+    m.eliminate_zeros()
+    return m
+
+
+def fit_structures(features, ids, references, *, feature_sets=None,
+                   n_microstates=_D["n_microstates"], n_components=_D["n_components"],
+                   sample_size=100_000, flow_weight=_D["flow_weight"], anchor_weight=1.0,
+                   knn_weight=0.05,
+                   resolution=_D["resolution"], balance_sets=True, seed=_D["seed"],
+                   progress=False):
+    """Fit the anchored structure model on all frames; return it and the per-frame labels.
+
+    Parameters
+    ----------
+    features : sequence of per-frame arrays or ``{set: array}`` mappings (read lazily)
+    ids : sequence of int arrays (atom ids per frame)
+    references : tuple ``(x, kind)`` from :func:`describe_references`
+    feature_sets : sets used (mappings), in the order ``x`` of the references has them
+    n_microstates, n_components, sample_size : codebook size, principal axes kept, pooled
+        sample of atoms (drawn evenly over frames, in id order)
+    flow_weight : weight of atom flows relative to the intra-layer (competitive Hebbian)
+        edges, both normalised to the same total
+    anchor_weight : total weight of anchor edges relative to the same total
+    resolution : CPM resolution on the normalised aggregated graph
+    seed : seeds the sample, the codebook and Leiden
+
+    Returns
+    -------
+    model : StructureModel
+    labels : list of int64 arrays, one per frame (rows in the caller's order)
+    """
+    import igraph as ig
+    import leidenalg
+
+    frames = as_feature_frames(features, ids, feature_sets)
+    x_ref, kind_ref = references
+    kinds = tuple(k for k in STRUCTURE_NAMES if k in set(kind_ref.tolist()))
+    n_f = frames.n_frames
+    rows = frames.n_rows
+    quota = np.minimum(np.ceil(sample_size * rows / max(1, rows.sum())).astype(np.int64), rows)
+    seeds = np.random.SeedSequence(seed).spawn(n_f)
+    sample = []
+    for t in range(n_f):
+        x = frames.raw(t)
+        order = np.argsort(frames.ids[t], kind="stable")
+        pick = np.sort(np.random.default_rng(seeds[t]).choice(len(x), quota[t], replace=False))
+        sample.append(x[order[pick]])
+    sample = np.concatenate(sample)
+    if x_ref.shape[1] != sample.shape[1]:
+        raise ValueError(f"references have {x_ref.shape[1]} feature columns, the frames "
+                         f"{sample.shape[1]}: describe them with the same FeatureSet and sets")
+    tr = _standardise(sample, x_ref, frames.set_widths, n_components, balance_sets)
+    z_ref = tr(x_ref)
+    codebook = fit_codebook(np.concatenate([tr(sample), np.repeat(z_ref, 4, axis=0)]),
+                            n_microstates, seed)
+    n_c = len(codebook)
+    # aggregated multilayer graph: competitive Hebbian edges summed over layers, atom flows
+    chl_a, chl_b, flow_a, flow_b = [], [], [], []
+    assignments, pop = [], np.zeros(n_c)
+    prev = None
+    for t in progress_bar(range(n_f), progress, "microstates"):
+        a, a2 = assign_microstates(tr(frames.raw(t)), codebook, second=True)
+        assignments.append(a)
+        pop += np.bincount(a, minlength=n_c)
+        chl_a.append(a)
+        chl_b.append(a2)
+        order = np.argsort(frames.ids[t], kind="stable")
+        sid, sa = frames.ids[t][order], a[order]
+        if prev is not None:
+            pid, pa = prev
+            _, i0, i1 = np.intersect1d(pid, sid, assume_unique=True, return_indices=True)
+            moved = pa[i0] != sa[i1]
+            flow_a.append(pa[i0][moved])
+            flow_b.append(sa[i1][moved])
+        prev = (sid, sa)
+    r1, r2 = assign_microstates(z_ref, codebook, second=True)
+    chl = _sym(np.concatenate(chl_a + [r1]), np.concatenate(chl_b + [r2]),
+               np.ones(sum(len(c) for c in chl_a) + len(r1)), n_c)
+    graph = chl / max(chl.sum(), 1e-300)
+    # a weak k-nearest backbone among the centres keeps every microstate reachable (perfect
+    # crystals put all their atoms on one pair of centres, an island otherwise)
+    from sklearn.neighbors import NearestNeighbors
+
+    kk = min(5, n_c - 1)
+    if kk >= 1:
+        dist, idx = NearestNeighbors(n_neighbors=kk + 1).fit(codebook).kneighbors(codebook)
+        sig = np.maximum(dist[:, -1], 1e-12)
+        rows_k = np.repeat(np.arange(n_c), kk)
+        cols_k = idx[:, 1:].ravel()
+        w_k = np.exp(-dist[:, 1:].ravel() ** 2 / (sig[rows_k] * sig[cols_k]))
+        knn = _sym(rows_k, cols_k, w_k, n_c)
+        graph = graph + knn_weight * knn / max(knn.sum(), 1e-300)
+    if flow_a and flow_weight > 0:
+        fl = _sym(np.concatenate(flow_a), np.concatenate(flow_b),
+                  np.ones(sum(len(f) for f in flow_a)), n_c)
+        if fl.sum() > 0:
+            graph = graph + flow_weight * fl / fl.sum()
+    # anchors: one node per kind, joined to the microstates holding its environments
+    anchor = np.zeros((len(kinds), n_c))
+    for k, kind in enumerate(kinds):
+        anchor[k] = np.bincount(r1[kind_ref == kind], minlength=n_c)
+    anchor = anchor_weight * anchor / max(anchor.sum(), 1e-300)
+    g = graph.tocoo()
+    keep = g.row < g.col
+    n_nodes = n_c + len(kinds)
+    ak, am = np.nonzero(anchor)
+    edges = np.concatenate([np.stack([g.row[keep], g.col[keep]], 1),
+                            np.stack([am, n_c + ak], 1)])
+    weights = np.concatenate([g.data[keep], anchor[ak, am]])
+    weights = weights / weights.mean()
+    ig_graph = ig.Graph(n=n_nodes, edges=edges.tolist())
+    ig_graph.es["weight"] = weights.tolist()
+    initial = np.arange(n_nodes)
+    fixed = np.zeros(n_nodes, bool)
+    fixed[n_c:] = True
+    part = leidenalg.CPMVertexPartition(ig_graph, initial_membership=initial.tolist(),
+                                        weights="weight", resolution_parameter=resolution)
+    opt = leidenalg.Optimiser()
+    opt.set_rng_seed(int(seed))
+    opt.optimise_partition(part, n_iterations=-1, is_membership_fixed=fixed.tolist())
+    memb = np.asarray(part.membership)
+    # names: communities with an anchor take its kind; the others "other-i" by population
+    comm_name = {}
+    for k, kind in enumerate(kinds):
+        comm_name.setdefault(int(memb[n_c + k]), kind)
+    names = list(STRUCTURE_NAMES)
+    free = [c for c in np.unique(memb[:n_c]) if int(c) not in comm_name]
+    free_pop = {int(c): pop[memb[:n_c] == c].sum() for c in free}
+    for j, c in enumerate(sorted(free, key=lambda c: (-free_pop[int(c)], int(c)))):
+        comm_name[int(c)] = f"other-{j + 1}"
+        names.append(f"other-{j + 1}")
+    micro_label = np.array([names.index(comm_name[int(c)]) for c in memb[:n_c]], dtype=np.int64)
+    share = np.zeros((len(names), len(kinds)))
+    for k, kind in enumerate(kinds):
+        np.add.at(share[:, k], micro_label[r1[kind_ref == kind]], 1.0)
+        share[:, k] /= max(1, (kind_ref == kind).sum())
+    model = StructureModel(tr, codebook, micro_label, tuple(names), kinds, share,
+                           {"n_microstates": int(n_c), "n_edges": int(len(edges)),
+                            "resolution": float(resolution), "flow_weight": float(flow_weight)})
+    labels = [micro_label[a] for a in assignments]
+    return model, labels
