@@ -1,22 +1,27 @@
-"""Neighbors Map throughput on thermally noisy fcc frames, beside PTM and a per-atom KD-tree loop.
+"""Neighbors Map throughput on a thermally noisy fcc frame, beside OVITO's PTM and the old kernel.
 
-    python benchmarks/bench_neighbors_map.py                     # 1e5 and 1e6 atoms, 1 and 2 threads
-    python benchmarks/bench_neighbors_map.py --atoms 1e5 --threads 1
+    python benchmarks/bench_neighbors_map.py                       # 2.5e5 atoms, 1 thread
+    python benchmarks/bench_neighbors_map.py --atoms 1e6 --threads 1 2 --cases map ptm iter
 
 Every configuration runs in a fresh subprocess pinned to ``threads`` CPUs
-(``sched_setaffinity``; numba, freud and scipy then use no more), so that its
+(``sched_setaffinity``; numba, OVITO, freud and scipy then use no more), so that its
 peak memory (``ru_maxrss``) and its timing are its own.  Measured per frame:
 
 * ``neighbors``: the periodic neighbour list at the default ball radius;
-* ``map``: :func:`neighbors_map` given that list (the full float32 stack);
+* ``map``: :func:`neighbors_map` given that list (the full float32 stack, its allocation
+  included; best of two calls); ``kernel alone`` in its line: the numba kernel into memory
+  already touched;
+* ``legacy``: the same call (best of two) through the module of an earlier commit
+  (``--legacy-rev``, read with ``git show``): the row-by-row kernel, for comparison;
 * ``iter``: :func:`iter_neighbors_map` end to end, neighbour search included and
   done block by block, images consumed chunk by chunk (what a 10^6-atom run does);
 * ``ptm``: OVITO's PolyhedralTemplateMatchingModifier, when ``ovito`` imports;
 * ``kdtree_loop``: the reference code's approach, one ``cKDTree`` ball query plus a
   small periodic tree per atom, in a Python loop over a sample, extrapolated.
 
-Both wall-clock and CPU time are reported: on a shared machine, atoms per
-CPU-second is the fairer per-core figure.
+Both wall-clock and CPU time are reported: on a shared machine, atoms per CPU-second is the
+fairer per-core figure, and the ratios at the end use it.  The load average is printed before
+and after.
 """
 from __future__ import annotations
 
@@ -24,8 +29,13 @@ import argparse
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LEGACY_REV = "2be915b"  # the last commit with the row-by-row kernel (bucket + insertion sorts)
 
 PRELUDE = """
 import json, os, resource, time
@@ -52,9 +62,33 @@ extra["pairs_per_atom"] = len(nl.indices) / n
 """,
     "map": """
 nl = neighbor_list(frame, r_cut=r_cut)
-c = time.process_time(); t = time.perf_counter(); im = neighbors_map(frame, nl, size=SIZE)
-dt = time.perf_counter() - t; cpu = time.process_time() - c
-extra["checksum"] = float(im[:, 0, 0, 0].mean())
+cpu = dt = np.inf
+for rep in range(2):  # best of two: a VM's first touch of fresh memory can cost as much as the work
+    im = None
+    c = time.process_time(); t = time.perf_counter(); im = neighbors_map(frame, nl, size=SIZE)
+    dt = min(dt, time.perf_counter() - t); cpu = min(cpu, time.process_time() - c)
+extra["checksum"] = float(im.astype(np.float64).sum())
+import sys; nmap_mod = sys.modules["descriptors.neighbors_map"]  # the package attribute is the function
+codes = np.zeros(n, dtype=np.int32)
+c = time.process_time()
+nmap_mod._nmap_numba(nl.offsets, nl.indices, nl.distances, nl.vectors, codes, codes, np.ones((1, 1)),
+                     SIZE, 2.0, 3.0, float(nl.r_cut), im)
+extra["kernel_cpu"] = time.process_time() - c
+""",
+    "legacy": """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("descriptors._nmap_legacy", LEGACY_PATH)
+legacy = importlib.util.module_from_spec(spec); sys.modules[spec.name] = legacy
+spec.loader.exec_module(legacy)
+legacy.neighbors_map(warm, size=SIZE, r_cut=r_cut)   # compile
+nl = neighbor_list(frame, r_cut=r_cut)
+cpu = dt = np.inf
+for rep in range(2):  # as "map"
+    im = None
+    c = time.process_time(); t = time.perf_counter(); im = legacy.neighbors_map(frame, nl, size=SIZE)
+    dt = min(dt, time.perf_counter() - t); cpu = min(cpu, time.process_time() - c)
+extra["checksum"] = float(im.astype(np.float64).sum())
+extra["same_as_map"] = bool(np.array_equal(im, neighbors_map(frame, nl, size=SIZE)))
 """,
     "iter": """
 c = time.process_time(); t = time.perf_counter(); total = 0.0
@@ -99,9 +133,23 @@ extra["sampled_atoms"] = int(len(sample))
 }
 
 
+def legacy_source(rev):
+    """Path of a temporary copy of descriptors/neighbors_map.py at ``rev``, or None."""
+    try:
+        src = subprocess.run(["git", "-C", ROOT, "show", f"{rev}:descriptors/neighbors_map.py"],
+                             capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    folder = tempfile.mkdtemp(prefix="nmap_legacy_")
+    path = os.path.join(folder, "neighbors_map_legacy.py")
+    with open(path, "w") as fh:
+        fh.write(src)
+    return path
+
+
 def run_case(name, cells, threads, args):
     code = (f"THREADS, CELLS, NOISE, SIZE, SAMPLE = {threads}, {cells}, {args.noise}, {args.size}, "
-            f"{args.sample}\n" + PRELUDE + CASES[name]
+            f"{args.sample}\nLEGACY_PATH = {args.legacy_path!r}\n" + PRELUDE + CASES[name]
             + "\nprint(json.dumps({'dt': dt, 'cpu': cpu, 'n': n, 'rss_gb': "
               "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 'r_cut': r_cut, **extra}))\n")
     env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
@@ -115,22 +163,37 @@ def run_case(name, cells, threads, args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--atoms", type=float, nargs="+", default=[1e5, 1e6],
+    ap.add_argument("--atoms", type=float, nargs="+", default=[2.5e5],
                     help="approximate frame sizes (fcc, 4 n^3 atoms)")
-    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1])
     ap.add_argument("--noise", type=float, default=0.05, help="thermal noise, in nn distances")
     ap.add_argument("--size", type=int, default=32, help="image side S")
     ap.add_argument("--sample", type=int, default=2000, help="atoms timed in the KD-tree loop")
-    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--cases", nargs="+", default=["map", "legacy", "ptm"], choices=list(CASES))
+    ap.add_argument("--legacy-rev", default=LEGACY_REV, help="commit whose kernel 'legacy' times")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
+    args.legacy_path = legacy_source(args.legacy_rev) if "legacy" in args.cases else None
+    try:
+        run_all(args)
+    finally:
+        if args.legacy_path:
+            shutil.rmtree(os.path.dirname(args.legacy_path), ignore_errors=True)
+
+
+def run_all(args):
     have_ovito = importlib.util.find_spec("ovito") is not None
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} CPUs)", flush=True)
     results = []
     for target in args.atoms:
         cells = max(3, round((target / 4) ** (1 / 3)))
         for name in args.cases:
             if name == "ptm" and not have_ovito:
                 print(f"{'ptm':12s} skipped: ovito is not importable (pip install ovito)")
+                continue
+            if name == "legacy" and args.legacy_path is None:
+                print(f"{'legacy':12s} skipped: no git checkout with commit {args.legacy_rev}")
                 continue
             for threads in (args.threads if name != "kdtree_loop" else [1]):
                 res, err = run_case(name, cells, threads, args)
@@ -141,8 +204,22 @@ def main():
                 res.update(case=name, threads=threads)
                 results.append(res)
                 rate, per_cpu = res["n"] / res["dt"], res["n"] / res["cpu"]
+                note = ""
+                if "kernel_cpu" in res:
+                    note = f" | kernel alone {res['n'] / res['kernel_cpu']:9.3g} atoms/CPU-s"
+                if "same_as_map" in res:
+                    note = f" | images {'bitwise equal to' if res['same_as_map'] else 'DIFFER from'} map's"
                 print(f"{key}  {res['dt']:7.2f} s wall {rate:9.3g} atoms/s | {res['cpu']:7.2f} s CPU "
-                      f"{per_cpu:9.3g} atoms/CPU-s | peak RSS {res['rss_gb']:5.2f} GB", flush=True)
+                      f"{per_cpu:9.3g} atoms/CPU-s | peak RSS {res['rss_gb']:5.2f} GB{note}", flush=True)
+    per_cpu = {(r["case"], r["n"], r["threads"]): r["n"] / r["cpu"] for r in results}
+    for (case, n, threads), rate in per_cpu.items():
+        if case != "map":
+            continue
+        for other in ("ptm", "legacy"):
+            if (other, n, threads) in per_cpu:
+                print(f"map / {other:6s} {n:>9d} atoms, {threads} thr: "
+                      f"{rate / per_cpu[other, n, threads]:5.2f}x per CPU-second")
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)

@@ -35,6 +35,9 @@ from numbers import Integral, Real
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from .frame import as_frame
 from .neighbors import NeighborList, neighbor_list
@@ -120,6 +123,298 @@ def _nmap_numpy(offsets, indices, distances, vectors, centre_codes, codes, wtab,
             out[a, ch] = (geo * w).astype(np.float32)
 
 
+# -- numba kernel ---------------------------------------------------------------------------------
+# Per atom, the image rows are the ball's pair distances, one sorted column per neighbour j_k.
+# They live in one matrix ``X[p * RS + r]`` = squared distance from ball point p to j_{r+1}:
+# point-major, one SIMD lane per row r.  A sorting network (a fixed, data-independent sequence of
+# compare-exchanges) then sorts every row at once, four per 256-bit min/max, with no branch on
+# the data: same speed on crystals and liquids.  Min and max are exact, so the sorted rows are
+# bitwise the values a scalar sort gives.  The network, per ball of n points:
+#   1. each block of 16 points is computed and sorted in registers (Batcher's 63 exchanges);
+#   2. sorted blocks are merged pairwise, bitonic fashion: the first list against the second
+#      reversed, then each half finished by half-cleaners, the last four levels of which run in
+#      registers, 16 rows at a time; once a list holds the T >= size smallest, a merge keeps only
+#      the T smallest (a one-sided min).  Exchanges with padding (+inf) are left out.
+# For the 55-point ball of noisy fcc: 4 blocks, then 39 exchanges, 23 mins and 6 register merges
+# per group of four rows; a pruned Batcher network would need 421 exchanges through memory.
+# Balls of more than _NET_MAX points sort row by row (a counting pass, then insertion sort).
+
+_NET_MAX = 128          # balls of up to 127 neighbours go through the sorting networks
+_IDX_BITS = 7           # weighted rows carry the partner's ball index in the low mantissa bits
+assert 1 << _IDX_BITS >= _NET_MAX
+
+
+# Explicit 4-wide SIMD steps.  numba's loop vectoriser gives up on most of these loops (signed
+# index arithmetic, possible aliasing), and a select-based min is turned by LLVM into a masked
+# store, microcoded on AMD Zen.  Plain IEEE operations in the order of the docstrings, so the
+# results are bitwise those of the scalar expressions; the only fast-math flags, nnan and nsz on
+# min/max, change nothing for distances (never NaN, never -0).
+
+def _vec4_ptr(context, builder, arrty, arr, offset):
+    data = context.make_array(arrty)(context, builder, arr).data
+    ptr = builder.gep(data, [offset])
+    return builder.bitcast(ptr, ir.VectorType(ir.DoubleType(), 4).as_pointer())
+
+
+def _minmax_fns(builder):
+    """llvm.minnum/maxnum on 4 doubles: one vminpd/vmaxpd each, called with nnan (no NaN here)."""
+    vt = ir.VectorType(ir.DoubleType(), 4)
+    fnty = ir.FunctionType(vt, [vt, vt])
+    return (cgutils.get_or_insert_function(builder.module, fnty, "llvm.minnum.v4f64"),
+            cgutils.get_or_insert_function(builder.module, fnty, "llvm.maxnum.v4f64"))
+
+
+def _exchange(builder, fmin, fmax, v, pairs):
+    for i, j in pairs:
+        v[i], v[j] = (builder.call(fmin, [v[i], v[j]], fastmath=("nnan", "nsz")),
+                      builder.call(fmax, [v[i], v[j]], fastmath=("nnan", "nsz")))
+
+
+@intrinsic
+def _minmax4(typingctx, a, i, j):
+    """``a[i:i+4], a[j:j+4] = minimum(both), maximum(both)``: four compare-exchanges at once."""
+    sig = types.void(a, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        pi = _vec4_ptr(context, builder, signature.args[0], args[0], args[1])
+        pj = _vec4_ptr(context, builder, signature.args[0], args[0], args[2])
+        v = [builder.load(pi, align=8), builder.load(pj, align=8)]
+        _exchange(builder, *_minmax_fns(builder), v, [(0, 1)])
+        builder.store(v[0], pi, align=8)
+        builder.store(v[1], pj, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _min4(typingctx, a, i, j):
+    """``a[i:i+4] = minimum(a[i:i+4], a[j:j+4])``: the kept half of an exchange."""
+    sig = types.void(a, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        pi = _vec4_ptr(context, builder, signature.args[0], args[0], args[1])
+        pj = _vec4_ptr(context, builder, signature.args[0], args[0], args[2])
+        fmin, _ = _minmax_fns(builder)
+        builder.store(builder.call(fmin, [builder.load(pi, align=8), builder.load(pj, align=8)],
+                                   fastmath=("nnan", "nsz")), pi, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _rdiv4(typingctx, a, o, num, r):
+    """``a[o+t] = num[r+t] / a[o+t]``, t = 0..3."""
+    sig = types.void(a, types.int64, num, types.int64)
+
+    def codegen(context, builder, signature, args):
+        p = _vec4_ptr(context, builder, signature.args[0], args[0], args[1])
+        q = _vec4_ptr(context, builder, signature.args[2], args[2], args[3])
+        builder.store(builder.fdiv(builder.load(q, align=8), builder.load(p, align=8)), p, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def _transpose4(typingctx, out, oo, ostride, X, ox, xstride):
+    """``out[oo + t*ostride + u] = float32(X[ox + u*xstride + t])``, t, u = 0..3: a 4x4 tile of
+    lanes turned into image rows (the same rounding as a scalar conversion)."""
+    sig = types.void(out, types.int64, types.int64, X, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        out_, oo, ostride, X_, ox, xstride = args
+        i64 = ir.IntType(64)
+        f4 = ir.VectorType(ir.FloatType(), 4)
+        cols = [builder.fptrunc(builder.load(_vec4_ptr(
+            context, builder, signature.args[3], X_,
+            builder.add(ox, builder.mul(xstride, ir.Constant(i64, u)))), align=8), f4)
+            for u in range(4)]  # cols[u][t] = lane t, column u
+        def shuffle(a, b, mask):
+            return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(ir.IntType(32), 4), mask))
+
+        lo = [shuffle(cols[u], cols[u + 1], [0, 4, 1, 5]) for u in (0, 2)]  # (t0u, t0u+1, t1u, ..)
+        hi = [shuffle(cols[u], cols[u + 1], [2, 6, 3, 7]) for u in (0, 2)]
+        rows = [shuffle(lo[0], lo[1], [0, 1, 4, 5]), shuffle(lo[0], lo[1], [2, 3, 6, 7]),
+                shuffle(hi[0], hi[1], [0, 1, 4, 5]), shuffle(hi[0], hi[1], [2, 3, 6, 7])]
+        data = context.make_array(signature.args[0])(context, builder, out_).data
+        for t in range(4):
+            ptr = builder.gep(data, [builder.add(oo, builder.mul(ostride, ir.Constant(i64, t)))])
+            builder.store(rows[t], builder.bitcast(ptr, f4.as_pointer()), align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+def _batcher_pairs(big):
+    """Batcher's odd-even merge sort of ``big`` (a power of two) inputs: (i, j) pairs, i < j.
+
+    Knuth's formulation (TAOCP 5.3.4, algorithm M).
+    """
+    pairs = []
+    p = 1
+    while p < big:
+        k = p
+        while k >= 1:
+            j = k % p
+            while j < big - k:
+                pairs += [(i + j, i + j + k) for i in range(min(k, big - j - k))
+                          if (i + j) // (2 * p) == (i + j + k) // (2 * p)]
+                j += 2 * k
+            k //= 2
+        p *= 2
+    return pairs
+
+
+_BLOCK = 16  # rows 16g .. 16g+15 of X are first sorted in registers, 16 vectors at a time
+_BLOCK_NET = _batcher_pairs(_BLOCK)  # 63 compare-exchanges
+_BITONIC_NET = [(b + i, b + i + h) for h in (8, 4, 2, 1)
+                for b in range(0, _BLOCK, 2 * h) for i in range(h)]  # 32 half-cleaner exchanges
+
+
+def _make_dist_sort_block(keyed):
+    def dist_sort_block(typingctx, X, o, stride, px, py, pz, p0, valid, qx, qy, qz, r):
+        sig = types.void(X, types.int64, types.int64, px, py, pz, types.int64, types.int64, qx, qy,
+                         qz, types.int64)
+
+        def codegen(context, builder, signature, args):
+            ty = signature.args
+            X_, o_, stride_, p0_, valid_, r_ = (args[k] for k in (0, 1, 2, 6, 7, 11))
+            i64 = ir.IntType(64)
+            vt = ir.VectorType(ir.DoubleType(), 4)
+            vi = ir.VectorType(i64, 4)
+
+            def splat(x, t):
+                v = ir.Constant(t, ir.Undefined)
+                for k in range(4):
+                    v = builder.insert_element(v, x, ir.Constant(ir.IntType(32), k))
+                return v
+
+            q = [builder.load(_vec4_ptr(context, builder, ty[8 + k], args[8 + k], r_), align=8)
+                 for k in range(3)]
+            pts = [context.make_array(ty[3 + k])(context, builder, args[3 + k]).data
+                   for k in range(3)]
+            own = builder.add(splat(builder.add(r_, ir.Constant(i64, 1)), vi),
+                              ir.Constant(vi, [0, 1, 2, 3]))  # lane t: the row of point r+t+1
+            inf = ir.Constant(vt, [float("inf")] * 4)
+            v = []
+            for t in range(_BLOCK):
+                p = builder.add(p0_, ir.Constant(i64, t))
+                d = [builder.fsub(splat(builder.load(builder.gep(pts[k], [p])), vt), q[k])
+                     for k in range(3)]
+                sq = [builder.fmul(x, x) for x in d]
+                d2 = builder.fadd(builder.fadd(sq[0], sq[1]), sq[2])
+                if keyed:  # key: the distance's bits, the last _IDX_BITS replaced by p
+                    bits = builder.or_(builder.and_(builder.bitcast(d2, vi),
+                                                    ir.Constant(vi, [-(1 << _IDX_BITS)] * 4)),
+                                       splat(p, vi))
+                    d2 = builder.select(builder.icmp_signed("<", ir.Constant(i64, t), valid_),
+                                        builder.bitcast(bits, vt), inf)
+                v.append(builder.select(builder.icmp_signed("==", own, splat(p, vi)), inf, d2))
+            _exchange(builder, *_minmax_fns(builder), v, _BLOCK_NET)
+            for t in range(_BLOCK):
+                dst = builder.add(o_, builder.mul(stride_, ir.Constant(i64, t)))
+                builder.store(v[t], _vec4_ptr(context, builder, ty[0], X_, dst), align=8)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    dist_sort_block.__doc__ = """Rows ``p0 .. p0+15`` of lanes ``r .. r+3`` of X: squared distances
+    from ball point p to ``q[r+t]`` (``(x-qx)**2 + (y-qy)**2 + (z-qz)**2``, in that order), sorted
+    along p; ``+inf`` where p is the lane's own point (``p == r+t+1``).  Points past the ball
+    have coordinates +inf, so their distances are +inf (keyed: ``p >= p0 + valid`` are set so).
+    Keyed: each value's last _IDX_BITS bits are replaced by p (the partner's index follows it).
+    The block stays in registers: computed, sorted by the 63 compare-exchanges of Batcher's
+    network and stored once, where exchanges through memory cost two loads and two stores each.
+    """
+    return intrinsic(dist_sort_block)
+
+
+_dist_sort_block = _make_dist_sort_block(False)
+_dist_sort_block_keyed = _make_dist_sort_block(True)
+
+
+@intrinsic
+def _bitonic_block(typingctx, X, o, stride):
+    """Sort rows ``o + t*stride``, t = 0..15, of four lanes, each lane a bitonic sequence:
+    the half-cleaners of 8, 4, 2 and 1 (32 exchanges), in registers."""
+    sig = types.void(X, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        ptrs = [_vec4_ptr(context, builder, signature.args[0], args[0],
+                          builder.add(args[1], builder.mul(args[2], ir.Constant(i64, t))))
+                for t in range(_BLOCK)]
+        v = [builder.load(q, align=8) for q in ptrs]
+        _exchange(builder, *_minmax_fns(builder), v, _BITONIC_NET)
+        for q, x in zip(ptrs, v):
+            builder.store(x, q, align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+_EXCHANGE, _MIN, _BITONIC = 0, 1, 2  # network steps, on rows i, j of X (all lanes)
+
+
+def _merge_schedule(n, nout):
+    """Steps turning the sorted 16-row blocks of n rows (padding +inf) into the ``nout`` smallest,
+    sorted, in rows 0 .. nout-1: a list of ``(step, i, j)``."""
+    steps = []
+    keep = _BLOCK  # T: lists are cut to the keep smallest once that covers nout
+    while keep < nout:
+        keep *= 2
+
+    def clean(s, length, end):  # bitonic rows s .. s+length-1 -> sorted; rows >= end are +inf
+        if s >= end:
+            return
+        if length == _BLOCK:
+            steps.append((_BITONIC, s, 0))
+            return
+        h = length // 2
+        steps.extend((_EXCHANGE, s + i, s + i + h) for i in range(h) if s + i + h < end)
+        clean(s, h, end)
+        clean(s + h, h, end)
+
+    lists = [(s, min(_BLOCK, n - s)) for s in range(0, n, _BLOCK)]  # (first row, rows not +inf)
+    length = _BLOCK
+    while len(lists) > 1:
+        merged = []
+        for k in range(0, len(lists) - 1, 2):
+            (a, _), (b, nb) = lists[k], lists[k + 1]  # a is full; b follows a when not cut
+            if 2 * length <= keep:  # a against b reversed: a gets the smaller half, both bitonic
+                steps.extend((_EXCHANGE, a + i, b + length - 1 - i) for i in range(length)
+                             if length - 1 - i < nb)
+                clean(a, length, a + length)
+                clean(b, length, b + nb)
+                merged.append((a, length + nb))
+            else:  # keep the smallest `length` of the two
+                steps.extend((_MIN, a + i, b + length - 1 - i) for i in range(length)
+                             if length - 1 - i < nb)
+                clean(a, length, a + length)
+                merged.append((a, length))
+        if len(lists) % 2:
+            merged.append(lists[-1])
+        lists = merged
+        length = min(2 * length, keep)
+    return steps
+
+
+@functools.cache
+def _networks(size, full):
+    """``(kind, ri, rj, off)``: steps ``off[n] .. off[n+1]-1`` for balls of n = 0 .. _NET_MAX points
+    (the row's own point included), keeping the ``min(size, n - 1)`` smallest distances (all
+    ``n - 1`` when ``full``: a weighted row needs its whole last tie group)."""
+    steps, off = [], [0]
+    for n in range(_NET_MAX + 1):
+        steps += _merge_schedule(n, n - 1 if full else min(size, n - 1))
+        off.append(len(steps))
+    arr = np.array(steps, dtype=np.int32).reshape(-1, 3)
+    return (np.ascontiguousarray(arr[:, 0]), np.ascontiguousarray(arr[:, 1]),
+            np.ascontiguousarray(arr[:, 2]), np.array(off, dtype=np.int64))
+
+
 def _sort_pairs(v, c, n):
     """Insertion sort of v[:n] ascending, carrying c (stable; O(n) on nearly sorted input)."""
     for i in range(1, n):
@@ -134,13 +429,12 @@ def _sort_pairs(v, c, n):
         c[j + 1] = y
 
 
-def _sorted_row(k, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rd, rc, with_codes):
-    """Squared distances from ball point k to the m other points, sorted into rd.
+def _sorted_row(k, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rd, rc):
+    """Squared distances from ball point k to the m other points, sorted into rd, codes in rc.
 
-    A counting pass into equal-width buckets (``scale`` maps a value to its bucket)
-    leaves the values nearly sorted; insertion sort finishes in about linear time.
-    Stable: equal values keep ball order.  The partners' codes follow into rc only
-    when ``with_codes`` (weighted channels), which spares half the moves otherwise.
+    For balls too big for the networks.  A counting pass into equal-width buckets (``scale``
+    maps a value to its bucket) leaves the values nearly sorted; insertion sort finishes in
+    about linear time.  Stable: equal values keep ball order.
     """
     nb = len(cnt) - 1
     for b in range(nb + 1):
@@ -160,25 +454,12 @@ def _sorted_row(k, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rd, rc, with_codes
             t += 1
     for b in range(nb):
         cnt[b + 1] += cnt[b]
-    if with_codes:
-        for i in range(m):
-            b = tb[i]
-            rd[cnt[b]] = tv[i]
-            rc[cnt[b]] = tc[i]
-            cnt[b] += 1
-        _sort_pairs(rd, rc, m)
-        return
     for i in range(m):
         b = tb[i]
         rd[cnt[b]] = tv[i]
+        rc[cnt[b]] = tc[i]
         cnt[b] += 1
-    for i in range(1, m):
-        x = rd[i]
-        j = i - 1
-        while j >= 0 and rd[j] > x:
-            rd[j + 1] = rd[j]
-            j -= 1
-        rd[j + 1] = x
+    _sort_pairs(rd, rc, m)
 
 
 def _tie_sort_codes(v, c, lo, n):
@@ -201,11 +482,11 @@ def _tie_sort_codes(v, c, lo, n):
         g = e
 
 
-def _row_less(rowd, rowc, pc, a, b, ncol, weighted):
-    """Row a strictly before row b: tolerant lexicographic on distances, then codes."""
+def _row_less(X, C, RS, pc, a, b, ncol, weighted):
+    """Row of j_a strictly before row of j_b: tolerant lexicographic on distances, then codes."""
     for t in range(ncol):
-        x = rowd[a, t]
-        y = rowd[b, t]
+        x = X[t * RS + a - 1]
+        y = X[t * RS + b - 1]
         if abs(x - y) > _RTOL * max(x, y):
             return x < y
     if not weighted:
@@ -213,38 +494,81 @@ def _row_less(rowd, rowc, pc, a, b, ncol, weighted):
     if pc[a] != pc[b]:
         return pc[a] < pc[b]
     for t in range(ncol):
-        if rowc[a, t] != rowc[b, t]:
-            return rowc[a, t] < rowc[b, t]
+        if C[t * RS + a - 1] != C[t * RS + b - 1]:
+            return C[t * RS + a - 1] < C[t * RS + b - 1]
     return False
 
 
+def _lane_stride(lanes):
+    """Row stride of X: ``lanes`` rounded up to 4, then to an odd multiple of 4.
+
+    A power-of-two stride puts rows 16 apart 4 KiB apart, and a store to one row then stalls the
+    loads of the other (4K aliasing) in the network's distance-16 and -32 comparators.
+    """
+    rl = (lanes + 3) & ~3
+    return rl if (rl // 4) % 2 == 1 else rl + 4
+
+
+def _weighted_rows(X, Xi, C, RS, last, m, ncol, px, py, pz, pc, qx, qy, qz, rd, rc):
+    """After the network sorted keys (distance, partner index): exact distances and partner codes
+    back into lanes 0..last-1, each row in the canonical order (tie groups by code)."""
+    mask = (1 << _IDX_BITS) - 1
+    for r in range(last):
+        for c in range(m):
+            p = Xi[c * RS + r] & mask
+            dx = px[p] - qx[r]
+            dy = py[p] - qy[r]
+            dz = pz[p] - qz[r]
+            rd[c] = dx * dx + dy * dy + dz * dz
+            rc[c] = pc[p]
+        _sort_pairs(rd, rc, m)  # keys are ordered as the values, to 2^-45 relative: O(m)
+        _tie_sort_codes(rd, rc, 0, m)
+        for c in range(ncol):
+            X[c * RS + r] = rd[c]
+            C[c * RS + r] = rc[c]
+
+
+def _big_ball_rows(X, C, RS, last, m, ncol, weighted, px, py, pz, pc, pd, cnt, tv, tc, tb, rd, rc):
+    """Rows of a ball too big for the networks, one at a time, into the same lanes."""
+    # pair distances within the ball are at most twice the farthest neighbour's
+    scale = (len(cnt) - 1) / (4.0 * pd[m] * (1.0 + 1e-6))
+    for r in range(last):
+        _sorted_row(r + 1, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rd, rc)
+        if weighted:
+            _tie_sort_codes(rd, rc, 0, m)
+        for c in range(ncol):
+            X[c * RS + r] = rd[c]
+            C[c * RS + r] = rc[c]
+
+
 def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size, gamma, beta,
-              r_cut, weighted, px, py, pz, pd, pc, rowd, rowc, order, cnt, tv, tc, tb, out_a):
-    # neighbours inside the cutoff, sorted by distance from the centre (ties by type when
-    # weighted); lists arrive sorted, so this is O(m).  rowd[0], rowc[0] serve as scratch.
+              r_cut, weighted, nkind, nri, nrj, noff, px, py, pz, pd, pc, qx, qy, qz, X, Xi, C,
+              alpha, order, sd, si, rd, rc, cnt, tv, tc, tb, out_a):
+    # -- the ball: neighbours inside the cutoff, sorted by distance from the centre (ties by type
+    #    when weighted); lists arrive sorted, so this is O(m)
     m = 0
     for p in range(s, e):
         if distances[p] < r_cut:
             x = vectors[p, 0]
             y = vectors[p, 1]
             z = vectors[p, 2]
-            rowd[0, m] = x * x + y * y + z * z
-            rowc[0, m] = p - s
+            sd[m] = x * x + y * y + z * z
+            si[m] = p - s
             m += 1
-    _sort_pairs(rowd[0], rowc[0], m)
+    _sort_pairs(sd, si, m)
     if weighted:
         g = 0
         while g < m:
             h = g + 1
-            while h < m and rowd[0, h] - rowd[0, h - 1] <= _RTOL * rowd[0, h]:
+            while h < m and sd[h] - sd[h - 1] <= _RTOL * sd[h]:
                 h += 1
             for i in range(g + 1, h):
-                x = rowc[0, i]
+                x = si[i]
                 j = i - 1
-                while j >= g and codes[indices[s + rowc[0, j]]] > codes[indices[s + x]]:
-                    rowc[0, j + 1] = rowc[0, j]
+                while j >= g and codes[indices[s + si[j]]] > codes[indices[s + x]]:
+                    si[j + 1] = si[j]
                     j -= 1
-                rowc[0, j + 1] = x
+                si[j + 1] = x
             g = h
     px[0] = 0.0
     py[0] = 0.0
@@ -252,24 +576,55 @@ def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size,
     pd[0] = 0.0
     pc[0] = centre_code
     for i in range(m):
-        p = s + rowc[0, i]
+        p = s + si[i]
         px[i + 1] = vectors[p, 0]
         py[i + 1] = vectors[p, 1]
         pz[i + 1] = vectors[p, 2]
-        pd[i + 1] = px[i + 1] * px[i + 1] + py[i + 1] * py[i + 1] + pz[i + 1] * pz[i + 1]
-        pc[i + 1] = codes[indices[p]]
+        pd[i + 1] = sd[i]
+        pc[i + 1] = codes[indices[p]] if weighted else 0  # (a random access per pair: skip it)
     ncol = min(size, m)
     nrow = min(size - 1, m)
-    # pair distances within the ball are at most twice the farthest neighbour's
-    scale = (len(cnt) - 1) / (4.0 * pd[m] * (1.0 + 1e-6)) if m > 0 else 0.0
     last = nrow  # rows needed: through the end of j_nrow's tie group
     while 0 < last < m and pd[last + 1] - pd[last] <= _RTOL * pd[last + 1]:
         last += 1
-    for k in range(1, last + 1):
-        _sorted_row(k, m, px, py, pz, pc, scale, cnt, tv, tc, tb, rowd[k], rowc[k], weighted)
+    # -- rows of j_1 .. j_last: lane r of X holds the sorted distances from j_{r+1} (first ncol)
+    rl = (last + 3) & ~3
+    RS = _lane_stride(last)
+    n = m + 1
+    if last > 0 and n < len(noff) - 1:
+        for r in range(rl):
+            q = r + 1 if r < last else 0  # padding lanes: the centre; never read back
+            qx[r] = px[q]
+            qy[r] = py[q]
+            qz[r] = pz[q]
+        for p in range(n, n + _BLOCK):  # padding of the last block: at infinity
+            px[p] = np.inf
+            py[p] = np.inf
+            pz[p] = np.inf
+        for b in range(0, n, _BLOCK):
+            for r in range(0, rl, 4):
+                if weighted:  # key = distance, then index
+                    _dist_sort_block_keyed(X, b * RS + r, RS, px, py, pz, b, n - b, qx, qy, qz, r)
+                else:
+                    _dist_sort_block(X, b * RS + r, RS, px, py, pz, b, n - b, qx, qy, qz, r)
+        for c in range(noff[n], noff[n + 1]):
+            i = nri[c] * RS
+            j = nrj[c] * RS
+            if nkind[c] == _EXCHANGE:
+                for r in range(0, rl, 4):
+                    _minmax4(X, i + r, j + r)
+            elif nkind[c] == _MIN:
+                for r in range(0, rl, 4):
+                    _min4(X, i + r, j + r)
+            else:
+                for r in range(0, rl, 4):
+                    _bitonic_block(X, i + r, RS)
         if weighted:
-            _tie_sort_codes(rowd[k], rowc[k], 0, m)
-    # canonical order of the rows inside each tie group of d(0, j)
+            _weighted_rows(X, Xi, C, RS, last, m, ncol, px, py, pz, pc, qx, qy, qz, rd, rc)
+    elif last > 0:
+        _big_ball_rows(X, C, RS, last, m, ncol, weighted, px, py, pz, pc, pd, cnt, tv, tc, tb,
+                       rd, rc)
+    # -- canonical order of the rows inside each tie group of d(0, j)
     for i in range(last):
         order[i] = i + 1
     g = 0
@@ -280,12 +635,12 @@ def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size,
         for i in range(g + 1, h):
             x = order[i]
             j = i - 1
-            while j >= g and _row_less(rowd, rowc, pc, x, order[j], ncol, weighted):
+            while j >= g and _row_less(X, C, RS, pc, x, order[j], ncol, weighted):
                 order[j + 1] = order[j]
                 j -= 1
             order[j + 1] = x
         g = h
-    # pixels (a full ball writes every pixel; a small one leaves zeros)
+    # -- pixels (a full ball writes every pixel; a small one leaves zeros)
     if ncol < size or nrow < size - 1:
         out_a[:, :, :] = 0.0
     half = -0.5 * gamma
@@ -294,56 +649,115 @@ def _one_atom(s, e, indices, distances, vectors, centre_code, codes, wtab, size,
         out_a[0, 0, c] = v
         for ch in range(1, wtab.shape[0]):
             out_a[ch, 0, c] = v * wtab[ch, pc[0]] * wtab[ch, pc[c + 1]]
+    if nrow == 0:
+        return
+    for r in range(rl):
+        alpha[r] = 1.0
+    for i in range(nrow):
+        k = order[i]
+        alpha[k - 1] = pd[k] ** (-0.5 / beta)
+    if gamma == 2.0:  # alpha / d2, every lane at once
+        for c in range(ncol):
+            for r in range(0, rl, 4):
+                _rdiv4(X, c * RS + r, alpha, r)
+    flat = out_a.reshape(-1)
+    i = 1
+    while i <= nrow:
+        k = order[i - 1]
+        if (gamma == 2.0 and i + 3 <= nrow and order[i] == k + 1 and order[i + 1] == k + 2
+                and order[i + 2] == k + 3):  # rows i..i+3 are lanes k-1..k+2: 4x4 tiles
+            c = 0
+            while c + 4 <= ncol:
+                _transpose4(flat, i * size + c, size, X, c * RS + k - 1, RS)
+                c += 4
+            for t in range(4):
+                for cc in range(c, ncol):
+                    out_a[0, i + t, cc] = X[cc * RS + k - 1 + t]
+            i += 4
+            continue
+        for c in range(ncol):
+            v = X[c * RS + k - 1]
+            if gamma != 2.0:
+                v = alpha[k - 1] * v ** half
+            out_a[0, i, c] = v
+        i += 1
     for i in range(1, nrow + 1):
         k = order[i - 1]
-        alpha = pd[k] ** (-0.5 / beta)
-        for c in range(ncol):
-            d2 = rowd[k, c]
-            v = alpha / d2 if gamma == 2.0 else alpha * d2 ** half
-            out_a[0, i, c] = v
-            for ch in range(1, wtab.shape[0]):
-                out_a[ch, i, c] = v * wtab[ch, pc[k]] * wtab[ch, rowc[k, c]]
+        for ch in range(1, wtab.shape[0]):
+            for c in range(ncol):
+                d = X[c * RS + k - 1]
+                v = d if gamma == 2.0 else alpha[k - 1] * d ** half
+                out_a[ch, i, c] = v * wtab[ch, pc[k]] * wtab[ch, C[c * RS + k - 1]]
 
 
 def _run_block(lo, hi, max_m, offsets, indices, distances, vectors, centre_codes, codes, wtab,
-               size, gamma, beta, r_cut, out):
-    """Atoms lo..hi-1 with one set of scratch arrays (a plain function: parfor bodies optimise worse)."""
+               size, gamma, beta, r_cut, nkind, nri, nrj, noff, out):
+    """Atoms lo..hi-1 with one set of scratch arrays (a plain function: parfor bodies optimise
+    worse)."""
     weighted = wtab.shape[0] > 1
-    px = np.empty(max_m + 1)
-    py = np.empty(max_m + 1)
-    pz = np.empty(max_m + 1)
-    pd = np.empty(max_m + 1)
-    pc = np.empty(max_m + 1, dtype=np.int32)
-    rowd = np.empty((max_m + 1, max(max_m, 1)))
-    rowc = np.empty((max_m + 1, max(max_m, 1)), dtype=np.int32)
-    order = np.empty(max_m + 1, dtype=np.int64)
-    cnt = np.empty(4 * max_m + 2, dtype=np.int64)  # ~4 buckets per value
-    tv = np.empty(max_m + 1)
-    tc = np.empty(max_m + 1, dtype=np.int32)
-    tb = np.empty(max_m + 1, dtype=np.int64)
+    M = max_m + 1
+    RSM = _lane_stride(M)
+    px = np.empty(M + _BLOCK)  # the last block of rows reads up to 15 points past the ball
+    py = np.empty(M + _BLOCK)
+    pz = np.empty(M + _BLOCK)
+    pd = np.empty(M)
+    pc = np.empty(M, dtype=np.int32)
+    qx = np.empty(RSM)
+    qy = np.empty(RSM)
+    qz = np.empty(RSM)
+    alpha = np.empty(RSM)
+    X = np.empty((M + _BLOCK) * RSM)
+    Xi = X.view(np.int64)
+    C = np.empty(M * RSM if weighted or M > len(noff) - 2 else 1, dtype=np.int32)
+    order = np.empty(M, dtype=np.int64)
+    sd = np.empty(M)
+    si = np.empty(M, dtype=np.int64)
+    rd = np.empty(M)
+    rc = np.empty(M, dtype=np.int32)
+    big = M > len(noff) - 2  # scratch of the row-by-row sort
+    cnt = np.empty(4 * max_m + 2 if big else 1, dtype=np.int64)  # ~4 buckets per value
+    tv = np.empty(M if big else 1)
+    tc = np.empty(M if big else 1, dtype=np.int32)
+    tb = np.empty(M if big else 1, dtype=np.int64)
     for a in range(lo, hi):
         _one_atom(offsets[a], offsets[a + 1], indices, distances, vectors, centre_codes[a],
-                  codes, wtab, size, gamma, beta, r_cut, weighted,
-                  px, py, pz, pd, pc, rowd, rowc, order, cnt, tv, tc, tb, out[a])
+                  codes, wtab, size, gamma, beta, r_cut, weighted, nkind, nri, nrj, noff,
+                  px, py, pz, pd, pc, qx, qy, qz, X, Xi, C, alpha, order, sd, si, rd, rc,
+                  cnt, tv, tc, tb, out[a])
+
+
+_ATOMS_PER_BLOCK = 64  # scratch is allocated once per block of atoms; blocks balance the threads
 
 
 def _nmap_loops(offsets, indices, distances, vectors, centre_codes, codes, wtab,
-                size, gamma, beta, r_cut, out):
+                size, gamma, beta, r_cut, out, nkind, nri, nrj, noff):
     n = len(offsets) - 1
     max_m = 0
     for a in range(n):
         max_m = max(max_m, offsets[a + 1] - offsets[a])
-    n_blocks = min(n, 256)  # blocks balance the threads; scratch is allocated once per block
+    n_blocks = min(1024, (n + _ATOMS_PER_BLOCK - 1) // _ATOMS_PER_BLOCK)
     for b in numba.prange(n_blocks):
         _run_block(b * n // n_blocks, (b + 1) * n // n_blocks, max_m, offsets, indices, distances,
-                   vectors, centre_codes, codes, wtab, size, gamma, beta, r_cut, out)
+                   vectors, centre_codes, codes, wtab, size, gamma, beta, r_cut, nkind, nri, nrj,
+                   noff, out)
 
 
 # numba is a core dependency; the plain-Python bodies above stay readable as the definitions
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")  # 1/0 -> inf, no check per division
-_sort_pairs, _sorted_row, _tie_sort_codes, _row_less, _one_atom, _run_block = map(
-    _jit, (_sort_pairs, _sorted_row, _tie_sort_codes, _row_less, _one_atom, _run_block))
-_nmap_numba = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")(_nmap_loops)
+(_sort_pairs, _sorted_row, _tie_sort_codes, _row_less, _lane_stride, _weighted_rows,
+ _big_ball_rows, _one_atom, _run_block) = map(_jit, (
+    _sort_pairs, _sorted_row, _tie_sort_codes, _row_less, _lane_stride, _weighted_rows,
+    _big_ball_rows, _one_atom, _run_block))
+_nmap_parallel = numba.njit(cache=True, nogil=True, parallel=True, error_model="numpy")(_nmap_loops)
+
+
+def _nmap_numba(offsets, indices, distances, vectors, centre_codes, codes, wtab,
+                size, gamma, beta, r_cut, out):
+    nkind, nri, nrj, noff = _networks(int(size), bool(wtab.shape[0] > 1))
+    _nmap_parallel(offsets, indices, distances, vectors, centre_codes, codes, wtab,
+                   size, gamma, beta, r_cut, out, nkind, nri, nrj, noff)
+
+
 NMAP_BACKENDS = {"numpy": _nmap_numpy, "numba": _nmap_numba}
 
 
@@ -412,7 +826,7 @@ def default_map_cutoff(frame, size: int = 32, *, sample: int = 2000, seed: int =
     idx = np.arange(frame.n_atoms)
     if frame.n_atoms > sample:
         idx = np.sort(rng.choice(frame.n_atoms, sample, replace=False))
-    nl = neighbor_list(frame, k=int(size) + 1, _query=idx)
+    nl = neighbor_list(frame, k=int(size) + 1, query=idx)
     return float(_CUTOFF_FACTOR * np.median(nl.distances[nl.offsets[1:] - 1]))
 
 
@@ -454,7 +868,7 @@ def _chunks(frame, neighbors, r_cut, chunk):
         bstop = min(n, bstart + block)
         query = None if (bstart == 0 and bstop == n) else np.arange(bstart, bstop)
         logger.debug("neighbour search for atoms %d-%d (r_cut=%g)", bstart, bstop, r_cut)
-        nl = neighbor_list(frame, r_cut=r_cut, _query=query)
+        nl = neighbor_list(frame, r_cut=r_cut, query=query)
         for start in range(bstart, bstop, chunk):
             stop = min(bstop, start + chunk)
             yield start, stop, _slice_list(nl, start - bstart, stop - bstart)
@@ -476,15 +890,23 @@ def _prepare(frame, neighbors, size, r_cut, gamma, beta, weights, backend, chunk
     return frame, kernel, codes, wtab, cut
 
 
-def _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut, out=None):
-    """Yield ``(slice, images)``; images are views of ``out`` when given, fresh arrays otherwise."""
+def _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut, out=None,
+            reuse=False):
+    """Yield ``(slice, images)``; images are views of ``out`` when given, fresh arrays otherwise,
+    or (``reuse``) views of one buffer, overwritten by the next block."""
     if frame.n_atoms == 0:
         return
+    buf = None
     for start, stop, (off, idx, dist, vec) in _chunks(frame, neighbors, cut, int(chunk)):
-        if out is None:
-            block = np.empty((stop - start, wtab.shape[0], size, size), dtype=np.float32)
-        else:
+        if out is not None:
             block = out[start:stop]
+        elif reuse:  # fresh memory costs a page fault per atom (4 KB per channel) every block
+            if buf is None:
+                buf = np.empty((min(int(chunk), frame.n_atoms), wtab.shape[0], size, size),
+                               dtype=np.float32)
+            block = buf[:stop - start]
+        else:
+            block = np.empty((stop - start, wtab.shape[0], size, size), dtype=np.float32)
         kernel(np.ascontiguousarray(off, dtype=np.int64), np.ascontiguousarray(idx, dtype=np.int32),
                np.ascontiguousarray(dist, dtype=np.float64), np.ascontiguousarray(vec, dtype=np.float64),
                codes[start:stop], codes, wtab, int(size), float(gamma), float(beta), float(cut), block)
@@ -597,7 +1019,8 @@ def neighbors_map_features(frame, neighbors=None, *, block: int = 8, size: int =
     n_ch = wtab.shape[0]
     width = block * block + 2 * size
     out = np.zeros((frame.n_atoms, n_ch * width), dtype=np.float32)
-    for atoms, im in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut):
+    for atoms, im in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut,
+                             reuse=True):
         parts = [im[:, :, :block, :block].reshape(len(im), n_ch, -1), im.mean(axis=3), im.mean(axis=2)]
         out[atoms] = np.concatenate(parts, axis=2).reshape(len(im), -1)
     return out

@@ -189,6 +189,86 @@ def test_thread_count_does_not_change_the_result(noisy):
     npt.assert_array_equal(one, im)
 
 
+@pytest.mark.parametrize("weights", [None, [{1: 1.0, 2: 0.4}]])
+def test_one_and_two_numba_threads_agree_bitwise(weights):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba runs with a single thread here")
+    # 500 atoms: 8 blocks of atoms, shared between the threads in a different way for each count
+    f = make_lattice("fcc", 5, noise=0.05, seed=11, types=[1, 2, 2, 1])
+    nl = neighbor_list(f, r_cut=default_map_cutoff(f))
+    before = numba.get_num_threads()
+    try:
+        images = []
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            images.append(neighbors_map(f, nl, weights=weights))
+    finally:
+        numba.set_num_threads(before)
+    npt.assert_array_equal(images[0], images[1])
+
+
+def _emulate_network(x, steps):
+    """The kernel's sorting network in NumPy: x (n, lanes), padded to blocks of 16 with +inf."""
+    B = nmap._BLOCK
+    y = np.full((-(-len(x) // B) * B, x.shape[1]), np.inf)
+    y[:len(x)] = x
+    for s in range(0, len(y), B):
+        for i, j in nmap._BLOCK_NET:
+            y[[s + i, s + j]] = np.minimum(y[s + i], y[s + j]), np.maximum(y[s + i], y[s + j])
+    for kind, i, j in steps:
+        if kind == nmap._EXCHANGE:
+            y[[i, j]] = np.minimum(y[i], y[j]), np.maximum(y[i], y[j])
+        elif kind == nmap._MIN:
+            y[i] = np.minimum(y[i], y[j])
+        else:
+            for a, b in nmap._BITONIC_NET:
+                y[[i + a, i + b]] = np.minimum(y[i + a], y[i + b]), np.maximum(y[i + a], y[i + b])
+    return y
+
+
+def test_sorting_networks_select_the_smallest_sorted():
+    rng = np.random.default_rng(0)
+    assert len(nmap._BLOCK_NET) == 63 and len(nmap._BITONIC_NET) == 32
+    for n in list(range(1, 70)) + list(range(70, nmap._NET_MAX + 1, 7)) + [nmap._NET_MAX]:
+        for nout in sorted({min(32, n - 1), min(12, n - 1), n - 1} - {0}):
+            steps = nmap._merge_schedule(n, nout)
+            last_row = max([i + 15 if kind == nmap._BITONIC else max(i, j) for kind, i, j in steps],
+                           default=0)
+            assert last_row < -(-n // 16) * 16  # no step reads past the last block
+            # small integers: many ties; floats: none
+            x = np.concatenate([rng.integers(0, 5, (n, 4)), rng.random((n, 4))], axis=1)
+            npt.assert_array_equal(_emulate_network(x, steps)[:nout], np.sort(x, axis=0)[:nout],
+                                   err_msg=f"n={n}, nout={nout}")
+
+
+@pytest.mark.parametrize("weights", [None, [{1: 1.0, 2: -0.5}]])
+def test_row_by_row_sort_equals_the_networks_bitwise(weights):
+    # balls past the networks' size take the scalar path; force it with truncated networks
+    f = make_lattice("bcc", 3, noise=0.05, seed=12, types=[1, 2])
+    nl = neighbor_list(f, r_cut=default_map_cutoff(f))
+    codes, wtab = nmap._weight_table(f, weights)
+    args = (nl.offsets, nl.indices, nl.distances, nl.vectors, codes, codes, wtab, 32, 2.0, 3.0,
+            float(nl.r_cut))
+    net = nmap._networks(32, wtab.shape[0] > 1)
+    images = []
+    for net_max in (nmap._NET_MAX, 8):  # 8: every ball here (m ~ 57) sorts row by row
+        im = np.empty((f.n_atoms, wtab.shape[0], 32, 32), dtype=np.float32)
+        nmap._nmap_parallel(*args, im, *net[:3], net[3][:net_max + 2])
+        images.append(im)
+    npt.assert_array_equal(images[0], images[1])
+
+
+def test_balls_bigger_than_the_networks_match_the_reference():
+    f = make_lattice("fcc", 2, noise=0.03, seed=13)  # 32 atoms; box narrower than the ball
+    kw = {"r_cut": 2.9, "size": 12}  # ~140 neighbours, more than _NET_MAX - 1
+    nl = neighbor_list(f, r_cut=2.9)
+    assert nl.counts.min() >= nmap._NET_MAX
+    npt.assert_allclose(neighbors_map(f, nl, **kw), neighbors_map(f, nl, backend="numpy", **kw),
+                        rtol=1e-6, atol=ATOL32)
+
+
 # -- weights (alloys) -------------------------------------------------------------------------------
 
 def test_binary_alloy_channels_contrast():
