@@ -104,3 +104,18 @@ def test_frame_loop_skips_bad_frames_and_shares_the_neighbour_list():
     assert list(loop.skipped) == [2] and "line 40" in loop.skipped[2]
     assert len(built) == 3                          # one list per good frame, shared
     assert all(v == (32, 32 * 12) for v in got.values())
+
+
+def test_shared_harmonics_give_the_separate_results(fitted):
+    """q_l and the ten Wolde flags from one computation of the harmonics equal the two
+    separate calls (and so freud, which tests/test_steinhardt.py compares them with)."""
+    from descriptors.steinhardt import solid_liquid, steinhardt
+
+    f = make_lattice("fcc", 4, noise=0.09, seed=7)        # hot: some atoms not solid-like
+    out = fitted.transform(f)
+    shell = neighbor_list(f, r_cut=fitted.shell_cut_)
+    np.testing.assert_array_equal(out.sets["steinhardt"],
+                                  steinhardt(f, shell, l=[4, 6, 8, 10, 12], average=True))
+    solid = solid_liquid(f, shell)
+    np.testing.assert_array_equal(out.solid, solid)
+    assert 0 < solid.sum() < f.n_atoms

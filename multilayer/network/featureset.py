@@ -200,7 +200,7 @@ class FeatureSet:
     # -- transforming ---------------------------------------------------------------------
     def transform(self, frame, neighbors=None) -> FrameFeatures:
         """Every feature set of one frame; ``neighbors`` from :meth:`neighbors` if given."""
-        from descriptors.steinhardt import solid_liquid, steinhardt
+        from descriptors.steinhardt import solid_liquid, steinhardt, steinhardt_and_solid
 
         self._check_fitted()
         frame = as_frame(frame)
@@ -241,6 +241,9 @@ class FeatureSet:
                 if self.steinhardt_both:
                     sets[name] = np.hstack([steinhardt(frame, shell, l=ls),
                                             steinhardt(frame, shell, l=ls, average=True)])
+                elif self.classic:       # the q_lm harmonics once for q_l and ten Wolde
+                    sets[name], out.solid = steinhardt_and_solid(
+                        frame, shell, l=ls, average=c["steinhardt"]["average"])
                 else:
                     sets[name] = steinhardt(frame, shell, l=ls, average=c["steinhardt"]["average"])
             elif name in ("soap", "acsf"):
@@ -263,7 +266,8 @@ class FeatureSet:
                 out.q6 = q[:, ls.index(6)]
             else:
                 out.q6 = steinhardt(frame, shell, l=[6], average=True)[:, 0]
-            out.solid = solid_liquid(frame, shell)
+            if out.solid is None:
+                out.solid = solid_liquid(frame, shell)
         return out
 
     def __repr__(self):
