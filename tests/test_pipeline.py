@@ -140,3 +140,39 @@ def test_frames_sharing_no_ids_are_independent_snapshots(tmp_path, caplog):
     lab = res.labels
     major = lab.groupby("frame")["structure"].agg(lambda s: s.value_counts().index[0])
     assert major.tolist() == ["fcc", "hcp", "fcc", "hcp"]
+
+
+def test_resume_is_keyed_by_content_not_by_path(tmp_path):
+    """The same file under another name, or touched, resumes without recomputing a frame;
+    a resume whose first frame differs (the feature pipeline is fitted on it) recomputes."""
+    import os
+    import shutil
+
+    from multilayer.network.featureset import FeatureSet
+
+    src = tmp_path / "a.dump.gz"
+    shutil.copy(demo_trajectory_path(), src)
+    cfg = {"output": {"figures": False, "report": False, "trajectory": "none"},
+           "mapper": {"enabled": False}}
+    out = tmp_path / "out"
+    first = analyze(src, out, frames=slice(0, 12, 4), config=cfg)
+    moved = tmp_path / "renamed.dump.gz"
+    os.replace(src, moved)
+    os.utime(moved, (1e9, 1e9))                       # touched: another mtime
+    calls = {"n": 0}
+    transform = FeatureSet.transform
+
+    def counted(self, frame, neighbors=None):
+        calls["n"] += 1
+        return transform(self, frame, neighbors)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FeatureSet, "transform", counted)
+        again = analyze(moved, out, frames=slice(0, 12, 4), config=cfg, resume=True)
+        n_reference = calls["n"]                      # the reference environments only
+        assert n_reference <= 20
+        pd.testing.assert_frame_equal(again.labels, first.labels)
+        shifted = analyze(moved, out, frames=slice(4, 12, 4), config=cfg, resume=True)
+        assert calls["n"] - n_reference >= 2          # both frames recomputed
+    fresh = analyze(moved, tmp_path / "fresh", frames=slice(4, 12, 4), config=cfg)
+    pd.testing.assert_frame_equal(shifted.labels, fresh.labels)

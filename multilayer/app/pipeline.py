@@ -35,7 +35,7 @@ from .result import AnalysisResult
 from .stages import cluster_stage, output_stage, track_stage
 from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
 
-__all__ = ["analyze", "AnalysisResult", "fit_features"]
+__all__ = ["analyze", "AnalysisResult", "fit_features", "content_key"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,11 +48,27 @@ def fit_features(frame, cfg: dict) -> FeatureSet:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def _fingerprint(path, cfg) -> str:
-    st = os.stat(path) if isinstance(path, (str, os.PathLike)) else None
-    key = json.dumps({"cfg": cfg, "file": str(path), "size": st.st_size if st else None,
-                      "mtime": st.st_mtime_ns if st else None}, sort_keys=True, default=str)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
+def content_key(path, *, block: int = 1 << 20, n_blocks: int = 8) -> str | None:
+    """A key of a file's content, not of its name or modification time: its size and a
+    SHA-256 of ``n_blocks`` blocks spread over it (first and last included).  The same file
+    under another path, copied or touched, gets the same key; an edited one almost surely
+    not.  ``None`` for in-memory frames."""
+    if not isinstance(path, (str, os.PathLike)):
+        return None
+    size = os.stat(path).st_size
+    h = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fh:
+        starts = sorted({int(k * max(0, size - block) / max(1, n_blocks - 1))
+                         for k in range(n_blocks)})
+        for start in starts:
+            fh.seek(start)
+            h.update(fh.read(block))
+    return h.hexdigest()[:24]
+
+
+def _fingerprint(key, cfg) -> str:
+    text = json.dumps({"cfg": cfg, "content": key}, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _frame_selection(n_frames: int, cfg: dict, frames) -> list[int]:
@@ -98,15 +114,18 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
     # resumed run with new clustering or tracking parameters reuses them
     feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
                                     "steinhardt", "soap", "acsf") if k in cfg}
-    fp_feat = _fingerprint(trajectory, feat_cfg)
-    fp_clu = _fingerprint(trajectory, {k: cfg[k] for k in ("frames", "labels", "network", "leiden",
+    # keyed by content; the feature pipeline is fitted on the first selected frame, so a
+    # resume that starts elsewhere recomputes the features (as a fresh run would)
+    key = content_key(trajectory)
+    fp_feat = _fingerprint(key, feat_cfg | {"fitted_on": sel[0]})
+    fp_clu = _fingerprint(key, {k: cfg[k] for k in ("frames", "labels", "network", "leiden",
                                                            "time_average")} | feat_cfg)
     state_file = work / "state.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     if work.exists() and not (resume and state.get("features") == fp_feat):
         if resume:
-            logger.warning("no checkpoint of these descriptor settings and input in %s: starting "
-                           "afresh", work)
+            logger.warning("the checkpoints in %s were made from another input, other descriptor "
+                           "settings or another first frame: recomputing them", work)
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     if (state.get("cluster") != fp_clu or state.get("frames") != sel) and \
