@@ -34,3 +34,17 @@ def test_frames_option():
         parse_frames("a:b")
     with pytest.raises(ConfigError, match="step = 0"):
         load_config(None, {"frames": parse_frames("::0")})
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"labels": {"resolution": float("nan")}}, "finite"),
+    ({"leiden": {"interslice_weight": float("inf")}}, "finite"),
+    ({"neighbors": {"shell_factor": float("nan")}}, "finite"),
+    ({"neighbors_map": {"size": 1}}, "size"),
+    ({"neighbors_map": {"size": 8, "block": 16}}, "block"),
+])
+def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
+    from multilayer.app.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, bad)

@@ -106,6 +106,13 @@ def validate_config(cfg: dict) -> dict:
     for section, table in merged.items():
         for key, value in table.items():
             _check_value(section, key, value, DEFAULTS[section][key])
+    nm = merged["neighbors_map"]
+    if nm["size"] < 2:
+        raise _bad("neighbors_map", "size", nm["size"], "an integer >= 2 (a map of the centre "
+                   "and at least one neighbour)")
+    if nm["block"] > nm["size"]:
+        raise ConfigError(f"[neighbors_map] block = {nm['block']} is larger than size = "
+                          f"{nm['size']}: expected block <= size")
     missing = [s for s in (merged["labels"]["sets"] or []) if s not in merged["features"]["sets"]]
     if merged["labels"]["method"] == "anchored" and missing:
         raise ConfigError(f"[labels] sets = {merged['labels']['sets']!r}: {missing} not computed; "
@@ -115,6 +122,8 @@ def validate_config(cfg: dict) -> dict:
 
 def _check_value(section, key, value, default):
     where = (section, key)
+    if isinstance(value, float) and not np.isfinite(value):
+        raise _bad(section, key, value, "a finite number")
     if where in _CHOICES and value not in _CHOICES[where]:
         raise _bad(section, key, value, "one of " + ", ".join(map(repr, _CHOICES[where])))
     if where == ("labels", "sets") and value is None:
