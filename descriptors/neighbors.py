@@ -16,7 +16,6 @@ cannot be certified that way is redone by an exact cutoff search.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 
 import numba
@@ -217,7 +216,7 @@ def _empty_list(n_q, r_cut, k):
 
 
 def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
-                  backend: str = "auto", query=None, _query=None) -> NeighborList:
+                  backend: str = "auto", query=None) -> NeighborList:
     """Periodic neighbour list of a frame, by cutoff or by k nearest.
 
     Parameters
@@ -239,8 +238,6 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
         row ``i`` of the result belongs to atom ``query[i]`` (neighbours are still
         searched among all atoms).  A boolean mask of length ``n_atoms`` is accepted
         too.  Default: every atom.
-    _query : array of int, optional
-        Deprecated alias of ``query``.
 
     Returns
     -------
@@ -258,12 +255,6 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
     [12, 12]
     """
     frame = as_frame(frame)
-    if _query is not None:
-        if query is not None:
-            raise TypeError("give query= only; _query= is its deprecated old name")
-        warnings.warn("neighbor_list(_query=...) is deprecated; use query=...",
-                      DeprecationWarning, stacklevel=2)
-        query = _query
     if (r_cut is None) == (k is None):
         raise ValueError(f"give exactly one of r_cut and k (got r_cut={r_cut!r}, k={k!r})")
     if r_cut is not None and not (np.isfinite(r_cut) and r_cut > 0):

@@ -303,21 +303,18 @@ def test_k_nearest_ties_broken_by_index_in_a_perfect_crystal():
         npt.assert_allclose(other.distances, nl.distances, atol=1e-12)
 
 
-def test_query_keyword_and_deprecated_alias():
+def test_query_keyword():
     frame = make_lattice("fcc", 3, noise=0.05, seed=16)
     rows = np.array([3, 1, 4])
     new = neighbor_list(frame, k=12, query=rows)
-    with pytest.warns(DeprecationWarning, match="use query="):
-        old = neighbor_list(frame, k=12, _query=rows)
-    npt.assert_array_equal(new.offsets, old.offsets)
-    npt.assert_array_equal(new.indices, old.indices)
+    full = neighbor_list(frame, k=12)
+    for r, i in enumerate(rows):                     # row r belongs to atom rows[r]
+        npt.assert_array_equal(new.of(r)[0], full.of(i)[0])
     mask = np.zeros(frame.n_atoms, bool)
     mask[[1, 3, 4]] = True
     npt.assert_array_equal(neighbor_list(frame, k=12, query=mask).indices,
                            neighbor_list(frame, k=12, query=[1, 3, 4]).indices)
     assert neighbor_list(frame, r_cut=1.2, query=[]).n_atoms == 0
-    with pytest.raises(TypeError, match="query"):
-        neighbor_list(frame, k=12, query=rows, _query=rows)
     with pytest.raises(ValueError, match="query index 500 out of range"):
         neighbor_list(frame, k=12, query=[0, 500])
     with pytest.raises(ValueError, match="query index -1 out of range"):
