@@ -176,3 +176,19 @@ def test_resume_is_keyed_by_content_not_by_path(tmp_path):
         assert calls["n"] - n_reference >= 2          # both frames recomputed
     fresh = analyze(moved, tmp_path / "fresh", frames=slice(4, 12, 4), config=cfg)
     pd.testing.assert_frame_equal(shifted.labels, fresh.labels)
+
+
+def test_rerun_leaves_no_outputs_of_the_previous_run(tmp_path):
+    """With figures and report switched off, a rerun into a finished directory must not leave
+    the old figures, report or labelled trajectory beside its new labels."""
+    out = tmp_path / "out"
+    analyze(demo_trajectory_path(), out, frames=slice(0, 12, 4),
+            config={"mapper": {"enabled": False}})
+    assert (out / "report.html").exists() and list(out.glob("*.png"))
+    analyze(demo_trajectory_path(), out, frames=slice(0, 12, 4), resume=True,
+            config={"mapper": {"enabled": False},
+                    "output": {"figures": False, "report": False, "trajectory": "none"}})
+    assert not (out / "report.html").exists()
+    assert not list(out.glob("*.png"))
+    assert not (out / "labelled.dump.gz").exists()
+    assert (out / "labels.parquet").exists() and (out / "summary.json").exists()

@@ -58,7 +58,8 @@ def _cmd_analyze(args) -> int:
           f"{s['crystalline_fraction_final']:.3f}")
     if s["skipped_frames"]:
         print(f"skipped frames: {sorted(s['skipped_frames'])} (see the log and report)")
-    print(f"report: {res.out / 'report.html'}")
+    report = res.out / "report.html"
+    print(f"report: {report}" if report.exists() else f"outputs: {res.out} (report switched off)")
     return 0
 
 

@@ -298,12 +298,22 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     if cfg["output"]["report"]:
         write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
     # all outputs exist: move them into place (each a rename, the old ones stay until then)
+    produced = sorted(p.name for p in stage.iterdir()) + ["config.toml"]
+    listing = out / ".crystopo" / "outputs.json"
+    previous = json.loads(listing.read_text()) if listing.exists() else []
     for p in sorted(stage.iterdir()):
         dest = out / p.name
         if dest.is_dir() and not p.is_dir():
             shutil.rmtree(dest)
         os.replace(p, dest)
     shutil.rmtree(stage, ignore_errors=True)
+    # files an earlier run wrote and this one did not (a figure switched off, the report of a
+    # run with report = false) would pass for this run's: remove them
+    for name in set(previous) - set(produced):
+        stale = out / name
+        if stale.is_file() and stale.parent == out:
+            stale.unlink()
+    listing.write_text(json.dumps(produced))
     # the per-atom table comes back in memory for small runs only (it is on disk anyway)
     labels_df = pd.read_parquet(out / "labels.parquet") if n_rows <= 5_000_000 else None
     return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
