@@ -207,30 +207,10 @@ def ptm_types(frame, rmsd_cutoff: float = 0.1) -> np.ndarray:
     ``PolyhedralTemplateMatchingModifier`` with OVITO's default templates (fcc, hcp,
     bcc) and ico enabled, RMSD cutoff 0.1 (OVITO's default).
     """
-    from ovito.data import DataCollection, Particles, SimulationCell
-    from ovito.modifiers import PolyhedralTemplateMatchingModifier
-    from ovito.pipeline import Pipeline, StaticSource
+    from multilayer.learn.trusted import ovito_structures
 
-    from descriptors import as_frame
-
-    frame = as_frame(frame)
-    mod = PolyhedralTemplateMatchingModifier(rmsd_cutoff=float(rmsd_cutoff))
-    types = PolyhedralTemplateMatchingModifier.Type
-    for name in PTM_STRUCTURES:
-        mod.structures[getattr(types, name.upper())].enabled = True
-        assert int(getattr(types, name.upper())) == PTM_NAMES.index(name)
-    data = DataCollection()
-    cell = SimulationCell(pbc=tuple(bool(p) for p in frame.box.pbc))
-    matrix = np.zeros((3, 4))
-    matrix[:, :3], matrix[:, 3] = frame.box.cell.T, frame.box.origin
-    cell[...] = matrix
-    data.objects.append(cell)
-    particles = Particles()
-    particles.create_property("Position", data=frame.wrapped())
-    data.objects.append(particles)
-    pipeline = Pipeline(source=StaticSource(data=data))
-    pipeline.modifiers.append(mod)
-    return np.asarray(pipeline.compute().particles["Structure Type"], dtype=np.int8)
+    return ovito_structures(frame, "ptm", rmsd_cutoff=rmsd_cutoff,
+                            structures=PTM_STRUCTURES).astype(np.int8)
 
 
 def _composition(ptm, truth, names) -> dict:
