@@ -192,3 +192,24 @@ def test_rerun_leaves_no_outputs_of_the_previous_run(tmp_path):
     assert not list(out.glob("*.png"))
     assert not (out / "labelled.dump.gz").exists()
     assert (out / "labels.parquet").exists() and (out / "summary.json").exists()
+
+
+def test_two_runs_into_one_output_directory_one_refuses(tmp_path):
+    from multilayer.app.pipeline import OutputError, OutputLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with OutputLock(out):                              # a run in progress
+        with pytest.raises(OutputError, match="another crystopo run"):
+            analyze(demo_trajectory_path(), out, frames=slice(0, 8, 4))
+    assert not (out / "labels.parquet").exists()        # nothing of the refused run
+
+
+def test_output_path_that_is_a_file_gives_one_line(tmp_path, capsys):
+    target = tmp_path / "not_a_dir"
+    target.write_text("mine")
+    code = cli_main(["analyze", str(demo_trajectory_path()), "--out", str(target), "--quiet",
+                     "--frames", "0:8:4"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "is a file, not a directory" in err and "\n" not in err
+    assert target.read_text() == "mine"

@@ -150,6 +150,10 @@ def main(argv=None) -> int:
     except (TrajectoryFormatError, FileNotFoundError, ValueError, KeyError, ImportError) as err:
         print(f"crystopo {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:                        # permissions, disk full, a path that is a file
+        where = f" ({err.filename})" if getattr(err, "filename", None) else ""
+        print(f"crystopo {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"crystopo {args.command}: interrupted; rerun with --resume to continue",
               file=sys.stderr)

@@ -35,7 +35,7 @@ from .result import AnalysisResult
 from .stages import cluster_stage, output_stage, track_stage
 from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
 
-__all__ = ["analyze", "AnalysisResult", "fit_features", "content_key"]
+__all__ = ["analyze", "AnalysisResult", "fit_features", "content_key", "OutputError", "OutputLock"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +48,57 @@ def fit_features(frame, cfg: dict) -> FeatureSet:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+class OutputError(ValueError):
+    """An output directory crystopo cannot use; the message says which and why."""
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out}: is a file, not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputError(f"--out {out}: cannot create the output directory "
+                          f"({err.strerror or err})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out}: the output directory is not writable")
+
+
+class OutputLock:
+    """One run per output directory: an exclusive lock on ``OUT/.crystopo.lock`` (fcntl),
+    released when the run ends or its process dies; a second run refuses at once."""
+
+    def __init__(self, out: Path):
+        self.path = Path(out) / ".crystopo.lock"
+        self._fh = None
+
+    def __enter__(self):
+        import fcntl
+
+        fh = open(self.path, "a+")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            fh.close()
+            raise OutputError(f"--out {self.path.parent}: another crystopo run (pid {holder}) is "
+                              f"writing there; wait for it or choose another --out") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        if self._fh is not None:
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+            self._fh = None
+        return False
 def content_key(path, *, block: int = 1 << 20, n_blocks: int = 8) -> str | None:
     """A key of a file's content, not of its name or modification time: its size and a
     SHA-256 of ``n_blocks`` blocks spread over it (first and last included).  The same file
@@ -106,94 +157,96 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
     out = Path(out)
     traj = read_trajectory(trajectory)
     sel = _frame_selection(len(traj), cfg, frames)
-    if frames is not None:     # record the selection in the config written with the outputs
-        cfg["frames"] = {"start": sel[0], "stop": sel[-1] + 1,
-                         "step": (sel[1] - sel[0]) if len(sel) > 1 else 1}
-    work = out / ".crystopo"
-    # checkpoints are kept per stage: features depend on the descriptor sections only, so a
-    # resumed run with new clustering or tracking parameters reuses them
-    feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
-                                    "steinhardt", "soap", "acsf") if k in cfg}
-    # keyed by content; the feature pipeline is fitted on the first selected frame, so a
-    # resume that starts elsewhere recomputes the features (as a fresh run would)
-    key = content_key(trajectory)
-    fp_feat = _fingerprint(key, feat_cfg | {"fitted_on": sel[0]})
-    fp_clu = _fingerprint(key, {k: cfg[k] for k in ("frames", "labels", "network", "leiden",
-                                                           "time_average")} | feat_cfg)
-    state_file = work / "state.json"
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    if work.exists() and not (resume and state.get("features") == fp_feat):
-        if resume:
-            logger.warning("the checkpoints in %s were made from another input, other descriptor "
-                           "settings or another first frame: recomputing them", work)
-        shutil.rmtree(work)
-    work.mkdir(parents=True, exist_ok=True)
-    if (state.get("cluster") != fp_clu or state.get("frames") != sel) and \
-            (work / "labels.npz").exists():
-        logger.info("clustering parameters or frames changed: recomputing the labels")
-        (work / "labels.npz").unlink()
-    atomic_write_bytes(state_file, json.dumps({"features": fp_feat, "cluster": fp_clu,
-                                               "frames": sel}).encode())
-    t0 = time.perf_counter()
+    _check_out(out)
+    with OutputLock(out):
+        if frames is not None:     # record the selection in the config written with the outputs
+            cfg["frames"] = {"start": sel[0], "stop": sel[-1] + 1,
+                             "step": (sel[1] - sel[0]) if len(sel) > 1 else 1}
+        work = out / ".crystopo"
+        # checkpoints are kept per stage: features depend on the descriptor sections only, so a
+        # resumed run with new clustering or tracking parameters reuses them
+        feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
+                                        "steinhardt", "soap", "acsf") if k in cfg}
+        # keyed by content; the feature pipeline is fitted on the first selected frame, so a
+        # resume that starts elsewhere recomputes the features (as a fresh run would)
+        key = content_key(trajectory)
+        fp_feat = _fingerprint(key, feat_cfg | {"fitted_on": sel[0]})
+        fp_clu = _fingerprint(key, {k: cfg[k] for k in ("frames", "labels", "network", "leiden",
+                                                               "time_average")} | feat_cfg)
+        state_file = work / "state.json"
+        state = json.loads(state_file.read_text()) if state_file.exists() else {}
+        if work.exists() and not (resume and state.get("features") == fp_feat):
+            if resume:
+                logger.warning("the checkpoints in %s were made from another input, other descriptor "
+                               "settings or another first frame: recomputing them", work)
+            shutil.rmtree(work)
+        work.mkdir(parents=True, exist_ok=True)
+        if (state.get("cluster") != fp_clu or state.get("frames") != sel) and \
+                (work / "labels.npz").exists():
+            logger.info("clustering parameters or frames changed: recomputing the labels")
+            (work / "labels.npz").unlink()
+        atomic_write_bytes(state_file, json.dumps({"features": fp_feat, "cluster": fp_clu,
+                                                   "frames": sel}).encode())
+        t0 = time.perf_counter()
 
-    # 1. the fitted feature pipeline
-    fs_file = work / "featureset.pkl"
-    if fs_file.exists():
-        fs = pickle.loads(fs_file.read_bytes())
-    else:
-        fs = fit_features(traj[sel[0]], cfg)
-        atomic_write_bytes(fs_file, pickle.dumps(fs))
-    logger.info("first-neighbour distance %.4g; shell cutoff %.4g", fs.nn_distance_, fs.shell_cut_)
+        # 1. the fitted feature pipeline
+        fs_file = work / "featureset.pkl"
+        if fs_file.exists():
+            fs = pickle.loads(fs_file.read_bytes())
+        else:
+            fs = fit_features(traj[sel[0]], cfg)
+            atomic_write_bytes(fs_file, pickle.dumps(fs))
+        logger.info("first-neighbour distance %.4g; shell cutoff %.4g", fs.nn_distance_, fs.shell_cut_)
 
-    # 2. features, per frame, checkpointed
-    store = FeatureStore(work / "features")
-    skipped = _load_skipped(work)
-    todo = [i for i in sel if not store.has(i) and i not in skipped]
-    if todo and (workers or scheduler):
-        from .distributed import features_on_dask
+        # 2. features, per frame, checkpointed
+        store = FeatureStore(work / "features")
+        skipped = _load_skipped(work)
+        todo = [i for i in sel if not store.has(i) and i not in skipped]
+        if todo and (workers or scheduler):
+            from .distributed import features_on_dask
 
-        skipped.update(features_on_dask(trajectory, todo, fs, store, workers=workers,
-                                        scheduler=scheduler, progress=progress))
-    elif todo:
-        loop = FrameLoop(traj, todo, neighbors=fs.neighbors, progress=progress, desc="features")
+            skipped.update(features_on_dask(trajectory, todo, fs, store, workers=workers,
+                                            scheduler=scheduler, progress=progress))
+        elif todo:
+            loop = FrameLoop(traj, todo, neighbors=fs.neighbors, progress=progress, desc="features")
 
-        def features(i, frame, nl):
-            store.write(i, fs.transform(frame, nl).arrays(),
-                        {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
+            def features(i, frame, nl):
+                store.write(i, fs.transform(frame, nl).arrays(),
+                            {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
 
-        for i, _ in loop.run(features):
-            pass
-        skipped.update(loop.skipped)
-    _save_skipped(work, skipped)
-    good = [i for i in sel if store.has(i)]
-    if len(good) < 2:
-        raise ConfigError(f"only {len(good)} readable frame(s) selected; need at least 2 "
-                          f"(skipped: {skipped})")
-    store.frames = good
-    t_feat = time.perf_counter() - t0
+            for i, _ in loop.run(features):
+                pass
+            skipped.update(loop.skipped)
+        _save_skipped(work, skipped)
+        good = [i for i in sel if store.has(i)]
+        if len(good) < 2:
+            raise ConfigError(f"only {len(good)} readable frame(s) selected; need at least 2 "
+                              f"(skipped: {skipped})")
+        store.frames = good
+        t_feat = time.perf_counter() - t0
 
-    # 3. network + Leiden
-    labels_file = work / "labels.npz"
-    if labels_file.exists():
-        with np.load(labels_file) as z:
-            labels = [z[f"f{i}"] for i in good]
-            info = json.loads(str(z["info"]))
-    else:
-        clustered = cluster_stage(store, cfg, fs, progress=progress)
-        labels, info = clustered.labels, clustered.info
-        atomic_save_npz(labels_file, info=json.dumps(info),
-                        **{f"f{i}": lab for i, lab in zip(good, labels)})
-    t_clu = time.perf_counter() - t0 - t_feat
+        # 3. network + Leiden
+        labels_file = work / "labels.npz"
+        if labels_file.exists():
+            with np.load(labels_file) as z:
+                labels = [z[f"f{i}"] for i in good]
+                info = json.loads(str(z["info"]))
+        else:
+            clustered = cluster_stage(store, cfg, fs, progress=progress)
+            labels, info = clustered.labels, clustered.info
+            atomic_save_npz(labels_file, info=json.dumps(info),
+                            **{f"f{i}": lab for i, lab in zip(good, labels)})
+        t_clu = time.perf_counter() - t0 - t_feat
 
-    # 4. tracking and outputs
-    tracked = track_stage(traj, good, store, labels, cfg, fs, progress=progress,
-                          names=info.get("names"))
-    timing = {"features_s": t_feat, "cluster_s": t_clu,
-              "track_s": time.perf_counter() - t0 - t_feat - t_clu}
-    result = output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,
-                          timing, progress=progress)
-    (out / "config.toml").write_text(config_to_toml(cfg))
-    return result
+        # 4. tracking and outputs
+        tracked = track_stage(traj, good, store, labels, cfg, fs, progress=progress,
+                              names=info.get("names"))
+        timing = {"features_s": t_feat, "cluster_s": t_clu,
+                  "track_s": time.perf_counter() - t0 - t_feat - t_clu}
+        result = output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,
+                              timing, progress=progress)
+        (out / "config.toml").write_text(config_to_toml(cfg))
+        return result
 
 
 def _load_skipped(work: Path) -> dict:
