@@ -12,7 +12,7 @@ import numpy as np
 logger = logging.getLogger(__name__)
 
 
-def make_figures(folder: Path, labels, ids, good, tracked, last_frame) -> dict:
+def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=None) -> dict:
     """Render the analysis figures into ``folder``; return {title: filename}."""
     import matplotlib
 
@@ -26,8 +26,8 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame) -> dict:
     times = np.asarray(good)
     onset = tracked.onset
     jobs = [
-        ("Community populations over time", "populations.png",
-         lambda ax: plot_populations(labels, ids, times=times, ax=ax)),
+        ("Structure populations over time", "populations.png",
+         lambda ax: plot_populations(labels, ids, times=times, names=names, ax=ax)),
         ("Flow of atoms between communities", "alluvial.png",
          lambda ax: plot_alluvial(labels, ids, ax=ax)),
         ("Largest nucleus over time", "largest_nucleus.png",

@@ -292,7 +292,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     if graph is not None:
         summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}
     if cfg["output"]["figures"]:
-        figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]])
+        figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]], names=names)
         if graph is not None:
             figures.update(_mapper_figures(stage, graph, ids, labels))
     if cfg["output"]["report"]:

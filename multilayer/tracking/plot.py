@@ -27,7 +27,7 @@ def _colors(communities):
     return {c: cmap(k % cmap.N) for k, c in enumerate(communities)}
 
 
-def plot_populations(labels, ids=None, *, times=None, normalize=True, ax=None):
+def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None, ax=None):
     """Stacked population of each community over time.
 
     Parameters
@@ -54,12 +54,14 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, ax=None):
     x = np.arange(len(sizes)) if times is None else np.asarray(times, dtype=np.float64)
     ax = _axes(ax)
     colors = _colors(list(sizes.columns))
-    ax.stackplot(x, y, labels=[str(c) for c in sizes.columns],
-                 colors=[colors[c] for c in sizes.columns])
+    legend = [str(names[c]) if names is not None and 0 <= c < len(names) else str(c)
+              for c in sizes.columns]
+    ax.stackplot(x, y, labels=legend, colors=[colors[c] for c in sizes.columns])
     ax.set_xlabel("frame" if times is None else "time")
     ax.set_ylabel("fraction of atoms" if normalize else "atoms")
     ax.set_xlim(x[0], x[-1] if len(x) > 1 else x[0] + 1)
-    ax.legend(title="community", fontsize="small", loc="center left", bbox_to_anchor=(1, 0.5))
+    ax.legend(title="structure" if names is not None else "community", fontsize="small",
+              loc="center left", bbox_to_anchor=(1, 0.5))
     return ax
 
 
