@@ -57,7 +57,7 @@ DEFAULTS: dict = {
     },
     "mapper": {"enabled": True, "n_intervals": 8, "overlap": 0.3, "sample": 4000, "seed": 0},
     "tracking": {
-        "crystal": "auto",         # "auto", or a list of community ids
+        "crystal": "auto",         # "auto", or a list of community ids or names ("fcc", ...)
         "min_overlap": 0.3,        # Jaccard threshold for life-cycle events
         "min_nucleus": 5,          # atoms; smaller crystal-like clusters are not nuclei
         "onset_threshold": None,   # atoms; None: chosen from the pre-onset fluctuations
@@ -152,8 +152,11 @@ def _check_value(section, key, value, default):
             raise _bad(section, key, value, "a non-empty list of integers >= 0")
         return
     if where == ("tracking", "crystal"):
-        if value != "auto" and not (isinstance(value, list) and all(isinstance(v, int) for v in value)):
-            raise _bad(section, key, value, '"auto" or a list of community ids')
+        if value != "auto" and not (isinstance(value, list) and value and all(
+                isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+                for v in value)):
+            raise _bad(section, key, value, '"auto", or a non-empty list of community ids or '
+                       'structure names (e.g. ["fcc", "hcp"])')
         return
     if value is None:
         if default is None:

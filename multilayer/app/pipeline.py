@@ -9,7 +9,9 @@ Stages and their checkpoints (under ``OUT/.crystopo/``):
    per frame written atomically (``features/frame_XXXXXXX``); a bad frame is logged and skipped;
 3. **cluster**: the multilayer network and Leiden labels (``labels.npz``);
 4. **track**: nuclei, life-cycle events, onset and MFPT; then the outputs are written to a
-   staging directory and moved into ``OUT`` only when all of them exist.
+   staging directory and swapped into ``OUT`` as one set under a journal
+   (:mod:`multilayer.app.outputs`): a reader, or a run killed at any moment, never leaves a
+   mix of two runs' outputs.
 
 ``--resume`` reuses every checkpoint made with the same configuration and input.
 """
@@ -30,12 +32,14 @@ from descriptors import read_trajectory
 
 from ..network.featureset import FeatureSet
 from ..network.frameloop import FrameLoop, select_frames
-from .config import ConfigError, config_to_toml, load_config
+from .config import ConfigError, load_config
+from .outputs import foreign_files, recover_outputs
 from .result import AnalysisResult
 from .stages import cluster_stage, output_stage, track_stage
 from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
 
-__all__ = ["analyze", "AnalysisResult", "fit_features", "content_key", "OutputError", "OutputLock"]
+__all__ = ["analyze", "AnalysisResult", "fit_features", "content_key", "frame_selection",
+           "OutputError", "OutputLock"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,15 @@ def _check_out(out: Path) -> None:
                           f"({err.strerror or err})") from None
     if not os.access(out, os.W_OK | os.X_OK):
         raise OutputError(f"--out {out}: the output directory is not writable")
+
+
+def _check_foreign(out: Path, force: bool) -> None:
+    foreign = foreign_files(out)
+    if foreign and not force:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputError(f"--out {out}: holds files crystopo did not write ({shown}); choose a "
+                          f"new or empty directory, or pass --force to write beside them (files "
+                          f"of the same names as outputs are replaced)")
 
 
 class OutputLock:
@@ -122,7 +135,19 @@ def _fingerprint(key, cfg) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _frame_selection(n_frames: int, cfg: dict, frames) -> list[int]:
+def frame_selection(n_frames: int, cfg: dict, frames=None) -> list[int]:
+    """The input frames a run with config ``cfg`` (validated) and ``frames`` analyses; a
+    ConfigError for a selection the trajectory cannot give, or one shorter than the
+    configuration's time window."""
+    sel = _select(n_frames, cfg, frames)
+    window = cfg["time_average"]["window"]
+    if window > len(sel):
+        raise ConfigError(f"[time_average] window = {window} is longer than the {len(sel)} "
+                          f"selected frame(s); use a window <= {len(sel)} or select more frames")
+    return sel
+
+
+def _select(n_frames: int, cfg: dict, frames) -> list[int]:
     if frames is None:
         fr = cfg["frames"]
         frames = slice(fr["start"], fr["stop"], fr["step"])
@@ -134,7 +159,7 @@ def _frame_selection(n_frames: int, cfg: dict, frames) -> list[int]:
 
 def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
             progress: bool = False, workers: int | None = None,
-            scheduler: str | None = None) -> AnalysisResult:
+            scheduler: str | None = None, force: bool = False) -> AnalysisResult:
     """Run the whole chain on a trajectory and write the outputs to ``out``.
 
     Parameters
@@ -149,6 +174,8 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
     progress : tqdm bars per stage and per frame
     workers, scheduler : run the feature stage on Dask (a local cluster of ``workers``
         processes, or the cluster at ``scheduler``); results equal the serial run.
+    force : write into an ``out`` that holds files crystopo did not write (refused otherwise);
+        files of the same names as outputs are replaced, the others are left alone.
     """
     if isinstance(config, dict):
         cfg = load_config(None, {s: dict(t) for s, t in config.items()})
@@ -156,9 +183,12 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
         cfg = load_config(config)
     out = Path(out)
     traj = read_trajectory(trajectory)
-    sel = _frame_selection(len(traj), cfg, frames)
+    sel = frame_selection(len(traj), cfg, frames)
     _check_out(out)
+    _check_foreign(out, force)        # before the lock file is made: a refusal leaves no trace
     with OutputLock(out):
+        recover_outputs(out)          # a swap of outputs that a killed run left half done
+        _check_foreign(out, force)
         if frames is not None:     # record the selection in the config written with the outputs
             cfg["frames"] = {"start": sel[0], "stop": sel[-1] + 1,
                              "step": (sel[1] - sel[0]) if len(sel) > 1 else 1}
@@ -179,7 +209,9 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
             if resume:
                 logger.warning("the checkpoints in %s were made from another input, other descriptor "
                                "settings or another first frame: recomputing them", work)
-            shutil.rmtree(work)
+            for child in work.iterdir():      # the checkpoints; the list of outputs stays
+                if child.name != "outputs.json":
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
         work.mkdir(parents=True, exist_ok=True)
         if (state.get("cluster") != fp_clu or state.get("frames") != sel) and \
                 (work / "labels.npz").exists():
@@ -243,10 +275,8 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
                               names=info.get("names"))
         timing = {"features_s": t_feat, "cluster_s": t_clu,
                   "track_s": time.perf_counter() - t0 - t_feat - t_clu}
-        result = output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,
-                              timing, progress=progress)
-        (out / "config.toml").write_text(config_to_toml(cfg))
-        return result
+        return output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,
+                            timing, progress=progress)
 
 
 def _load_skipped(work: Path) -> dict:

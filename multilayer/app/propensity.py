@@ -9,14 +9,16 @@ import pandas as pd
 from descriptors import read_trajectory
 
 from ..learn.propensity import PropensityResult, check_horizons, crystallization_propensity
-from .pipeline import analyze
+from .config import load_config
+from .outputs import commit_outputs, staging_dir
+from .pipeline import OutputLock, analyze, frame_selection
 
 __all__ = ["propensity"]
 
 
 def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_sets=None,
                n_blocks=3, n_splits=5, model="hgb", max_train=30_000, seed=0,
-               progress=False, write=True) -> PropensityResult:
+               progress=False, write=True, force=False) -> PropensityResult:
     """Run (or reuse) :func:`multilayer.analyze` into ``out``, then the propensity model.
 
     Inputs are the run's stored feature sets (default: those of its config, plus the
@@ -27,7 +29,7 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
 
     Parameters
     ----------
-    trajectory, out, config, frames
+    trajectory, out, config, frames, force
         As in :func:`multilayer.analyze` (called with ``resume=True``).
     horizon, feature_sets, n_blocks, n_splits, model, max_train, seed
         As in :func:`crystallization_propensity`.
@@ -36,7 +38,14 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
     """
     horizons = check_horizons(horizon)
     out = Path(out)
-    res = analyze(trajectory, out, config=config, frames=frames, resume=True, progress=progress)
+    n_sel = len(frame_selection(len(read_trajectory(trajectory)),
+                                load_config(None, {k: dict(v) for k, v in config.items()})
+                                if isinstance(config, dict) else load_config(config), frames))
+    if max(horizons) >= n_sel:     # checked before the analysis, not after it
+        raise ValueError(f"horizon {max(horizons)} frames: the selection holds only {n_sel} "
+                         f"frame(s), so no atom has a future that far; use horizons < {n_sel}")
+    res = analyze(trajectory, out, config=config, frames=frames, resume=True, progress=progress,
+                  force=force)
     cfg = res.config
     good = list(res.frames)
     store = res.feature_store()
@@ -83,8 +92,11 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
         for d in (result.importances, result.single_auc):
             for h in d:
                 d[h] = {ren.get(k, k): v for k, v in d[h].items()}
-    if write:
-        result.table[["frame", "id", "horizon", "p_crystal"]].to_parquet(
-            out / "propensity.parquet", index=False)
-        (out / "propensity.json").write_text(json.dumps(result.to_json(), indent=2))
+    if write:       # staged, then swapped in beside the analysis's outputs (both or neither)
+        with OutputLock(out):
+            stage = staging_dir(out)
+            result.table[["frame", "id", "horizon", "p_crystal"]].to_parquet(
+                stage / "propensity.parquet", index=False)
+            (stage / "propensity.json").write_text(json.dumps(result.to_json(), indent=2))
+            commit_outputs(out, replace_all=False)
     return result

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -22,6 +20,8 @@ from ..network.structures import (CRYSTAL_NAMES, describe_references, fit_struct
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
 from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
+from .config import ConfigError, config_to_toml
+from .outputs import commit_outputs, staging_dir
 from .report import make_figures, write_report
 from .result import AnalysisResult, ClusterResult, TrackResult
 
@@ -136,6 +136,32 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
     return ClusterResult(labels, info)
 
 
+def user_crystal(given, labels, names=None) -> np.ndarray:
+    """``[tracking] crystal`` (community ids or structure names) as ids of communities the
+    clustering found; a ConfigError naming what exists otherwise."""
+    found = sorted({int(v) for lab in labels for v in np.unique(lab)})
+    name_of = {c: (names[c] if names is not None and c < len(names) else f"community-{c}")
+               for c in found}
+    by_name = {}
+    for c, n in name_of.items():
+        by_name.setdefault(n, []).append(c)
+    ids, missing = [], []
+    for g in given:
+        if isinstance(g, str):
+            ids += by_name.get(g, [])
+            missing += [] if g in by_name else [g]
+        elif int(g) in name_of:
+            ids.append(int(g))
+        else:
+            missing.append(g)
+    if missing:
+        have = ", ".join(f"{c} = {n}" for c, n in name_of.items())
+        raise ConfigError(f"[tracking] crystal = {list(given)}: {missing} name no community of "
+                          f"this run, which found {have}; the features and labels are kept: fix "
+                          f"the value and rerun with --resume")
+    return np.array(sorted(set(ids)), dtype=np.int64)
+
+
 def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
                 names=None) -> TrackResult:
     """Crystal-like communities, nuclei tracked over frames, events, onset and MFPT.
@@ -153,7 +179,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         crystal = crit_comms.communities
         description = crit_comms.description
     else:
-        crystal = np.asarray(tr["crystal"], dtype=np.int64)
+        crystal = user_crystal(tr["crystal"], labels, names)
         description = f"user-given crystal-like communities {crystal.tolist()}"
     labels = [np.asarray(x, dtype=np.int64) for x in labels]
     crit = resolve_criterion(labels, crystal, None)
@@ -202,10 +228,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                  skipped, timing, *, progress=False) -> AnalysisResult:
     """Write tables, the labelled trajectory, figures and the report; swap them in at the end."""
     out.mkdir(parents=True, exist_ok=True)
-    stage = out / ".crystopo" / "staging"
-    if stage.exists():
-        shutil.rmtree(stage)
-    stage.mkdir(parents=True)
+    stage = staging_dir(out)
     nuc = tracked.nuclei
     crystal = set(np.asarray(tracked.crystal).tolist())
 
@@ -297,23 +320,10 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
             figures.update(_mapper_figures(stage, graph, ids, labels))
     if cfg["output"]["report"]:
         write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
-    # all outputs exist: move them into place (each a rename, the old ones stay until then)
-    produced = sorted(p.name for p in stage.iterdir()) + ["config.toml"]
-    listing = out / ".crystopo" / "outputs.json"
-    previous = json.loads(listing.read_text()) if listing.exists() else []
-    for p in sorted(stage.iterdir()):
-        dest = out / p.name
-        if dest.is_dir() and not p.is_dir():
-            shutil.rmtree(dest)
-        os.replace(p, dest)
-    shutil.rmtree(stage, ignore_errors=True)
-    # files an earlier run wrote and this one did not (a figure switched off, the report of a
-    # run with report = false) would pass for this run's: remove them
-    for name in set(previous) - set(produced):
-        stale = out / name
-        if stale.is_file() and stale.parent == out:
-            stale.unlink()
-    listing.write_text(json.dumps(produced))
+    (stage / "config.toml").write_text(config_to_toml(cfg))
+    # all outputs exist: swap them in as one set (the previous set, files this run did not
+    # produce included, goes as a whole; a kill during the swap leaves the previous set)
+    commit_outputs(out, replace_all=True)
     # the per-atom table comes back in memory for small runs only (it is on disk anyway)
     labels_df = pd.read_parquet(out / "labels.parquet") if n_rows <= 5_000_000 else None
     return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
