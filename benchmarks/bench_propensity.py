@@ -20,7 +20,7 @@ import argparse
 import time
 
 from descriptors import demo_trajectory_path
-from multilayer.learn.propensity import propensity
+from multilayer.app.propensity import propensity
 
 HORIZONS = [2, 5, 10, 20]
 

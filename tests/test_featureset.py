@@ -119,3 +119,115 @@ def test_shared_harmonics_give_the_separate_results(fitted):
     solid = solid_liquid(f, shell)
     np.testing.assert_array_equal(out.solid, solid)
     assert 0 < solid.sum() < f.n_atoms
+
+
+# -- calibration from a sample of atoms (issue #16) ----------------------------------------
+
+def _full_frame_calibration(frame, seed=0):
+    """What FeatureSet.fit computed before issue #16: the persistence sample's neighbours
+    taken from a whole-frame neighbour list (d1 and the map cutoff from the public helpers)."""
+    import tda
+    from descriptors import default_map_cutoff, first_shell_distance
+
+    pc = FEATURE_DEFAULTS["persistence"]
+    d1 = first_shell_distance(frame)
+    map_cut = default_map_cutoff(frame, FEATURE_DEFAULTS["neighbors_map"]["size"])
+    rng = np.random.default_rng(seed)
+    atoms = np.sort(rng.choice(frame.n_atoms, min(frame.n_atoms, pc["fit_sample"]), replace=False))
+    nl = neighbor_list(frame, r_cut=pc["shell_factor"] * d1)
+    dg = tda.local_persistence(frame, nl, complex=pc["complex"], max_dim=pc["max_dim"], atoms=atoms)
+    return d1, map_cut, tda.DiagramVectorizer(method=pc["method"]).fit(dg).ranges_
+
+
+# 2916 / 2662 / 2916 atoms: more than the 2000 atoms the cutoffs are learnt from
+_CELLS = {"fcc": 9, "bcc": 11, "hcp": 9}
+
+
+@pytest.mark.parametrize("lattice", ["fcc", "bcc", "hcp"])
+@pytest.mark.parametrize("sets", [None, ["persistence", "steinhardt"]])
+def test_sampled_calibration_equals_the_full_frame_one_on_perfect_crystals(lattice, sets,
+                                                                          monkeypatch):
+    """fit searches only sampled atoms (one k-nearest search; without the Neighbors Map the
+    persistence rows come from a cutoff search of those atoms): the same atoms as before,
+    so the same cutoffs and vectoriser ranges, bit for bit."""
+    from multilayer.network import featureset
+
+    searched = []
+
+    def spy(frame, *args, query=None, **kw):
+        searched.append(None if query is None else len(query))
+        return neighbor_list(frame, *args, query=query, **kw)
+
+    frame = make_lattice(lattice, _CELLS[lattice])
+    monkeypatch.setattr(featureset, "neighbor_list", spy)
+    fs = FeatureSet(sets).fit(frame)
+    monkeypatch.undo()
+    # no whole-frame list: one search with the Neighbors Map's k = 33, two with k = 12
+    assert None not in searched and len(searched) == (1 if sets is None else 2)
+    assert max(searched) <= 2000 + FEATURE_DEFAULTS["persistence"]["fit_sample"]
+    d1, map_cut, ranges = _full_frame_calibration(frame)
+    assert fs.nn_distance_ == d1
+    assert abs(d1 - 1.0) < 1e-12                  # make_lattice: unit nn distance, float64 noise
+    if sets is None:
+        assert fs.map_cut_ == map_cut
+    np.testing.assert_array_equal(fs.vectorizer_.ranges_, ranges)
+
+
+@pytest.mark.parametrize("lattice", ["fcc", "bcc", "hcp"])
+def test_sampled_calibration_equals_the_full_frame_one_on_noisy_crystals(lattice):
+    # tolerance 0: the sample is the one the full-frame calibration used, and a row of a
+    # neighbour list does not depend on which other rows are searched
+    frame = make_lattice(lattice, _CELLS[lattice], noise=0.08, seed=2)
+    for sets in (None, ["persistence"]):
+        fs = FeatureSet(sets, seed=4).fit(frame)
+        d1, map_cut, ranges = _full_frame_calibration(frame, seed=4)
+        assert fs.nn_distance_ == d1
+        assert sets is not None or fs.map_cut_ == map_cut
+        np.testing.assert_array_equal(fs.vectorizer_.ranges_, ranges)
+    # the liquid: its k-th neighbours lie closer, the same answer all the same
+    from descriptors import demo_trajectory_path, read_trajectory
+
+    liquid = read_trajectory(demo_trajectory_path())[0]
+    fs = FeatureSet().fit(liquid)
+    d1, map_cut, ranges = _full_frame_calibration(liquid)
+    assert (fs.nn_distance_, fs.map_cut_) == (d1, map_cut)
+    np.testing.assert_array_equal(fs.vectorizer_.ranges_, ranges)
+
+
+def test_same_seed_gives_the_same_feature_set():
+    frame = make_lattice("fcc", 6, noise=0.08, seed=5)           # 864 atoms
+    cfg = {"persistence": {"fit_sample": 200}}                   # a real sample of the frame
+    a, b = (FeatureSet(config=cfg, seed=7).fit(frame) for _ in range(2))
+    c = FeatureSet(config=cfg, seed=8).fit(frame)
+    for name in ("nn_distance_", "map_cut_", "shell_cut_", "ph_cut_", "search_radius"):
+        assert getattr(a, name) == getattr(b, name), name
+    np.testing.assert_array_equal(a.vectorizer_.ranges_, b.vectorizer_.ranges_)
+    assert not np.array_equal(a.vectorizer_.ranges_, c.vectorizer_.ranges_)  # seed picks atoms
+    x, y = a.transform(frame), b.transform(frame)
+    for name in x.sets:
+        np.testing.assert_array_equal(x.sets[name], y.sets[name])
+    # several frames: the sample is spread over them, deterministically
+    frames = [make_lattice("fcc", 4, noise=0.08, seed=s) for s in range(3)]
+    p, q = FeatureSet(seed=1).fit(frames), FeatureSet(seed=1).fit(frames)
+    np.testing.assert_array_equal(p.vectorizer_.ranges_, q.vectorizer_.ranges_)
+
+
+def test_transform_does_not_depend_on_the_numba_thread_count(fitted):
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has a single thread here")
+    frame = make_lattice("hcp", (6, 4, 4), noise=0.07, seed=9)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fitted.transform(frame)
+        numba.set_num_threads(2)
+        two = fitted.transform(frame)
+    finally:
+        numba.set_num_threads(before)
+    for name in one.sets:
+        # per-atom kernels: each row is computed by one thread, in the same order
+        np.testing.assert_array_equal(one.sets[name], two.sets[name], err_msg=name)
+    np.testing.assert_array_equal(one.q6, two.q6)
+    np.testing.assert_array_equal(one.solid, two.solid)
