@@ -213,3 +213,17 @@ def test_output_path_that_is_a_file_gives_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and "is a file, not a directory" in err and "\n" not in err
     assert target.read_text() == "mine"
+
+
+def test_mapper_uses_every_point_and_says_when_it_samples(finished, tmp_path):
+    out, res = finished
+    m = json.loads((out / "summary.json").read_text())["mapper"]
+    n_points = len(res.labels)
+    assert m["points"] == n_points and m["sampled"] is None and m["nodes"] > 0
+    assert m["n_microstates"] == 2048                # 40,000 points: through the codebook
+    assert f"all {n_points:,} (frame, atom) points" in (out / "report.html").read_text()
+    run = analyze(demo_trajectory_path(), tmp_path / "s", frames=slice(0, 12, 4),
+                  config={"mapper": {"sample": 500}, "output": {"figures": False,
+                                                                "trajectory": "none"}})
+    assert run.summary["mapper"]["sampled"] == {"points": 500, "of": 12_000}
+    assert "random sample of 500 of the 12,000" in (tmp_path / "s" / "report.html").read_text()

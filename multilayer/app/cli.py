@@ -179,6 +179,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    import warnings
+
+    # the readers' warnings are logged as well: on the command line, say them once
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(multilayer|descriptors)\.")
     if argv is None and args.command in ("analyze", "demo", "propensity", "classify"):
         _exit_on_interrupt(args.command)     # the console command, not main([...]) in Python
     try:

@@ -55,7 +55,10 @@ DEFAULTS: dict = {
         "seed": 0,
         "min_community": 0.005,    # communities below this fraction of all nodes are merged
     },
-    "mapper": {"enabled": True, "n_intervals": 8, "overlap": 0.3, "sample": 4000, "seed": 0},
+    # sample: None clusters every (frame, atom) point (above 20,480 points through a codebook
+    # of n_microstates microstates); an integer draws that many points and the report says so
+    "mapper": {"enabled": True, "n_intervals": 8, "overlap": 0.3, "sample": None,
+               "n_microstates": 2048, "seed": 0},
     "tracking": {
         "crystal": "auto",         # "auto", or a list of community ids or names ("fcc", ...)
         "min_overlap": 0.3,        # Jaccard threshold for life-cycle events
@@ -80,6 +83,7 @@ _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("n
 _MIN1 = {("labels", "n_microstates"), ("labels", "n_components"), ("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
          ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
          ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
+         ("mapper", "n_microstates"),
          ("tracking", "min_nucleus"), ("soap", "n_max")}
 _UNIT = {("tracking", "min_overlap"), ("mapper", "overlap"), ("leiden", "min_community")}
 

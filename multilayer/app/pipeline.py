@@ -252,8 +252,8 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
         _save_skipped(work, skipped)
         good = [i for i in sel if store.has(i)]
         if len(good) < 2:
-            raise ConfigError(f"only {len(good)} readable frame(s) selected; need at least 2 "
-                              f"(skipped: {skipped})")
+            raise ConfigError(f"only {len(good)} readable frame(s) selected; need at least 2"
+                              + (f" (skipped: {skipped})" if skipped else ""))
         store.frames = good
         t_feat = time.perf_counter() - t0
 

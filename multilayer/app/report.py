@@ -59,6 +59,17 @@ def _img(path: Path) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
 
 
+def _mapper_line(m: dict) -> str:
+    line = f"{m['nodes']} nodes, {m['edges']} edges"
+    if m.get("sampled"):
+        return line + (f"; built on a random sample of {m['sampled']['points']:,} of the "
+                       f"{m['sampled']['of']:,} (frame, atom) points ([mapper] sample)")
+    line += f"; all {m['points']:,} (frame, atom) points"
+    if m.get("n_microstates"):
+        line += f", clustered through a codebook of {m['n_microstates']:,} microstates"
+    return line
+
+
 def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dict, tracked) -> Path:
     """One self-contained HTML page: summary, figures (embedded), community signatures, parameters."""
     from .config import config_to_toml
@@ -79,6 +90,7 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
             ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),
             ("Crystalline fraction, last frame", f"{s['crystalline_fraction_final']:.3f}"),
             ("Skipped frames", ", ".join(map(str, s["skipped_frames"])) or "none"),
+            *([("Mapper graph", _mapper_line(s["mapper"]))] if s.get("mapper") else []),
             ("Time per stage (s)", ", ".join(f"{k[:-2]} {v}" for k, v in s["timing_s"].items()))]
     table = "\n".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
                       for k, v in rows)

@@ -308,18 +308,21 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         "timing_s": {k: round(v, 2) for k, v in timing.items()},
         "leiden": {k: info[k] for k in ("resolution", "n_nodes", "n_intra_edges", "build_s", "leiden_s")},
     }
-    (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     figures = {}
     ids = [store.read(i, ["ids"])["ids"] for i in good]
     graph = _mapper_graph(store, ids, labels, cfg) if cfg["mapper"]["enabled"] else None
     if graph is not None:
-        summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges()}
+        summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+                             "points": sum(len(x) for x in ids),
+                             "sampled": graph.graph.get("sampled"),
+                             "n_microstates": graph.graph.get("n_microstates")}
     if cfg["output"]["figures"]:
         figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]], names=names)
         if graph is not None:
             figures.update(_mapper_figures(stage, graph, ids, labels))
     if cfg["output"]["report"]:
         write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
+    (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (stage / "config.toml").write_text(config_to_toml(cfg))
     # all outputs exist: swap them in as one set (the previous set, files this run did not
     # produce included, goes as a whole; a kill during the swap leaves the previous set)
@@ -346,7 +349,7 @@ def _mapper_graph(store, ids, labels, cfg):
     try:
         return mapper(store.view(cfg["features"]["sets"]), ids, cover=(mc["n_intervals"], mc["overlap"]),
                       feature_sets=cfg["features"]["sets"], max_points=mc["sample"],
-                      min_points=3, seed=mc["seed"])
+                      n_microstates=mc["n_microstates"], min_points=3, seed=mc["seed"])
     except (ValueError, RuntimeError) as err:
         logger.warning("Mapper skipped: %s", err)
         return None

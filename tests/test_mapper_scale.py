@@ -1,0 +1,109 @@
+"""Mapper at scale: the microstate path against known answers and against the exact path."""
+import networkx as nx
+import numpy as np
+import pytest
+
+from multilayer.network.mapper import mapper
+from multilayer.network.synthetic import LazyBlobFrames
+
+
+def _time_lens(x, frames):
+    return frames[:, None].astype(np.float64)
+
+
+def _uniform_blobs(n_per=1000, n_frames=5, seed=0):
+    """Three uniform cubes of side 4, 40 apart, at the same place in every frame: no
+    tails, so every DBSCAN at the default eps sees three solid clusters."""
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0, 0], [40, 0, 0], [0, 40, 0]])
+    lab = np.repeat(np.arange(3), n_per)
+    return [centres[lab] + rng.uniform(0, 4, (len(lab), 3)) for _ in range(n_frames)], lab
+
+
+def _points(d):
+    return frozenset(zip(d["frames"].tolist(), d["rows"].tolist()))
+
+
+# microstates resolve structures a few of their own spacings apart: ~10 per cube (30
+# in all) merge these cubes, which are 2 standardised units apart, at their 5th neighbour
+@pytest.mark.parametrize("n_microstates", [None, 300, 100])
+def test_planted_blobs_along_time(n_microstates):
+    x, lab = _uniform_blobs()
+    # lens = frame index 0..4, 4 intervals at overlap 0.5: interval i = [i - 0.5, i + 1.5]
+    # holds frames i and i + 1, so 3 blobs x 4 windows = 12 nodes; windows i and i + 1
+    # share frame i + 1: 3 x 3 edges of 1000 shared points; one component per blob
+    g = mapper(x, lens=_time_lens, cover=(4, 0.5), n_microstates=n_microstates)
+    assert ("n_microstates" in g.graph) == (n_microstates is not None)   # 15000 > 10 x 100
+    assert g.number_of_nodes() == 12 and g.number_of_edges() == 9
+    expected = {frozenset((f, r) for f in (i, i + 1) for r in np.flatnonzero(lab == b).tolist())
+                for i in range(4) for b in range(3)}
+    assert {_points(d) for _, d in g.nodes(data=True)} == expected
+    assert {w for _, _, w in g.edges(data="weight")} == {1000}
+    assert nx.number_connected_components(g) == 3
+
+
+def _match(g_from, g_to):
+    """Node of ``g_to`` sharing the most points with every node of ``g_from``."""
+    to = {v: _points(d) for v, d in g_to.nodes(data=True)}
+    return {u: max(to, key=lambda v: len(_points(d) & to[v])) for u, d in g_from.nodes(data=True)}
+
+
+def test_microstates_agree_with_exact():
+    frames = LazyBlobFrames(1500, 10, n_features=8, separation=14.0, seed=0)
+    feats = [frames[t] for t in range(10)]
+    exact = mapper(feats, min_points=3, n_microstates=None)
+    fast = mapper(feats, min_points=3, n_microstates=500)        # 15000 points > 10 x 500
+    assert "n_microstates" not in exact.graph and fast.graph["n_microstates"] == 500
+    # same graph: best-overlap matching is a bijection that maps edges onto edges
+    m = _match(exact, fast)
+    assert sorted(m.values()) == sorted(fast.nodes)
+    assert {frozenset((m[a], m[b])) for a, b in exact.edges} == {frozenset(e) for e in fast.edges}
+    # same members, up to points within eps of a cluster edge that a microstate mean
+    # puts on the other side: <= 2% of any node (measured: <= 1 point in 60)
+    for u, v in m.items():
+        a, b = _points(exact.nodes[u]), _points(fast.nodes[v])
+        assert len(a ^ b) <= 0.02 * len(a)
+
+
+def test_same_seed_same_graph():
+    frames = LazyBlobFrames(600, 10, n_features=8, separation=14.0, seed=1)
+    feats = [frames[t] for t in range(10)]
+    g1, g2 = (mapper(feats, n_microstates=200, seed=7) for _ in range(2))
+    assert g1.graph["n_microstates"] == 200
+    assert list(g1.nodes) == list(g2.nodes)
+    for v in g1.nodes:
+        np.testing.assert_array_equal(g1.nodes[v]["frames"], g2.nodes[v]["frames"])
+        np.testing.assert_array_equal(g1.nodes[v]["rows"], g2.nodes[v]["rows"])
+    assert list(g1.edges(data="weight")) == list(g2.edges(data="weight"))
+
+
+def test_edge_weights_are_shared_points():
+    frames = LazyBlobFrames(600, 10, n_features=8, separation=14.0, seed=2)
+    g = mapper([frames[t] for t in range(10)], n_microstates=200)
+    pts = {v: _points(d) for v, d in g.nodes(data=True)}
+    expected = {(a, b): len(pts[a] & pts[b]) for a in pts for b in pts
+                if a < b and pts[a] & pts[b]}
+    assert {(a, b): w for a, b, w in g.edges(data="weight")} == expected
+
+
+def test_sampled_attribute():
+    x, _ = _uniform_blobs(n_per=400)                                # 5 x 1200 points
+    g = mapper(x, max_points=1000, lens=_time_lens, cover=(4, 0.5))
+    assert g.graph["sampled"] == {"points": 1000, "of": 6000}
+    assert len(set().union(*[_points(d) for _, d in g.nodes(data=True)])) <= 1000
+    full = mapper(x, max_points=6000, lens=_time_lens, cover=(4, 0.5))
+    assert "sampled" not in full.graph
+    # a lens array covers all points; the sample takes its rows with the points
+    lens = np.repeat(np.arange(5.0), 1200)[:, None]
+    g_arr = mapper(x, max_points=1000, lens=lens, cover=(4, 0.5))
+    assert g_arr.graph["sampled"]["points"] == 1000
+    assert {_points(d) for _, d in g_arr.nodes(data=True)} == \
+        {_points(d) for _, d in g.nodes(data=True)}
+
+
+def test_bad_parameters():
+    x, _ = _uniform_blobs(n_per=10)
+    with pytest.raises(ValueError, match="n_microstates"):
+        mapper(x, n_microstates=1)
+    with pytest.raises(ValueError, match="lens has 7 rows for 150 points"):
+        mapper(x, lens=np.zeros((7, 1)))
