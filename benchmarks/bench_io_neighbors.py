@@ -1,10 +1,14 @@
 """Read one large LAMMPS dump frame and build its neighbour list; compare with ase, OVITO and scipy.
 
     python benchmarks/bench_io_neighbors.py --cells 63      # 1,000,188 atoms (fcc, 5 % noise)
+    python benchmarks/bench_io_neighbors.py --atoms 262144 --rcut 2.1 --cases crystopo_neighbors
 
 Each measurement runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own;
 reads are timed as the best of 3 after a warm-up (on a shared machine the best run is the
-least disturbed one).
+least disturbed one).  Printed per case: wall seconds, CPU seconds of the timed part (user +
+system; on a loaded machine compare these), atoms/s, the process's peak RSS and, for
+crystopo's list, the size of the finished list (offsets + indices + distances + vectors):
+the peak minus the frame is the build's memory overhead (issue #16: under 4 GB at 10^6 atoms).
 """
 from __future__ import annotations
 
@@ -36,10 +40,13 @@ dt = min(timed(lambda: import_file(PATH).compute(0)) for _ in range(REPEAT))
 n = import_file(PATH).compute(0).particles.count
 """,
     "crystopo_neighbors": """
-from descriptors import read_frame, neighbor_list
+from descriptors import make_lattice, read_frame, neighbor_list
+neighbor_list(make_lattice("fcc", 6, noise=0.05, seed=0), r_cut=RCUT)  # warm-up: numba's cache
 f = read_frame(PATH)
-t = time.perf_counter(); nl = neighbor_list(f, r_cut=RCUT); dt = time.perf_counter() - t
-n = f.n_atoms; extra = {"pairs": int(len(nl.indices))}
+c0 = cpu(); t = time.perf_counter(); nl = neighbor_list(f, r_cut=RCUT); dt = time.perf_counter() - t
+n = f.n_atoms; extra = {"pairs": int(len(nl.indices)), "cpu": cpu() - c0,
+                        "list_gb": sum(a.nbytes for a in (nl.offsets, nl.indices, nl.distances,
+                                                          nl.vectors)) / 1e9}
 """,
     "freud_raw_neighbors": """
 import freud, numpy as np
@@ -67,6 +74,7 @@ dt = time.perf_counter() - t; n = f.n_atoms; extra = {"pairs": 2 * int(len(pairs
 def run_case(name, path, r_cut, threads):
     code = ("import time, json, resource, os\nPATH = %r\nRCUT = %r\nREPEAT = 3\nextra = {}\n"
             "def timed(fn):\n    t = time.perf_counter(); fn(); return time.perf_counter() - t\n"
+            "def cpu():\n    r = resource.getrusage(resource.RUSAGE_SELF); return r.ru_utime + r.ru_stime\n"
             % (str(path), r_cut)
             + CASES[name]
             + "\nprint(json.dumps({'dt': dt, 'n': n, 'rss_gb': resource.getrusage(resource.RUSAGE_SELF)"
@@ -82,9 +90,14 @@ def run_case(name, path, r_cut, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cells", type=int, default=63, help="fcc cells per edge (4 n^3 atoms)")
+    ap.add_argument("--atoms", type=float, help="approximate atom count (sets --cells)")
+    ap.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES),
+                    help="cases to run (default: all)")
     ap.add_argument("--path", help="an existing dump to read instead of a generated one")
     ap.add_argument("--rcut", type=float, default=1.5, help="cutoff in nearest-neighbour distances")
     args = ap.parse_args()
+    if args.atoms is not None:
+        args.cells = max(2, round((args.atoms / 4) ** (1 / 3)))
     from descriptors import make_lattice, write_lammps_dump
 
     tmpdir = tempfile.TemporaryDirectory()
@@ -97,8 +110,7 @@ def main():
         print(f"wrote {frame.n_atoms} atoms ({os.path.getsize(path) / 1e6:.0f} MB) in "
               f"{time.perf_counter() - t:.1f} s")
     results = {}
-    for name in ["crystopo_read", "ase_read", "ovito_read", "crystopo_neighbors",
-                 "freud_raw_neighbors", "scipy_ckdtree_neighbors"]:
+    for name in args.cases:
         for threads in ([1, 2] if name.endswith("neighbors") and "scipy" not in name else [1]):
             res, err = run_case(name, path, args.rcut, threads)
             key = f"{name} ({threads} thr)"
@@ -108,6 +120,8 @@ def main():
             results[key] = res
             rate = res["n"] / res["dt"]
             print(f"{key:36s} {res['dt']:8.2f} s  {rate:12.3g} atoms/s  peak RSS {res['rss_gb']:.2f} GB"
+                  + (f"  cpu {res['cpu']:.2f} s" if "cpu" in res else "")
+                  + (f"  list {res['list_gb']:.2f} GB" if "list_gb" in res else "")
                   + (f"  pairs {res['pairs']}" if "pairs" in res else ""))
     ours = results.get("crystopo_read (1 thr)")
     for other in ("ase_read (1 thr)", "ovito_read (1 thr)"):

@@ -12,6 +12,10 @@ images of the same neighbour, are handled by searching a replicated supercell
 and folding indices back.  k-nearest lists take a few extra candidates and
 keep the k nearest by (float64 distance, index); a row whose k-th neighbour
 cannot be certified that way is redone by an exact cutoff search.
+
+Rows are searched ``chunk_size`` at a time and written into the growing result, so
+building a list takes little more memory than the list.  scipy's queries use
+``numba.get_num_threads()`` workers, like the numba kernels.
 """
 from __future__ import annotations
 
@@ -97,6 +101,9 @@ _F64_TOL = 1e-12  # the same for scipy's float64 distances
 # distances closer than _TIE * (cell extent + radius) count as equal: such ties are ordered by
 # index, so float64 rounding noise never picks the order or a k-nearest list's members
 _TIE = 1e-10
+# rows searched at a time: bounds the candidates held besides the list (10^6 atoms, 54 pairs
+# each: a 1.9 GB list, a few hundred MB of candidates per chunk)
+CHUNK_SIZE = 65536
 
 
 def _as_rows(query, n: int):
@@ -216,7 +223,8 @@ def _empty_list(n_q, r_cut, k):
 
 
 def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
-                  backend: str = "auto", query=None) -> NeighborList:
+                  backend: str = "auto", query=None,
+                  chunk_size: int = CHUNK_SIZE) -> NeighborList:
     """Periodic neighbour list of a frame, by cutoff or by k nearest.
 
     Parameters
@@ -229,15 +237,18 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
     k : int, optional
         The ``k`` nearest neighbours (exactly ``k`` per atom; ties broken by index).
     backend : {"auto", "freud", "scipy"}
-        ``"scipy"`` (``cKDTree`` with ``boxsize``, parallel queries) needs an
-        orthogonal box wider than twice the search radius and is the faster one
-        there; ``"freud"`` (AABB tree) handles every box.  ``"auto"`` picks scipy
-        when it can.  Both give identical lists.
+        ``"scipy"`` (``cKDTree`` with ``boxsize``, ``numba.get_num_threads()``
+        workers) needs an orthogonal box wider than twice the search radius and is
+        the faster one there; ``"freud"`` (AABB tree) handles every box.  ``"auto"``
+        picks scipy when it can.  Both give identical lists.
     query : array of int, optional
         Indices (rows of the frame) of the central atoms whose neighbours are wanted;
         row ``i`` of the result belongs to atom ``query[i]`` (neighbours are still
         searched among all atoms).  A boolean mask of length ``n_atoms`` is accepted
         too.  Default: every atom.
+    chunk_size : int, default CHUNK_SIZE (65,536)
+        Rows searched at a time: the memory used besides the result grows with it, the
+        result does not depend on it.
 
     Returns
     -------
@@ -261,6 +272,10 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
         raise ValueError(f"r_cut must be a positive finite number, got {r_cut!r}")
     if k is not None and (int(k) != k or k < 1):
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not isinstance(chunk_size, (int, np.integer)) or isinstance(chunk_size, bool) \
+            or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    chunk_size = int(chunk_size)
     if backend not in ("auto", "freud", "scipy"):
         raise ValueError(f"backend={backend!r} unknown; choose 'auto', 'freud' or 'scipy'")
     n = frame.n_atoms
@@ -296,29 +311,88 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
                          f"the search radius {reach:g}; use backend='freud'")
     tie = _TIE * (float(np.abs(box.cell).sum(axis=0).max()) + reach)
     search = _FreudSearch(box, ppos, tie)
+    kd = None
     if backend != "freud" and scipy_ok:
-        lengths = np.diag(box.cell).copy()
-        tol = _F64_TOL * (float(lengths.max()) + reach)
-        # float64 distances: two spare candidates settle all but degenerate shells
-        out, all_found = _scipy_search(ppos, box, rows, r_cut, None if k is None else int(k) + 3,
-                                       reach, tie)
-        limit = float(lengths.min()) / 2
+        kd = _KDSearch(ppos, box, tie)
+        tol = _F64_TOL * (float(kd.lengths.max()) + reach)
+        limit = float(kd.lengths.min()) / 2
     else:
-        if r_cut is not None:
-            out = search.query(rows, reps, tol, r_cut=float(r_cut))
-        else:
-            ask = min(ask, search.n_points(reps))
-            out = search.query(rows, reps, tol, num=ask, r_guess=reach)
-        all_found = k is not None and ask == search.n_points(reps)
         limit = _unique_image_radius(box, reps)
-    offsets, j, dist, vec = out
-    if k is not None:
-        offsets, j, dist, vec = _exactly_k(search, box, rows, n_q, int(k), out, tol, limit,
-                                           all_found, reach)
+        if k is not None:
+            ask = min(ask, search.n_points(reps))
+    out = _Output(n_q, None if k is None else int(k))
+    # rows are searched `chunk_size` at a time: each row's neighbours depend on that row
+    # alone, so the list is the same for every chunk size, and only one chunk's candidates
+    # are held besides the growing result
+    for start in range(0, n_q, chunk_size):
+        stop = min(start + chunk_size, n_q)
+        crows = np.arange(start, stop, dtype=np.int64) if rows is None else rows[start:stop]
+        if kd is not None:
+            # float64 distances: two spare candidates settle all but degenerate shells
+            cand, all_found = kd.query(crows, r_cut, None if k is None else int(k) + 3, reach)
+        elif r_cut is not None:
+            cand, all_found = search.query(crows, reps, tol, r_cut=float(r_cut)), False
+        else:
+            cand = search.query(crows, reps, tol, num=ask, r_guess=reach)
+            all_found = ask == search.n_points(reps)
+        if k is not None:
+            cand = _exactly_k(search, box, crows, len(crows), int(k), cand, tol, limit,
+                              all_found, reach)
+        out.append(*cand)
+        del cand
+    offsets, j, dist, vec = out.finish()
     if not frame.box.is_orthogonal:
-        vec = vec @ rot.T  # back to the frame's own orientation
-    return NeighborList(offsets, j, dist, np.ascontiguousarray(vec),
-                        None if r_cut is None else float(r_cut), None if k is None else int(k))
+        _rotate_back(vec, rot)
+    return NeighborList(offsets, j, dist, vec, None if r_cut is None else float(r_cut),
+                        None if k is None else int(k))
+
+
+def _rotate_back(vec, rot, block=1 << 20):
+    """``vec[:] = vec @ rot.T`` (back to the frame's own orientation) in place, by blocks of
+    rows that start at multiples of ``block`` and never hold a single row (numpy rotates a
+    lone row with another BLAS routine): the same floats as one product of the whole array."""
+    bounds = list(range(0, len(vec), block))
+    if len(bounds) > 1 and len(vec) - bounds[-1] == 1:
+        bounds.pop()
+    bounds.append(len(vec))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        vec[a:b] = vec[a:b] @ rot.T
+
+
+class _Output:
+    """A CSR list filled chunk by chunk of rows; the pair arrays grow in place (realloc, no
+    copy of what is already there) to a size projected from the rows done so far."""
+
+    def __init__(self, n_q, k):
+        self.n_q, self.rows, self.size = n_q, 0, 0
+        self.offsets = np.zeros(n_q + 1, dtype=np.int64)
+        cap = 0 if k is None else n_q * k  # a k-nearest list has exactly k pairs per row
+        self.j = np.empty(cap, dtype=np.int32)
+        self.d = np.empty(cap)
+        self.v = np.empty((cap, 3))
+
+    def append(self, offsets, j, d, v):
+        rows, size, m = len(offsets) - 1, self.size, len(j)
+        if size + m > len(self.j):
+            done = self.rows + rows
+            projected = int((size + m) / done * self.n_q * 1.02) + 1024
+            self._resize(max(size + m, min(projected, 2 * (size + m) + 1024)))
+        self.offsets[self.rows + 1:self.rows + rows + 1] = offsets[1:] + size
+        self.j[size:size + m] = j
+        self.d[size:size + m] = d
+        self.v[size:size + m] = v
+        self.rows += rows
+        self.size += m
+
+    def _resize(self, cap):
+        # realloc: no second copy of what is there (nothing else refers to these arrays)
+        for arr in (self.j, self.d, self.v):
+            arr.resize((cap,) + arr.shape[1:], refcheck=False)
+
+    def finish(self):
+        if len(self.j) != self.size:
+            self._resize(self.size)
+        return self.offsets, self.j, self.d, self.v
 
 
 def _exactly_k(search, box, rows, n_q, k, cand, tol, limit, all_found, reach):
@@ -422,58 +496,85 @@ def _assemble(n_q, parts):
     return offsets, out_j, out_d, out_v
 
 
-def _scipy_search(ppos, box, rows, r_cut, ask, reach, tie):
-    """cKDTree search in a fully periodic orthogonal box wider than twice ``reach``:
-    exact cutoff pairs, or the ``ask`` nearest points (the atom itself dropped) as candidates.
-    Returns the sorted CSR list and whether every atom was a candidate."""
-    import os
+class _KDSearch:
+    """cKDTree searches in a fully periodic orthogonal box wider than twice the search radius,
+    with as many workers as numba has threads (``numba.set_num_threads``, which Dask and
+    ``threadpoolctl`` users set), never more."""
 
-    from scipy.spatial import cKDTree
+    def __init__(self, ppos, box, tie):
+        from scipy.spatial import cKDTree
 
-    n = len(ppos)
-    lengths = np.diag(box.cell).copy()
-    pos = np.mod(ppos - box.origin, lengths)
-    pos = np.minimum(np.maximum(pos, 0.0), np.nextafter(lengths, 0))  # cKDTree wants [0, L)
-    tree = cKDTree(pos, boxsize=lengths)
-    qrows = np.arange(n, dtype=np.int64) if rows is None else rows
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else -1
-    if ask is not None:
-        kk = min(int(ask), n)
-        dist, idx = tree.query(pos[qrows], k=kk, workers=workers)
+        self.ppos, self.box, self.tie, self.n = ppos, box, tie, len(ppos)
+        self.lengths = lengths = np.diag(box.cell).copy()
+        pos = np.mod(ppos - box.origin, lengths)
+        self.pos = np.minimum(np.maximum(pos, 0.0), np.nextafter(lengths, 0))  # [0, L)
+        self.tree = cKDTree(self.pos, boxsize=lengths)
+        self.inv = np.linalg.inv(box.cell)
+        self.kk = None  # candidates per row that sufficed for the last chunk (cutoff search)
+
+    def query(self, qrows, r_cut, ask, reach):
+        """Exact cutoff pairs of the atoms ``qrows``, or their ``ask`` nearest points (the atom
+        itself dropped) as candidates: the sorted CSR list and whether every atom was one."""
+        n, tree, workers = self.n, self.tree, max(1, numba.get_num_threads())
+        qpos = self.pos[qrows]
+        if ask is not None:
+            kk = min(int(ask), n)
+            dist, idx = tree.query(qpos, k=kk, workers=workers)
+            r, all_found = -1.0, kk == n
+        else:
+            if self.kk is None:
+                density = n / self.box.volume
+                self.kk = int(min(n, 1.5 * 4.19 * density * reach ** 3 + 16))
+            kk = self.kk
+            while True:
+                dist, idx = tree.query(qpos, k=kk, distance_upper_bound=reach * (1 + 1e-9),
+                                       workers=workers)
+                dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
+                if kk >= n or not np.isfinite(dist[:, -1]).any():
+                    break
+                kk = min(n, 2 * kk)
+            self.kk = kk
+            r, all_found = float(r_cut), False
+        del qpos
         dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
-        valid = ~((idx == qrows[:, None]) & (dist == 0.0))
-        r = -1.0
-        all_found = kk == n
-    else:
-        density = n / box.volume
-        kk = int(min(n, 1.5 * 4.19 * density * reach ** 3 + 16))
-        while True:
-            dist, idx = tree.query(pos[qrows], k=kk, distance_upper_bound=reach * (1 + 1e-9),
-                                   workers=workers)
-            dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
-            if kk >= n or not np.isfinite(dist[:, -1]).any():
-                break
-            kk = min(n, 2 * kk)
-        valid = np.isfinite(dist) & ~((idx == qrows[:, None]) & (dist == 0.0))
-        r = float(r_cut)
-        all_found = False
-    qi = np.nonzero(valid)[0].astype(np.int64)
-    pj = idx[valid].astype(np.int64)
-    approx = _min_image(pos, qrows, qi, pj, lengths)
-    out = _finish_pairs(qi, pj, approx, ppos, qrows, box.cell, np.linalg.inv(box.cell), n,
-                        len(qrows), r, True, tie)
-    return out, all_found
+        qi, pj, approx = _kd_candidates(dist, idx, qrows, self.pos, self.lengths)
+        del dist, idx
+        out = _finish_pairs(qi, pj, approx, self.ppos, qrows, self.box.cell, self.inv, n,
+                            len(qrows), r, True, self.tie)
+        return out, all_found
 
 
 @numba.njit(cache=True, parallel=True)
-def _min_image(pos, rows, qi, pj, lengths):
-    out = np.empty((len(qi), 3))
-    for p in numba.prange(len(qi)):
-        a, b = rows[qi[p]], pj[p]
-        for d in range(3):
-            v = pos[b, d] - pos[a, d]
-            out[p, d] = v - lengths[d] * np.rint(v / lengths[d])
-    return out
+def _kd_candidates(dist, idx, qrows, pos, lengths):
+    """cKDTree's ``(dist, idx)`` rows as pairs ``(row, j, minimum-image vector)``: the missing
+    neighbours (inf) and the atom itself (at distance 0) dropped."""
+    n_q, kk = dist.shape
+    starts = np.zeros(n_q + 1, dtype=np.int64)
+    for i in numba.prange(n_q):
+        c = 0
+        for x in range(kk):
+            if np.isfinite(dist[i, x]) and not (idx[i, x] == qrows[i] and dist[i, x] == 0.0):
+                c += 1
+        starts[i + 1] = c
+    for i in range(n_q):
+        starts[i + 1] += starts[i]
+    m = starts[n_q]
+    qi = np.empty(m, dtype=np.int64)
+    pj = np.empty(m, dtype=np.int64)
+    out = np.empty((m, 3))
+    for i in numba.prange(n_q):
+        p = starts[i]
+        a = qrows[i]
+        for x in range(kk):
+            if np.isfinite(dist[i, x]) and not (idx[i, x] == a and dist[i, x] == 0.0):
+                b = idx[i, x]
+                qi[p] = i
+                pj[p] = b
+                for d in range(3):
+                    v = pos[b, d] - pos[a, d]
+                    out[p, d] = v - lengths[d] * np.rint(v / lengths[d])
+                p += 1
+    return qi, pj, out
 
 
 @numba.njit(cache=True, parallel=True)

@@ -409,3 +409,74 @@ def test_pairs_just_inside_the_cutoff_in_a_large_box():
         assert_same_list(neighbor_list(Frame(frame.positions + shift, box), r_cut=r), nl, atol=1e-9)
     nl = neighbor_list(frame, k=1, query=np.arange(0, 300, 7))
     check_against_brute(nl, frame, np.arange(0, 300, 7), k=1)
+
+
+# --------------------------------------------------------------------------------------------
+# chunked builds (issue #16): rows are searched chunk_size at a time; the list must not depend
+# on it, bit for bit
+# --------------------------------------------------------------------------------------------
+
+def assert_same_bits(a, b):
+    for name in ("offsets", "indices", "distances", "vectors"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        assert x.tobytes() == y.tobytes(), name  # bitwise, not allclose
+    assert (a.r_cut, a.k) == (b.r_cut, b.k)
+
+
+CHUNK_CELLS = {
+    "orthogonal": np.diag([6.0, 6.5, 7.0]),                                      # scipy path
+    "lammps": np.array([[6.0, 0, 0], [1.5, 6.5, 0], [-1.0, 2.0, 7.0]]),          # freud path
+    "general": np.array([[6.0, 1.0, 0.5], [0.3, 6.5, -0.7], [0.2, 0.9, 7.0]]),   # rotated back
+    "tiny": np.diag([1.5, 1.7, 1.6]),                                            # supercell
+}
+
+
+@pytest.mark.parametrize("name", list(CHUNK_CELLS))
+@pytest.mark.parametrize("kwargs", [{"r_cut": 2.1}, {"k": 1}, {"k": 14}])
+@pytest.mark.parametrize("subset", [False, True])
+def test_chunked_build_is_bitwise_the_unchunked_one(name, kwargs, subset):
+    n = 5 if name == "tiny" else 300
+    frame = random_frame(n, CHUNK_CELLS[name], seed=21)
+    rows = np.random.default_rng(5).choice(n, size=n // 2 + 1) if subset else None  # repeats too
+    whole = neighbor_list(frame, query=rows, chunk_size=10**9, **kwargs)
+    for chunk_size in (1, 2, 7, 64):
+        assert_same_bits(neighbor_list(frame, query=rows, chunk_size=chunk_size, **kwargs), whole)
+
+
+def test_chunked_build_is_bitwise_the_unchunked_one_with_both_backends():
+    frame = random_frame(400, np.diag([7.0, 7.5, 8.0]), seed=22)
+    for kwargs in ({"r_cut": 1.9}, {"k": 12}):
+        for backend in ("scipy", "freud"):
+            whole = neighbor_list(frame, backend=backend, chunk_size=10**9, **kwargs)
+            assert_same_bits(neighbor_list(frame, backend=backend, chunk_size=3, **kwargs), whole)
+
+
+@pytest.mark.parametrize("chunk_size", [0, -3, 2.5, True, "64"])
+def test_bad_chunk_size(chunk_size):
+    with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
+        neighbor_list(make_lattice("fcc", 3), r_cut=1.2, chunk_size=chunk_size)
+
+
+def test_scipy_workers_follow_numba_threads(monkeypatch):
+    """cKDTree queries use numba's thread count (which Dask and users set), not every CPU."""
+    import numba
+    import scipy.spatial
+
+    seen = []
+
+    class Recording(scipy.spatial.cKDTree):
+        def query(self, *args, **kwargs):
+            seen.append(kwargs.get("workers"))
+            return super().query(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.spatial, "cKDTree", Recording)
+    frame = random_frame(200, np.diag([6.0, 6.5, 7.0]), seed=23)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        neighbor_list(frame, r_cut=1.5, backend="scipy")
+        neighbor_list(frame, k=8, backend="scipy")
+    finally:
+        numba.set_num_threads(before)
+    assert seen and set(seen) == {1}
