@@ -42,6 +42,9 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="hgb", choices=["hgb", "logistic"])
     ap.add_argument("--max-train", type=int, default=60_000)
     ap.add_argument("--step", type=int, default=1, help="use every STEP-th frame")
+    ap.add_argument("--past", type=int, default=1, help="also give the model the causal "
+                    "average of every input over the last PAST frames (t-PAST+1 .. t, matched "
+                    "by id) and the fraction of them in which the atom was crystalline")
     args = ap.parse_args(argv)
     suite = load_suite()
     runs = args.runs or [n for n in sorted(suite) if n.startswith("nucleation") and n.endswith("s1")]
@@ -49,9 +52,11 @@ def main(argv=None) -> int:
     print(f"model={args.model}; inputs: {sets} + averaged q6 (+ neighbour means, geometry); "
           f"targets: PTM crystalline (fcc/hcp/bcc) H frames later, for atoms PTM does not call "
           f"crystalline now\n")
+    print(f"past window: {args.past} frame(s)\n")
     print("| run | H | rows | positive rate | model ROC-AUC | q6 (avg) | q6 over nbrs | "
-          "crystalline nbr fraction | -distance to crystal | model - q6 | s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "crystalline nbr fraction | -distance to crystal | past q6 | past crystalline "
+          "| model - q6 | s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     worst = np.inf
     for name in runs:
         ds = suite[name]
@@ -68,10 +73,33 @@ def main(argv=None) -> int:
             return np.isin(ptm, CRYSTAL)
 
         n = len(frames_idx)
+        names = sets + ["q6"]
+
+        def inputs(t, names=names):
+            now = {k: feats[frames_idx[t]][k] for k in names}
+            if args.past <= 1:
+                return now
+            ids = feats[frames_idx[t]]["ids"]
+            lo = max(0, t - args.past + 1)
+            acc = {k: np.zeros_like(v, dtype=np.float64) for k, v in now.items()}
+            hits = np.zeros(len(ids))
+            cry = np.zeros(len(ids))
+            for u in range(lo, t + 1):
+                f = feats[frames_idx[u]]
+                pos = np.searchsorted(f["ids"], ids).clip(0, len(f["ids"]) - 1)
+                ok = f["ids"][pos] == ids
+                for k in names:
+                    acc[k][ok] += np.asarray(f[k], dtype=np.float64)[pos[ok]]
+                hits += ok
+                cry[ok] += crystal(u)[pos[ok]]
+            h = np.maximum(hits, 1)
+            past = {f"past:{k}": (v / h.reshape((-1,) + (1,) * (v.ndim - 1))) for k, v in acc.items()}
+            return now | past | {"past:crystalline": cry / h}
+
+        use = names + ([f"past:{k}" for k in names] + ["past:crystalline"] if args.past > 1 else [])
         res = crystallization_propensity(
-            Lazy(lambda t: traj[frames_idx[t]], n), Lazy(crystal, n),
-            Lazy(lambda t: {k: feats[frames_idx[t]][k] for k in sets + ["q6"]}, n),
-            horizon=args.horizon, feature_sets=sets + ["q6"], frame_index=frames_idx,
+            Lazy(lambda t: traj[frames_idx[t]], n), Lazy(crystal, n), Lazy(inputs, n),
+            horizon=args.horizon, feature_sets=use, frame_index=frames_idx,
             r_cut=fs.shell_cut_, model=args.model, max_train=args.max_train, seed=0)
         secs = time.perf_counter() - t0
         fmt = lambda v: "n/a" if v is None else f"{v:.3f}"   # noqa: E731
@@ -84,6 +112,7 @@ def main(argv=None) -> int:
             print(f"| {name} | {h} | {rows} | {fmt(res.positive_rate[h])} | "
                   f"**{fmt(res.roc_auc[h])}** | {fmt(s.get('q6'))} | {fmt(s.get('nbr:q6'))} | "
                   f"{fmt(s.get('crystal_neighbors'))} | {fmt(s.get('distance_to_crystal'))} | "
+                  f"{fmt(s.get('past:q6'))} | {fmt(s.get('past:crystalline'))} | "
                   f"{fmt(margin)} | {secs:.0f} |", flush=True)
     print(f"\nsmallest margin over q6: {worst:.3f}")
     return 0

@@ -23,8 +23,8 @@ beforehand, untimed):
 
 p threads means ``numba.set_num_threads(p)``, ``freud.parallel.set_num_threads(p)``,
 ``threadpoolctl.threadpool_limits(p)`` and, unless ``--no-pin``, the main thread pinned to p
-CPUs: scipy's cKDTree search (the neighbour list) uses as many workers as the calling thread
-has CPUs, whatever numba's setting.  Printed per kernel: best wall seconds of ``--repeat``,
+CPUs, so that nothing else (BLAS, OpenMP) runs on more; scipy's cKDTree search (the neighbour
+list) uses ``numba.get_num_threads()`` workers.  Printed per kernel: best wall seconds of ``--repeat``,
 CPU seconds, atoms/s, parallel efficiency t_1 / (p t_p) (relative to the smallest p given)
 and the kernel's peak resident memory above what was resident before it.  ``transform`` and
 ``zarr_write`` run first, with nothing else held; per p, their peak RSS is printed in bytes

@@ -1,8 +1,9 @@
 """Periodic neighbour lists as CSR arrays, built once per frame and passed on.
 
-freud's AABB tree does the search (it is several times faster than
-``scipy.spatial.cKDTree`` at 10^6 atoms and handles triclinic cells; see
-``benchmarks/bench_io_neighbors.py``).  freud works in float32, so crystopo
+In fully periodic orthogonal boxes wider than twice the search radius (``backend="auto"``),
+``scipy.spatial.cKDTree`` does the search in float64; elsewhere (triclinic cells, small or
+open boxes) freud's AABB tree does it (``benchmarks/bench_io_neighbors.py`` compares them).
+freud works in float32, so crystopo
 recomputes every displacement in float64 from the positions and the periodic
 image freud found (positions are first wrapped into the cell in float64, so
 wrapped and unwrapped coordinates give the same list).  freud is asked for a
