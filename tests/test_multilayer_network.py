@@ -184,3 +184,21 @@ def test_options_keep_planted_blobs_apart(kwargs):
         assert net.transform.n_out == 3 and net.transform(feats[0]).shape == (400, 3)
     # 10-sigma blobs on orthogonal directions stay apart under any of these options
     assert adjusted_rand(leiden(net, seed=0), truth) >= 0.95
+
+
+@pytest.mark.parametrize("m", [1, 2, 7, 300])
+def test_nearest_two_centres_equal_two_argmin_passes(m):
+    """The threaded, batched assignment (one padded GEMM per batch) is numpy's argmin of the
+    squared distances, then argmin with the best masked -- ties (integer-valued distances, where
+    float32 is exact) included."""
+    rng = np.random.default_rng(m)
+    x = rng.integers(0, 3, size=(5000, 4)).astype(np.float32)
+    centres = rng.integers(0, 3, size=(m, 4)).astype(np.float32)
+    d = x @ (-2.0 * centres.T) + (centres ** 2).sum(axis=1)
+    best = d.argmin(axis=1)
+    masked = d.copy()
+    masked[np.arange(len(d)), best] = np.inf
+    nearest, second = assign_microstates(x, centres, second=True, batch_size=777)
+    np.testing.assert_array_equal(nearest, best)
+    np.testing.assert_array_equal(second, masked.argmin(axis=1))
+    np.testing.assert_array_equal(assign_microstates(x, centres), best)

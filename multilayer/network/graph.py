@@ -329,18 +329,38 @@ def assign_microstates(x, codebook, *, batch_size=32768, tree=None, second=False
     if tree is not None:
         idx = tree.query(x, k=2 if second else 1, workers=1)[1].astype(np.int32)
         return (idx[:, 0], idx[:, 1]) if second else idx
-    c2 = (codebook.astype(np.float32) ** 2).sum(axis=1)
+    # one GEMM gives |c|^2 - 2 x.c (the squared distance up to the row's |x|^2): x is padded
+    # with a column of ones and the centres with |c|^2; batches run on the numba threads
+    # (BLAS and argmin release the GIL), each writing its own rows
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+
+    cb = np.asarray(codebook, dtype=np.float32)
+    aug = np.vstack([-2.0 * cb.T, (cb ** 2).sum(axis=1)[None]]).astype(np.float32)
     out = np.empty(len(x), dtype=np.int32)
     out2 = np.empty(len(x), dtype=np.int32) if second else None
-    for s in range(0, len(x), batch_size):
+
+    def batch(s):
         xb = x[s:s + batch_size]
-        d = xb @ (-2.0 * codebook.T)
-        d += c2
+        xa = np.empty((len(xb), xb.shape[1] + 1), dtype=np.float32)
+        xa[:, :-1] = xb
+        xa[:, -1] = 1.0
+        d = xa @ aug
         best = d.argmin(axis=1)
         out[s:s + batch_size] = best
         if second:
             d[np.arange(len(d)), best] = np.inf
             out2[s:s + batch_size] = d.argmin(axis=1)
+
+    starts = range(0, len(x), batch_size)
+    workers = min(numba.get_num_threads(), len(starts))
+    if workers > 1:
+        with threadpool_limits(limits=1), ThreadPoolExecutor(workers) as pool:
+            list(pool.map(batch, starts))
+    else:
+        for s in starts:
+            batch(s)
     return (out, out2) if second else out
 
 

@@ -160,6 +160,12 @@ def _standardise(sample, ref, widths, n_components, balance_sets):
     return FeatureTransform(mean, scale, comps, pca_mean.astype(np.float32))
 
 
+def _sym_counts(counts, n):
+    """``_sym`` of the pairs counted in ``counts`` (flat n x n table of a * n + b)."""
+    nz = np.flatnonzero(counts)
+    return _sym(nz // n, nz % n, counts[nz].astype(np.float64), n)
+
+
 def _sym(keys_a, keys_b, w, n):
     from scipy import sparse
 
@@ -223,27 +229,34 @@ def fit_structures(features, ids, references, *, feature_sets=None,
                             n_microstates, seed)
     n_c = len(codebook)
     # aggregated multilayer graph: competitive Hebbian edges summed over layers, atom flows
-    chl_a, chl_b, flow_a, flow_b = [], [], [], []
+    # edges are counted per frame into n_c x n_c tables (memory independent of atoms x frames)
+    chl_count = np.zeros(n_c * n_c, dtype=np.int64)
+    flow_count = np.zeros(n_c * n_c, dtype=np.int64)
     assignments, pop = [], np.zeros(n_c)
     prev = None
     for t in progress_bar(range(n_f), progress, "microstates"):
         a, a2 = assign_microstates(tr(frames.raw(t)), codebook, second=True)
         assignments.append(a)
         pop += np.bincount(a, minlength=n_c)
-        chl_a.append(a)
-        chl_b.append(a2)
-        order = np.argsort(frames.ids[t], kind="stable")
-        sid, sa = frames.ids[t][order], a[order]
+        chl_count += np.bincount(a.astype(np.int64) * n_c + a2, minlength=n_c * n_c)
+        ids_t = frames.ids[t]
+        same = prev is not None and np.array_equal(prev[0], ids_t)
+        if same:                        # the same atoms in the same rows: no matching needed
+            pa, sa = prev[1], a
+        elif prev is not None:
+            order = np.argsort(ids_t, kind="stable")
+            pord = np.argsort(prev[0], kind="stable")
+            _, i0, i1 = np.intersect1d(prev[0][pord], ids_t[order], assume_unique=True,
+                                       return_indices=True)
+            pa, sa = prev[1][pord][i0], a[order][i1]
         if prev is not None:
-            pid, pa = prev
-            _, i0, i1 = np.intersect1d(pid, sid, assume_unique=True, return_indices=True)
-            moved = pa[i0] != sa[i1]
-            flow_a.append(pa[i0][moved])
-            flow_b.append(sa[i1][moved])
-        prev = (sid, sa)
+            moved = pa != sa
+            flow_count += np.bincount(pa[moved].astype(np.int64) * n_c + sa[moved],
+                                      minlength=n_c * n_c)
+        prev = (ids_t, a)
     r1, r2 = assign_microstates(z_ref, codebook, second=True)
-    chl = _sym(np.concatenate(chl_a + [r1]), np.concatenate(chl_b + [r2]),
-               np.ones(sum(len(c) for c in chl_a) + len(r1)), n_c)
+    chl_count += np.bincount(r1.astype(np.int64) * n_c + r2, minlength=n_c * n_c)
+    chl = _sym_counts(chl_count, n_c)
     graph = chl / max(chl.sum(), 1e-300)
     # a weak k-nearest backbone among the centres keeps every microstate reachable (perfect
     # crystals put all their atoms on one pair of centres, an island otherwise)
@@ -258,9 +271,8 @@ def fit_structures(features, ids, references, *, feature_sets=None,
         w_k = np.exp(-dist[:, 1:].ravel() ** 2 / (sig[rows_k] * sig[cols_k]))
         knn = _sym(rows_k, cols_k, w_k, n_c)
         graph = graph + knn_weight * knn / max(knn.sum(), 1e-300)
-    if flow_a and flow_weight > 0:
-        fl = _sym(np.concatenate(flow_a), np.concatenate(flow_b),
-                  np.ones(sum(len(f) for f in flow_a)), n_c)
+    if n_f > 1 and flow_weight > 0:
+        fl = _sym_counts(flow_count, n_c)
         if fl.sum() > 0:
             graph = graph + flow_weight * fl / fl.sum()
     # anchors: one node per kind, joined to the microstates holding its environments
