@@ -227,3 +227,16 @@ def test_mapper_uses_every_point_and_says_when_it_samples(finished, tmp_path):
                                                                 "trajectory": "none"}})
     assert run.summary["mapper"]["sampled"] == {"points": 500, "of": 12_000}
     assert "random sample of 500 of the 12,000" in (tmp_path / "s" / "report.html").read_text()
+
+
+def test_seed_vote_labels_are_named_and_reproducible(tmp_path):
+    """[labels] n_seeds = 3: every atom takes the name most of three codebooks give it; the
+    run is reproducible and the crystal is still found."""
+    quick = {"mapper": {"enabled": False}, "labels": {"n_seeds": 3},
+             "output": {"figures": False, "report": False, "trajectory": "none"}}
+    a = analyze(demo_trajectory_path(), tmp_path / "a", frames=slice(20, 50, 10), config=quick)
+    b = analyze(demo_trajectory_path(), tmp_path / "b", frames=slice(20, 50, 10), config=quick)
+    pd.testing.assert_frame_equal(a.labels, b.labels)
+    assert set(a.labels["structure"]) <= {"liquid", "fcc", "hcp", "bcc", "ico"} | \
+        {n for n in a.labels["structure"] if n.startswith("other")}
+    assert a.summary["crystal_structures"] and a.labels["crystal_like"].mean() > 0.2

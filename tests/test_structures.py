@@ -2,13 +2,20 @@
 import numpy as np
 import pytest
 
-from descriptors import Frame, make_lattice
+from descriptors import Box, Frame, first_shell_distance, make_lattice
 from descriptors.reference import REFERENCE_KINDS, lj_liquid, reference_frames
 from multilayer.network.featureset import FeatureSet
-from multilayer.network.structures import (CRYSTAL_NAMES, STRUCTURE_NAMES, describe_references,
-                                           fit_structures)
+from multilayer.network.structures import (
+    CRYSTAL_NAMES,
+    LABEL_LOCAL_STEINHARDT,
+    STRUCTURE_NAMES,
+    consensus_names,
+    describe_references,
+    fit_structures,
+)
 
 SETS = ["steinhardt"]   # the default label set (LABEL_SETS)
+BOTH = LABEL_LOCAL_STEINHARDT   # the default: q_l beside the averaged q_l or not
 
 
 def _phase_frames(seed=0):
@@ -30,7 +37,7 @@ def _phase_frames(seed=0):
 @pytest.fixture(scope="module")
 def phases():
     frames, truth = _phase_frames()
-    fs = FeatureSet(SETS).fit(frames[-1])
+    fs = FeatureSet(SETS, steinhardt_both=BOTH).fit(frames[-1])
     feats = [fs.transform(f).sets for f in frames]
     refs = describe_references(fs, sets=SETS)
     return frames, truth, fs, feats, refs
@@ -105,3 +112,92 @@ def test_references_must_match_the_feature_columns(phases):
     x, kinds = refs
     with pytest.raises(ValueError, match="feature columns"):
         fit_structures(feats, [f.ids for f in frames], (x[:, :2], kinds), feature_sets=SETS)
+
+
+def _tiled_liquid(seed, reps=2):
+    """An LJ liquid (T* 1, density 0.95, 256 atoms) tiled ``reps`` times along each axis:
+    4 reps**3 x 256 atoms whose first shells are those of the liquid."""
+    f = lj_liquid(1, n_cells=4, seed=seed)[0]
+    side = np.diag(f.box.cell)
+    shifts = np.array(np.meshgrid(*[np.arange(reps)] * 3, indexing="ij")).reshape(3, -1).T
+    pos = (f.positions[None] + (shifts * side)[:, None]).reshape(-1, 3)
+    return Frame(pos, Box.orthogonal(side * reps))
+
+
+def _nucleus_in_liquid(n_nucleus=300, noise=0.04, seed=0):
+    """A thermalised fcc sphere of about ``n_nucleus`` atoms in a hot LJ liquid, and the
+    distance of every atom from its centre (in first-neighbour distances) and the radius."""
+    liq = _tiled_liquid(seed)
+    d = first_shell_distance(liq)
+    side = np.diag(liq.box.cell)
+    centre = side / 2
+    xtal = make_lattice("fcc", 8, nn_distance=d, noise=noise, seed=seed)
+    xpos = xtal.positions - xtal.positions.mean(axis=0)
+    r_x = np.linalg.norm(xpos, axis=1)
+    radius = np.sort(r_x)[n_nucleus - 1] + 1e-9
+    inside = r_x <= radius
+    r_l = np.linalg.norm(liq.positions - centre, axis=1)
+    keep = r_l > radius + 0.8 * d            # no overlaps at the interface
+    pos = np.concatenate([xpos[inside] + centre, liq.positions[keep]])
+    r = np.linalg.norm(pos - centre, axis=1) / d
+    return Frame(pos, liq.box), r, radius / d
+
+
+@pytest.fixture(scope="module")
+def nucleus_frames():
+    frame, r, radius = _nucleus_in_liquid()
+    return frame, r, radius, _tiled_liquid(seed=11)
+
+
+@pytest.fixture(scope="module", params=[False, True], ids=["avg", "local+avg"])
+def nucleus(request, nucleus_frames):
+    """Labels of the nucleus frame and a liquid frame, with averaged q̄_l alone and with the
+    atom's own q_l beside them (LABEL_LOCAL_STEINHARDT)."""
+    frame, r, radius, liquid = nucleus_frames
+    fs = FeatureSet(SETS, steinhardt_both=request.param).fit(liquid)
+    feats = [fs.transform(f).sets for f in (frame, liquid)]
+    refs = describe_references(fs, sets=SETS)
+    model, labels = fit_structures(feats, [frame.ids, liquid.ids], refs, feature_sets=SETS)
+    return model, labels, r, radius
+
+
+def test_nucleus_crystal_like_atoms_are_the_nucleus_and_its_first_shell(nucleus):
+    model, labels, r, radius = nucleus
+    crystal = model.is_crystal(labels[0])
+    # the nucleus is found: its core (one shell in from the surface) is crystal-like; 5 %
+    # leaves room for the thermal noise (0.04 d_nn) of single atoms
+    core = r < radius - 1.0
+    assert crystal[core].mean() >= 0.95, crystal[core].mean()
+    # no crystal-like halo: beyond the nucleus plus one shell (1.35 d_nn, the first-shell
+    # cutoff), the hot liquid's atoms are not crystal-like (1 %: single flickers)
+    far = r > radius + 1.35
+    assert crystal[far].mean() <= 0.01, crystal[far].mean()
+    # crystal-like atoms as a whole: at most one shell more than the nucleus itself
+    assert crystal.sum() <= (r <= radius + 1.35).sum(), (crystal.sum(), (r <= radius).sum())
+
+
+def test_a_liquid_frame_has_no_crystal_like_atoms(nucleus):
+    model, labels, _, _ = nucleus
+    # T* = 1 liquid: crystal-like atoms are errors; 1 % tolerates isolated ordered atoms
+    assert model.is_crystal(labels[1]).mean() <= 0.01, model.is_crystal(labels[1]).mean()
+
+
+def test_consensus_of_seeds_is_a_majority_and_stable(phases):
+    frames, truth, _, feats, refs = phases
+    ids = [f.ids for f in frames]
+    fits = [fit_structures(feats, ids, refs, feature_sets=SETS, seed=s) for s in (0, 1, 2)]
+    names = consensus_names(fits)
+    per_seed = [_names(m, lab) for m, lab in fits]
+    for t, got in enumerate(names):
+        agree = sum((p[t] == got).astype(int) for p in per_seed)
+        # the winner has as many votes as any name a seed gave (ties: the first seed's)
+        most = np.max([sum((q[t] == p[t]).astype(int) for q in per_seed) for p in per_seed],
+                      axis=0)
+        np.testing.assert_array_equal(agree, most)
+    # one fit is its own consensus
+    for a, b in zip(consensus_names(fits[:1]), per_seed[0]):
+        np.testing.assert_array_equal(a, b)
+    acc = np.mean(np.concatenate([_phase(n) for n in names]) == np.concatenate(truth))
+    assert acc >= 0.95, acc
+    with pytest.raises(ValueError, match="at least one"):
+        consensus_names([])

@@ -80,7 +80,7 @@ _CHOICES = {
 _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("neighbors_map", "gamma"),
              ("neighbors_map", "beta"), ("mapper", "n_intervals"), ("soap", "r_cut"),
              ("soap", "sigma"), ("acsf", "r_cut")}
-_MIN1 = {("labels", "n_microstates"), ("labels", "n_components"), ("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
+_MIN1 = {("labels", "n_microstates"), ("labels", "n_seeds"), ("labels", "n_components"), ("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
          ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
          ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
          ("mapper", "n_microstates"),

@@ -15,8 +15,8 @@ from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
 from ..network.graph import build_network
 from ..network.progress import progress_bar
-from ..network.structures import (CRYSTAL_NAMES, describe_references, fit_structures,
-                                  label_sets)
+from ..network.structures import (CRYSTAL_NAMES, consensus_names, describe_references,
+                                  fit_structures, label_sets)
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
 from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
@@ -119,20 +119,29 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
     ta = cfg["time_average"]
     if ta["window"] > 1:  # moving average over frames, matched by atom id (thermal noise)
         feats = TimeAveragedFrames(feats, ids, ta["window"], centered=ta["centered"])
-    model, labels = fit_structures(feats, ids, refs, feature_sets=sets,
-                                   n_microstates=lc["n_microstates"],
-                                   n_components=lc["n_components"], resolution=lc["resolution"],
-                                   flow_weight=lc["flow_weight"], seed=lc["seed"],
-                                   progress=progress)
+    fits = [fit_structures(feats, ids, refs, feature_sets=sets,
+                           n_microstates=lc["n_microstates"], n_components=lc["n_components"],
+                           resolution=lc["resolution"], flow_weight=lc["flow_weight"],
+                           seed=lc["seed"] + k, progress=progress)
+            for k in range(lc["n_seeds"])]
+    model, labels = fits[0]
+    names = list(model.names)
+    if len(fits) > 1:       # each atom takes the name most codebooks give it
+        for m, _ in fits[1:]:
+            names += [n for n in m.names if n not in names]
+        index = {n: i for i, n in enumerate(names)}
+        lookup = np.vectorize(index.__getitem__, otypes=[np.int64])
+        labels = [lookup(v) for v in consensus_names(fits)]
     present = sorted({int(v) for lab in labels for v in np.unique(lab)})
-    info = {"nodes": "microstates", "method": "anchored", "names": list(model.names),
+    info = {"nodes": "microstates", "method": "anchored", "names": names,
+            "n_seeds": lc["n_seeds"],
             "present": present, "n_nodes": model.info["n_microstates"],
             "n_intra_edges": model.info["n_edges"], "n_inter_edges": 0,
             "build_s": t_ref, "leiden_s": time.perf_counter() - t - t_ref,
             "resolution": lc["resolution"], "n_communities": len(present),
             "reference_share": {model.names[i]: dict(zip(model.kinds, map(float, row)))
                                 for i, row in enumerate(model.reference_share) if row.sum() > 0}}
-    logger.info("structures: %s", ", ".join(f"{model.names[i]}" for i in present))
+    logger.info("structures: %s", ", ".join(f"{names[i]}" for i in present))
     return ClusterResult(labels, info)
 
 

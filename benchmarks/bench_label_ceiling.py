@@ -1,0 +1,222 @@
+"""How well can any per-atom rule agree with instantaneous PTM on the nucleation runs?
+
+PTM (OVITO, RMSD cutoff 0.1) on one frame is the truth ``bench_labels.py`` scores against,
+but PTM itself misses thermally distorted crystal atoms and flickers from frame to frame.
+This script measures, per nucleation run of the validation suite (``validation_data.py``),
+recall and precision of crystal-like against PTM-crystalline (fcc/hcp/bcc) over the growth
+frames (PTM crystalline fraction >= 1 %), and the onset (the frame from which the largest
+crystal-like cluster holds >= 20 atoms for good), of
+
+* ``ptm[t-1]``: PTM of the previous frame (how well PTM agrees with itself 0.5 tau later);
+* ``tenwolde``: the ten Wolde solid-like flag (>= 7 bonds with q6 dot product > 0.5);
+* ``qbar6@n``: averaged q6 above the threshold that calls as many atoms crystal-like as PTM
+  does over the growth frames (an oracle threshold); ``qbar6@r.9``: the threshold that gives
+  recall 0.9 (the precision there is the best any q̄6 cut can do at the issue's recall);
+* ``q6@n``, ``q6@r.9``: the same for the non-averaged local q6;
+* ``ptm[t+-1]``: PTM-crystalline at t-1 or t+1 (PTM's own flicker, forgiving);
+* ``gbt@r.9``: a gradient-boosted classifier trained on PTM itself (every other growth frame,
+  scored on the others) on q_l, q̄_l and the ten Wolde flag, cut at recall 0.9: roughly the
+  best precision these per-atom features allow at the issue's recall;
+* ``anchored-avg``, ``anchored-both``: crystopo's anchored labels (``fit_structures``) on the
+  averaged Steinhardt q̄_l, and on q_l beside q̄_l (the default, ``LABEL_LOCAL_STEINHARDT``).
+
+    python benchmarks/bench_label_ceiling.py [--only NAME] [--no-anchored] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+STEINHARDT_L = (4, 6, 8, 10, 12)      # FEATURE_DEFAULTS["steinhardt"]["l"]
+
+
+def load_run(ds, cache: Path):
+    """Per-frame ``both`` Steinhardt features (q_l then averaged q_l), the ten Wolde flag,
+    PTM crystalline masks and first-shell neighbour graphs (cached), the FeatureSet."""
+    from bench_labels import features_of
+
+    feats, fs = features_of(ds, ["steinhardt"], cache, progress=False, both=True)
+    graphs = neighbour_graphs(ds, cache)
+    return feats, fs, graphs
+
+
+def neighbour_graphs(ds, cache: Path):
+    """First-shell graphs (1.35 x first-shell distance of frame 0, as ``onset_of``) per frame,
+    as ``(offsets, indices)`` in atom-id order, cached in one npz per dataset."""
+    from descriptors import first_shell_distance, neighbor_list
+
+    path = cache / f"graphs_{ds.name}.npz"
+    if not path.exists():
+        traj = ds.trajectory()
+        r_cut = None
+        out = {}
+        for t in range(len(traj)):
+            fr = traj[t]
+            if r_cut is None:
+                r_cut = 1.35 * first_shell_distance(fr)
+            if not np.array_equal(fr.ids, ds.ids(t)):
+                raise ValueError(f"{ds.name} frame {t}: atom order differs from the labels'")
+            nl = neighbor_list(fr, r_cut=r_cut)
+            out[f"o{t}"] = nl.offsets.astype(np.int64)
+            out[f"i{t}"] = nl.indices.astype(np.int32)
+        np.savez(path, **out)
+    z = np.load(path)
+    return [(z[f"o{t}"], z[f"i{t}"]) for t in range(ds.n_frames)]
+
+
+def largest_cluster(mask, graph) -> int:
+    """Atoms in the largest connected cluster of ``mask`` (bonds of the first-shell graph)."""
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
+    off, idx = graph
+    n = len(mask)
+    if not mask.any():
+        return 0
+    row = np.repeat(np.arange(n), np.diff(off))
+    keep = mask[row] & mask[idx]
+    m = sparse.coo_matrix((np.ones(keep.sum()), (row[keep], idx[keep])), shape=(n, n))
+    _, comp = connected_components(m, directed=False)
+    return int(np.bincount(comp[mask]).max())
+
+
+def onset(masks, graphs, threshold=20):
+    big = np.array([largest_cluster(m, g) for m, g in zip(masks, graphs)])
+    ok = big >= threshold
+    idx = [i for i in range(len(ok)) if ok[i:].all()]
+    return (idx[0] if idx else None), big
+
+
+def growth_frames(ptm_masks):
+    return np.array([p.mean() >= 0.01 for p in ptm_masks])
+
+
+def rec_prec(masks, ptm_masks, grow):
+    c = np.concatenate([m for m, g in zip(masks, grow) if g])
+    p = np.concatenate([m for m, g in zip(ptm_masks, grow) if g])
+    tp = (c & p).sum()
+    return float(tp / max(p.sum(), 1)), float(tp / max(c.sum(), 1))
+
+
+def threshold_at(values, ptm_masks, grow, *, count=None, recall=None):
+    """Threshold on ``values`` pooled over the growth frames: the one calling as many atoms
+    as PTM (``count``) or the one reaching ``recall`` of PTM's atoms."""
+    v = np.concatenate([x for x, g in zip(values, grow) if g])
+    p = np.concatenate([m for m, g in zip(ptm_masks, grow) if g])
+    if count:
+        return float(np.sort(v)[::-1][p.sum() - 1])
+    return float(np.quantile(v[p], 1 - recall))
+
+
+def supervised_masks(feats, ptm_masks, grow, seed=0, recall=0.9):
+    """Oracle: a classifier fitted on PTM over the even growth frames, applied to all; cut
+    at ``recall`` over the odd ones.  Returns the masks and the frames to score it on (the
+    odd growth frames: those it was not fitted on)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    n = len(ptm_masks)
+    x = [np.column_stack([feats[t]["steinhardt"], feats[t]["solid"]]) for t in range(n)]
+    g = np.flatnonzero(grow)
+    train, test = g[::2], g[1::2]
+    rng = np.random.default_rng(seed)
+    xs = np.concatenate([x[t] for t in train])
+    ys = np.concatenate([ptm_masks[t] for t in train])
+    pick = rng.choice(len(xs), min(len(xs), 200_000), replace=False)
+    clf = HistGradientBoostingClassifier(max_iter=200, random_state=seed).fit(xs[pick], ys[pick])
+    proba = [clf.predict_proba(x[t])[:, 1] for t in range(n)]
+    test_mask = np.zeros(n, bool)
+    test_mask[test] = True
+    thr = threshold_at(proba, ptm_masks, test_mask, recall=recall)
+    return [p >= thr for p in proba], test_mask
+
+
+def anchored_masks(feats, fs, n_frames, seed=0, local=None):
+    """The default anchored labels, crystal-like masks; ``local``: q_l beside averaged q_l
+    (default :data:`~multilayer.network.structures.LABEL_LOCAL_STEINHARDT`), else averaged
+    q_l only."""
+    from multilayer.network.structures import (
+        CRYSTAL_NAMES,
+        LABEL_LOCAL_STEINHARDT,
+        STRUCTURE_DEFAULTS,
+        describe_references,
+        fit_structures,
+    )
+
+    local = LABEL_LOCAL_STEINHARDT if local is None else local
+    cols = slice(None) if local else slice(len(STEINHARDT_L), None)
+    x, kind = describe_references(fs, sets=["steinhardt"], seed=seed,
+                                  noise=tuple(STRUCTURE_DEFAULTS["reference_noise"]))
+    refs = (x[:, cols], kind)
+    rows = [{"steinhardt": feats[t]["steinhardt"][:, cols]} for t in range(n_frames)]
+    ids = [feats[t]["ids"] for t in range(n_frames)]
+    model, labels = fit_structures(rows, ids, refs, feature_sets=["steinhardt"], seed=seed)
+    crystal = np.isin(np.array(model.names), CRYSTAL_NAMES)
+    return [crystal[lab] for lab in labels]
+
+
+def ceiling(ds, cache, anchored=True):
+    feats, fs, graphs = load_run(ds, cache)
+    n = ds.n_frames
+    ptm = [np.isin(ds.ptm(t), [1, 2, 3]) for t in range(n)]
+    for t in (0, n - 1):
+        if not np.array_equal(feats[t]["ids"], ds.ids(t)):
+            raise ValueError(f"{ds.name}: feature rows and PTM rows are in different orders")
+    grow = growth_frames(ptm)
+    i6 = STEINHARDT_L.index(6)
+    q6 = [feats[t]["steinhardt"][:, i6] for t in range(n)]
+    qb6 = [feats[t]["steinhardt"][:, len(STEINHARDT_L) + i6] for t in range(n)]
+    preds = {"ptm[t-1]": [ptm[0]] + ptm[:-1],
+             "ptm[t+-1]": [ptm[max(t - 1, 0)] | ptm[min(t + 1, n - 1)] for t in range(n)],
+             "tenwolde": [feats[t]["solid"].astype(bool) for t in range(n)]}
+    for name, v in (("qbar6", qb6), ("q6", q6)):
+        for tag, kw in (("@n", {"count": True}), ("@r.9", {"recall": 0.9})):
+            thr = threshold_at(v, ptm, grow, **kw)
+            preds[f"{name}{tag}"] = [x >= thr for x in v]
+    preds["gbt@r.9"], scored = supervised_masks(feats, ptm, grow, seed=0)
+    if anchored:
+        preds["anchored-avg"] = anchored_masks(feats, fs, n, local=False)
+        preds["anchored-both"] = anchored_masks(feats, fs, n, local=True)
+    o_ptm, _ = onset(ptm, graphs)
+    rows = []
+    for name, masks in preds.items():
+        rec, prec = rec_prec(masks, ptm, scored if name == "gbt@r.9" else grow)
+        o, _ = onset(masks, graphs)
+        rows.append({"dataset": ds.name, "rule": name, "rec": round(rec, 3),
+                     "prec": round(prec, 3), "onset": o, "onset_ptm": o_ptm})
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", action="append")
+    ap.add_argument("--no-anchored", action="store_true")
+    ap.add_argument("--json")
+    args = ap.parse_args(argv)
+    from validation_data import cache_dir, load_suite
+
+    suite = load_suite(kinds=["nucleation"])
+    out = []
+    print(f"{'dataset':26s} {'rule':11s} {'rec':>6s} {'prec':>6s} {'onset':>6s} {'ptm':>4s}")
+    for name, ds in sorted(suite.items()):
+        if args.only and name not in args.only:
+            continue
+        t0 = time.perf_counter()
+        for r in ceiling(ds, cache_dir(False), anchored=not args.no_anchored):
+            out.append(r)
+            print(f"{r['dataset']:26s} {r['rule']:11s} {r['rec']:6.3f} {r['prec']:6.3f} "
+                  f"{r['onset']!s:>6s} {r['onset_ptm']!s:>4s}", flush=True)
+        print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
