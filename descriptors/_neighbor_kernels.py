@@ -1,0 +1,189 @@
+"""numba kernels behind :mod:`descriptors.neighbors`: candidate pairs to sorted CSR rows.
+
+:func:`kd_candidates` turns cKDTree query rows into pairs, :func:`finish_pairs`
+recomputes their float64 vectors and distances, cuts and sorts each row (with
+:func:`ties_by_index`), and :func:`take_first` keeps the first k pairs of rows.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, parallel=True)
+def take_first(offsets, j, d, v, k, rows_mask, m):
+    """The first ``k`` pairs ``(j, d, v)`` of every row where ``rows_mask`` is set (``m`` rows)."""
+    n_rows = len(offsets) - 1
+    dest = np.empty(n_rows, dtype=np.int64)
+    c = 0
+    for i in range(n_rows):
+        dest[i] = c
+        if rows_mask[i]:
+            c += k
+    out_j = np.empty(m * k, dtype=j.dtype)
+    out_d = np.empty(m * k)
+    out_v = np.empty((m * k, 3))
+    for i in numba.prange(n_rows):
+        if rows_mask[i]:
+            o, q = offsets[i], dest[i]
+            for x in range(k):
+                out_j[q + x] = j[o + x]
+                out_d[q + x] = d[o + x]
+                out_v[q + x, 0] = v[o + x, 0]
+                out_v[q + x, 1] = v[o + x, 1]
+                out_v[q + x, 2] = v[o + x, 2]
+    return out_j, out_d, out_v
+
+
+@numba.njit(cache=True, parallel=True)
+def kd_candidates(dist, idx, qrows, pos, lengths):
+    """cKDTree's ``(dist, idx)`` rows as pairs ``(row, j, minimum-image vector)``: the missing
+    neighbours (inf) and the atom itself (at distance 0) dropped."""
+    n_q, kk = dist.shape
+    starts = np.zeros(n_q + 1, dtype=np.int64)
+    for i in numba.prange(n_q):
+        c = 0
+        for x in range(kk):
+            if np.isfinite(dist[i, x]) and not (idx[i, x] == qrows[i] and dist[i, x] == 0.0):
+                c += 1
+        starts[i + 1] = c
+    for i in range(n_q):
+        starts[i + 1] += starts[i]
+    m = starts[n_q]
+    qi = np.empty(m, dtype=np.int64)
+    pj = np.empty(m, dtype=np.int64)
+    out = np.empty((m, 3))
+    for i in numba.prange(n_q):
+        p = starts[i]
+        a = qrows[i]
+        for x in range(kk):
+            if np.isfinite(dist[i, x]) and not (idx[i, x] == a and dist[i, x] == 0.0):
+                b = idx[i, x]
+                qi[p] = i
+                pj[p] = b
+                for d in range(3):
+                    v = pos[b, d] - pos[a, d]
+                    out[p, d] = v - lengths[d] * np.rint(v / lengths[d])
+                p += 1
+    return qi, pj, out
+
+
+@numba.njit(cache=True, parallel=True)
+def finish_pairs(qi, pj, v32, ppos, qrows, cell, inv, n, n_q, r_cut, exact, tie):
+    """Candidate pairs ``(row, j, vector)`` to the sorted CSR list ``(offsets, j, d, v)``: float64
+    minimum-image vectors (``exact``: given), cut at ``r_cut`` (none if negative), each row
+    sorted by (distance, index) with ties within ``tie`` ordered by index."""
+    m = len(qi)
+    vec = v32 if exact else np.empty((m, 3))
+    dist = np.empty(m)
+    keep = np.empty(m, dtype=np.bool_)
+    for p in numba.prange(m):
+        if exact:  # vectors are already float64 minimum images
+            dist[p] = np.sqrt(vec[p, 0] ** 2 + vec[p, 1] ** 2 + vec[p, 2] ** 2)
+            keep[p] = r_cut < 0 or dist[p] < r_cut
+            continue
+        a = qrows[qi[p]]
+        b = pj[p] % n
+        r0 = ppos[b, 0] - ppos[a, 0]
+        r1 = ppos[b, 1] - ppos[a, 1]
+        r2 = ppos[b, 2] - ppos[a, 2]
+        e0 = v32[p, 0] - r0
+        e1 = v32[p, 1] - r1
+        e2 = v32[p, 2] - r2
+        i0 = np.rint(e0 * inv[0, 0] + e1 * inv[1, 0] + e2 * inv[2, 0])
+        i1 = np.rint(e0 * inv[0, 1] + e1 * inv[1, 1] + e2 * inv[2, 1])
+        i2 = np.rint(e0 * inv[0, 2] + e1 * inv[1, 2] + e2 * inv[2, 2])
+        v0 = r0 + i0 * cell[0, 0] + i1 * cell[1, 0] + i2 * cell[2, 0]
+        v1 = r1 + i0 * cell[0, 1] + i1 * cell[1, 1] + i2 * cell[2, 1]
+        v2 = r2 + i0 * cell[0, 2] + i1 * cell[1, 2] + i2 * cell[2, 2]
+        vec[p, 0] = v0
+        vec[p, 1] = v1
+        vec[p, 2] = v2
+        dist[p] = np.sqrt(v0 * v0 + v1 * v1 + v2 * v2)
+        # freud cut in float32; cut again in float64.  The atom itself is point `a` of the
+        # (super)cell (shift 0); its other periodic images are neighbours.
+        keep[p] = (r_cut < 0 or dist[p] < r_cut) and pj[p] != a
+    starts = np.zeros(n_q + 1, dtype=np.int64)
+    for p in range(m):
+        starts[qi[p] + 1] += 1
+    for i in range(n_q):
+        starts[i + 1] += starts[i]
+    counts = np.zeros(n_q, dtype=np.int64)
+    for i in numba.prange(n_q):
+        c = 0
+        for p in range(starts[i], starts[i + 1]):
+            if keep[p]:
+                c += 1
+        counts[i] = c
+    offsets = np.zeros(n_q + 1, dtype=np.int64)
+    for i in range(n_q):
+        offsets[i + 1] = offsets[i] + counts[i]
+    total = offsets[n_q]
+    out_j = np.empty(total, dtype=np.int32)
+    out_d = np.empty(total)
+    out_v = np.empty((total, 3))
+    for i in numba.prange(n_q):
+        o = offsets[i]
+        c = 0
+        for p in range(starts[i], starts[i + 1]):
+            if keep[p]:
+                out_j[o + c] = pj[p] % n
+                out_d[o + c] = dist[p]
+                out_v[o + c, 0] = vec[p, 0]
+                out_v[o + c, 1] = vec[p, 1]
+                out_v[o + c, 2] = vec[p, 2]
+                c += 1
+        if c > 64:  # long segments: two stable sorts, by index then by distance
+            seg_j = out_j[o:o + c].copy()
+            seg_d = out_d[o:o + c].copy()
+            seg_v = out_v[o:o + c].copy()
+            by_j = np.argsort(seg_j, kind="mergesort")
+            order = by_j[np.argsort(seg_d[by_j], kind="mergesort")]
+            for x in range(c):
+                out_j[o + x] = seg_j[order[x]]
+                out_d[o + x] = seg_d[order[x]]
+                out_v[o + x] = seg_v[order[x]]
+        else:  # short segments: insertion sort by (distance, index), in place
+            for x in range(o + 1, o + c):
+                y = x
+                while y > o and (out_d[y - 1] > out_d[y] or
+                                 (out_d[y - 1] == out_d[y] and out_j[y - 1] > out_j[y])):
+                    out_d[y - 1], out_d[y] = out_d[y], out_d[y - 1]
+                    out_j[y - 1], out_j[y] = out_j[y], out_j[y - 1]
+                    for d in range(3):
+                        out_v[y - 1, d], out_v[y, d] = out_v[y, d], out_v[y - 1, d]
+                    y -= 1
+        ties_by_index(out_j, out_d, out_v, o, o + c, tie)
+    return offsets, out_j, out_d, out_v
+
+
+@numba.njit(cache=True)
+def ties_by_index(out_j, out_d, out_v, start, stop, tie):
+    """In a segment sorted by distance, order each run of distances within ``tie`` of the
+    run's first one by index, so rounding noise (a perfect crystal's equal shells, a shifted
+    copy of a frame) never decides the order or which neighbours a k-nearest list keeps."""
+    x = start
+    while x < stop:
+        y = x + 1
+        while y < stop and out_d[y] - out_d[x] <= tie:
+            y += 1
+        if y - x > 1:
+            if y - x > 64:
+                seg_j = out_j[x:y].copy()
+                seg_d = out_d[x:y].copy()
+                seg_v = out_v[x:y].copy()
+                order = np.argsort(seg_j, kind="mergesort")  # stable: distance order kept
+                for z in range(y - x):
+                    out_j[x + z] = seg_j[order[z]]
+                    out_d[x + z] = seg_d[order[z]]
+                    out_v[x + z] = seg_v[order[z]]
+            else:
+                for a in range(x + 1, y):
+                    b = a
+                    while b > x and out_j[b - 1] > out_j[b]:
+                        out_d[b - 1], out_d[b] = out_d[b], out_d[b - 1]
+                        out_j[b - 1], out_j[b] = out_j[b], out_j[b - 1]
+                        for d in range(3):
+                            out_v[b - 1, d], out_v[b, d] = out_v[b, d], out_v[b - 1, d]
+                        b -= 1
+        x = y
