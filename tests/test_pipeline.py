@@ -240,3 +240,23 @@ def test_seed_vote_labels_are_named_and_reproducible(tmp_path):
     assert set(a.labels["structure"]) <= {"liquid", "fcc", "hcp", "bcc", "ico"} | \
         {n for n in a.labels["structure"] if n.startswith("other")}
     assert a.summary["crystal_structures"] and a.labels["crystal_like"].mean() > 0.2
+
+
+def test_report_says_what_ptm_calls_each_structure(finished):
+    """With OVITO installed (the test extra), every structure gets its PTM composition: the
+    liquid is `other` to PTM, and the crystal-like structures hold PTM's crystal (at this run's
+    temperature PTM's strict RMSD cutoff leaves most thermal crystal atoms `other`)."""
+    pytest.importorskip("ovito")
+    out, res = finished
+    ptm = json.loads((out / "summary.json").read_text())["ptm_composition"]
+    comp = ptm["structures"]
+    assert set(comp) == set(res.labels["structure"][res.labels["frame"].isin(ptm["frames"])])
+    for name, row in comp.items():
+        assert abs(sum(row[k] for k in ("other", "fcc", "hcp", "bcc", "ico")) - 1) < 1e-3
+    assert comp["liquid"]["other"] > 0.8
+    crystal = [n for n in res.summary["crystal_structures"] if n in comp]
+    frac = lambda names: (sum(comp[n]["atom_frames"] * (comp[n]["fcc"] + comp[n]["hcp"]  # noqa: E731
+                                                        + comp[n]["bcc"]) for n in names)
+                          / sum(comp[n]["atom_frames"] for n in names))
+    assert crystal and frac(crystal) > 0.1 and frac(crystal) > 20 * frac(["liquid"])
+    assert "What PTM calls each structure" in (out / "report.html").read_text()

@@ -65,7 +65,10 @@ DEFAULTS: dict = {
         "min_nucleus": 5,          # atoms; smaller crystal-like clusters are not nuclei
         "onset_threshold": None,   # atoms; None: chosen from the pre-onset fluctuations
     },
-    "output": {"trajectory": "lammps", "figures": True, "report": True},
+    # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
+    # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
+    "output": {"trajectory": "lammps", "figures": True, "report": True, "ptm": "auto",
+               "ptm_atoms": 2_000_000},
 }
 
 _CHOICES = {
@@ -75,6 +78,7 @@ _CHOICES = {
     ("leiden", "objective"): ("cpm", "modularity"),
     ("leiden", "labels"): ("microstate", "layer"),
     ("output", "trajectory"): ("lammps", "extxyz", "none"),
+    ("output", "ptm"): ("auto", "on", "off"),
     ("labels", "method"): ("anchored", "multislice"),
 }
 _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("neighbors_map", "gamma"),
@@ -83,7 +87,7 @@ _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("n
 _MIN1 = {("labels", "n_microstates"), ("labels", "n_seeds"), ("labels", "n_components"), ("neighbors_map", "size"), ("neighbors_map", "block"), ("network", "k"),
          ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
          ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
-         ("mapper", "n_microstates"),
+         ("mapper", "n_microstates"), ("output", "ptm_atoms"),
          ("tracking", "min_nucleus"), ("soap", "n_max")}
 _UNIT = {("tracking", "min_overlap"), ("mapper", "overlap"), ("leiden", "min_community")}
 

@@ -59,6 +59,22 @@ def _img(path: Path) -> str:
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
 
 
+def _ptm_html(ptm) -> str:
+    if not ptm:
+        return ""
+    import pandas as pd
+
+    table = pd.DataFrame(ptm["structures"]).T.rename_axis("structure").reset_index()
+    frames = ptm["frames"]
+    where = (f"all {len(frames)} frames" if len(frames) < 8 else
+             f"{len(frames)} frames from {frames[0]} to {frames[-1]}")
+    return (f"<h2>What PTM calls each structure</h2><p>OVITO's polyhedral template matching "
+            f"(fcc, hcp, bcc and icosahedral templates, RMSD cutoff 0.1) on {where}: the fraction "
+            f"of each structure's atoms PTM calls other, fcc, hcp, bcc or ico. An independent "
+            f"check of the names, not their source.</p>"
+            + table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0))
+
+
 def _mapper_line(m: dict) -> str:
     line = f"{m['nodes']} nodes, {m['edges']} edges"
     if m.get("sampled"):
@@ -118,6 +134,7 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
 ten Wolde solid-like atoms.  Names come from the reference environment (ideal fcc, hcp,
 bcc, icosahedral, liquid at the run's first-neighbour distance) each structure holds;
 <code>other-*</code> are structures no reference describes.</p>{sig_html}
+{_ptm_html(s.get("ptm_composition"))}
 <h2>Parameters</h2><pre>{html.escape(config_to_toml(cfg))}</pre>
 <h2>Raw summary</h2><pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>
 </body></html>"""

@@ -329,6 +329,9 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]], names=names)
         if graph is not None:
             figures.update(_mapper_figures(stage, graph, ids, labels))
+    ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
+    if ptm is not None:
+        summary["ptm_composition"] = ptm
     if cfg["output"]["report"]:
         write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
     (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
@@ -340,6 +343,40 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     labels_df = pd.read_parquet(out / "labels.parquet") if n_rows <= 5_000_000 else None
     return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
                           sorted(skipped), cfg)
+
+
+def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | None:
+    """Per structure name: the fractions of its (frame, atom) rows that OVITO's PTM (fcc, hcp,
+    bcc and ico templates, RMSD cutoff 0.1) calls other, fcc, hcp, bcc, ico -- the check a
+    physicist reads beside each name.  None when switched off or OVITO is not installed."""
+    if oc["ptm"] == "off":
+        return None
+    try:
+        from ..learn.trusted import TRUSTED_METHODS, ovito_structures
+
+        import ovito  # noqa: F401
+    except ImportError:
+        if oc["ptm"] == "on":
+            raise ImportError("[output] ptm = \"on\" needs OVITO: pip install ovito") from None
+        return None
+    sizes = np.array([len(lab) for lab in labels])
+    step = max(1, int(np.ceil(sizes.sum() / oc["ptm_atoms"])))
+    picks = list(range(len(good) - 1, -1, -step))[::-1]   # the last frame always
+    kinds = ("other", "fcc", "hcp", "bcc", "ico")
+    names = sorted({str(name_of[v]) for t in picks for v in np.unique(labels[t])})
+    counts = {n: np.zeros(len(kinds), dtype=np.int64) for n in names}
+    ptm_names = TRUSTED_METHODS["ptm"]
+    for t in progress_bar(picks, progress, desc="PTM", unit="frame"):
+        types = ovito_structures(traj[good[t]], "ptm", structures=["fcc", "hcp", "bcc", "ico"])
+        kind = np.array([kinds.index(ptm_names[int(k)]) if ptm_names[int(k)] in kinds else 0
+                         for k in range(max(ptm_names) + 1)])[types]
+        lab_names = name_of[labels[t]]
+        for n in np.unique(lab_names):
+            counts[str(n)] += np.bincount(kind[lab_names == n], minlength=len(kinds))
+    frames_used = [int(good[t]) for t in picks]
+    return {"frames": frames_used, "structures": {
+        n: {k: round(float(c[i]) / max(1, int(c.sum())), 4) for i, k in enumerate(kinds)} | {
+            "atom_frames": int(c.sum())} for n, c in counts.items()}}
 
 
 def _dense_labels(ids, labels):
