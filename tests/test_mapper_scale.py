@@ -107,3 +107,17 @@ def test_bad_parameters():
         mapper(x, n_microstates=1)
     with pytest.raises(ValueError, match="lens has 7 rows for 150 points"):
         mapper(x, lens=np.zeros((7, 1)))
+
+
+def test_wide_features_are_coded_on_their_leading_axes():
+    """The same cubes rotated into 40 dimensions (distances unchanged): the codebook is fitted
+    on 16 principal axes, the graph is the planted one."""
+    x, lab = _uniform_blobs()
+    q = np.linalg.qr(np.random.default_rng(1).standard_normal((40, 40)))[0]
+    wide = [np.hstack([f, np.zeros((len(f), 37))]) @ q for f in x]
+    g = mapper(wide, lens=_time_lens, cover=(4, 0.5), n_microstates=300)
+    assert g.graph["n_microstates"] <= 300
+    expected = {frozenset((f, r) for f in (i, i + 1) for r in np.flatnonzero(lab == b).tolist())
+                for i in range(4) for b in range(3)}
+    assert {_points(d) for _, d in g.nodes(data=True)} == expected
+    assert nx.number_connected_components(g) == 3
