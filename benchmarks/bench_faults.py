@@ -101,6 +101,7 @@ def bad_inputs(tmp: Path, dump: Path, frames: str):
                       ("config block > size", "[neighbors_map]\nsize = 8\nblock = 16\n"),
                       ("config map size 1", "[neighbors_map]\nsize = 1\n"),
                       ("config negative shell factor", "[neighbors]\nshell_factor = -1.0\n"),
+                      ("shell factor misses the shell", "[neighbors]\nshell_factor = 0.5\n"),
                       ("window longer than the run", "[time_average]\nwindow = 50\n"),
                       ("crystal community 99", QUICK + "[tracking]\ncrystal = [99]\n"),
                       ("crystal = true", "[tracking]\ncrystal = true\n")]:

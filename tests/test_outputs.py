@@ -251,3 +251,14 @@ def test_translated_rewrapped_and_permuted_copies_give_the_same_labels(tmp_path)
     for col in ("label", "structure", "crystal_like", "nucleus", "solid_tenwolde"):
         np.testing.assert_array_equal(la[col].to_numpy(), lb[col].to_numpy(), err_msg=col)
     np.testing.assert_allclose(la["q6_avg"].to_numpy(), lb["q6_avg"].to_numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("section, factor, says", [("neighbors", 0.5, "holds 0.0 neighbours"),
+                                                  ("persistence", 3.0, "neighbours per atom")])
+def test_a_shell_factor_that_misses_the_first_shell_is_refused(tmp_path, section, factor, says):
+    """A first-shell cutoff with no neighbour in it used to give 'fcc everywhere, crystalline
+    fraction 1.000'; now the run stops with the cutoff, the count and what a shell needs."""
+    with pytest.raises(ConfigError, match=rf"\[{section}\] shell_factor = {factor:g}.*{says}"):
+        analyze(demo_trajectory_path(), tmp_path / "out", frames=slice(0, 12, 4),
+                config=QUICK | {section: {"shell_factor": factor}})
+    assert not (tmp_path / "out" / "labels.parquet").exists()

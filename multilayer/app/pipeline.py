@@ -38,8 +38,8 @@ from .result import AnalysisResult
 from .stages import cluster_stage, output_stage, track_stage
 from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
 
-__all__ = ["analyze", "AnalysisResult", "fit_features", "content_key", "frame_selection",
-           "OutputError", "OutputLock"]
+__all__ = ["analyze", "AnalysisResult", "fit_features", "check_shells", "content_key",
+           "frame_selection", "OutputError", "OutputLock"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,42 @@ logger = logging.getLogger(__name__)
 # -- stage 1: the fitted feature pipeline ---------------------------------------------------
 def fit_features(frame, cfg: dict) -> FeatureSet:
     """The configuration's :class:`~multilayer.network.featureset.FeatureSet`, fitted on one
-    frame (cutoffs from its first-neighbour distance, vectoriser ranges from a sample)."""
-    return FeatureSet.from_config(cfg).fit(frame)
+    frame (cutoffs from its first-neighbour distance, vectoriser ranges from a sample); a
+    ConfigError when a shell factor leaves no sensible neighbourhood (see
+    :func:`check_shells`)."""
+    fs = FeatureSet.from_config(cfg)
+    check_shells(frame, cfg, sets=fs.sets)      # before the (costly) fit of the vectorisers
+    return fs.fit(frame)
+
+
+#: mean neighbours per atom a cutoff must give: a first shell holds 4 (diamond) to 14 (bcc)
+SHELL_RANGE = {"neighbors": (4.0, 40.0), "persistence": (4.0, 80.0)}
+
+
+def check_shells(frame, cfg: dict, *, sets=("persistence",), sample: int = 500,
+                 seed: int = 0) -> None:
+    """Refuse shell factors whose cutoff holds too few or too many neighbours per atom (mean
+    over a seeded sample of ``frame``; cutoffs as :class:`FeatureSet` sets them, factor x the
+    first-neighbour distance), so that a wrong factor ends in one message instead of
+    descriptors of empty (or far too wide) neighbourhoods labelled as a structure."""
+    from descriptors import first_shell_distance, neighbor_list
+
+    d1 = first_shell_distance(frame)
+    atoms = np.sort(np.random.default_rng(seed).choice(
+        frame.n_atoms, min(sample, frame.n_atoms), replace=False))
+    cuts = {"neighbors": cfg["neighbors"]["shell_factor"] * d1}
+    if "persistence" in sets:
+        cuts["persistence"] = cfg["persistence"]["shell_factor"] * d1
+    for section, cut in cuts.items():
+        mean = float(neighbor_list(frame, r_cut=cut, query=atoms).counts.mean())
+        lo, hi = SHELL_RANGE[section]
+        if not lo <= mean <= hi:
+            factor = cfg[section]["shell_factor"]
+            raise ConfigError(
+                f"[{section}] shell_factor = {factor:g}: the cutoff {cut:.4g} ({factor:g} x the "
+                f"first-neighbour distance {d1:.4g}) holds {mean:.1f} neighbours per "
+                f"atom in the first selected frame; a first shell needs {lo:g}-{hi:g} (about 12 in "
+                f"fcc/hcp, 14 in bcc): use a factor around 1.2-1.5")
 
 
 # -- helpers ---------------------------------------------------------------------------------
