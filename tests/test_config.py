@@ -48,3 +48,10 @@ def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
 
     with pytest.raises(ConfigError, match=match):
         load_config(None, bad)
+
+
+def test_config_that_is_a_directory_is_named(tmp_path):
+    from multilayer.app.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="is a directory, not a TOML config file"):
+        load_config(tmp_path)

@@ -196,6 +196,8 @@ def load_config(path=None, overrides: dict | None = None) -> dict:
     raw: dict = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory, not a TOML config file")
         try:
             raw = tomllib.loads(path.read_text())
         except FileNotFoundError:
