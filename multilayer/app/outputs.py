@@ -115,9 +115,8 @@ def recover_outputs(out) -> bool:
     journal = work / "swap.json"
     stage, prev = work / "staging", work / "previous"
     if not journal.exists():
-        for leftover in (prev,):       # a committed swap killed before its clean-up
-            if leftover.exists():
-                shutil.rmtree(leftover, ignore_errors=True)
+        if prev.exists():              # a committed swap killed before its clean-up
+            shutil.rmtree(prev, ignore_errors=True)
         return False
     j = json.loads(journal.read_text())
     stage.mkdir(parents=True, exist_ok=True)
