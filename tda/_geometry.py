@@ -56,28 +56,36 @@ def _orient(P, a, b, c, d, eps_h):
 @numba.njit(nt.float64(_P, _I, _I, _I, _I, _I), **_JIT)
 def _insphere_det(P, a, b, c, d, e):
     """> 0 when e is inside the circumsphere of the positively oriented tet (a, b, c, d)."""
-    m = np.empty((4, 4))
-    for r in range(4):
-        v = a if r == 0 else (b if r == 1 else (c if r == 2 else d))
-        w = 0.0
-        for q in range(3):
-            x = P[v, q] - P[e, q]
-            m[r, q] = x
-            w += x * x
-        m[r, 3] = w
+    # rows (v - e, |v - e|**2) for v = a, b, c, d, in scalars (no heap array)
+    m00 = P[a, 0] - P[e, 0]
+    m01 = P[a, 1] - P[e, 1]
+    m02 = P[a, 2] - P[e, 2]
+    m10 = P[b, 0] - P[e, 0]
+    m11 = P[b, 1] - P[e, 1]
+    m12 = P[b, 2] - P[e, 2]
+    m20 = P[c, 0] - P[e, 0]
+    m21 = P[c, 1] - P[e, 1]
+    m22 = P[c, 2] - P[e, 2]
+    m30 = P[d, 0] - P[e, 0]
+    m31 = P[d, 1] - P[e, 1]
+    m32 = P[d, 2] - P[e, 2]
+    m03 = 0.0 + m00 * m00 + m01 * m01 + m02 * m02
+    m13 = 0.0 + m10 * m10 + m11 * m11 + m12 * m12
+    m23 = 0.0 + m20 * m20 + m21 * m21 + m22 * m22
+    m33 = 0.0 + m30 * m30 + m31 * m31 + m32 * m32
     # 4x4 determinant by cofactor expansion on 2x2 minors of the first two columns
-    s0 = m[0, 0] * m[1, 1] - m[1, 0] * m[0, 1]
-    s1 = m[0, 0] * m[1, 2] - m[1, 0] * m[0, 2]
-    s2 = m[0, 0] * m[1, 3] - m[1, 0] * m[0, 3]
-    s3 = m[0, 1] * m[1, 2] - m[1, 1] * m[0, 2]
-    s4 = m[0, 1] * m[1, 3] - m[1, 1] * m[0, 3]
-    s5 = m[0, 2] * m[1, 3] - m[1, 2] * m[0, 3]
-    c5 = m[2, 2] * m[3, 3] - m[3, 2] * m[2, 3]
-    c4 = m[2, 1] * m[3, 3] - m[3, 1] * m[2, 3]
-    c3 = m[2, 1] * m[3, 2] - m[3, 1] * m[2, 2]
-    c2 = m[2, 0] * m[3, 3] - m[3, 0] * m[2, 3]
-    c1 = m[2, 0] * m[3, 2] - m[3, 0] * m[2, 2]
-    c0 = m[2, 0] * m[3, 1] - m[3, 0] * m[2, 1]
+    s0 = m00 * m11 - m10 * m01
+    s1 = m00 * m12 - m10 * m02
+    s2 = m00 * m13 - m10 * m03
+    s3 = m01 * m12 - m11 * m02
+    s4 = m01 * m13 - m11 * m03
+    s5 = m02 * m13 - m12 * m03
+    c5 = m22 * m33 - m32 * m23
+    c4 = m21 * m33 - m31 * m23
+    c3 = m21 * m32 - m31 * m22
+    c2 = m20 * m33 - m30 * m23
+    c1 = m20 * m32 - m30 * m22
+    c0 = m20 * m31 - m30 * m21
     det = s0 * c5 - s1 * c4 + s2 * c3 + s3 * c2 - s4 * c1 + s5 * c0
     return -det
 
@@ -86,6 +94,18 @@ def _insphere_det(P, a, b, c, d, e):
 def _power(P, a, b, c, d, e):
     """Power of e w.r.t. the circumsphere of tet (a, b, c, d): |e - centre|**2 - R**2."""
     return -_insphere_det(P, a, b, c, d, e) / _orient_det(P, a, b, c, d)
+
+
+@numba.njit(nt.int64(_I, _I, _I, _I, _I, _I), **_JIT)
+def _below(v, a, b, c, d, e):
+    """The largest of a, b, c, d, e that is smaller than v (-1 if none)."""
+    w = -1
+    w = a if a < v and a > w else w
+    w = b if b < v and b > w else w
+    w = c if c < v and c > w else w
+    w = d if d < v and d > w else w
+    w = e if e < v and e > w else w
+    return w
 
 
 @numba.njit(nt.int64(_P, _I, _I, _I, _I, _I, nt.float64[::1], nt.boolean[::1]), **_JIT)
@@ -102,10 +122,9 @@ def _insphere_sos(P, a, b, c, d, e, tol, flag):
         if abs(pw) < tol[2]:
             flag[0] = True
         return 1 if pw < 0 else -1
-    pts = np.array([a, b, c, d, e])
-    pts.sort()
-    for r in range(4, 1, -1):
-        v = pts[r]
+    v = a + b + c + d + e + 1  # above all five (distinct, >= 0) indices
+    for _ in range(3):  # the largest, second and third largest of the five indices
+        v = _below(v, a, b, c, d, e)
         if v == e:
             return -1
         if v == d:

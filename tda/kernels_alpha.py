@@ -43,7 +43,7 @@ import numba
 import numpy as np
 from numba import types as nt
 
-from ._core import complex_pairs, sort_order, write_pairs
+from ._core import complex_pairs, small_order, write_pairs
 from ._geometry import (_I, _JIT, _P, _face_frame, _insphere_sos, _tet_radius2,
                         _tri_circumcentre)
 from .kernels_rips import MAX_POINTS, load_cloud
@@ -57,8 +57,8 @@ _OPEN, _CLOSED, _HULL = 0, 1, 2
 
 
 @numba.njit(nt.int64(_P, _P, _I, _I, _I, _I, nt.float64[::1], nt.boolean[::1], nt.float64[::1],
-                     nt.float64[::1]), **_JIT)
-def _wrap(P, PT, a, b, c, o, tol, flag, hbuf, pbuf):
+                     nt.float64[::1], nt.float64[::1]), **_JIT)
+def _wrap(P, PT, a, b, c, o, tol, flag, hbuf, pbuf, circ):
     """The Delaunay apex on the positive side of face (a, b, c), or -1 for a hull face.
 
     Each point ``x`` above the face (distance ``h > 0``) defines the sphere through
@@ -66,40 +66,61 @@ def _wrap(P, PT, a, b, c, o, tol, flag, hbuf, pbuf):
     normal), ``t = pw / 2h`` with ``pw`` the power of x w.r.t. the face's circle; the
     apex has the smallest ``t``.  Near-ties go to :func:`_insphere_sos`.
     ``PT`` is P transposed (3, m); ``hbuf``, ``pbuf`` are float64 scratch of length m and
-    return heights and powers of the points above or near the plane, and of ``o`` (the
-    apex below, if any, ``o >= 0``).
+    return the heights of all points and the powers of all points unless every point
+    but a, b, c is clearly below (a hull face), and those of ``o`` (the apex below, if any,
+    ``o >= 0``).  ``circ`` (4,) returns the face's circumcentre and squared radius, as
+    :func:`_tri_circumcentre` gives them.
     """
     m = len(P)
     eps_h, band_h, L = tol[0], tol[3], tol[4]
     n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, a, b, c)
-    for x in range(m):  # heights only: branch-free, vectorised
+    circ[0] = q0
+    circ[1] = q1
+    circ[2] = q2
+    circ[3] = r2
+    for x in range(m):  # heights: branch-free, vectorised
         hbuf[x] = n0 * PT[0, x] + n1 * PT[1, x] + n2 * PT[2, x] - off
+    hbuf[a] = -np.inf
+    hbuf[b] = -np.inf
+    hbuf[c] = -np.inf
+    top = -np.inf
+    n_near = 0
+    for x in range(m):  # the highest other point; how many lie nearly on the plane
+        h = hbuf[x]
+        top = h if h > top else top
+        n_near += (h > -band_h) & (h <= eps_h)
     hbuf[a] = 0.0
     hbuf[b] = 0.0
     hbuf[c] = 0.0
+    if top > -band_h:  # else every other point is clearly below: a hull face, no flag
+        for x in range(m):  # powers w.r.t. the face's circle: branch-free, vectorised
+            ex = PT[0, x] - q0
+            ey = PT[1, x] - q1
+            ez = PT[2, x] - q2
+            pbuf[x] = ex * ex + ey * ey + ez * ez - r2
+    if n_near > 0:
+        for x in range(m):
+            h = hbuf[x]
+            if h > -band_h and h <= eps_h and x != a and x != b and x != c:
+                pw = pbuf[x]
+                if abs(pw) < band_h * L and abs(pw) > eps_h * L:
+                    flag[0] = True  # nearly coplanar, nearly but not exactly cocircular
+    if top <= eps_h:  # no point above: a hull face
+        if o >= 0:
+            pbuf[o] = (PT[0, o] - q0) ** 2 + (PT[1, o] - q1) ** 2 + (PT[2, o] - q2) ** 2 - r2
+        return -1
+    # the apex: the first x of smallest pw / h over h > 0 (pw * hb < pb * h), without
+    # branches (pb = inf makes the first point above win)
     best = -1
     hb = 1.0
-    pb = 0.0
-    for x in range(m):  # powers only for points above or nearly on the plane
+    pb = np.inf
+    for x in range(m):
         h = hbuf[x]
-        if h <= -band_h:
-            continue
-        ex = PT[0, x] - q0
-        ey = PT[1, x] - q1
-        ez = PT[2, x] - q2
-        pw = ex * ex + ey * ey + ez * ez - r2
-        pbuf[x] = pw
-        if h > eps_h:
-            if best < 0 or pw * hb < pb * h:  # pw / h < pb / hb, both h > 0
-                best = x
-                hb = h
-                pb = pw
-        elif abs(pw) < band_h * L and abs(pw) > eps_h * L and x != a and x != b and x != c:
-            flag[0] = True  # nearly coplanar, nearly but not exactly cocircular
-    if o >= 0:
-        pbuf[o] = (PT[0, o] - q0) ** 2 + (PT[1, o] - q1) ** 2 + (PT[2, o] - q2) ** 2 - r2
-    if best < 0:
-        return -1
+        pw = pbuf[x]
+        take = (h > eps_h) & (pw * hb < pb * h)
+        best = x if take else best
+        hb = h if take else hb
+        pb = pw if take else pb
     if hb < band_h and abs(pb) < band_h * L:
         flag[0] = True  # the apex itself is nearly coplanar and cocircular
     t_best = pb / (2.0 * hb)
@@ -107,10 +128,11 @@ def _wrap(P, PT, a, b, c, o, tol, flag, hbuf, pbuf):
     first = best
     for x in range(m):
         h = hbuf[x]
-        if h > eps_h and x != first:
-            if pbuf[x] <= 2.0 * h * lim:
-                if _insphere_sos(P, a, b, c, best, x, tol, flag) > 0:
-                    best = x
+        if (h > eps_h) & (x != first) & (pbuf[x] <= 2.0 * h * lim):
+            if _insphere_sos(P, a, b, c, best, x, tol, flag) > 0:
+                best = x
+    if o >= 0:
+        pbuf[o] = (PT[0, o] - q0) ** 2 + (PT[1, o] - q1) ** 2 + (PT[2, o] - q2) ** 2 - r2
     return best
 
 
@@ -136,6 +158,7 @@ def _first_tet(P, PT, tol, flag, hbuf, pbuf):
     if b < 0:
         return fail
     rad = np.full(m, np.inf)
+    circ = np.empty(4)
     ux = P[b, 0] - P[a, 0]
     uy = P[b, 1] - P[a, 1]
     uz = P[b, 2] - P[a, 2]
@@ -157,7 +180,7 @@ def _first_tet(P, PT, tol, flag, hbuf, pbuf):
         for side in range(2):
             f1 = b if side == 0 else c
             f2 = c if side == 0 else b
-            d = _wrap(P, PT, a, f1, f2, -1, tol, flag, hbuf, pbuf)
+            d = _wrap(P, PT, a, f1, f2, -1, tol, flag, hbuf, pbuf, circ)
             if d < 0:
                 continue
             ok = True
@@ -190,6 +213,13 @@ def delaunay(P, face_table):
     Returns ``(n_tets, tets (.,4) vertices, tet_faces (.,4) face ids, n_faces,
     face_v (.,3), face_tet (.,2), face_opp (.,2), face_state)``.
     """
+    return _delaunay(P, face_table)[:8]
+
+
+@numba.njit(cache=True, nogil=True)
+def _delaunay(P, face_table):
+    """:func:`delaunay`, plus ``face_c`` (., 4) and ``face_has_c``: the circumcentre and
+    squared radius of the faces that were wrapped or checked (as :func:`_tri_circumcentre`)."""
     m = len(P)
     L = 0.0
     for x in range(m):
@@ -210,6 +240,8 @@ def delaunay(P, face_table):
     face_tet = np.full((cap_f, 2), -1, dtype=np.int64)
     face_opp = np.full((cap_f, 2), -1, dtype=np.int64)
     face_state = np.empty(cap_f, dtype=np.int8)
+    face_c = np.empty((cap_f, 4))  # circumcentre, squared radius of wrapped/checked faces
+    face_has_c = np.zeros(cap_f, dtype=np.bool_)
     stack = np.empty(cap_f, dtype=np.int32)
     n_t = 0
     n_f = 0
@@ -220,6 +252,7 @@ def delaunay(P, face_table):
         failed = a < 0
     if not failed:
         nxt = (int(a), int(b), int(c), int(d))
+        src = -1  # the face whose wrapping gave nxt
         has_next = True
         while has_next and not failed:
             if n_t == cap_t:
@@ -245,10 +278,17 @@ def delaunay(P, face_table):
                 key = _face_key(m, f0, f1, f2)
                 s = face_table[key]
                 if s >= 0:
-                    if face_state[s] != _OPEN or not _check_face(
-                            P, face_v[s, 0], face_v[s, 1], face_v[s, 2], face_opp[s, 0], opp, tol):
-                        failed = True  # a third tetrahedron on a face, a hull face reopened,
-                        break          # or two tetrahedra not locally Delaunay
+                    # the face just wrapped (s == src) was checked from the scan's heights
+                    # and powers, the same numbers _check_face would compute
+                    if face_state[s] != _OPEN:
+                        failed = True  # a third tetrahedron on a face, or a hull face reopened
+                        break
+                    if s != src:
+                        if not _check_face(P, face_v[s, 0], face_v[s, 1], face_v[s, 2],
+                                           face_opp[s, 0], opp, tol, face_c[s]):
+                            failed = True  # two tetrahedra not locally Delaunay
+                            break
+                        face_has_c[s] = True
                     face_state[s] = _CLOSED
                     face_tet[s, 1] = t
                     face_opp[s, 1] = opp
@@ -275,7 +315,8 @@ def delaunay(P, face_table):
                 if face_state[s] != _OPEN:
                     continue
                 d = _wrap(P, PT, face_v[s, 0], face_v[s, 1], face_v[s, 2], face_opp[s, 0], tol,
-                          flag, hbuf, pbuf)
+                          flag, hbuf, pbuf, face_c[s])
+                face_has_c[s] = True
                 if d < 0:  # no point above: the scan itself certifies the hull face
                     face_state[s] = _HULL
                     continue
@@ -284,6 +325,7 @@ def delaunay(P, face_table):
                     failed = True
                     break
                 nxt = (int(face_v[s, 0]), int(face_v[s, 1]), int(face_v[s, 2]), int(d))
+                src = s
                 has_next = True
                 break
     if not failed:
@@ -292,14 +334,19 @@ def delaunay(P, face_table):
         face_table[_face_key(m, face_v[s, 0], face_v[s, 1], face_v[s, 2])] = -1
     if failed:
         n_t = -1
-    return n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state
+    return n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state, face_c, face_has_c
 
 
-@numba.njit(nt.boolean(_P, _I, _I, _I, _I, _I, nt.float64[::1]), **_JIT)
-def _check_face(P, a, b, c, o0, o1, tol):
+@numba.njit(nt.boolean(_P, _I, _I, _I, _I, _I, nt.float64[::1], nt.float64[::1]), **_JIT)
+def _check_face(P, a, b, c, o0, o1, tol, circ):
     """Two tetrahedra on face (a, b, c): o0 strictly below, o1 strictly above, and o1 not
-    inside the sphere of (a, b, c, o0) by more than the tolerance (local Delaunay)."""
+    inside the sphere of (a, b, c, o0) by more than the tolerance (local Delaunay).
+    ``circ`` (4,) returns the face's circumcentre and squared radius."""
     n0, n1, n2, off, q0, q1, q2, r2 = _face_frame(P, a, b, c)
+    circ[0] = q0
+    circ[1] = q1
+    circ[2] = q2
+    circ[3] = r2
     h0 = n0 * P[o0, 0] + n1 * P[o0, 1] + n2 * P[o0, 2] - off
     p0 = (P[o0, 0] - q0) ** 2 + (P[o0, 1] - q1) ** 2 + (P[o0, 2] - q2) ** 2 - r2
     h1 = n0 * P[o1, 0] + n1 * P[o1, 1] + n2 * P[o1, 2] - off
@@ -334,7 +381,8 @@ def alpha_cloud(P, max_dim, face_table, edge_table):
     (>= m**2) are int32 scratch filled with -1 and restored.
     """
     m = len(P)
-    n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state = delaunay(P, face_table)
+    (n_t, tets, tet_faces, n_f, face_v, face_tet, face_opp, face_state, face_c,
+     face_has_c) = _delaunay(P, face_table)
     if n_t < 0:
         e = np.empty(0)
         return False, e, e, np.empty(0, dtype=np.int8)
@@ -346,9 +394,14 @@ def alpha_cloud(P, max_dim, face_table, edge_table):
     t_val = np.empty(n_f)
     t_e = np.empty((n_f, 3), dtype=np.int32)
     e_v = np.empty((3 * n_f, 2), dtype=np.int32)
+    e_mid = np.empty((3 * n_f, 3))  # centre of each edge's diametral ball,
+    e_val = np.empty(3 * n_f)       # and its squared radius (the edge's own value)
     E = 0
     for s in range(n_f):
-        q0, q1, q2, r2 = _tri_circumcentre(P, face_v[s, 0], face_v[s, 1], face_v[s, 2])
+        if face_has_c[s]:  # found while wrapping or checking the face
+            q0, q1, q2, r2 = face_c[s, 0], face_c[s, 1], face_c[s, 2], face_c[s, 3]
+        else:
+            q0, q1, q2, r2 = _tri_circumcentre(P, face_v[s, 0], face_v[s, 1], face_v[s, 2])
         attached = False
         lowest = np.inf
         for side in range(2):
@@ -371,11 +424,16 @@ def alpha_cloud(P, max_dim, face_table, edge_table):
                 edge_table[key] = E
                 e_v[E, 0] = i
                 e_v[E, 1] = j
+                er2 = 0.0
+                for c in range(3):
+                    e_mid[E, c] = 0.5 * (P[i, c] + P[j, c])
+                    er2 += (0.5 * (P[j, c] - P[i, c])) ** 2
+                e_val[E] = er2
                 E += 1
             t_e[s, k] = edge_table[key]
     ok = 1 + E - n_f + n_t == m  # Euler characteristic of a 3-ball: V - E + F - T = 1
     e_v = e_v[:E]
-    e_val = np.empty(E)
+    e_val = e_val[:E]
     e_att = np.zeros(E, dtype=np.bool_)
     e_low = np.full(E, np.inf)
     for s in range(n_f):
@@ -383,26 +441,20 @@ def alpha_cloud(P, max_dim, face_table, edge_table):
             e = t_e[s, k]
             x = face_v[s, k - 1 if k > 0 else 2]  # the vertex opposite edge (k, k+1)
             e_low[e] = min(e_low[e], t_val[s])
-            i = e_v[e, 0]
-            j = e_v[e, 1]
             d2 = 0.0
-            r2 = 0.0
             for c in range(3):
-                mid = 0.5 * (P[i, c] + P[j, c])
-                d2 += (P[x, c] - mid) ** 2
-                r2 += (0.5 * (P[j, c] - P[i, c])) ** 2
-            if d2 < r2:
+                d2 += (P[x, c] - e_mid[e, c]) ** 2
+            if d2 < e_val[e]:
                 e_att[e] = True
-            e_val[e] = r2
     for e in range(E):
         e_val[e] = e_low[e] if e_att[e] else min(e_val[e], e_low[e])
         edge_table[e_v[e, 0] * m + e_v[e, 1]] = -1
     if not ok:
         e = np.empty(0)
         return False, e, e, np.empty(0, dtype=np.int8)
-    order_t = sort_order(t_val) if max_dim >= 1 else np.empty(0, dtype=np.int64)
-    order_k = sort_order(k_val) if max_dim >= 2 else np.empty(0, dtype=np.int64)
-    b, d, k = complex_pairs(m, e_v, e_val, sort_order(e_val), t_e, t_val, order_t,
+    order_t = small_order(t_val) if max_dim >= 1 else np.empty(0, dtype=np.int64)
+    order_k = small_order(k_val) if max_dim >= 2 else np.empty(0, dtype=np.int64)
+    b, d, k = complex_pairs(m, e_v, e_val, small_order(e_val), t_e, t_val, order_t,
                             tet_faces[:n_t].copy(), k_val, order_k, np.int64(max_dim))
     return True, b, d, k
 

@@ -141,58 +141,95 @@ def _quantile_sorted(x, n, p):
     return x[i] + (pos - i) * (x[i + 1] - x[i])
 
 
+@numba.njit(cache=True, nogil=True)
+def _sort_small(x, n):
+    """Sort x[:n] in place: insertion sort for the few dozen pairs of one atom."""
+    if n > 64:
+        x[:n] = np.sort(x[:n])
+        return
+    for i in range(1, n):
+        v = x[i]
+        j = i - 1
+        while j >= 0 and x[j] > v:
+            x[j + 1] = x[j]
+            j -= 1
+        x[j + 1] = v
+
+
 @numba.njit(cache=True, parallel=True)
-def _stats(offsets, birth, death, slot, start, minp, n_slots, quantiles, out):
+def _stats(offsets, birth, death, slot, start, minp, n_slots, quantiles, out, n_chunks):
+    """Stats per slot, written once per feature: ``out`` may be float32 (one rounding).
+
+    One pass sorts each atom's pairs into per-slot buffers (kept in pair order, so every
+    sum runs in the same order as a scan per slot); buffers live per chunk of atoms
+    (``n_chunks``: a few per thread balance the load; the result does not depend on it).
+    """
     n = len(offsets) - 1
     nq = len(quantiles)
-    for a in numba.prange(n):
-        lo = offsets[a]
-        hi = offsets[a + 1]
-        bs = np.empty(hi - lo)
-        ds = np.empty(hi - lo)
-        for s in range(n_slots):
-            c = 0
-            tot = 0.0
-            mx = 0.0
-            sb = 0.0
-            sd = 0.0
-            for q in range(lo, hi):
-                if slot[q] != s or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
+    longest = 0
+    for a in range(n):
+        longest = max(longest, offsets[a + 1] - offsets[a])
+    n_chunks = min(n, n_chunks)
+    for ch in numba.prange(n_chunks):
+        bs = np.empty((n_slots, longest))
+        ds = np.empty((n_slots, longest))
+        ps = np.empty((n_slots, longest))
+        cnt = np.empty(n_slots, dtype=np.int64)
+        tot = np.empty(n_slots)
+        mx = np.empty(n_slots)
+        sb = np.empty(n_slots)
+        sd = np.empty(n_slots)
+        for a in range(ch * n // n_chunks, (ch + 1) * n // n_chunks):
+            cnt[:] = 0
+            tot[:] = 0.0
+            mx[:] = 0.0
+            sb[:] = 0.0
+            sd[:] = 0.0
+            for q in range(offsets[a], offsets[a + 1]):
+                s = slot[q]
+                if s < 0 or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
                     continue
                 p = death[q] - birth[q]
-                bs[c] = birth[q]
-                ds[c] = death[q]
-                c += 1
-                tot += p
-                mx = max(mx, p)
-                sb += birth[q]
-                sd += death[q]
-            if c == 0:
-                continue
-            mean = tot / c
-            var = 0.0
-            ent = 0.0
-            for q in range(lo, hi):
-                if slot[q] != s or not math.isfinite(death[q]) or death[q] - birth[q] <= minp[s]:
+                c = cnt[s]
+                bs[s, c] = birth[q]
+                ds[s, c] = death[q]
+                ps[s, c] = p
+                cnt[s] = c + 1
+                tot[s] += p
+                mx[s] = max(mx[s], p)
+                sb[s] += birth[q]
+                sd[s] += death[q]
+            for s in range(n_slots):
+                c = cnt[s]
+                o = start[s]
+                if c == 0:
+                    for k in range(8 + 2 * nq):
+                        out[a, o + k] = 0.0
                     continue
-                p = death[q] - birth[q]
-                var += (p - mean) ** 2
-                if p > 0 and tot > 0:
-                    ent -= (p / tot) * math.log(p / tot)
-            o = start[s]
-            out[a, o + 0] = c
-            out[a, o + 1] = tot
-            out[a, o + 2] = mx
-            out[a, o + 3] = mean
-            out[a, o + 4] = math.sqrt(var / c)
-            out[a, o + 5] = ent
-            out[a, o + 6] = sb / c
-            out[a, o + 7] = sd / c
-            b = np.sort(bs[:c])
-            d = np.sort(ds[:c])
-            for k in range(nq):
-                out[a, o + 8 + k] = _quantile_sorted(b, c, quantiles[k])
-                out[a, o + 8 + nq + k] = _quantile_sorted(d, c, quantiles[k])
+                t = tot[s]
+                mean = t / c
+                var = 0.0
+                ent = 0.0
+                for k in range(c):
+                    p = ps[s, k]
+                    var += (p - mean) ** 2
+                    if p > 0 and t > 0:
+                        ent -= (p / t) * math.log(p / t)
+                out[a, o + 0] = c
+                out[a, o + 1] = t
+                out[a, o + 2] = mx[s]
+                out[a, o + 3] = mean
+                out[a, o + 4] = math.sqrt(var / c)
+                out[a, o + 5] = ent
+                out[a, o + 6] = sb[s] / c
+                out[a, o + 7] = sd[s] / c
+                b = bs[s]
+                d = ds[s]
+                _sort_small(b, c)
+                _sort_small(d, c)
+                for k in range(nq):
+                    out[a, o + 8 + k] = _quantile_sorted(b, c, quantiles[k])
+                    out[a, o + 8 + nq + k] = _quantile_sorted(d, c, quantiles[k])
 
 
 # ------------------------------------------------------------------------------------------
@@ -332,7 +369,10 @@ def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=No
         minp = 1e-9 * span
     else:
         minp = np.full(len(dims), float(min_persistence))
-    out = np.zeros((diagrams.n_atoms, int(start[-1])))
+    if method == "stats":  # every feature written once: round to float32 on the way
+        out = np.empty((diagrams.n_atoms, int(start[-1])), dtype=np.float32)
+    else:
+        out = np.zeros((diagrams.n_atoms, int(start[-1])))
     args = (diagrams.offsets, diagrams.birth, diagrams.death, slot, start[:-1], minp)
     lo = np.ascontiguousarray(ranges[:, 0])
     hi = np.ascontiguousarray(ranges[:, 1])
@@ -344,8 +384,8 @@ def vectorize(diagrams: Diagrams, method: str = "image", *, dims=None, ranges=No
     elif method == "landscape":
         _landscapes(*args, lo, hi, int(resolution), int(n_layers), out)
     else:
-        _stats(*args, len(dims), q, out)
-    return out.astype(np.float32)
+        _stats(*args, len(dims), q, out, 64 * numba.get_num_threads())
+    return out if out.dtype == np.float32 else out.astype(np.float32)
 
 
 def feature_names(method, dims, *, resolution=20, n_layers=3, quantiles=_DEFAULT_QUANTILES):
