@@ -55,7 +55,9 @@ def fit_features(frame, cfg: dict) -> FeatureSet:
     return fs.fit(frame)
 
 
-#: mean neighbours per atom a cutoff must give: a first shell holds 4 (diamond) to 14 (bcc)
+#: mean neighbours per atom a cutoff should give: a first shell holds 4 (diamond) to 14 (bcc);
+#: below 1 (empty shells) or above the upper bound the run is refused, between 1 and the
+#: lower bound it is warned about
 SHELL_RANGE = {"neighbors": (4.0, 40.0), "persistence": (4.0, 80.0)}
 
 
@@ -76,8 +78,12 @@ def check_shells(frame, cfg: dict, *, sets=("persistence",), sample: int = 500,
     for section, cut in cuts.items():
         mean = float(neighbor_list(frame, r_cut=cut, query=atoms).counts.mean())
         lo, hi = SHELL_RANGE[section]
-        if not lo <= mean <= hi:
-            factor = cfg[section]["shell_factor"]
+        factor = cfg[section]["shell_factor"]
+        if 1.0 <= mean < lo:         # sparse (a slab in vacuum, a gas): say so, go on
+            logger.warning("[%s] shell_factor = %g: the cutoff %.4g holds only %.1f neighbours "
+                           "per atom in the first selected frame (a condensed first shell holds "
+                           "%g-%g)", section, factor, cut, mean, lo, hi)
+        elif not lo <= mean <= hi:
             raise ConfigError(
                 f"[{section}] shell_factor = {factor:g}: the cutoff {cut:.4g} ({factor:g} x the "
                 f"first-neighbour distance {d1:.4g}) holds {mean:.1f} neighbours per "
