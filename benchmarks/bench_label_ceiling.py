@@ -18,7 +18,8 @@ crystal-like cluster holds >= 20 atoms for good), of
   scored on the others) on q_l, q̄_l and the ten Wolde flag, cut at recall 0.9: roughly the
   best precision these per-atom features allow at the issue's recall;
 * ``anchored-avg``, ``anchored-both``: crystopo's anchored labels (``fit_structures``) on the
-  averaged Steinhardt q̄_l, and on q_l beside q̄_l (the default, ``LABEL_LOCAL_STEINHARDT``).
+  averaged Steinhardt q̄_l, and on q_l beside q̄_l (the option ``LABEL_LOCAL_STEINHARDT``,
+  off by default).
 
     python benchmarks/bench_label_ceiling.py [--only NAME] [--no-anchored] [--json out.json]
 """

@@ -75,7 +75,8 @@ STRUCTURE_DEFAULTS: dict = {
 _D = STRUCTURE_DEFAULTS
 LABEL_SETS = ("steinhardt",)   # chosen on the validation suite (README)
 # whether the Steinhardt label set holds each atom's own q_l beside the averaged q̄_l
-# (``FeatureSet(steinhardt_both=True)``; the pipeline wires it).  Measured on the validation
+# (``FeatureSet(steinhardt_both=True)``; the validation benchmarks read it, ``analyze`` does
+# not offer it: its feature store holds the averaged q̄_l only).  Measured on the validation
 # suite (benchmarks/bench_labels.py --both / --no-both, 6 nucleation runs): precision against
 # PTM rises on every run (0.17-0.21 -> 0.19-0.35) and fcc/hcp on five of six, but recall
 # falls (0.91-0.99 -> 0.83-0.93, under 0.9 on three) and the runs with a known truth (nucleus,
