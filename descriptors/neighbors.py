@@ -30,7 +30,7 @@ import numpy as np
 from ._neighbor_kernels import finish_pairs, kd_candidates, take_first
 from .frame import as_frame
 
-__all__ = ["NeighborList", "neighbor_list", "first_shell_distance"]
+__all__ = ["NeighborList", "neighbor_list", "neighbor_chunks", "first_shell_distance"]
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,54 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
     [12, 12]
     """
     frame = as_frame(frame)
+    n_q, chunks = _search(frame, r_cut, k, backend, query, chunk_size)
+    out = _Output(n_q, None if k is None else int(k))
+    for _, cand in chunks:
+        out.append(*cand)
+        del cand
+    offsets, j, dist, vec = out.finish()
+    if not frame.box.is_orthogonal:
+        _rotate_back(vec, frame.box.canonical()[1])
+    return NeighborList(offsets, j, dist, vec, None if r_cut is None else float(r_cut),
+                        None if k is None else int(k))
+
+
+def neighbor_chunks(frame, r_cut: float | None = None, *, k: int | None = None,
+                    backend: str = "auto", chunk_size: int = CHUNK_SIZE):
+    """The rows of :func:`neighbor_list` ``chunk_size`` atoms at a time, from one search.
+
+    Yields ``(start, stop, NeighborList)``: the list of the frame's rows ``start:stop``
+    (``n_atoms == stop - start``; ``indices`` are rows of the frame), equal to those rows
+    of ``neighbor_list(frame, r_cut, k=k)``.  The search structure is built once, and only
+    one chunk's pairs are held at a time: a consumer that reduces each chunk (the feature
+    stage) never holds the whole frame's list.  Arguments are checked when the function
+    is called.
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice
+    >>> fr = make_lattice("fcc", 3)
+    >>> [(a, b, nl.n_atoms) for a, b, nl in neighbor_chunks(fr, 1.2, chunk_size=50)]
+    [(0, 50, 50), (50, 100, 50), (100, 108, 8)]
+    """
+    frame = as_frame(frame)
+    _, chunks = _search(frame, r_cut, k, backend, None, chunk_size)
+    rot = None if frame.box.is_orthogonal else frame.box.canonical()[1]
+    kk = None if k is None else int(k)
+    rc = None if r_cut is None else float(r_cut)
+
+    def gen():
+        for (start, stop), (offsets, j, dist, vec) in chunks:
+            if rot is not None:
+                _rotate_back(vec, rot)
+            yield start, stop, NeighborList(offsets, j, dist, vec, rc, kk)
+    return gen()
+
+
+def _search(frame, r_cut, k, backend, query, chunk_size):
+    """Check the arguments, build the search; ``(n_rows, iterator of ((start, stop),
+    (offsets, indices, distances, vectors)))`` over chunks of rows, vectors in the
+    canonical cell's orientation."""
     if (r_cut is None) == (k is None):
         raise ValueError(f"give exactly one of r_cut and k (got r_cut={r_cut!r}, k={k!r})")
     if r_cut is not None and not (np.isfinite(r_cut) and r_cut > 0):
@@ -285,7 +333,8 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
     rows = _as_rows(query, n)
     n_q = n if rows is None else len(rows)
     if n == 0 or n_q == 0:
-        return _empty_list(n_q, r_cut, k)
+        e = _empty_list(n_q, r_cut, k)
+        return n_q, iter([((0, n_q), (e.offsets, e.indices, e.distances, e.vectors))])
     box, rot = frame.box.canonical()
     if k is not None and not box.pbc.any() and k > n - 1:
         raise ValueError(f"k={k} neighbours asked for, but this non-periodic box holds "
@@ -323,31 +372,27 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
         limit = _unique_image_radius(box, reps)
         if k is not None:
             ask = min(ask, search.n_points(reps))
-    out = _Output(n_q, None if k is None else int(k))
     # rows are searched `chunk_size` at a time: each row's neighbours depend on that row
     # alone, so the list is the same for every chunk size, and only one chunk's candidates
     # are held besides the growing result
-    for start in range(0, n_q, chunk_size):
-        stop = min(start + chunk_size, n_q)
-        crows = np.arange(start, stop, dtype=np.int64) if rows is None else rows[start:stop]
-        if kd is not None:
-            # float64 distances: two spare candidates settle all but degenerate shells
-            cand, all_found = kd.query(crows, r_cut, None if k is None else int(k) + 3, reach)
-        elif r_cut is not None:
-            cand, all_found = search.query(crows, reps, tol, r_cut=float(r_cut)), False
-        else:
-            cand = search.query(crows, reps, tol, num=ask, r_guess=reach)
-            all_found = ask == search.n_points(reps)
-        if k is not None:
-            cand = _exactly_k(search, box, crows, len(crows), int(k), cand, tol, limit,
-                              all_found, reach)
-        out.append(*cand)
-        del cand
-    offsets, j, dist, vec = out.finish()
-    if not frame.box.is_orthogonal:
-        _rotate_back(vec, rot)
-    return NeighborList(offsets, j, dist, vec, None if r_cut is None else float(r_cut),
-                        None if k is None else int(k))
+
+    def chunks():
+        for start in range(0, n_q, chunk_size):
+            stop = min(start + chunk_size, n_q)
+            crows = np.arange(start, stop, dtype=np.int64) if rows is None else rows[start:stop]
+            if kd is not None:
+                # float64 distances: two spare candidates settle all but degenerate shells
+                cand, all_found = kd.query(crows, r_cut, None if k is None else int(k) + 3, reach)
+            elif r_cut is not None:
+                cand, all_found = search.query(crows, reps, tol, r_cut=float(r_cut)), False
+            else:
+                cand = search.query(crows, reps, tol, num=ask, r_guess=reach)
+                all_found = ask == search.n_points(reps)
+            if k is not None:
+                cand = _exactly_k(search, box, crows, len(crows), int(k), cand, tol, limit,
+                                  all_found, reach)
+            yield (start, stop), cand
+    return n_q, chunks()
 
 
 def _rotate_back(vec, rot, block=1 << 20):

@@ -43,6 +43,7 @@ from .neighbors import NeighborList, neighbor_list
 
 # the sorting networks and the compiled kernel, under the names the tests and benchmarks read
 from ._nmap_backends import merge_schedule as _merge_schedule, networks as _networks  # noqa: F401
+from ._nmap_kernels import feature_rows as _feature_rows
 from ._nmap_kernels import (BITONIC as _BITONIC, BITONIC_NET as _BITONIC_NET,  # noqa: F401
                             BLOCK as _BLOCK, BLOCK_NET as _BLOCK_NET, EXCHANGE as _EXCHANGE,
                             MIN as _MIN, NET_MAX as _NET_MAX, nmap_parallel as _nmap_parallel)
@@ -128,14 +129,18 @@ def default_map_cutoff(frame, size: int = 32, *, sample: int = 2000, seed: int =
     return float(_CUTOFF_FACTOR * np.median(nl.distances[nl.offsets[1:] - 1]))
 
 
-def _resolve_cutoff(frame, neighbors, size, r_cut):
-    """Cutoff the kernel applies (``inf`` keeps every neighbour of a k-nearest list)."""
+def _resolve_cutoff(frame, neighbors, size, r_cut, n_rows=None):
+    """Cutoff the kernel applies (``inf`` keeps every neighbour of a k-nearest list);
+    ``neighbors`` must hold ``n_rows`` rows (default: one per atom)."""
     if neighbors is None:
         return default_map_cutoff(frame, size) if r_cut is None else float(r_cut)
     if not isinstance(neighbors, NeighborList):
         raise ValueError(f"neighbors must be a NeighborList or None, got {type(neighbors).__name__}")
-    if neighbors.n_atoms != frame.n_atoms:
-        raise ValueError(f"neighbors has {neighbors.n_atoms} atoms, the frame {frame.n_atoms}")
+    want = frame.n_atoms if n_rows is None else n_rows
+    if neighbors.n_atoms != want:
+        raise ValueError(f"neighbors has {neighbors.n_atoms} atoms, the frame {frame.n_atoms}"
+                         if n_rows is None else
+                         f"neighbors has {neighbors.n_atoms} rows, the slice rows {n_rows}")
     if neighbors.r_cut is None:
         if r_cut is not None:
             raise ValueError(f"r_cut={r_cut!r} cannot be applied to a k-nearest neighbour list "
@@ -153,13 +158,15 @@ def _slice_list(nl, start, stop):
     return (nl.offsets[start:stop + 1] - lo, nl.indices[lo:hi], nl.distances[lo:hi], nl.vectors[lo:hi])
 
 
-def _chunks(frame, neighbors, r_cut, chunk):
-    """Yield ``(start, stop, (offsets, indices, distances, vectors))`` of consecutive atoms."""
+def _chunks(frame, neighbors, r_cut, chunk, lo=0):
+    """Yield ``(start, stop, (offsets, indices, distances, vectors))`` of consecutive atoms;
+    a given ``neighbors`` holds the rows of atoms ``lo, lo + 1, ...``."""
     n = frame.n_atoms
     if neighbors is not None:
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            yield start, stop, _slice_list(neighbors, start, stop)
+        hi = lo + neighbors.n_atoms
+        for start in range(lo, hi, chunk):
+            stop = min(hi, start + chunk)
+            yield start, stop, _slice_list(neighbors, start - lo, stop - lo)
         return
     block = max(chunk, (_NEIGHBOR_BLOCK // chunk) * chunk)
     for bstart in range(0, n, block):
@@ -176,7 +183,7 @@ def _chunks(frame, neighbors, r_cut, chunk):
 # public API
 # ---------------------------------------------------------------------------------------------
 
-def _prepare(frame, neighbors, size, r_cut, gamma, beta, weights, backend, chunk):
+def _prepare(frame, neighbors, size, r_cut, gamma, beta, weights, backend, chunk, n_rows=None):
     """Validate everything up front; return (frame, kernel, codes, wtab, cutoff)."""
     frame = as_frame(frame)
     _check_params(size, r_cut, gamma, beta)
@@ -184,20 +191,31 @@ def _prepare(frame, neighbors, size, r_cut, gamma, beta, weights, backend, chunk
         raise ValueError(f"chunk must be an integer >= 1, got chunk={chunk!r}")
     kernel = _kernel(backend)
     codes, wtab = _weight_table(frame, weights)
-    cut = _resolve_cutoff(frame, neighbors, size, r_cut) if frame.n_atoms else np.inf
+    cut = _resolve_cutoff(frame, neighbors, size, r_cut, n_rows) if frame.n_atoms else np.inf
     return frame, kernel, codes, wtab, cut
 
 
+def _row_range(frame, neighbors, rows):
+    """``(first row, number of rows)`` of a ``rows`` slice (``(0, None)``: every atom)."""
+    if rows is None:
+        return 0, None
+    if not isinstance(rows, slice) or rows.step not in (None, 1) or neighbors is None:
+        raise ValueError(f"rows must be a slice start:stop of the frame's atoms, with the "
+                         f"neighbour list of those rows, got rows={rows!r}")
+    lo, hi, _ = rows.indices(as_frame(frame).n_atoms)
+    return lo, max(0, hi - lo)
+
+
 def _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut, out=None,
-            reuse=False):
+            reuse=False, lo=0):
     """Yield ``(slice, images)``; images are views of ``out`` when given, fresh arrays otherwise,
     or (``reuse``) views of one buffer, overwritten by the next block."""
     if frame.n_atoms == 0:
         return
     buf = None
-    for start, stop, (off, idx, dist, vec) in _chunks(frame, neighbors, cut, int(chunk)):
+    for start, stop, (off, idx, dist, vec) in _chunks(frame, neighbors, cut, int(chunk), lo):
         if out is not None:
-            block = out[start:stop]
+            block = out[start - lo:stop - lo]
         elif reuse:  # fresh memory costs a page fault per atom (4 KB per channel) every block
             if buf is None:
                 buf = np.empty((min(int(chunk), frame.n_atoms), wtab.shape[0], size, size),
@@ -238,7 +256,7 @@ def iter_neighbors_map(frame, neighbors=None, *, chunk: int = 16384, size: int =
 
 
 def neighbors_map(frame, neighbors=None, *, size: int = 32, r_cut=None, gamma: float = 2.0,
-                  beta: float = 3.0, weights=None, backend: str = "numba") -> np.ndarray:
+                  beta: float = 3.0, weights=None, backend: str = "numba", rows=None) -> np.ndarray:
     """Neighbors Map of every atom: an image of sorted, weighted distances in its ball.
 
     Row 0 holds the atom's distances to its neighbours ``j_1 ... j_S`` (sorted);
@@ -265,6 +283,9 @@ def neighbors_map(frame, neighbors=None, *, size: int = 32, r_cut=None, gamma: f
         multiplied by the weights of both atoms of its pair.
     backend : {"numba", "numpy"}
         ``"numpy"`` is a slow reference kept for tests.
+    rows : slice, optional
+        Only the frame's atoms ``rows.start:rows.stop``, whose rows ``neighbors`` holds (a
+        chunk of :func:`descriptors.neighbors.neighbor_chunks`).
 
     Returns
     -------
@@ -279,18 +300,22 @@ def neighbors_map(frame, neighbors=None, *, size: int = 32, r_cut=None, gamma: f
     >>> im.shape, im.dtype, float(im[0, 0, 0, 0])  # nearest-neighbour distance 1
     ((108, 1, 32, 32), dtype('float32'), 1.0)
     """
-    chunk = _NEIGHBOR_BLOCK if neighbors is None else max(1, as_frame(frame).n_atoms)
+    lo, n_rows = _row_range(frame, neighbors, rows)
+    chunk = _NEIGHBOR_BLOCK if neighbors is None else max(1, neighbors.n_atoms)
     frame, kernel, codes, wtab, cut = _prepare(frame, neighbors, size, r_cut, gamma, beta, weights,
-                                               backend, chunk)
-    out = np.empty((frame.n_atoms, wtab.shape[0], size, size), dtype=np.float32)
-    for _ in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut, out):
-        pass
+                                               backend, chunk, n_rows)
+    n = frame.n_atoms if n_rows is None else n_rows
+    out = np.empty((n, wtab.shape[0], size, size), dtype=np.float32)
+    if n:
+        for _ in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut,
+                         out, lo=lo):
+            pass
     return out
 
 
 def neighbors_map_features(frame, neighbors=None, *, block: int = 8, size: int = 32, r_cut=None,
                            gamma: float = 2.0, beta: float = 3.0, weights=None, chunk: int = 16384,
-                           backend: str = "numba") -> np.ndarray:
+                           backend: str = "numba", rows=None) -> np.ndarray:
     """A compact vector per atom from its Neighbors Map, for clustering at 10^6 atoms.
 
     Per channel: the top-left ``block x block`` pixels (the centre's and its
@@ -298,7 +323,15 @@ def neighbors_map_features(frame, neighbors=None, *, block: int = 8, size: int =
     notes these carry the structure, and the row weights make the rest fade),
     then the ``size`` row means and the ``size`` column means of the whole image
     (how each neighbour's environment and each neighbour rank look on average).
-    Images are made chunk by chunk and never held all at once.
+    Images are made chunk by chunk and never held all at once; the reduction runs in
+    parallel and equals NumPy's ``mean`` bit for bit.
+
+    Parameters
+    ----------
+    rows : slice, optional
+        Only the frame's atoms ``rows.start:rows.stop``, whose rows ``neighbors`` holds (a
+        chunk of :func:`descriptors.neighbors.neighbor_chunks`); the result has one row per
+        atom of the slice.  Other parameters: :func:`neighbors_map`, plus ``chunk``.
 
     Returns
     -------
@@ -310,15 +343,17 @@ def neighbors_map_features(frame, neighbors=None, *, block: int = 8, size: int =
     >>> neighbors_map_features(make_lattice("bcc", 3), block=4, size=16).shape
     (54, 48)
     """
+    lo, n_rows = _row_range(frame, neighbors, rows)
     frame, kernel, codes, wtab, cut = _prepare(frame, neighbors, size, r_cut, gamma, beta, weights,
-                                               backend, chunk)
+                                               backend, chunk, n_rows)
     if isinstance(block, bool) or not isinstance(block, Integral) or not 1 <= block <= size:
         raise ValueError(f"block must be an integer in [1, size={size}], got block={block!r}")
     n_ch = wtab.shape[0]
     width = block * block + 2 * size
-    out = np.zeros((frame.n_atoms, n_ch * width), dtype=np.float32)
+    out = np.zeros((frame.n_atoms if n_rows is None else n_rows, n_ch * width), dtype=np.float32)
+    if n_rows == 0:
+        return out
     for atoms, im in _blocks(frame, neighbors, chunk, size, gamma, beta, kernel, codes, wtab, cut,
-                             reuse=True):
-        parts = [im[:, :, :block, :block].reshape(len(im), n_ch, -1), im.mean(axis=3), im.mean(axis=2)]
-        out[atoms] = np.concatenate(parts, axis=2).reshape(len(im), -1)
+                             reuse=True, lo=lo):
+        _feature_rows(im, int(block), out, atoms.start - lo)
     return out

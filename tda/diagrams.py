@@ -429,7 +429,9 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
         Use the ``k`` nearest neighbours instead of a cutoff.
     backend : {"auto", "numba", "gudhi", "ripser"}
     atoms : array of int or bool, optional
-        Only these atoms (rows of the result follow them).
+        Only these atoms (rows of the result follow them).  ``neighbors`` may then hold
+        just their rows (``neighbor_list(frame, r_cut, query=atoms)`` or a chunk of
+        :func:`descriptors.neighbors.neighbor_chunks`) instead of every atom's.
     min_persistence : float
         Drop pairs with ``death - birth <= min_persistence`` (length units).  The
         default 0 keeps every pair, as gudhi and ripser do -- including pairs of a few
@@ -465,7 +467,11 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
     else:
         if not isinstance(neighbors, NeighborList):
             raise TypeError(f"neighbors must be a NeighborList, got {type(neighbors).__name__}")
-        if neighbors.n_atoms != frame.n_atoms:
+        rows_only = atoms is not None and neighbors.n_atoms != frame.n_atoms
+        if rows_only and neighbors.n_atoms != len(np.arange(frame.n_atoms)[np.asarray(atoms)]):
+            raise ValueError(f"neighbors has {neighbors.n_atoms} rows, neither the frame's "
+                             f"{frame.n_atoms} atoms nor one per atom of `atoms`")
+        if not rows_only and neighbors.n_atoms != frame.n_atoms:
             raise ValueError(f"neighbors has {neighbors.n_atoms} atoms but the frame has "
                              f"{frame.n_atoms}; build it from this frame")
         if r_cut is not None:
@@ -473,7 +479,7 @@ def local_persistence(frame, neighbors: NeighborList | None = None, *, complex: 
         elif k is not None:
             neighbors = _k_nearest(neighbors, k)
     offsets, vectors = neighbors.offsets, neighbors.vectors
-    if atoms is not None:
+    if atoms is not None and neighbors.n_atoms == frame.n_atoms:
         idx = np.arange(frame.n_atoms)[np.asarray(atoms)]
         counts = np.diff(offsets)[idx]
         new = np.zeros(len(idx) + 1, dtype=np.int64)

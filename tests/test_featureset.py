@@ -231,3 +231,31 @@ def test_transform_does_not_depend_on_the_numba_thread_count(fitted):
         np.testing.assert_array_equal(one.sets[name], two.sets[name], err_msg=name)
     np.testing.assert_array_equal(one.q6, two.q6)
     np.testing.assert_array_equal(one.solid, two.solid)
+
+
+def _sheared_two_species(seed):
+    from descriptors import Box, Frame
+
+    f = make_lattice("fcc", 5, noise=0.05, seed=seed, types=[1, 2, 2, 1])
+    L = f.box.cell[0, 0]
+    cell = np.array([[L, 0, 0], [0.3 * L, L, 0], [0.1 * L, -0.2 * L, L]])
+    return Frame(f.box.to_fractional(f.positions) @ cell, Box(cell), f.ids, f.types)
+
+
+@pytest.mark.parametrize("case", ["noisy fcc", "triclinic two species"])
+@pytest.mark.parametrize("sets", [None, ["neighbors_map_image", "persistence", "steinhardt"]])
+def test_chunked_transform_equals_the_whole_list_bit_for_bit(case, sets):
+    """Without a neighbour list, transform works chunk by chunk of rows and keeps only the
+    first shell for the whole frame; the numbers are those of the whole list, whatever the
+    chunk size."""
+    f = make_lattice("fcc", 5, noise=0.06, seed=8) if case == "noisy fcc" \
+        else _sheared_two_species(9)
+    fs = FeatureSet(sets).fit(f)
+    whole = fs.transform(f, fs.neighbors(f))
+    for size in (1, 97, f.n_atoms):
+        got = fs.transform(f, chunk_size=size)
+        assert list(got.sets) == list(whole.sets)
+        for name, x in whole.sets.items():
+            np.testing.assert_array_equal(got.sets[name], x, err_msg=f"{name}, chunk {size}")
+        np.testing.assert_array_equal(got.q6, whole.q6)
+        np.testing.assert_array_equal(got.solid, whole.solid)

@@ -480,3 +480,42 @@ def test_scipy_workers_follow_numba_threads(monkeypatch):
     finally:
         numba.set_num_threads(before)
     assert seen and set(seen) == {1}
+
+
+# -- neighbor_chunks: the rows of neighbor_list, a chunk at a time, from one search ---------
+
+def _joined(chunks):
+    parts = [nl for _, _, nl in chunks]
+    return (np.concatenate([p.counts for p in parts]), np.concatenate([p.indices for p in parts]),
+            np.concatenate([p.distances for p in parts]), np.concatenate([p.vectors for p in parts]))
+
+
+@pytest.mark.parametrize("name", ["orthogonal", "lammps", "general", "thin", "tiny"])
+@pytest.mark.parametrize("by", ["cutoff", "k"])
+def test_neighbor_chunks_equal_the_rows_of_the_whole_list(name, by):
+    from descriptors.neighbors import neighbor_chunks
+
+    cell, n, r_cut = (np.diag([5.0, 6.0, 7.0]), 90, 2.1) if name == "orthogonal" \
+        else TRICLINIC_CASES[name]
+    frame = random_frame(n, cell, seed=21)
+    kw = {"r_cut": r_cut} if by == "cutoff" else {"k": min(12, 3 * n)}
+    whole = neighbor_list(frame, **kw)
+    for size in (1, 7, n, 10 * n):
+        chunks = list(neighbor_chunks(frame, chunk_size=size, **kw))
+        bounds = [(a, b) for a, b, _ in chunks]
+        assert bounds[0][0] == 0 and bounds[-1][1] == n
+        assert all(b0 == a1 for (_, b0), (a1, _) in zip(bounds[:-1], bounds[1:]))
+        assert all(nl.n_atoms == b - a for a, b, nl in chunks)
+        got = _joined(chunks)
+        for g, w in zip(got, (whole.counts, whole.indices, whole.distances, whole.vectors)):
+            npt.assert_array_equal(g, w)    # bit for bit, triclinic rotation included
+
+
+def test_neighbor_chunks_check_arguments_when_called():
+    from descriptors.neighbors import neighbor_chunks
+
+    frame = random_frame(10, np.diag([5.0, 5.0, 5.0]), seed=1)
+    with pytest.raises(ValueError, match="exactly one of r_cut and k"):
+        neighbor_chunks(frame)
+    with pytest.raises(ValueError, match="chunk_size"):
+        neighbor_chunks(frame, 1.0, chunk_size=0)

@@ -364,3 +364,42 @@ def test_neighbor_list_mismatch_raises():
         neighbors_map(f, neighbor_list(f, k=6), r_cut=1.5)
     with pytest.raises(ValueError, match="neighbors has 27 atoms, the frame 8"):
         neighbors_map(make_lattice("sc", 2), neighbor_list(f, 2.0))
+
+
+# -- the compact features: parallel reduction, chunks of rows -------------------------------
+
+@pytest.mark.parametrize("weights", [None, [{1: 1.0, 2: -1.0}]])
+@pytest.mark.parametrize("size,block", [(32, 8), (12, 3), (6, 6)])
+def test_features_equal_the_numpy_reduction_of_the_images_bit_for_bit(weights, size, block):
+    """The parallel kernel keeps the top-left block and the row and column means exactly as
+    NumPy's float32 ``mean`` computes them (its pairwise summation order)."""
+    f = _sheared("fcc", 3, 0.05, 6, types=[1, 2, 2, 1]) if weights else \
+        make_lattice("bcc", 4, noise=0.06, seed=2)
+    nl = neighbor_list(f, 2.4)
+    im = neighbors_map(f, nl, size=size, weights=weights)
+    n_ch = im.shape[1]
+    want = np.concatenate([im[:, :, :block, :block].reshape(len(im), n_ch, -1),
+                           im.mean(axis=3), im.mean(axis=2)], axis=2).reshape(len(im), -1)
+    got = neighbors_map_features(f, nl, size=size, block=block, weights=weights, chunk=37)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_features_and_images_of_a_chunk_of_rows_equal_the_whole_frame_rows():
+    from descriptors.neighbors import neighbor_chunks
+
+    f = _sheared("hcp", 3, 0.05, 7, types=[1, 2])
+    w = [{1: 1.0, 2: 0.5}]
+    nl = neighbor_list(f, 2.3)
+    feats = neighbors_map_features(f, nl, weights=w)
+    ims = neighbors_map(f, nl, weights=w)
+    for a, b, part in neighbor_chunks(f, 2.3, chunk_size=25):
+        np.testing.assert_array_equal(neighbors_map_features(f, part, weights=w, rows=slice(a, b)),
+                                      feats[a:b])
+        np.testing.assert_array_equal(neighbors_map(f, part, weights=w, rows=slice(a, b)),
+                                      ims[a:b])
+    with pytest.raises(ValueError, match="rows must be a slice"):
+        neighbors_map_features(f, nl, rows=[0, 1])
+    with pytest.raises(ValueError, match="rows must be a slice"):
+        neighbors_map_features(f, None, rows=slice(0, 5))
+    with pytest.raises(ValueError, match="neighbors has .* rows, the slice rows 5"):
+        neighbors_map_features(f, nl, rows=slice(0, 5))

@@ -239,3 +239,17 @@ def test_diagrams_container_roundtrips():
         dg.of(32)
     with pytest.raises(ValueError, match="different complexes"):
         Diagrams.concatenate([dg, Diagrams([0], [], [], [], "rips")])
+
+
+def test_local_persistence_takes_the_rows_of_just_the_chosen_atoms():
+    """A list of only some atoms' rows (a query list or a chunk) gives the diagrams of the
+    frame-sized list restricted to those atoms."""
+    f = make_lattice("bcc", 3, noise=0.05, seed=3)
+    atoms = np.array([5, 0, 17, 33])
+    full = local_persistence(f, neighbor_list(f, 1.25), atoms=atoms)
+    rows = local_persistence(f, neighbor_list(f, 1.25, query=atoms), atoms=atoms)
+    for d in range(3):
+        for i in range(len(atoms)):
+            np.testing.assert_array_equal(rows.diagram(i, d), full.diagram(i, d))
+    with pytest.raises(ValueError, match="one per atom of `atoms`"):
+        local_persistence(f, neighbor_list(f, 1.25, query=atoms[:3]), atoms=atoms)

@@ -280,10 +280,11 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
             skipped.update(features_on_dask(trajectory, todo, fs, store, workers=workers,
                                             scheduler=scheduler, progress=progress))
         elif todo:
-            loop = FrameLoop(traj, todo, neighbors=fs.neighbors, progress=progress, desc="features")
+            # transform searches the neighbours chunk by chunk itself (never the whole list)
+            loop = FrameLoop(traj, todo, progress=progress, desc="features")
 
-            def features(i, frame, nl):
-                store.write(i, fs.transform(frame, nl).arrays(),
+            def features(i, frame, _):
+                store.write(i, fs.transform(frame).arrays(),
                             {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
 
             for i, _ in loop.run(features):

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from descriptors import NeighborList, as_frame, neighbor_list
+from descriptors.neighbors import CHUNK_SIZE, neighbor_chunks
 
 __all__ = ["FeatureSet", "FrameFeatures", "FEATURE_DEFAULTS", "FEATURE_SETS"]
 
@@ -160,11 +161,7 @@ def _rows_within(frame, atoms, r_cut, knl=None, at=None):
                             None, knl.k).truncate(r_cut)
     else:
         rows = neighbor_list(frame, r_cut=r_cut, query=atoms)
-    counts = np.zeros(frame.n_atoms, np.int64)
-    counts[atoms] = rows.counts
-    offsets = np.zeros(frame.n_atoms + 1, np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return NeighborList(offsets, rows.indices, rows.distances, rows.vectors, float(r_cut), None)
+    return _frame_rows(rows, atoms, frame.n_atoms)
 
 
 class FeatureSet:
@@ -280,70 +277,54 @@ class FeatureSet:
         return neighbor_list(frame, r_cut=self.search_radius)
 
     # -- transforming ---------------------------------------------------------------------
-    def transform(self, frame, neighbors=None) -> FrameFeatures:
-        """Every feature set of one frame; ``neighbors`` from :meth:`neighbors` if given."""
-        from descriptors.steinhardt import solid_liquid, steinhardt, steinhardt_and_solid
+    def transform(self, frame, neighbors=None, *, chunk_size: int | None = None) -> FrameFeatures:
+        """Every feature set of one frame.
 
+        Without ``neighbors`` the frame is described ``chunk_size`` atoms at a time
+        (default :data:`descriptors.neighbors.CHUNK_SIZE`) from one search
+        (:func:`descriptors.neighbors.neighbor_chunks`): the Neighbors Map and the
+        persistence of a chunk are made from its rows, and only the first-shell pairs that
+        the Steinhardt averages need are kept for the whole frame, so the wide list at the
+        Neighbors Map's radius (2 GB at 10^6 atoms) is never held.  With ``neighbors``
+        (from :meth:`neighbors`, shared with other stages) the same features come from that
+        list; both ways give the same numbers, bit for bit.
+        """
         self._check_fitted()
         frame = as_frame(frame)
-        c = self.config
         reach = self.search_radius
-        nl = self.neighbors(frame) if neighbors is None else neighbors
-        if nl.r_cut < reach * (1 - 1e-12):
-            raise ValueError(f"neighbors reach {nl.r_cut:.6g}, the features need {reach:.6g}")
-        shell = nl.truncate(self.shell_cut_) if self.shell_cut_ < nl.r_cut else nl
+        if neighbors is not None:
+            if neighbors.r_cut is None or neighbors.r_cut < reach * (1 - 1e-12):
+                raise ValueError(f"neighbors reach {neighbors.r_cut}, the features need {reach:.6g}")
+            chunks = [(0, frame.n_atoms, neighbors)]
+        else:
+            chunks = neighbor_chunks(frame, reach, chunk_size=chunk_size or CHUNK_SIZE)
         out = FrameFeatures(frame.ids, frame.types)
-        sets = out.sets
-        nm = c["neighbors_map"]
-        map_nl = None
-        if self.map_cut_ is not None:
-            map_nl = nl.truncate(self.map_cut_) if self.map_cut_ < nl.r_cut else nl
+        local = [s for s in self.sets if s in ("neighbors_map", "neighbors_map_image", "persistence")]
+        need_shell = "steinhardt" in self.sets or self.classic
+        cols, shells = {}, []
+        for start, stop, nl in chunks:
+            for name, x in self._local_sets(frame, nl, slice(start, stop), local):
+                if name not in cols:
+                    cols[name] = np.empty((frame.n_atoms,) + x.shape[1:], dtype=x.dtype)
+                cols[name][start:stop] = x
+            if need_shell:
+                shells.append(nl.truncate(self.shell_cut_) if self.shell_cut_ < nl.r_cut else nl)
+            del nl
+        shell = _join_lists(shells) if need_shell else None
+        del shells
         for name in self.sets:
-            if name == "neighbors_map":
-                from descriptors.neighbors_map import neighbors_map_features
-
-                sets[name] = neighbors_map_features(frame, map_nl, block=nm["block"],
-                                                    size=nm["size"], gamma=nm["gamma"],
-                                                    beta=nm["beta"])
-            elif name == "neighbors_map_image":
-                from descriptors.neighbors_map import neighbors_map
-
-                im = neighbors_map(frame, map_nl, size=nm["size"], gamma=nm["gamma"], beta=nm["beta"])
-                sets[name] = im.reshape(len(im), -1)
-            elif name == "persistence":
-                import tda
-
-                pc = c["persistence"]
-                ph_nl = nl.truncate(self.ph_cut_) if self.ph_cut_ < nl.r_cut else nl
-                dg = tda.local_persistence(frame, ph_nl, complex=pc["complex"],
-                                           max_dim=pc["max_dim"])
-                sets[name] = self.vectorizer_.transform(dg)
+            if name in cols:
+                out.sets[name] = cols.pop(name)
             elif name == "steinhardt":
-                ls = c["steinhardt"]["l"]
-                if self.steinhardt_both:
-                    sets[name] = np.hstack([steinhardt(frame, shell, l=ls),
-                                            steinhardt(frame, shell, l=ls, average=True)])
-                elif self.classic:       # the q_lm harmonics once for q_l and ten Wolde
-                    sets[name], out.solid = steinhardt_and_solid(
-                        frame, shell, l=ls, average=c["steinhardt"]["average"])
-                else:
-                    sets[name] = steinhardt(frame, shell, l=ls, average=c["steinhardt"]["average"])
+                self._steinhardt(frame, shell, out)
             elif name in ("soap", "acsf"):
-                from descriptors.soap import acsf_features, soap_features
-
-                d1 = self.nn_distance_
-                if name == "soap":
-                    sc = c["soap"]
-                    sets[name] = soap_features(frame, r_cut=sc["r_cut"] * d1,
-                                               sigma=sc["sigma"] * d1, n_max=sc["n_max"],
-                                               l_max=sc["l_max"], species=self.species_,
-                                               nn_distance=d1)
-                else:
-                    sets[name] = acsf_features(frame, r_cut=c["acsf"]["r_cut"] * d1,
-                                               species=self.species_, nn_distance=d1)
+                out.sets[name] = self._dscribe(frame, name)
         if self.classic:
+            from descriptors.steinhardt import solid_liquid, steinhardt
+
+            c = self.config
             ls = list(c["steinhardt"]["l"])
-            q = sets.get("steinhardt")
+            q = out.sets.get("steinhardt")
             if q is not None and not self.steinhardt_both and c["steinhardt"]["average"] and 6 in ls:
                 out.q6 = q[:, ls.index(6)]
             else:
@@ -352,6 +333,86 @@ class FeatureSet:
                 out.solid = solid_liquid(frame, shell)
         return out
 
+    def _local_sets(self, frame, nl, rows, names):
+        """``(name, matrix)`` of the sets made from each atom's own rows: the atoms ``rows``
+        of ``frame``, whose neighbour rows ``nl`` holds (the whole frame or one chunk)."""
+        c = self.config
+        nm = c["neighbors_map"]
+        whole = rows.start == 0 and rows.stop == frame.n_atoms
+        map_nl = None
+        if self.map_cut_ is not None:
+            map_nl = nl.truncate(self.map_cut_) if self.map_cut_ < nl.r_cut else nl
+        for name in names:
+            if name == "neighbors_map":
+                from descriptors.neighbors_map import neighbors_map_features
+
+                yield name, neighbors_map_features(frame, map_nl, block=nm["block"],
+                                                   size=nm["size"], gamma=nm["gamma"],
+                                                   beta=nm["beta"], rows=None if whole else rows)
+            elif name == "neighbors_map_image":
+                from descriptors.neighbors_map import neighbors_map
+
+                im = neighbors_map(frame, map_nl, size=nm["size"], gamma=nm["gamma"],
+                                   beta=nm["beta"], rows=None if whole else rows)
+                yield name, im.reshape(len(im), -1)
+            elif name == "persistence":
+                import tda
+
+                pc = c["persistence"]
+                ph_nl = nl.truncate(self.ph_cut_) if self.ph_cut_ < nl.r_cut else nl
+                dg = tda.local_persistence(frame, ph_nl, complex=pc["complex"],
+                                           max_dim=pc["max_dim"],
+                                           atoms=None if whole else np.arange(rows.start, rows.stop))
+                yield name, self.vectorizer_.transform(dg)
+
+    def _steinhardt(self, frame, shell, out):
+        from descriptors.steinhardt import steinhardt, steinhardt_and_solid
+
+        c = self.config
+        ls = c["steinhardt"]["l"]
+        if self.steinhardt_both:
+            out.sets["steinhardt"] = np.hstack([steinhardt(frame, shell, l=ls),
+                                                steinhardt(frame, shell, l=ls, average=True)])
+        elif self.classic:       # the q_lm harmonics once for q_l and ten Wolde
+            out.sets["steinhardt"], out.solid = steinhardt_and_solid(
+                frame, shell, l=ls, average=c["steinhardt"]["average"])
+        else:
+            out.sets["steinhardt"] = steinhardt(frame, shell, l=ls,
+                                                average=c["steinhardt"]["average"])
+
+    def _dscribe(self, frame, name):
+        from descriptors.soap import acsf_features, soap_features
+
+        c, d1 = self.config, self.nn_distance_
+        if name == "soap":
+            sc = c["soap"]
+            return soap_features(frame, r_cut=sc["r_cut"] * d1, sigma=sc["sigma"] * d1,
+                                 n_max=sc["n_max"], l_max=sc["l_max"], species=self.species_,
+                                 nn_distance=d1)
+        return acsf_features(frame, r_cut=c["acsf"]["r_cut"] * d1, species=self.species_,
+                             nn_distance=d1)
+
     def __repr__(self):
         fitted = f", nn_distance_={self.nn_distance_:.4g}" if hasattr(self, "nn_distance_") else ""
         return f"FeatureSet(sets={list(self.sets)}{fitted})"
+
+
+def _join_lists(parts) -> NeighborList:
+    """One frame's list from the lists of consecutive chunks of its rows."""
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.array([len(p.indices) for p in parts], dtype=np.int64)
+    base = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    offsets = np.concatenate([[0]] + [p.offsets[1:] + b for p, b in zip(parts, base)])
+    return NeighborList(offsets.astype(np.int64), np.concatenate([p.indices for p in parts]),
+                        np.concatenate([p.distances for p in parts]),
+                        np.concatenate([p.vectors for p in parts]), parts[0].r_cut, None)
+
+
+def _frame_rows(nl, rows, n) -> NeighborList:
+    """A frame-sized list holding the rows of the atoms ``rows`` (a chunk); others empty."""
+    counts = np.zeros(n, np.int64)
+    counts[rows] = nl.counts
+    offsets = np.zeros(n + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return NeighborList(offsets, nl.indices, nl.distances, nl.vectors, nl.r_cut, nl.k)
