@@ -34,8 +34,10 @@ DEFAULTS: dict = {
     # the descriptor sections: the fitted feature pipeline's own defaults
     **copy.deepcopy(FEATURE_DEFAULTS),
     "time_average": {"window": 1, "centered": True},
-    # structure labels anchored in descriptor space and reference crystals (the default)
-    "labels": copy.deepcopy(STRUCTURE_DEFAULTS),
+    # structure labels anchored in descriptor space and reference crystals (the default);
+    # scan: also scan the resolution and judge each by its stability across seeds and frame
+    # halves (multilayer.network.structure_scan; ~24 fits, so off by default), in the report
+    "labels": copy.deepcopy(STRUCTURE_DEFAULTS) | {"scan": False},
     # the multislice network of method = "multislice"
     "network": {
         "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)
@@ -121,6 +123,9 @@ def validate_config(cfg: dict) -> dict:
     if nm["block"] > nm["size"]:
         raise ConfigError(f"[neighbors_map] block = {nm['block']} is larger than size = "
                           f"{nm['size']}: expected block <= size")
+    if merged["labels"]["scan"] and merged["labels"]["method"] != "anchored":
+        raise ConfigError(f"[labels] scan = true scans the anchored structure labels: it needs "
+                          f"method = \"anchored\", got {merged['labels']['method']!r}")
     missing = [s for s in (merged["labels"]["sets"] or []) if s not in merged["features"]["sets"]]
     if merged["labels"]["method"] == "anchored" and missing:
         raise ConfigError(f"[labels] sets = {merged['labels']['sets']!r}: {missing} not computed; "

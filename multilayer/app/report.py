@@ -54,6 +54,63 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
     return out
 
 
+def make_scan_figure(folder: Path, table) -> str | None:
+    """``[labels] scan``: the resolution scan figure in ``folder``; its file name, or None when
+    there is no scan (or the figure failed: a warning says why)."""
+    if not table:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..network.structure_scan import plot_scan
+
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    try:
+        plot_scan(table, ax=ax)
+        ax.set_title("How many structures: resolution scan")
+        fig.tight_layout()
+        fig.savefig(folder / "structure_scan.png")
+        return "structure_scan.png"
+    except Exception as err:  # a figure must not sink the analysis
+        logger.warning("structure scan figure skipped: %s", err)
+        return None
+    finally:
+        plt.close(fig)
+
+
+def _scan_html(table, folder: Path, figure) -> str:
+    if not table:
+        return ""
+    import pandas as pd
+
+    from ..network.structure_scan import STABILITY_THRESHOLD as least
+
+    chosen = next(r for r in table if r["chosen"])
+    fig = f"<figure>{_img(folder / figure)}</figure>" if figure else ""
+    df = pd.DataFrame(table)
+    df["names"] = df["names"].map(", ".join)
+    df["n_communities_seeds"] = df["n_communities_seeds"].map(lambda v: " / ".join(map(str, v)))
+    df["chosen"] = df["chosen"].map({True: "✓", False: ""})
+    df = df.rename(columns={"n_communities": "structures", "n_communities_seeds": "per seed",
+                            "seed_ari": "ARI seeds", "split_ari": "ARI halves"})
+    verdict = ("" if chosen["stability"] >= least else
+               f" No resolution reached stability {least:g}: the most stable one is shown; "
+               f"treat the count as uncertain.")
+    return (f"<h2>How many structures: resolution scan</h2><p>The structure labels fitted at "
+            f"each CPM resolution with {len(chosen['n_communities_seeds'])} seeds: the number of structures, the mean adjusted "
+            f"Rand index of the per-atom labels across seeds, and the ARI between a fit on all "
+            f"frames and one on the second half of the frames (on the frames both hold). "
+            f"Stability is the smaller ARI. Chosen: the largest number of structures with "
+            f"stability &ge; {least:g} (ties: the smallest resolution) &mdash; "
+            f"<b>{chosen['n_communities']} structures at resolution {chosen['resolution']:g}</b> "
+            f"(stability {chosen['stability']:.3f}).{verdict} The labels of this report use "
+            f"<code>[labels] resolution</code> as configured; set it to the chosen value to use "
+            f"the scan's choice.</p>{fig}"
+            + df.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0, na_rep="n/a"))
+
+
 def _img(path: Path) -> str:
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<img src="data:image/png;base64,{data}" alt="{html.escape(path.stem)}">'
@@ -86,8 +143,11 @@ def _mapper_line(m: dict) -> str:
     return line
 
 
-def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dict, tracked) -> Path:
-    """One self-contained HTML page: summary, figures (embedded), community signatures, parameters."""
+def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dict, tracked,
+                 scan_figure: str | None = None) -> Path:
+    """One self-contained HTML page: summary, figures (embedded), community signatures, the
+    structure resolution scan (``summary["structure_scan"]``, figure ``scan_figure``, when
+    ``[labels] scan``), parameters."""
     from .config import config_to_toml
 
     path = Path(path)
@@ -134,6 +194,7 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
 ten Wolde solid-like atoms.  Names come from the reference environment (ideal fcc, hcp,
 bcc, icosahedral, liquid at the run's first-neighbour distance) each structure holds;
 <code>other-*</code> are structures no reference describes.</p>{sig_html}
+{_scan_html(s.get("structure_scan"), path.parent, scan_figure)}
 {_ptm_html(s.get("ptm_composition"))}
 <h2>Parameters</h2><pre>{html.escape(config_to_toml(cfg))}</pre>
 <h2>Raw summary</h2><pre>{html.escape(json.dumps(summary, indent=2, default=str))}</pre>

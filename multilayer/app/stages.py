@@ -22,7 +22,7 @@ from ..tracking.lifecycle import community_events, crystal_communities, resolve_
 from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
 from .config import ConfigError, config_to_toml
 from .outputs import commit_outputs, staging_dir
-from .report import make_figures, write_report
+from .report import make_figures, make_scan_figure, write_report
 from .result import AnalysisResult, ClusterResult, TrackResult
 
 logger = logging.getLogger(__name__)
@@ -142,7 +142,27 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
             "reference_share": {model.names[i]: dict(zip(model.kinds, map(float, row)))
                                 for i, row in enumerate(model.reference_share) if row.sum() > 0}}
     logger.info("structures: %s", ", ".join(f"{names[i]}" for i in present))
+    if lc["scan"]:      # how many structures, with evidence: the labels above are unchanged
+        info["scan"], info["scan_s"] = _structure_scan(feats, ids, refs, sets, lc)
     return ClusterResult(labels, info)
+
+
+def _structure_scan(feats, ids, refs, sets, lc) -> tuple[list, float]:
+    """``[labels] scan``: the resolution scan (the module's resolutions and the configured one;
+    seeds seed, seed + 1, seed + 2) as table rows, the chosen one marked; and its seconds."""
+    from ..network.structure_scan import SCAN_RESOLUTIONS, scan_resolutions, scan_table
+
+    t = time.perf_counter()
+    scan = scan_resolutions(feats, ids, refs, resolutions=(*SCAN_RESOLUTIONS, lc["resolution"]),
+                            seeds=[lc["seed"] + k for k in range(3)], feature_sets=sets,
+                            n_microstates=lc["n_microstates"], n_components=lc["n_components"],
+                            flow_weight=lc["flow_weight"])
+    table = scan_table(scan)
+    chosen = next(r for r in table if r["chosen"])
+    logger.info("structure scan: %d structures at resolution %g (stability %.3f); the labels "
+                "use resolution %g", chosen["n_communities"], chosen["resolution"],
+                chosen["stability"], lc["resolution"])
+    return table, time.perf_counter() - t
 
 
 def user_crystal(given, labels, names=None) -> np.ndarray:
@@ -317,6 +337,8 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         "timing_s": {k: round(v, 2) for k, v in timing.items()},
         "leiden": {k: info[k] for k in ("resolution", "n_nodes", "n_intra_edges", "build_s", "leiden_s")},
     }
+    if info.get("scan"):    # [labels] scan: one dict per resolution, the chosen one marked
+        summary["structure_scan"] = info["scan"]
     figures = {}
     ids = [store.read(i, ["ids"])["ids"] for i in good]
     graph = _mapper_graph(store, ids, labels, cfg) if cfg["mapper"]["enabled"] else None
@@ -325,15 +347,18 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                              "points": sum(len(x) for x in ids),
                              "sampled": graph.graph.get("sampled"),
                              "n_microstates": graph.graph.get("n_microstates")}
+    scan_figure = None
     if cfg["output"]["figures"]:
         figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]], names=names)
+        scan_figure = make_scan_figure(stage, summary.get("structure_scan"))
         if graph is not None:
             figures.update(_mapper_figures(stage, graph, ids, labels))
     ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
     if ptm is not None:
         summary["ptm_composition"] = ptm
     if cfg["output"]["report"]:
-        write_report(stage / "report.html", summary, communities, figures, cfg, tracked)
+        write_report(stage / "report.html", summary, communities, figures, cfg, tracked,
+                     scan_figure=scan_figure)
     (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     (stage / "config.toml").write_text(config_to_toml(cfg))
     # all outputs exist: swap them in as one set (the previous set, files this run did not
