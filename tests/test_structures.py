@@ -201,3 +201,34 @@ def test_consensus_of_seeds_is_a_majority_and_stable(phases):
     assert acc >= 0.95, acc
     with pytest.raises(ValueError, match="at least one"):
         consensus_names([])
+
+
+def test_reference_liquid_is_cached_on_disk_and_equal_to_a_fresh_simulation(tmp_path, monkeypatch):
+    """The LJ reference liquid is simulated once and kept on disk: the cached positions equal a
+    fresh simulation bit for bit, a damaged cache file is recomputed, an unwritable cache
+    directory is no error, and a caller cannot change the cached arrays."""
+    from descriptors import reference
+
+    args = (1, 3, 0.95, 1.0, 2.0, 2.0, 5)
+    _, fresh = reference._simulate_liquid(*args)
+    monkeypatch.setenv("CRYSTOPO_CACHE", str(tmp_path))
+    reference._liquid_positions.cache_clear()
+    a = reference.lj_liquid(1, n_cells=3, melt_time=2.0, seed=5)[0]
+    files = list((tmp_path / "reference").glob("*.npz"))
+    assert len(files) == 1
+    np.testing.assert_array_equal(a.positions, fresh[0])
+    a.positions[:] = 0.0                                  # the caller's copy, not the cache's
+    reference._liquid_positions.cache_clear()             # a new process: read from disk
+    b = reference.lj_liquid(1, n_cells=3, melt_time=2.0, seed=5)[0]
+    np.testing.assert_array_equal(b.positions, fresh[0])
+    files[0].write_bytes(b"not an npz")
+    reference._liquid_positions.cache_clear()
+    np.testing.assert_array_equal(reference.lj_liquid(1, n_cells=3, melt_time=2.0, seed=5)[0]
+                                  .positions, fresh[0])
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("CRYSTOPO_CACHE", str(blocker))    # cannot hold a directory
+    reference._liquid_positions.cache_clear()
+    np.testing.assert_array_equal(reference.lj_liquid(1, n_cells=3, melt_time=2.0, seed=5)[0]
+                                  .positions, fresh[0])
+    reference._liquid_positions.cache_clear()

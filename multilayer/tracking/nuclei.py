@@ -24,6 +24,7 @@ from sklearn.utils import check_scalar
 
 from descriptors import as_frame, first_shell_distance, neighbor_list
 
+from ._nuclei_kernels import unwrap_nuclei
 from .lifecycle import CrystalCriterion, resolve_criterion, crystal_communities
 
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
@@ -102,50 +103,17 @@ def find_nuclei(frame, mask, neighbors=None, *, r_cut=None, min_size=2):
 def _unwrap_images(frame, nl, nuclei):
     """Integer cell image of each nucleus atom making nuclei contiguous; percolation flags.
 
-    A spanning forest (BFS from a virtual root joined to the first atom of every
-    nucleus) gives each atom a parent; images add up along the tree by pointer
-    jumping (log(depth) vectorised steps).  A nucleus whose bonds disagree with
-    the tree images wraps around the periodic box (percolates).
+    A breadth-first tree of each nucleus from its first atom (a numba kernel, linear in the
+    bonds) gives each atom its image.  A nucleus whose bonds disagree with the tree images
+    wraps around the periodic box (percolates), whichever tree was grown.
     """
-    n = frame.n_atoms
     mask = nuclei >= 0
     i, j, k = _crystal_graph(nl, mask)
     same = nuclei[i] == nuclei[j]
-    i, j, k = i[same], j[same], k[same]
-    inv = np.linalg.inv(frame.box.cell)
-    bond_img = np.rint((nl.vectors[k] - (frame.positions[j] - frame.positions[i])) @ inv)
-    bond_img = bond_img.astype(np.int64)
-    # both directions, so k-nearest (asymmetric) lists unwrap too
-    i, j, bond_img = (np.concatenate([i, j]), np.concatenate([j, i]),
-                      np.concatenate([bond_img, -bond_img]))
     n_nuc = int(nuclei.max()) + 1 if mask.any() else 0
-    roots = np.full(n_nuc, n, dtype=np.int64)
-    np.minimum.at(roots, nuclei[mask], np.flatnonzero(mask))
-    rows, cols = np.concatenate([i, np.full(n_nuc, n)]), np.concatenate([j, roots])
-    graph = sparse.csr_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)),
-                              shape=(n + 1, n + 1))
-    _, pred = csgraph.breadth_first_order(graph, n, directed=False, return_predecessors=True)
-    ptr = np.arange(n + 1, dtype=np.int64)
-    acc = np.zeros((n + 1, 3), dtype=np.int64)
-    child = np.flatnonzero((pred >= 0) & (pred != n))
-    if len(child):
-        parent = pred[child].astype(np.int64)
-        key = i * (n + 1) + j
-        order = np.argsort(key, kind="stable")
-        pos = order[np.searchsorted(key, parent * (n + 1) + child, sorter=order)]
-        ptr[child] = parent
-        acc[child] = bond_img[pos]
-    while True:  # pointer jumping: acc[v] = image offset from ptr[v] to v
-        nxt = ptr[ptr]
-        if np.array_equal(nxt, ptr):
-            break
-        acc = acc + acc[ptr]
-        ptr = nxt
-    image = acc[:n]
-    wraps = np.any(image[j] - image[i] != bond_img, axis=1)
-    percolating = np.zeros(n_nuc, dtype=bool)
-    percolating[nuclei[i[wraps]]] = True
-    return image, percolating
+    return unwrap_nuclei(frame.n_atoms, i[same].astype(np.int64), j[same].astype(np.int64),
+                         k[same].astype(np.int64), nl.vectors, frame.positions,
+                         np.linalg.inv(frame.box.cell), nuclei, n_nuc)
 
 
 def nucleus_properties(frame, nuclei, neighbors=None, *, r_cut=None):
