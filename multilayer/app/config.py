@@ -70,7 +70,7 @@ DEFAULTS: dict = {
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
     "output": {"trajectory": "lammps", "figures": True, "report": True, "ptm": "auto",
-               "ptm_atoms": 2_000_000},
+               "ptm_atoms": 500_000},
 }
 
 _CHOICES = {
