@@ -260,3 +260,34 @@ def test_report_says_what_ptm_calls_each_structure(finished):
                           / sum(comp[n]["atom_frames"] for n in names))
     assert crystal and frac(crystal) > 0.1 and frac(crystal) > 20 * frac(["liquid"])
     assert "What PTM calls each structure" in (out / "report.html").read_text()
+
+
+def test_report_names_the_precursors_of_the_crystal(finished):
+    """The route summary is the labels' own history: recomputed from labels.parquet by a slow
+    per-atom loop, the last structure before joining the final crystal agrees."""
+    out, res = finished
+    routes = res.summary["routes"]
+    labels = pd.read_parquet(out / "labels.parquet")
+    wide = labels.pivot(index="id", columns="frame", values="structure")
+    crystal = set(res.summary["crystal_structures"])
+    last = {}
+    n = 0
+    for row in wide.itertuples(index=False):
+        row = list(row)
+        if row[-1] not in crystal:
+            continue
+        n += 1
+        k = len(row) - 1
+        while k >= 0 and row[k] in crystal:
+            k -= 1
+        if k >= 0:
+            last[row[k]] = last.get(row[k], 0) + 1
+    assert routes["n_crystal_atoms"] == n
+    for name, count in last.items():
+        assert routes["precursors"][name]["last_before"] == pytest.approx(count / n, abs=1e-4)
+    tr = routes["transitions"]
+    assert set(tr["names"]) == set(labels["structure"].unique())
+    for row in tr["matrix"]:
+        assert sum(row) == pytest.approx(1.0, abs=1e-3)
+    html = (out / "report.html").read_text()
+    assert "Precursors: what the crystal" in html and "Transitions between structures" in html

@@ -80,6 +80,50 @@ def make_scan_figure(folder: Path, table) -> str | None:
         plt.close(fig)
 
 
+def make_route_figure(folder: Path, routes: dict) -> dict:
+    """``{title: file}`` of the transition heat map between named structures ({} without one)."""
+    if not routes.get("transitions"):
+        return {}
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from ..tracking.routes import plot_transitions
+
+    n = len(routes["transitions"]["names"])
+    fig, ax = plt.subplots(figsize=(1.1 * n + 3.0, 1.0 * n + 2.0), dpi=110)
+    try:
+        plot_transitions(routes, ax=ax)
+        ax.set_title("Structure at t → structure at t + 1 (per atom)")
+        fig.tight_layout()
+        fig.savefig(folder / "transitions.png")
+        return {"Transitions between structures, frame to frame": "transitions.png"}
+    except Exception as err:  # a figure must not sink the analysis
+        logger.warning("transition figure skipped: %s", err)
+        return {}
+    finally:
+        plt.close(fig)
+
+
+def _routes_html(routes) -> str:
+    if not routes or not routes.get("precursors"):
+        return ""
+    import pandas as pd
+
+    df = pd.DataFrame(routes["precursors"]).T.sort_values("last_before", ascending=False)
+    df.index.name = "structure"
+    sampled = (f" (a seeded sample of {routes['atoms']:,} of {routes['sampled_from']:,} atoms)"
+               if routes.get("sampled_from") else "")
+    return (f"<h2>Precursors: what the crystal's atoms were before</h2><p>For the "
+            f"{routes['n_crystal_atoms']:,} atoms crystal-like in the last frame{sampled}: the "
+            f"share of their frames before they joined the crystal spent in each structure, and "
+            f"the fractions whose first non-liquid structure and whose last structure before "
+            f"joining it was that structure. The transition figure gives the frame-to-frame "
+            f"moves between all structures.</p>"
+            + df.reset_index().to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0))
+
+
 def _scan_html(table, folder: Path, figure) -> str:
     if not table:
         return ""
@@ -194,6 +238,7 @@ pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
 ten Wolde solid-like atoms.  Names come from the reference environment (ideal fcc, hcp,
 bcc, icosahedral, liquid at the run's first-neighbour distance) each structure holds;
 <code>other-*</code> are structures no reference describes.</p>{sig_html}
+{_routes_html(s.get("routes"))}
 {_scan_html(s.get("structure_scan"), path.parent, scan_figure)}
 {_ptm_html(s.get("ptm_composition"))}
 <h2>Parameters</h2><pre>{html.escape(config_to_toml(cfg))}</pre>

@@ -20,9 +20,10 @@ from ..network.structures import (CRYSTAL_NAMES, consensus_names, describe_refer
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
 from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
+from ..tracking.routes import route_summary
 from .config import ConfigError, config_to_toml
 from .outputs import commit_outputs, staging_dir
-from .report import make_figures, make_scan_figure, write_report
+from .report import make_figures, make_route_figure, make_scan_figure, write_report
 from .result import AnalysisResult, ClusterResult, TrackResult
 
 logger = logging.getLogger(__name__)
@@ -341,6 +342,9 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         summary["structure_scan"] = info["scan"]
     figures = {}
     ids = [store.read(i, ["ids"])["ids"] for i in good]
+    # what the final crystal's atoms were before, and the moves between structures, by name
+    summary["routes"] = route_summary(labels, ids, sorted(crystal), name_of,
+                                      seed=cfg["labels"]["seed"])
     graph = _mapper_graph(store, ids, labels, cfg) if cfg["mapper"]["enabled"] else None
     if graph is not None:
         summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
@@ -351,6 +355,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     if cfg["output"]["figures"]:
         figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]], names=names)
         scan_figure = make_scan_figure(stage, summary.get("structure_scan"))
+        figures.update(make_route_figure(stage, summary["routes"]))
         if graph is not None:
             figures.update(_mapper_figures(stage, graph, ids, labels))
     ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
