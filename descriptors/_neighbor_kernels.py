@@ -187,3 +187,35 @@ def ties_by_index(out_j, out_d, out_v, start, stop, tie):
                             out_v[b - 1, d], out_v[b, d] = out_v[b, d], out_v[b - 1, d]
                         b -= 1
         x = y
+
+
+@numba.njit(cache=True, parallel=True)
+def truncate_rows(offsets, j, d, v, r_cut):
+    """The pairs with ``d < r_cut``, row by row in their order: ``(offsets, j, d, v)`` of the
+    cut list (what boolean indexing gives, in parallel over rows)."""
+    n_rows = len(offsets) - 1
+    counts = np.zeros(n_rows, dtype=np.int64)
+    for i in numba.prange(n_rows):
+        c = 0
+        for p in range(offsets[i], offsets[i + 1]):
+            if d[p] < r_cut:
+                c += 1
+        counts[i] = c
+    new = np.zeros(n_rows + 1, dtype=np.int64)
+    for i in range(n_rows):
+        new[i + 1] = new[i] + counts[i]
+    m = new[n_rows]
+    out_j = np.empty(m, dtype=j.dtype)
+    out_d = np.empty(m, dtype=d.dtype)
+    out_v = np.empty((m, 3), dtype=v.dtype)
+    for i in numba.prange(n_rows):
+        q = new[i]
+        for p in range(offsets[i], offsets[i + 1]):
+            if d[p] < r_cut:
+                out_j[q] = j[p]
+                out_d[q] = d[p]
+                out_v[q, 0] = v[p, 0]
+                out_v[q, 1] = v[p, 1]
+                out_v[q, 2] = v[p, 2]
+                q += 1
+    return new, out_j, out_d, out_v

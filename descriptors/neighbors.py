@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._neighbor_kernels import finish_pairs, kd_candidates, take_first
+from ._neighbor_kernels import finish_pairs, kd_candidates, take_first, truncate_rows
 from .frame import as_frame
 
 __all__ = ["NeighborList", "neighbor_list", "neighbor_chunks", "first_shell_distance"]
@@ -87,13 +87,11 @@ class NeighborList:
         """The sub-list of pairs closer than ``r_cut`` (no new search)."""
         if self.r_cut is not None and r_cut > self.r_cut:
             raise ValueError(f"r_cut={r_cut} exceeds the list's cutoff {self.r_cut}")
-        keep = self.distances < r_cut
-        # kept pairs per row from a running count (rows may be empty, the last one too)
-        running = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
-        counts = running[self.offsets[1:]] - running[self.offsets[:-1]]
-        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return NeighborList(offsets, self.indices[keep], self.distances[keep],
-                            self.vectors[keep], float(r_cut), None)
+        # a parallel kernel: the pairs closer than r_cut, in order (boolean indexing, by rows)
+        offsets, j, d, v = truncate_rows(np.ascontiguousarray(self.offsets, dtype=np.int64),
+                                         self.indices, self.distances,
+                                         np.ascontiguousarray(self.vectors), float(r_cut))
+        return NeighborList(offsets, j, d, v, float(r_cut), None)
 
 
 # freud works in float32: its distances can be off by a few float32 units of the coordinates'
