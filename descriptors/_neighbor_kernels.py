@@ -143,16 +143,28 @@ def finish_pairs(qi, pj, v32, ppos, qrows, cell, inv, n, n_q, r_cut, exact, tie)
                 out_j[o + x] = seg_j[order[x]]
                 out_d[o + x] = seg_d[order[x]]
                 out_v[o + x] = seg_v[order[x]]
-        else:  # short segments: insertion sort by (distance, index), in place
-            for x in range(o + 1, o + c):
+        elif c > 1:  # short segments: insertion sort of the (distance, index) keys, then
+            # one gather (a row's j are distinct, so the order is the same total order)
+            seg_j = out_j[o:o + c].copy()
+            seg_d = out_d[o:o + c].copy()
+            seg_v = out_v[o:o + c].copy()
+            order = np.empty(c, dtype=np.int64)
+            order[0] = 0
+            for x in range(1, c):
+                kd_ = seg_d[x]
+                kj = seg_j[x]
                 y = x
-                while y > o and (out_d[y - 1] > out_d[y] or
-                                 (out_d[y - 1] == out_d[y] and out_j[y - 1] > out_j[y])):
-                    out_d[y - 1], out_d[y] = out_d[y], out_d[y - 1]
-                    out_j[y - 1], out_j[y] = out_j[y], out_j[y - 1]
-                    for d in range(3):
-                        out_v[y - 1, d], out_v[y, d] = out_v[y, d], out_v[y - 1, d]
+                while y > 0 and (seg_d[order[y - 1]] > kd_ or
+                                 (seg_d[order[y - 1]] == kd_ and seg_j[order[y - 1]] > kj)):
+                    order[y] = order[y - 1]
                     y -= 1
+                order[y] = x
+            for x in range(c):
+                out_j[o + x] = seg_j[order[x]]
+                out_d[o + x] = seg_d[order[x]]
+                out_v[o + x, 0] = seg_v[order[x], 0]
+                out_v[o + x, 1] = seg_v[order[x], 1]
+                out_v[o + x, 2] = seg_v[order[x], 2]
         ties_by_index(out_j, out_d, out_v, o, o + c, tie)
     return offsets, out_j, out_d, out_v
 
@@ -219,3 +231,117 @@ def truncate_rows(offsets, j, d, v, r_cut):
                 out_v[q, 2] = v[p, 2]
                 q += 1
     return new, out_j, out_d, out_v
+
+
+@numba.njit(cache=True)
+def cell_lists(pos, lengths, nc):
+    """Atoms sorted by cell of an ``nc[0] x nc[1] x nc[2]`` grid over ``[0, lengths)``:
+    ``(start, atoms)``, the atoms of cell ``c`` being ``atoms[start[c]:start[c + 1]]`` in
+    increasing order."""
+    n = len(pos)
+    n_cells = nc[0] * nc[1] * nc[2]
+    cid = np.empty(n, dtype=np.int64)
+    start = np.zeros(n_cells + 1, dtype=np.int64)
+    for i in range(n):
+        c = 0
+        for d in range(3):
+            k = int(pos[i, d] / lengths[d] * nc[d])
+            c = c * nc[d] + min(max(k, 0), nc[d] - 1)
+        cid[i] = c
+        start[c + 1] += 1
+    for c in range(n_cells):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    atoms = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        atoms[fill[cid[i]]] = i
+        fill[cid[i]] += 1
+    return start, atoms
+
+
+@numba.njit(cache=True, nogil=True)
+def _axis(c, o, n, length):
+    """Cell ``o`` steps from cell ``c`` on an axis of ``n >= 3`` cells, and the shift that
+    takes its atoms to the image next to cell ``c``."""
+    t = c + o
+    if t < 0:
+        return t + n, -length
+    if t >= n:
+        return t - n, length
+    return t, 0.0
+
+
+@numba.njit(cache=True, parallel=True)
+def cell_candidates(qrows, pos, lengths, nc, start, atoms, r2max):
+    """Candidate pairs ``(row, j, minimum-image vector)`` of the atoms ``qrows`` from a cell
+    list whose cells are at least the search radius wide: every atom of the neighbouring
+    cells within ``sqrt(r2max)`` (the atom itself dropped).
+
+    With three or more cells per axis, a neighbouring cell's image is known, so a vector is
+    ``(r_b - r_a) + shift`` with ``shift`` 0 or a whole box length: for a kept pair (shorter
+    than half the box) these are the very floats :func:`kd_candidates` computes,
+    ``t - L rint(t / L)``.  Narrower boxes take that formula itself.
+    """
+    n_q = len(qrows)
+    counts = np.zeros(n_q + 1, dtype=np.int64)
+    wide = nc[0] >= 3 and nc[1] >= 3 and nc[2] >= 3
+    for two in range(2):
+        if two == 1:
+            for i in range(n_q):
+                counts[i + 1] += counts[i]
+            m = counts[n_q]
+        else:
+            m = 0
+        qi = np.empty(m, dtype=np.int64)
+        pj = np.empty(m, dtype=np.int64)
+        out = np.empty((m, 3))
+        for i in numba.prange(n_q):
+            a = qrows[i]
+            ax, ay, az = pos[a, 0], pos[a, 1], pos[a, 2]
+            c0 = min(max(int(ax / lengths[0] * nc[0]), 0), nc[0] - 1)
+            c1 = min(max(int(ay / lengths[1] * nc[1]), 0), nc[1] - 1)
+            c2 = min(max(int(az / lengths[2] * nc[2]), 0), nc[2] - 1)
+            p = counts[i]
+            c = 0
+            for x in range(3 if wide else nc[0]):
+                if wide:
+                    cx, sx = _axis(c0, x - 1, nc[0], lengths[0])
+                else:
+                    cx, sx = x, 0.0
+                for y in range(3 if wide else nc[1]):
+                    if wide:
+                        cy, sy = _axis(c1, y - 1, nc[1], lengths[1])
+                    else:
+                        cy, sy = y, 0.0
+                    for z in range(3 if wide else nc[2]):
+                        if wide:
+                            cz, sz = _axis(c2, z - 1, nc[2], lengths[2])
+                        else:
+                            cz, sz = z, 0.0
+                        cell = (cx * nc[1] + cy) * nc[2] + cz
+                        for q in range(start[cell], start[cell + 1]):
+                            b = atoms[q]
+                            if b == a:
+                                continue
+                            v0 = pos[b, 0] - ax
+                            v1 = pos[b, 1] - ay
+                            v2 = pos[b, 2] - az
+                            if wide:
+                                v0 = v0 + sx
+                                v1 = v1 + sy
+                                v2 = v2 + sz
+                            else:
+                                v0 = v0 - lengths[0] * np.rint(v0 / lengths[0])
+                                v1 = v1 - lengths[1] * np.rint(v1 / lengths[1])
+                                v2 = v2 - lengths[2] * np.rint(v2 / lengths[2])
+                            if v0 * v0 + v1 * v1 + v2 * v2 <= r2max:
+                                if two == 1:
+                                    qi[p + c] = i
+                                    pj[p + c] = b
+                                    out[p + c, 0] = v0
+                                    out[p + c, 1] = v1
+                                    out[p + c, 2] = v2
+                                c += 1
+            if two == 0:
+                counts[i + 1] = c
+    return qi, pj, out

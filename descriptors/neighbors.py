@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ._neighbor_kernels import finish_pairs, kd_candidates, take_first, truncate_rows
+from ._neighbor_kernels import (cell_candidates, cell_lists, finish_pairs, kd_candidates,
+                                take_first, truncate_rows)
 from .frame import as_frame
 
 __all__ = ["NeighborList", "neighbor_list", "neighbor_chunks", "first_shell_distance"]
@@ -524,43 +525,54 @@ class _KDSearch:
     ``threadpoolctl`` users set), never more."""
 
     def __init__(self, ppos, box, tie):
-        from scipy.spatial import cKDTree
-
         self.ppos, self.box, self.tie, self.n = ppos, box, tie, len(ppos)
         self.lengths = lengths = np.diag(box.cell).copy()
         pos = np.mod(ppos - box.origin, lengths)
         self.pos = np.minimum(np.maximum(pos, 0.0), np.nextafter(lengths, 0))  # [0, L)
-        self.tree = cKDTree(self.pos, boxsize=lengths)
         self.inv = np.linalg.inv(box.cell)
-        self.kk = None  # candidates per row that sufficed for the last chunk (cutoff search)
+        self._tree = self._cells = None
+
+    @property
+    def tree(self):
+        """The cKDTree of the k-nearest searches, built on first use."""
+        if self._tree is None:
+            from scipy.spatial import cKDTree
+
+            self._tree = cKDTree(self.pos, boxsize=self.lengths)
+        return self._tree
+
+    def cells(self, reach):
+        """``(nc, start, atoms)``: a cell list with cells at least ``reach`` wide (at most
+        about two cells per atom), built on first use for that radius."""
+        if self._cells is None or self._cells[0] != reach:
+            nc = np.maximum(1, np.floor(self.lengths / reach)).astype(np.int64)
+            while nc.prod() > 2 * self.n + 8:
+                nc = np.maximum(1, nc // 2)
+            self._cells = (reach, nc, *cell_lists(self.pos, self.lengths, nc))
+        return self._cells[1:]
 
     def query(self, qrows, r_cut, ask, reach):
         """Exact cutoff pairs of the atoms ``qrows``, or their ``ask`` nearest points (the atom
-        itself dropped) as candidates: the sorted CSR list and whether every atom was one."""
-        n, tree, workers = self.n, self.tree, max(1, numba.get_num_threads())
-        qpos = self.pos[qrows]
+        itself dropped) as candidates: the sorted CSR list and whether every atom was one.
+
+        Cutoff pairs come from a numba cell list (candidates within ``reach (1 + 1e-9)``),
+        k nearest from cKDTree; both give the candidates the same float64 minimum-image
+        vectors, and ``finish_pairs`` cuts and sorts them, so the list does not depend on
+        which search found them."""
+        n = self.n
         if ask is not None:
             kk = min(int(ask), n)
-            dist, idx = tree.query(qpos, k=kk, workers=workers)
+            dist, idx = self.tree.query(self.pos[qrows], k=kk,
+                                        workers=max(1, numba.get_num_threads()))
             r, all_found = -1.0, kk == n
+            dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
+            qi, pj, approx = kd_candidates(dist, idx, qrows, self.pos, self.lengths)
+            del dist, idx
         else:
-            if self.kk is None:
-                density = n / self.box.volume
-                self.kk = int(min(n, 1.5 * 4.19 * density * reach ** 3 + 16))
-            kk = self.kk
-            while True:
-                dist, idx = tree.query(qpos, k=kk, distance_upper_bound=reach * (1 + 1e-9),
-                                       workers=workers)
-                dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
-                if kk >= n or not np.isfinite(dist[:, -1]).any():
-                    break
-                kk = min(n, 2 * kk)
-            self.kk = kk
+            nc, start, atoms = self.cells(float(reach))
+            qi, pj, approx = cell_candidates(qrows, self.pos, self.lengths, nc, start, atoms,
+                                             (reach * (1 + 1e-9)) ** 2)
             r, all_found = float(r_cut), False
-        del qpos
-        dist, idx = dist.reshape(len(qrows), -1), idx.reshape(len(qrows), -1)
-        qi, pj, approx = kd_candidates(dist, idx, qrows, self.pos, self.lengths)
-        del dist, idx
         out = finish_pairs(qi, pj, approx, self.ppos, qrows, self.box.cell, self.inv, n,
                             len(qrows), r, True, self.tie)
         return out, all_found

@@ -519,3 +519,57 @@ def test_neighbor_chunks_check_arguments_when_called():
         neighbor_chunks(frame)
     with pytest.raises(ValueError, match="chunk_size"):
         neighbor_chunks(frame, 1.0, chunk_size=0)
+
+
+def _rows_by_index(frame, nl):
+    """Each row's (j, vector) sorted by j then vector, as float arrays (for allclose)."""
+    out = []
+    for i in range(nl.n_atoms):
+        j, _, v = nl.of(i)
+        order = np.lexsort((v[:, 2], v[:, 1], v[:, 0], j))
+        out.append(np.column_stack([j[order], v[order]]))
+    return out
+
+
+def _brute_rows(frame, r_cut):
+    """All (j, vector) with |r_j + image - r_i| < r_cut, the atom itself at 0 excluded."""
+    shifts = np.array(list(itertools.product([-1, 0, 1], repeat=3))) @ frame.box.cell
+    out = []
+    for i, ri in enumerate(frame.positions):
+        d = frame.positions[None] + shifts[:, None] - ri
+        img, j = np.nonzero(np.linalg.norm(d, axis=2) < r_cut)
+        keep = ~((j == i) & np.all(shifts[img] == 0, axis=1))
+        j, v = j[keep], d[img[keep], j[keep]]
+        order = np.lexsort((v[:, 2], v[:, 1], v[:, 0], j))
+        out.append(np.column_stack([j[order], v[order]]))
+    return out
+
+
+@pytest.mark.parametrize("case", ["perfect fcc (ties)", "noisy bcc", "random with a duplicate",
+                                  "box 2-3 radii wide", "elongated box"])
+def test_cell_list_search_equals_brute_force_and_freud(case):
+    """Cutoff lists of orthogonal periodic boxes come from a numba cell list (three or more
+    cells per axis: cell-image shifts; fewer: the minimum-image formula); the pairs are those
+    of a brute force over the 27 images, and the list equals freud's AABB search's."""
+    rng = np.random.default_rng(4)
+    r_cut = 1.45
+    if case == "perfect fcc (ties)":
+        frame = make_lattice("fcc", 4)
+    elif case == "noisy bcc":
+        frame = make_lattice("bcc", 5, noise=0.08, seed=2)
+    elif case == "random with a duplicate":
+        pos = rng.random((300, 3)) * [5.0, 6.0, 7.0]
+        pos[7] = pos[11]                       # another atom at distance 0 is a neighbour
+        frame = Frame(pos, Box.orthogonal([5.0, 6.0, 7.0]))
+    elif case == "box 2-3 radii wide":
+        frame = Frame(rng.random((120, 3)) * 3.5, Box.orthogonal([3.5, 3.5, 3.5]))
+    else:
+        frame = Frame(rng.random((400, 3)) * [3.1, 12.0, 4.4], Box.orthogonal([3.1, 12.0, 4.4]))
+    cells = neighbor_list(frame, r_cut=r_cut, backend="scipy")
+    for got, want in zip(_rows_by_index(frame, cells), _brute_rows(frame, r_cut)):
+        assert got.shape == want.shape
+        npt.assert_allclose(got, want, atol=1e-12)
+    aabb = neighbor_list(frame, r_cut=r_cut, backend="freud")
+    npt.assert_array_equal(cells.offsets, aabb.offsets)
+    npt.assert_array_equal(cells.indices, aabb.indices)
+    npt.assert_allclose(cells.vectors, aabb.vectors, atol=1e-12)
