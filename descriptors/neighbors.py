@@ -239,9 +239,9 @@ def neighbor_list(frame, r_cut: float | None = None, *, k: int | None = None,
     k : int, optional
         The ``k`` nearest neighbours (exactly ``k`` per atom; ties broken by index).
     backend : {"auto", "freud", "scipy"}
-        ``"scipy"`` (``cKDTree`` with ``boxsize``, ``numba.get_num_threads()``
-        workers) needs an orthogonal box wider than twice the search radius and is
-        the faster one there; ``"freud"`` (AABB tree) handles every box.  ``"auto"``
+        ``"scipy"`` (cutoffs: a parallel numba cell list; k nearest: ``cKDTree`` with
+        ``boxsize``, ``numba.get_num_threads()`` workers) needs an orthogonal box wider
+        than twice the search radius and is the faster one there; ``"freud"`` (AABB tree) handles every box.  ``"auto"``
         picks scipy when it can.  Both give identical lists.
     query : array of int, optional
         Indices (rows of the frame) of the central atoms whose neighbours are wanted;
