@@ -1,6 +1,7 @@
 """Crystallization propensity on the validation suite's LAMMPS nucleation runs, scored against
 PTM: for every atom that OVITO's PTM does not call crystalline (fcc, hcp, bcc) at frame t, the
-out-of-fold P(PTM-crystalline at t + H), beside the classic single predictors computed on the
+out-of-fold P(PTM-crystalline at t + H) (``--truth inherent``: PTM of the frames' inherent
+structures, quenched by LAMMPS, so that thermal noise does not decide what is crystal), beside the classic single predictors computed on the
 same rows in the same run (averaged q6 of the atom and its neighbours' mean, coordination,
 crystalline fraction of the neighbours, distance to the nearest crystalline atom).
 
@@ -42,6 +43,10 @@ def main(argv=None) -> int:
     ap.add_argument("--model", default="hgb", choices=["hgb", "logistic"])
     ap.add_argument("--max-train", type=int, default=60_000)
     ap.add_argument("--step", type=int, default=1, help="use every STEP-th frame")
+    ap.add_argument("--truth", default="instant", choices=["instant", "inherent"],
+                    help="crystalline = PTM of the frame (instant) or of its inherent structure "
+                    "(the frame quenched by LAMMPS, cached by benchmarks/bench_label_truth.py for "
+                    "every 5th frame; the frames are then those, and H counts them)")
     ap.add_argument("--past", type=int, default=1, help="also give the model the causal "
                     "average of every input over the last PAST frames (t-PAST+1 .. t, matched "
                     "by id) and the fraction of them in which the atom was crystalline")
@@ -52,7 +57,7 @@ def main(argv=None) -> int:
     print(f"model={args.model}; inputs: {sets} + averaged q6 (+ neighbour means, geometry); "
           f"targets: PTM crystalline (fcc/hcp/bcc) H frames later, for atoms PTM does not call "
           f"crystalline now\n")
-    print(f"past window: {args.past} frame(s)\n")
+    print(f"past window: {args.past} frame(s); truth: {args.truth} PTM\n")
     print("| run | H | rows | positive rate | model ROC-AUC | q6 (avg) | q6 over nbrs | "
           "crystalline nbr fraction | -distance to crystal | past q6 | past crystalline "
           "| model - q6 | s |")
@@ -64,10 +69,17 @@ def main(argv=None) -> int:
         feats, fs = features_of(ds, sets, cache_dir(), progress=False)
         frames_idx = list(range(0, ds.n_frames, args.step))
         traj = ds.trajectory()
+        quenched = None
+        if args.truth == "inherent":
+            path = cache_dir() / f"inherent_ptm_{name}.npz"
+            if not path.exists():
+                raise SystemExit(f"{path} missing: run benchmarks/bench_label_truth.py first")
+            quenched = np.load(path)
+            frames_idx = sorted(int(k[3:]) for k in quenched.files if k.startswith("is_"))
 
-        def crystal(t, ds=ds):
+        def crystal(t, ds=ds, quenched=quenched):
             i = frames_idx[t]
-            ptm = ds.ptm(i)
+            ptm = ds.ptm(i) if quenched is None else quenched[f"is_{i:04d}"]
             ids = ds.ids(i)
             assert np.array_equal(ids, feats[i]["ids"]), "PTM and features disagree on atom order"
             return np.isin(ptm, CRYSTAL)

@@ -101,8 +101,9 @@ def plot_transitions(summary: dict, ax=None):
     for a in range(len(m)):
         for b in range(len(m)):
             if m[a, b] > 0:
+                r, g, bl, _ = im.cmap(im.norm(m[a, b]))
                 ax.text(b, a, f"{m[a, b]:.3f}", ha="center", va="center", fontsize=7,
-                        color="w" if m[a, b] < 0.3 else "k")
+                        color="k" if 0.299 * r + 0.587 * g + 0.114 * bl > 0.5 else "w")
     ax.set_xlabel("structure at t + 1")
     ax.set_ylabel("structure at t (atom moves)")
     ax.figure.colorbar(im, ax=ax, label="P(t → t + 1)")
