@@ -225,6 +225,19 @@ def _composition(ptm, truth, names) -> dict:
     return out
 
 
+def write_npz(path: Path, arrays: dict) -> None:
+    """``np.savez_compressed`` by a temporary file and a rename: never half written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp.npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
 def _label(traj_path: Path, out: Path, truth_spec, truth_names=None) -> dict:
     """PTM (and truth) per frame into ``out`` (.npz, written atomically); returns a summary."""
     from descriptors import read_trajectory
@@ -248,15 +261,7 @@ def _label(traj_path: Path, out: Path, truth_spec, truth_names=None) -> dict:
         timesteps.append(int(frame.timestep))
     arrays["ptm_names"] = np.array(PTM_NAMES)
     arrays["timesteps"] = np.asarray(timesteps, dtype=np.int64)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.npz", dir=out.parent)
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+    write_npz(out, arrays)
     frac = np.asarray(fractions)
     solid = frac[:, 1:4].sum(axis=1)        # fcc + hcp + bcc
     return {"n_frames": len(timesteps), "n_atoms": sorted(n_atoms)[0] if len(n_atoms) == 1
