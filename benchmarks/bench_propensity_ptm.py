@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     ap.add_argument("--truth", default="instant", choices=["instant", "inherent"],
                     help="crystalline = PTM of the frame (instant) or of its inherent structure "
                     "(the frame quenched by LAMMPS, cached by benchmarks/bench_label_truth.py for "
-                    "every 5th frame; the frames are then those, and H counts them)")
+                    "every 5th frame; only those frames are used, H stays in input frames, e.g. 5)")
     ap.add_argument("--past", type=int, default=1, help="also give the model the causal "
                     "average of every input over the last PAST frames (t-PAST+1 .. t, matched "
                     "by id) and the fraction of them in which the atom was crystalline")
