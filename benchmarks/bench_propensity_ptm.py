@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_labels import Lazy, features_of  # noqa: E402
 from validation_data import PTM_NAMES, cache_dir, load_suite  # noqa: E402
 
-from multilayer.learn.propensity import crystallization_propensity  # noqa: E402
+from multilayer.learn.propensity import WithPast, crystallization_propensity  # noqa: E402
 
 CRYSTAL = [PTM_NAMES.index(n) for n in ("fcc", "hcp", "bcc")]
 
@@ -87,30 +87,13 @@ def main(argv=None) -> int:
         n = len(frames_idx)
         names = sets + ["q6"]
 
-        def inputs(t, names=names):
-            now = {k: feats[frames_idx[t]][k] for k in names}
-            if args.past <= 1:
-                return now
-            ids = feats[frames_idx[t]]["ids"]
-            lo = max(0, t - args.past + 1)
-            acc = {k: np.zeros_like(v, dtype=np.float64) for k, v in now.items()}
-            hits = np.zeros(len(ids))
-            cry = np.zeros(len(ids))
-            for u in range(lo, t + 1):
-                f = feats[frames_idx[u]]
-                pos = np.searchsorted(f["ids"], ids).clip(0, len(f["ids"]) - 1)
-                ok = f["ids"][pos] == ids
-                for k in names:
-                    acc[k][ok] += np.asarray(f[k], dtype=np.float64)[pos[ok]]
-                hits += ok
-                cry[ok] += crystal(u)[pos[ok]]
-            h = np.maximum(hits, 1)
-            past = {f"past:{k}": (v / h.reshape((-1,) + (1,) * (v.ndim - 1))) for k, v in acc.items()}
-            return now | past | {"past:crystalline": cry / h}
-
-        use = names + ([f"past:{k}" for k in names] + ["past:crystalline"] if args.past > 1 else [])
+        inputs, use = Lazy(lambda t: {k: feats[frames_idx[t]][k] for k in names}, n), names
+        if args.past > 1:
+            inputs = WithPast(inputs, Lazy(lambda t: feats[frames_idx[t]]["ids"], n),
+                              Lazy(crystal, n), names, args.past)
+            use = names + inputs.past_names
         res = crystallization_propensity(
-            Lazy(lambda t: traj[frames_idx[t]], n), Lazy(crystal, n), Lazy(inputs, n),
+            Lazy(lambda t: traj[frames_idx[t]], n), Lazy(crystal, n), inputs,
             horizon=args.horizon, feature_sets=use, frame_index=frames_idx,
             r_cut=fs.shell_cut_, model=args.model, max_train=args.max_train, seed=0)
         secs = time.perf_counter() - t0

@@ -212,3 +212,53 @@ def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
     assert main(["propensity", str(traj), "--horizon", "0", "--out", str(out), "--config",
                  str(cfg), "--quiet"]) == 2
     assert "horizon" in capsys.readouterr().err
+
+
+def test_recent_past_inputs_equal_a_slow_reference():
+    """WithPast: per atom (matched by id, present or not), the mean of each input over the
+    last W frames up to t and the fraction of them it was crystal-like; never the future."""
+    from multilayer.learn.propensity import WithPast
+
+    rng = np.random.default_rng(3)
+    n_frames, n_atoms, window = 6, 40, 3
+    ids, feats, crys = [], [], []
+    for t in range(n_frames):
+        keep = np.sort(rng.permutation(n_atoms)[: n_atoms - 5])       # 5 atoms absent
+        order = rng.permutation(len(keep))
+        ids.append(keep[order] + 1000)
+        feats.append({"a": rng.normal(size=(len(keep), 2)), "b": rng.normal(size=len(keep))})
+        crys.append(rng.random(len(keep)) < 0.3)
+    past = WithPast(feats, ids, crys, ["a", "b"], window)
+    assert past.past_names == ["past:a", "past:b", "past:crystalline"]
+    for t in range(n_frames):
+        got = past[t]
+        npt.assert_array_equal(got["a"], feats[t]["a"])
+        for r, atom in enumerate(ids[t]):
+            seen = [(u, int(np.flatnonzero(ids[u] == atom)[0])) for u in
+                    range(max(0, t - window + 1), t + 1) if atom in ids[u]]
+            npt.assert_allclose(got["past:a"][r], np.mean([feats[u]["a"][k] for u, k in seen], axis=0))
+            npt.assert_allclose(got["past:b"][r], [np.mean([feats[u]["b"][k] for u, k in seen])])
+            assert got["past:crystalline"][r] == pytest.approx(np.mean([crys[u][k] for u, k in seen]))
+    with pytest.raises(ValueError, match="window"):
+        WithPast(feats, ids, crys, ["a"], 0)
+
+
+def test_cli_past_window_adds_past_inputs(tmp_path, slab, capsys):
+    from descriptors import write_lammps_dump
+    from multilayer.app.cli import main
+
+    frames, _, _ = slab
+    traj = tmp_path / "slab.dump"
+    write_lammps_dump(traj, frames)
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text('[features]\nsets = ["steinhardt"]\n[network]\nnodes = "atoms"\nk = 8\n'
+                   '[mapper]\nenabled = false\n[output]\nfigures = false\nreport = false\n'
+                   'trajectory = "none"\n')
+    out = tmp_path / "run"
+    args = ["propensity", str(traj), "--horizon", "2", "--out", str(out), "--config", str(cfg),
+            "--quiet", "--model", "logistic"]
+    assert main(args + ["--past", "0"]) == 2
+    assert "past must be an integer >= 1" in capsys.readouterr().err
+    assert main(args + ["--past", "3"]) == 0
+    info = json.loads((out / "propensity.json").read_text())
+    assert {"past:q6", "past:crystalline"} <= set(info["feature_names"])

@@ -91,7 +91,7 @@ def _cmd_propensity(args) -> int:
 
     res = propensity(args.trajectory, args.out, horizon=args.horizon, config=args.config,
                      frames=_frames(args.frames), n_blocks=args.blocks, model=args.model, seed=args.seed,
-                     progress=not args.quiet, force=args.force)
+                     past=args.past, progress=not args.quiet, force=args.force)
     for h, auc in res.roc_auc.items():
         top = ", ".join(list(res.importances.get(h, {}))[:3])
         print(f"horizon {h}: ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'} "
@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML file overriding the defaults (see `crystopo config`)")
     p.add_argument("--frames", help="START:STOP:STEP over the input frames (0-based)")
     p.add_argument("--blocks", type=int, default=3, help="spatial blocks per box axis (3)")
+    p.add_argument("--past", type=int, default=1, metavar="W",
+                   help="also use each atom's average inputs over its last W frames and how "
+                        "often it was crystal-like in them (1: the present frame only)")
     p.add_argument("--model", choices=["hgb", "logistic"], default="hgb")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -8,7 +8,8 @@ import pandas as pd
 
 from descriptors import read_trajectory
 
-from ..learn.propensity import PropensityResult, check_horizons, crystallization_propensity
+from ..learn.propensity import (PropensityResult, WithPast, check_horizons,
+                                crystallization_propensity)
 from .config import load_config
 from .outputs import commit_outputs, staging_dir
 from .pipeline import OutputLock, analyze, frame_selection
@@ -17,7 +18,7 @@ __all__ = ["propensity"]
 
 
 def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_sets=None,
-               n_blocks=3, n_splits=5, model="hgb", max_train=30_000, seed=0,
+               n_blocks=3, n_splits=5, model="hgb", max_train=30_000, seed=0, past=1,
                progress=False, write=True, force=False) -> PropensityResult:
     """Run (or reuse) :func:`multilayer.analyze` into ``out``, then the propensity model.
 
@@ -33,10 +34,17 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
         As in :func:`multilayer.analyze` (called with ``resume=True``).
     horizon, feature_sets, n_blocks, n_splits, model, max_train, seed
         As in :func:`crystallization_propensity`.
+    past : int
+        Also give the model the atom's recent past (:class:`WithPast`): the causal average
+        of every input over the last ``past`` analysed frames and the fraction of them in
+        which it was crystal-like (1: the present frame only).  On the validation suite's
+        LAMMPS runs this adds 0.01-0.02 of ROC-AUC (README).
     write : bool
         Write the two files.
     """
     horizons = check_horizons(horizon)
+    if isinstance(past, bool) or not isinstance(past, int) or past < 1:
+        raise ValueError(f"past must be an integer >= 1 (frames of the atom's past), got {past!r}")
     out = Path(out)
     n_sel = len(frame_selection(len(read_trajectory(trajectory)),
                                 load_config(None, {k: dict(v) for k, v in config.items()})
@@ -80,13 +88,18 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
         return m
 
     r_cut = cfg["neighbors"]["shell_factor"] * res.summary["nn_distance"]
+    inputs, use = _Lazy(lambda i: store.read(i, sets)), sets
+    if past > 1:
+        inputs = WithPast(inputs, _Lazy(lambda i: store.read(i, ["ids"])["ids"]),
+                          _Lazy(crystal), sets, past)
+        use = sets + inputs.past_names
     result = crystallization_propensity(
-        _Lazy(lambda i: traj[i]), _Lazy(crystal), _Lazy(lambda i: store.read(i, sets)),
-        horizon=horizons, feature_sets=sets, frame_index=good, r_cut=r_cut, n_blocks=n_blocks,
+        _Lazy(lambda i: traj[i]), _Lazy(crystal), inputs,
+        horizon=horizons, feature_sets=use, frame_index=good, r_cut=r_cut, n_blocks=n_blocks,
         n_splits=n_splits, model=model, max_train=max_train, seed=seed, progress=progress)
     if "steinhardt" in sets:     # name the bond-order columns by their l (q4, q6, ...)
         ls = cfg["steinhardt"]["l"]
-        ren = {f"{pre}steinhardt[{k}]": f"{pre}q{l}" for pre in ("", "nbr:")
+        ren = {f"{pre}steinhardt[{k}]": f"{pre}q{l}" for pre in ("", "nbr:", "past:")
                for k, l in enumerate(ls)}
         result.feature_names = [ren.get(n, n) for n in result.feature_names]
         for d in (result.importances, result.single_auc):

@@ -30,7 +30,7 @@ from descriptors import as_frame, first_shell_distance, neighbor_list
 
 from ..network.frameloop import FrameLoop
 
-__all__ = ["PropensityResult", "crystallization_propensity", "spatial_blocks", "block_folds",
+__all__ = ["PropensityResult", "WithPast", "crystallization_propensity", "spatial_blocks", "block_folds",
            "distance_to_marked", "check_horizons"]
 
 logger = logging.getLogger(__name__)
@@ -347,6 +347,66 @@ def crystallization_propensity(frames, crystal_like, features=None, *, horizon=5
     table = pd.concat([r[0] for r in results], ignore_index=True)
     get = lambda k: {h: r[k] for h, r in zip(horizons, results)}  # noqa: E731
     return PropensityResult(table, get(1), get(2), get(3), get(4), names, get(5), get(6))
+
+
+class WithPast:
+    """Per-frame inputs plus the atom's recent past, for :func:`crystallization_propensity`.
+
+    ``with_past[t]`` is ``features[t]`` plus, for every set ``k`` of ``names``, ``past:k``:
+    the causal average of the atom's ``k`` over frames ``t - window + 1 .. t`` (the frames it
+    is present in, matched by id), and ``past:crystalline``: the fraction of those frames in
+    which it was crystal-like.  Nothing after t is read.
+
+    Parameters
+    ----------
+    features : sequence, ``features[t]`` a dict of row-aligned arrays (with ``names``)
+    ids : sequence of int arrays, ``ids[t]`` the atom ids of frame t's rows
+    crystal_like : sequence of bool arrays
+    names : list of str
+    window : int >= 1
+
+    Examples
+    --------
+    >>> f = [{"q": np.array([1.0, 2.0])}, {"q": np.array([3.0, 6.0])}]
+    >>> p = WithPast(f, [np.array([5, 7]), np.array([7, 5])],
+    ...              [np.array([True, False]), np.array([False, False])], ["q"], 2)
+    >>> p[1]["past:q"].tolist(), p[1]["past:crystalline"].tolist()  # atom 7, then atom 5
+    ([[2.5], [3.5]], [0.0, 0.5])
+    """
+
+    def __init__(self, features, ids, crystal_like, names, window):
+        if isinstance(window, bool) or not isinstance(window, Integral) or window < 1:
+            raise ValueError(f"window must be an integer >= 1, got {window!r}")
+        self.features, self.ids, self.crystal = features, ids, crystal_like
+        self.names, self.window = list(names), int(window)
+
+    def __len__(self):
+        return len(self.features)
+
+    @property
+    def past_names(self) -> list:
+        return [f"past:{k}" for k in self.names] + ["past:crystalline"]
+
+    def __getitem__(self, t):
+        now = self.features[t]
+        ids = np.asarray(self.ids[t])
+        acc = {k: np.zeros(np.shape(now[k]), dtype=np.float64) for k in self.names}
+        hits = np.zeros(len(ids))
+        cry = np.zeros(len(ids))
+        for u in range(max(0, t - self.window + 1), t + 1):
+            f = now if u == t else self.features[u]
+            uid = np.asarray(self.ids[u])
+            order = np.argsort(uid, kind="stable")
+            pos = order[np.searchsorted(uid, ids, sorter=order).clip(0, len(uid) - 1)]
+            ok = uid[pos] == ids
+            for k in self.names:
+                acc[k][ok] += np.asarray(f[k], dtype=np.float64)[pos[ok]]
+            hits += ok
+            cry[ok] += np.asarray(self.crystal[u], dtype=bool)[pos[ok]]
+        h = np.maximum(hits, 1)
+        past = {f"past:{k}": (v / h.reshape((-1,) + (1,) * (v.ndim - 1))).reshape(len(ids), -1)
+                for k, v in acc.items()}
+        return dict(now) | past | {"past:crystalline": cry / h}
 
 
 def check_horizons(horizon):
