@@ -235,7 +235,8 @@ def onset_frame(masks, graphs, frames):
     return (frames[i] if i is not None else None), big
 
 
-def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True):
+def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True,
+                both=False, n_seeds=1):
     from bench_label_ceiling import neighbour_graphs, threshold_at
     from bench_labels import _crystal, features_of, method_anchored
 
@@ -270,11 +271,11 @@ def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored
     row["IS/ptm count"] = round(float(tt.sum() / max(np.isin(it, CRYSTAL_CODES).sum(), 1)), 3)
     preds = {"ptm": inst}
     names = None
-    feats, fs = features_of(ds, ["steinhardt"], cache, progress=False, both=False)
+    feats, fs = features_of(ds, ["steinhardt"], cache, progress=False, both=both)
     if anchored:
         t1 = time.perf_counter()
         sets = list(STRUCTURE_DEFAULTS["sets"] or LABEL_SETS)
-        names_all, _ = method_anchored(feats, fs, list(range(n)), sets)
+        names_all, _ = method_anchored(feats, fs, list(range(n)), sets, n_seeds=n_seeds)
         names = [names_all[f] for f in frames]
         preds["anchored"] = [_crystal(x) for x in names]
         row["anchored_s"] = round(time.perf_counter() - t1, 1)
@@ -350,6 +351,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="LAMMPS OpenMP threads")
     ap.add_argument("--quench-only", action="store_true", help="quench and cache, no scores")
     ap.add_argument("--no-anchored", action="store_true", help="skip crystopo's labels")
+    ap.add_argument("--both", action="store_true",
+                    help="labels on q_l beside the averaged q_l (LABEL_LOCAL_STEINHARDT's option)")
+    ap.add_argument("--seeds", type=int, default=1, help="labels: majority of this many seeds")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
     if args.every < 1:
@@ -372,7 +376,7 @@ def main(argv=None) -> int:
             inherent_ptm(ds, frames, cache, n_threads=args.threads)
             continue
         row = truth_score(ds, cache, every=args.every, n_threads=args.threads,
-                          anchored=not args.no_anchored)
+                          anchored=not args.no_anchored, both=args.both, n_seeds=args.seeds)
         row["s"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print("   ", json.dumps({k: v for k, v in row.items()
