@@ -190,6 +190,7 @@ def _numba_compute(nl, ls, average, solid_l, q_threshold):
     q, qlm, inv_norm = K.qlm_kernel(offsets, vectors, a, b, pmm, acc_col, width, col_l,
                                     store_col, store_width, sl)
     counts = None
+    own = q
     if average or solid_l is not None:
         indices = np.ascontiguousarray(nl.indices, dtype=np.int32)
         qbar, counts = K.neighbor_kernel(offsets, indices, qlm, col_l, store_col, bool(average),
@@ -198,7 +199,7 @@ def _numba_compute(nl, ls, average, solid_l, q_threshold):
             q = qbar
         if solid_l is None:
             counts = None
-    return (q if len(ls) else None), counts
+    return (q if len(ls) else None), counts, (own if len(ls) else None)
 
 
 def _freud_steinhardt(frame, nl, ls, average):
@@ -261,7 +262,7 @@ def steinhardt(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average: bool = Fa
 def steinhardt_and_solid(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average: bool = False,
                          r_cut=None, q_threshold: float = 0.5, n_bonds: int = 7,
                          solid_l: int = 6, return_counts: bool = False,
-                         backend: str = "numba"):
+                         return_local: bool = False, backend: str = "numba"):
     """:func:`steinhardt` and :func:`solid_liquid` from one computation of the harmonics.
 
     Same bonds for both (``neighbors`` / ``r_cut`` as in :func:`steinhardt`); the
@@ -275,6 +276,9 @@ def steinhardt_and_solid(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average:
         ``l`` of the ten Wolde bond coherence (``l`` of :func:`solid_liquid`).
     return_counts : bool
         Also return the solid-bond counts (:func:`solid_bond_counts`).
+    return_local : bool
+        Also return each atom's own (not averaged) q_l, from the same harmonics (with
+        ``average=False`` it equals ``q``).
     backend : {"numba", "freud"}
         ``"freud"`` calls the float32 reference twice (harmonics computed twice).
 
@@ -283,6 +287,7 @@ def steinhardt_and_solid(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average:
     q : ndarray of shape (n_atoms, len(l)), float64 (``backend="freud"``: float32)
     is_solid : ndarray of shape (n_atoms,), bool
     counts : ndarray of shape (n_atoms,), int32, only with ``return_counts``
+    q_local : ndarray of shape (n_atoms, len(l)), only with ``return_local`` (after ``counts``)
 
     Examples
     --------
@@ -299,10 +304,11 @@ def steinhardt_and_solid(frame, neighbors=None, *, l=(4, 6, 8, 10, 12), average:
     if backend == "freud":
         q = _freud_steinhardt(frame, nl, ls, average)
         counts = _freud_counts(frame, nl, q_threshold, int(solid_l))
+        own = _freud_steinhardt(frame, nl, ls, False) if (return_local and average) else q
     else:
-        q, counts = _numba_compute(nl, ls, bool(average), int(solid_l), float(q_threshold))
+        q, counts, own = _numba_compute(nl, ls, bool(average), int(solid_l), float(q_threshold))
     solid = counts >= n_bonds
-    return (q, solid, counts) if return_counts else (q, solid)
+    return (q, solid) + ((counts,) if return_counts else ()) + ((own,) if return_local else ())
 
 
 def solid_bond_counts(frame, neighbors=None, *, r_cut=None, q_threshold: float = 0.5,

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from descriptors import Box, Frame, make_lattice, read_trajectory, write_lammps_dump
-from multilayer.learn.classify import (StructureClassifier, StructureFeatures, classify_trajectory,
+from multilayer.learn.classify import (StructureFeatures, classify_trajectory,
                                  train_classifier)
 from multilayer.learn.trusted import read_labels, trusted_labels
 from multilayer.app.cli import main

@@ -8,6 +8,7 @@ import pytest
 from descriptors import demo_trajectory_path, write_lammps_dump, read_trajectory
 from multilayer.app.cli import main as cli_main
 from multilayer.app.pipeline import analyze
+from multilayer.app.config import ConfigError
 
 FRAMES = slice(0, None, 5)   # every fifth frame keeps the test short; the demo command uses all
 
@@ -291,3 +292,21 @@ def test_report_names_the_precursors_of_the_crystal(finished):
         assert sum(row) == pytest.approx(1.0, abs=1e-3)
     html = (out / "report.html").read_text()
     assert "Precursors: what the crystal" in html and "Transitions between structures" in html
+
+
+def test_local_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path):
+    """[labels] crystal_types = "local": the same crystal-like atoms and the same liquid, bcc
+    and ico atoms as the default run; only fcc and hcp are redistributed."""
+    out, res = finished
+    local = analyze(demo_trajectory_path(), tmp_path / "local", frames=FRAMES,
+                    config={"labels": {"crystal_types": "local"}})
+    a = res.labels.sort_values(["frame", "id"]).reset_index(drop=True)
+    b = local.labels.sort_values(["frame", "id"]).reset_index(drop=True)
+    assert (a["crystal_like"] == b["crystal_like"]).all()
+    moved = a["structure"] != b["structure"]
+    assert moved.any()
+    assert a.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
+    assert b.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
+    with pytest.raises(ConfigError, match="crystal_types"):
+        analyze(demo_trajectory_path(), tmp_path / "bad", frames=FRAMES,
+                config={"labels": {"crystal_types": "own"}})

@@ -15,7 +15,8 @@ from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
 from ..network.graph import build_network
 from ..network.progress import progress_bar
-from ..network.structures import (CRYSTAL_NAMES, consensus_names, describe_references,
+from ..network.structures import (CRYSTAL_NAMES, assign_crystal_types, consensus_names,
+                                  crystal_type_model, describe_references,
                                   fit_structures, label_sets)
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
@@ -133,6 +134,9 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
         index = {n: i for i, n in enumerate(names)}
         lookup = np.vectorize(index.__getitem__, otypes=[np.int64])
         labels = [lookup(v) for v in consensus_names(fits)]
+    crystal_types = _crystal_types(store, features, lc, names, labels)
+    if crystal_types is not None:
+        labels = crystal_types
     present = sorted({int(v) for lab in labels for v in np.unique(lab)})
     info = {"nodes": "microstates", "method": "anchored", "names": names,
             "n_seeds": lc["n_seeds"],
@@ -146,6 +150,22 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
     if lc["scan"]:      # how many structures, with evidence: the labels above are unchanged
         info["scan"], info["scan_s"] = _structure_scan(feats, ids, refs, sets, lc)
     return ClusterResult(labels, info)
+
+
+def _crystal_types(store, features, lc, names, labels):
+    """``[labels] crystal_types = "local"``: the labels with each fcc or hcp atom's stacking
+    from its own q_l (None: kept as they are, with the reason logged)."""
+    if lc["crystal_types"] != "local":
+        return None
+    if "ql_local" not in store.read(store.frames[0], None):
+        logger.warning("crystal types from the structures' names: the feature store holds no "
+                       "own q_l (the Steinhardt set is off, or the store predates it)")
+        return None
+    model = crystal_type_model(features, noise=tuple(lc["reference_noise"]), seed=lc["seed"])
+    if model is None:
+        return None
+    ql = (store.read(i, ["ql_local"])["ql_local"] for i in store.frames)
+    return assign_crystal_types(labels, ql, names, model)
 
 
 def _structure_scan(feats, ids, refs, sets, lc) -> tuple[list, float]:

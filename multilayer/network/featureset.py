@@ -62,7 +62,9 @@ class FrameFeatures:
 
     ``sets`` maps each feature-set name to an (n_atoms, d) float32 matrix; ``q6`` is the
     averaged q6 and ``solid`` the ten Wolde solid-like flag, the classic per-atom signature
-    every run reports beside its labels.
+    every run reports beside its labels; ``ql_local`` is each atom's own (not averaged) q_l of
+    the Steinhardt set's ``l`` (float32), from the same harmonics, which tells the crystal
+    type of a crystal-like atom (:func:`multilayer.network.structures.crystal_type_model`).
     """
 
     ids: np.ndarray
@@ -70,6 +72,7 @@ class FrameFeatures:
     sets: dict = field(default_factory=dict)
     q6: np.ndarray | None = None
     solid: np.ndarray | None = None
+    ql_local: np.ndarray | None = None
 
     def arrays(self) -> dict:
         """Everything as one flat dict of arrays (what the feature store writes)."""
@@ -78,6 +81,8 @@ class FrameFeatures:
             out["q6"] = self.q6
         if self.solid is not None:
             out["solid"] = self.solid
+        if self.ql_local is not None:
+            out["ql_local"] = self.ql_local
         return out
 
     def matrix(self, names=None) -> np.ndarray:
@@ -373,9 +378,10 @@ class FeatureSet:
         if self.steinhardt_both:
             out.sets["steinhardt"] = np.hstack([steinhardt(frame, shell, l=ls),
                                                 steinhardt(frame, shell, l=ls, average=True)])
-        elif self.classic:       # the q_lm harmonics once for q_l and ten Wolde
-            out.sets["steinhardt"], out.solid = steinhardt_and_solid(
-                frame, shell, l=ls, average=c["steinhardt"]["average"])
+        elif self.classic:       # the q_lm harmonics once for q_l, ten Wolde and own q_l
+            out.sets["steinhardt"], out.solid, local = steinhardt_and_solid(
+                frame, shell, l=ls, average=c["steinhardt"]["average"], return_local=True)
+            out.ql_local = np.asarray(local, dtype=np.float32)
         else:
             out.sets["steinhardt"] = steinhardt(frame, shell, l=ls,
                                                 average=c["steinhardt"]["average"])
