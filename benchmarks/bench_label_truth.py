@@ -236,9 +236,9 @@ def onset_frame(masks, graphs, frames):
 
 
 def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True,
-                both=False, n_seeds=1):
+                both=False, n_seeds=1, crystal_types="communities"):
     from bench_label_ceiling import neighbour_graphs, threshold_at
-    from bench_labels import _crystal, features_of, method_anchored
+    from bench_labels import _crystal, features_of, local_stacking, method_anchored
 
     from multilayer.network.structures import LABEL_SETS, STRUCTURE_DEFAULTS
 
@@ -276,6 +276,8 @@ def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored
         t1 = time.perf_counter()
         sets = list(STRUCTURE_DEFAULTS["sets"] or LABEL_SETS)
         names_all, _ = method_anchored(feats, fs, list(range(n)), sets, n_seeds=n_seeds)
+        if crystal_types == "local":
+            names_all = local_stacking(ds, names_all, list(range(n)), cache)
         names = [names_all[f] for f in frames]
         preds["anchored"] = [_crystal(x) for x in names]
         row["anchored_s"] = round(time.perf_counter() - t1, 1)
@@ -354,6 +356,8 @@ def main(argv=None) -> int:
     ap.add_argument("--both", action="store_true",
                     help="labels on q_l beside the averaged q_l (LABEL_LOCAL_STEINHARDT's option)")
     ap.add_argument("--seeds", type=int, default=1, help="labels: majority of this many seeds")
+    ap.add_argument("--crystal-types", default="communities", choices=["communities", "local"],
+                    help="labels: [labels] crystal_types (local: fcc/hcp from own q_l)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
     if args.every < 1:
@@ -376,7 +380,8 @@ def main(argv=None) -> int:
             inherent_ptm(ds, frames, cache, n_threads=args.threads)
             continue
         row = truth_score(ds, cache, every=args.every, n_threads=args.threads,
-                          anchored=not args.no_anchored, both=args.both, n_seeds=args.seeds)
+                          anchored=not args.no_anchored, both=args.both, n_seeds=args.seeds,
+                          crystal_types=args.crystal_types)
         row["s"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print("   ", json.dumps({k: v for k, v in row.items()

@@ -135,6 +135,27 @@ def method_anchored(feats, fs, frames, sets, seed=0, window=1, n_seeds=1, **kw):
     return consensus_names(fits), fits[0][0]
 
 
+def local_stacking(ds, names, frames, cache):
+    """``[labels] crystal_types = "local"`` applied to per-frame structure ``names``: atoms
+    named fcc or hcp take the stacking their own q_l give (the q_l columns of the cached
+    ``--both`` features, the ones ``FrameFeatures.ql_local`` holds)."""
+    from multilayer.network.structures import (STRUCTURE_NAMES, assign_crystal_types,
+                                               crystal_type_model)
+
+    both, _ = features_of(ds, ["steinhardt"], cache, progress=False, both=True)
+    _, fs = features_of(ds, ["steinhardt"], cache, progress=False)
+    model = crystal_type_model(fs, noise=NOISE)
+    order = list(STRUCTURE_NAMES) + sorted({str(n) for x in names for n in np.unique(x)}
+                                           - set(STRUCTURE_NAMES))
+    index = {n: i for i, n in enumerate(order)}
+    labels = []
+    for x in names:
+        kinds, inverse = np.unique(x, return_inverse=True)
+        labels.append(np.array([index[str(k)] for k in kinds])[inverse])
+    ql = [both[f]["steinhardt"][:, :5] for f in frames]
+    return [np.array(order)[lab] for lab in assign_crystal_types(labels, ql, order, model)]
+
+
 def method_gmm(feats, frames, ptm, seed=0):
     from sklearn.mixture import GaussianMixture
 
@@ -246,6 +267,8 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=int, default=1, help="time averaging window (frames)")
     ap.add_argument("--seeds", type=int, default=1,
                     help="anchored: per-atom majority over this many codebook seeds")
+    ap.add_argument("--crystal-types", default="communities", choices=["communities", "local"],
+                    help="anchored: [labels] crystal_types (local: fcc/hcp from own q_l)")
     ap.add_argument("--onset", action="store_true")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--noise", default=",".join(map(str, NOISE)),
@@ -273,6 +296,8 @@ def main(argv=None) -> int:
                 names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution,
                                                flow_weight=args.flow_weight, window=args.window,
                                                n_seeds=args.seeds)
+                if args.crystal_types == "local":
+                    names = local_stacking(ds, names, frames, cache)
             elif meth == "gmm":
                 names = method_gmm(feats, frames, ptm)
             elif meth == "multislice":
