@@ -394,12 +394,13 @@ def crystal_type_model(features, *, noise=tuple(_D["reference_noise"]), n_per_ki
     Why: fcc and hcp differ in the stacking of the first shell.  The averaged q̄_l that find
     the crystal-like atoms mix each atom with its neighbours, so across a young nucleus, a
     stacking fault or an fcc|hcp boundary they blur the two; the atom's own q_l keep them
-    apart.  On three of the validation suite's nucleation runs (T* 0.45, 0.55, 0.6), the
-    fcc/hcp agreement with PTM of the atoms labelled fcc or hcp rose from 0.75-0.83 to
-    0.88-0.90 (instantaneous PTM) and from 0.64-0.70 to 0.70-0.74 (PTM of the quenched
-    frames); bcc, which the averaged q̄_l find well, is left to the communities.  The price:
+    apart.  On the validation suite's six nucleation runs (``benchmarks/bench_labels.py
+    --crystal-types local``), the fcc/hcp agreement with PTM of the atoms labelled fcc or hcp
+    rose from 0.73-0.83 to 0.88-0.90 (instantaneous PTM) and from 0.64-0.70 to 0.70-0.74 (PTM
+    of the quenched frames); bcc, which the averaged q̄_l find well, is left to the communities.  The price:
     in bulk thermal crystals the own q_l are noisier than the averaged ones (hcp frames of the
-    suite's one-phase-per-frame set at T* 0.4 / 0.7: 1.000 -> 0.86 / 0.70 called hcp), so
+    suite's one-phase-per-frame set at T* 0.4 / 0.7: 1.000 -> 0.86 / 0.70 called hcp; the
+    whole set 0.9996 -> 0.943), so
     ``analyze`` uses it only on request (``[labels] crystal_types = "local"``).
 
     Returns a fitted scikit-learn classifier (``classes_`` fcc, hcp); None when ``features``
