@@ -43,7 +43,7 @@ from .neighbors import NeighborList, neighbor_list
 
 # the sorting networks and the compiled kernel, under the names the tests and benchmarks read
 from ._nmap_backends import merge_schedule as _merge_schedule, networks as _networks  # noqa: F401
-from ._nmap_kernels import feature_rows as _feature_rows
+from ._nmap_features import feature_rows as _feature_rows
 from ._nmap_kernels import (BITONIC as _BITONIC, BITONIC_NET as _BITONIC_NET,  # noqa: F401
                             BLOCK as _BLOCK, BLOCK_NET as _BLOCK_NET, EXCHANGE as _EXCHANGE,
                             MIN as _MIN, NET_MAX as _NET_MAX, nmap_parallel as _nmap_parallel)

@@ -186,9 +186,9 @@ def test_frame_index_horizon_in_input_frames(slab):
                                    frame_index=np.arange(0, 10, 2))
 
 
-def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
+def _slab_run(tmp_path, slab):
+    """The slab trajectory and a small analyze configuration on disk; ``(traj, cfg, out)``."""
     from descriptors import write_lammps_dump
-    from multilayer.app.cli import main
 
     frames, _, _ = slab
     traj = tmp_path / "slab.dump"
@@ -197,7 +197,13 @@ def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
     cfg.write_text('[features]\nsets = ["steinhardt"]\n[network]\nnodes = "atoms"\nk = 8\n'
                    '[mapper]\nenabled = false\n[output]\nfigures = false\nreport = false\n'
                    'trajectory = "none"\n')
-    out = tmp_path / "run"
+    return traj, cfg, tmp_path / "run"
+
+
+def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
+    from multilayer.app.cli import main
+
+    traj, cfg, out = _slab_run(tmp_path, slab)
     assert main(["propensity", str(traj), "--horizon", "2", "--out", str(out), "--config",
                  str(cfg), "--quiet", "--model", "logistic"]) == 0
     assert "horizon 2: ROC-AUC" in capsys.readouterr().out
@@ -244,17 +250,9 @@ def test_recent_past_inputs_equal_a_slow_reference():
 
 
 def test_cli_past_window_adds_past_inputs(tmp_path, slab, capsys):
-    from descriptors import write_lammps_dump
     from multilayer.app.cli import main
 
-    frames, _, _ = slab
-    traj = tmp_path / "slab.dump"
-    write_lammps_dump(traj, frames)
-    cfg = tmp_path / "cfg.toml"
-    cfg.write_text('[features]\nsets = ["steinhardt"]\n[network]\nnodes = "atoms"\nk = 8\n'
-                   '[mapper]\nenabled = false\n[output]\nfigures = false\nreport = false\n'
-                   'trajectory = "none"\n')
-    out = tmp_path / "run"
+    traj, cfg, out = _slab_run(tmp_path, slab)
     args = ["propensity", str(traj), "--horizon", "2", "--out", str(out), "--config", str(cfg),
             "--quiet", "--model", "logistic"]
     assert main(args + ["--past", "0"]) == 2
