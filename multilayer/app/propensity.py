@@ -62,7 +62,7 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
         sets += [] if "steinhardt" in sets and 6 in cfg["steinhardt"]["l"] else ["q6"]
     else:
         sets = list(feature_sets)
-    avail = set(store.read(good[0], None))
+    avail = set(store.names(good[0]))
     unknown = [s for s in sets if s not in avail or s in ("ids", "types")]
     if unknown:
         raise ValueError(f"unknown feature set name(s) {unknown} in feature_sets; this run "

@@ -157,7 +157,7 @@ def _crystal_types(store, features, lc, names, labels):
     from its own q_l (None: kept as they are, with the reason logged)."""
     if lc["crystal_types"] != "local":
         return None
-    if "ql_local" not in store.read(store.frames[0], None):
+    if "ql_local" not in store.names(store.frames[0]):
         logger.warning("crystal types from the structures' names: the feature store holds no "
                        "own q_l (the Steinhardt set is off, or the store predates it)")
         return None

@@ -94,6 +94,12 @@ class FeatureStore:
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
 
+    def names(self, frame: int) -> list:
+        """The names of the arrays stored for ``frame`` (nothing is read)."""
+        import zarr
+
+        return sorted(zarr.open_group(str(self._dir(frame)), mode="r").array_keys())
+
     def read(self, frame: int, names=None) -> dict:
         import zarr
 
