@@ -156,6 +156,26 @@ def local_stacking(ds, names, frames, cache):
     return [np.array(order)[lab] for lab in assign_crystal_types(labels, ql, order, model)]
 
 
+def cna_stacking(ds, names, frames, fs):
+    """``[labels] crystal_types = "cna"`` applied to per-frame structure ``names``: atoms named
+    fcc or hcp take the stacking vote of their first-shell bonds (descriptors.cna) where it
+    decides, from the same first-shell list as ``analyze`` (rows in atom-id order)."""
+    from descriptors import neighbor_list
+    from descriptors.cna import FCC, HCP, stacking
+
+    traj = ds.trajectory()
+    out = []
+    for x, t in zip(names, frames):
+        frame = traj[t]
+        vote = stacking(neighbor_list(frame, r_cut=fs.shell_cut_))[np.argsort(frame.ids)]
+        x = np.array(x, dtype=object, copy=True)
+        pick = np.isin(x, ("fcc", "hcp"))
+        x[pick & (vote == FCC)] = "fcc"
+        x[pick & (vote == HCP)] = "hcp"
+        out.append(x)
+    return out
+
+
 def method_gmm(feats, frames, ptm, seed=0):
     from sklearn.mixture import GaussianMixture
 
@@ -267,8 +287,10 @@ def main(argv=None) -> int:
     ap.add_argument("--window", type=int, default=1, help="time averaging window (frames)")
     ap.add_argument("--seeds", type=int, default=1,
                     help="anchored: per-atom majority over this many codebook seeds")
-    ap.add_argument("--crystal-types", default="communities", choices=["communities", "local"],
-                    help="anchored: [labels] crystal_types (local: fcc/hcp from own q_l)")
+    ap.add_argument("--crystal-types", default="communities",
+                    choices=["communities", "local", "cna"],
+                    help="anchored: [labels] crystal_types (local: fcc/hcp from own q_l; cna: "
+                         "from the common neighbours of the first-shell bonds)")
     ap.add_argument("--onset", action="store_true")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--noise", default=",".join(map(str, NOISE)),
@@ -290,14 +312,21 @@ def main(argv=None) -> int:
         frames = list(range(ds.n_frames))
         ptm = [ds.ptm(t) for t in frames]
         truth = [truth_names(ds, t) for t in frames] if ds.has_truth else None
+
+        def stack(names, frames):
+            if args.crystal_types == "local":
+                return local_stacking(ds, names, frames, cache)
+            if args.crystal_types == "cna":
+                return cna_stacking(ds, names, frames, fs)
+            return names
+
         for meth in methods:
             t0 = time.perf_counter()
             if meth == "anchored":
                 names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution,
                                                flow_weight=args.flow_weight, window=args.window,
                                                n_seeds=args.seeds)
-                if args.crystal_types == "local":
-                    names = local_stacking(ds, names, frames, cache)
+                names = stack(names, frames)
             elif meth == "gmm":
                 names = method_gmm(feats, frames, ptm)
             elif meth == "multislice":
@@ -312,13 +341,14 @@ def main(argv=None) -> int:
                                              flow_weight=args.flow_weight, window=args.window,
                                              n_seeds=args.seeds)
                 a = np.concatenate(names[len(frames) // 2:])
-                b = np.concatenate(names_h)
+                b = np.concatenate(stack(names_h, half))
                 res["range"] = float(np.mean(a == b))
                 names_s, _ = method_anchored(feats, fs, frames, sets, seed=1,
                                              resolution=args.resolution,
                                              flow_weight=args.flow_weight, window=args.window,
                                              n_seeds=args.seeds)
-                res["seed"] = float(np.mean(np.concatenate(names) == np.concatenate(names_s)))
+                res["seed"] = float(np.mean(np.concatenate(names)
+                                            == np.concatenate(stack(names_s, frames))))
             if args.onset and ds.kind == "nucleation":
                 o, _ = onset_of(ds, frames, [_crystal(n) for n in names])
                 op, _ = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])

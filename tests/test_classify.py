@@ -10,7 +10,7 @@ import pytest
 from descriptors import Box, Frame, make_lattice, read_trajectory, write_lammps_dump
 from multilayer.learn.classify import (StructureFeatures, classify_trajectory,
                                  train_classifier)
-from multilayer.learn.trusted import read_labels, trusted_labels
+from multilayer.learn.trusted import ovito_structures, read_labels, trusted_labels
 from multilayer.app.cli import main
 
 KINDS = ("fcc", "bcc", "hcp")
@@ -85,6 +85,35 @@ def test_trusted_ptm_and_acna():
         frame = make_lattice(kind, CELLS[kind], noise=0.02, seed=0)
         np.testing.assert_array_equal(trusted_labels(frame, "ptm"), code)
         np.testing.assert_array_equal(trusted_labels(frame, "acna"), code)
+
+
+@pytest.mark.skipif(not HAS_OVITO, reason="ovito not installed")
+@pytest.mark.parametrize("shear", [0.0, 0.3])
+def test_ptm_of_some_atoms_is_their_type_in_the_whole_frame(shear):
+    """`atoms=` types a sample from it and its 18 nearest neighbours: the same types as PTM
+    on the whole frame, for fcc, hcp, bcc and a random gas side by side, in an orthogonal
+    and in a triclinic box."""
+    rng = np.random.default_rng(0)
+    parts = [make_lattice(k, CELLS[k], noise=0.04, seed=1) for k in ("fcc", "hcp", "bcc")]
+    parts.append(_gas(300, parts[0], seed=2))
+    pos, x0 = [], 0.0
+    for p in parts:                       # side by side along x, 1 length unit apart
+        q = p.wrapped() - p.wrapped().min(axis=0)
+        pos.append(q + [x0, 0.0, 0.0])
+        x0 += np.ptp(q[:, 0]) + 1.0
+    pos = np.concatenate(pos)
+    cell = np.diag([x0, pos[:, 1].max() + 1.0, pos[:, 2].max() + 1.0])
+    cell[1, 0] = shear * cell[1, 1]       # tilted: only the periodic images change
+    n = len(pos)
+    frame = Frame(pos, Box(cell), np.arange(1, n + 1), np.ones(n, np.int32))
+    whole = ovito_structures(frame, "ptm", structures=["fcc", "hcp", "bcc", "ico"])
+    atoms = np.sort(rng.choice(n, 150, replace=False))
+    assert len(np.unique(whole[atoms])) >= 3
+    np.testing.assert_array_equal(
+        ovito_structures(frame, "ptm", structures=["fcc", "hcp", "bcc", "ico"], atoms=atoms),
+        whole[atoms])
+    with pytest.raises(ValueError, match="atoms"):
+        ovito_structures(frame, "acna", atoms=atoms)
 
 
 @pytest.mark.parametrize("kwargs, match", [

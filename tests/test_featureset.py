@@ -120,6 +120,23 @@ def test_shared_harmonics_give_the_separate_results(fitted):
     np.testing.assert_array_equal(out.solid, solid)
     assert 0 < solid.sum() < f.n_atoms
 
+    from descriptors.cna import stacking
+
+    np.testing.assert_array_equal(out.stacking, stacking(shell))
+    assert out.arrays()["stacking"] is out.stacking
+
+
+def test_stacking_votes_of_fcc_and_hcp(fitted):
+    """Each frame carries every atom's stacking vote from its first shell: fcc in fcc, hcp in
+    hcp, never the other one."""
+    from descriptors.cna import FCC, HCP
+
+    for kind, code in (("fcc", FCC), ("hcp", HCP)):
+        f = make_lattice(kind, 4 if kind == "fcc" else (4, 3, 3), noise=0.04, seed=2)
+        vote = fitted.transform(f).stacking
+        assert vote.dtype == np.int8 and np.mean(vote == code) > 0.95
+        assert not np.any(vote == (HCP if code == FCC else FCC))
+
 
 # -- calibration from a sample of atoms (issue #16) ----------------------------------------
 

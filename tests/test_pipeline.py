@@ -263,6 +263,36 @@ def test_report_says_what_ptm_calls_each_structure(finished):
     assert "What PTM calls each structure" in (out / "report.html").read_text()
 
 
+def test_ptm_composition_from_a_sample(finished, monkeypatch):
+    """Frames above the whole-frame size are typed on a per-structure sample: with a quota as
+    large as every structure, the composition is the whole frame's; with 300 per structure it
+    stays close, and the summary says how many atoms were typed."""
+    pytest.importorskip("ovito")
+    from multilayer.app import stages
+
+    _, res = finished
+    traj = read_trajectory(demo_trajectory_path())
+    last = res.labels[res.labels["frame"] == res.labels["frame"].max()]
+    t = int(last["frame"].iloc[0])
+    lab = last.set_index("id").loc[traj[t].ids, "label"].to_numpy()
+    pairs = last[["label", "structure"]].drop_duplicates()
+    name_of = np.empty(int(lab.max()) + 1, dtype=object)
+    name_of[pairs["label"].to_numpy()] = pairs["structure"].to_numpy()
+    args = (traj, [t], [lab], name_of, {"ptm": "on", "ptm_atoms": 10**9})
+    whole = stages._ptm_composition(*args)
+    monkeypatch.setattr(stages, "_PTM_WHOLE", 100)
+    monkeypatch.setattr(stages, "_PTM_PER_NAME", 10**9)
+    assert stages._ptm_composition(*args) == whole
+    monkeypatch.setattr(stages, "_PTM_PER_NAME", 300)
+    sampled = stages._ptm_composition(*args)
+    sizes = np.unique(name_of[lab], return_counts=True)[1]
+    assert sampled["typed"] == np.minimum(sizes, 300).sum() < len(lab)
+    for name, row in whole["structures"].items():
+        assert sampled["structures"][name]["atom_frames"] == row["atom_frames"]
+        for k in ("other", "fcc", "hcp", "bcc", "ico"):
+            assert abs(sampled["structures"][name][k] - row[k]) < 0.1, (name, k)
+
+
 def test_report_names_the_precursors_of_the_crystal(finished):
     """The route summary is the labels' own history: recomputed from labels.parquet by a slow
     per-atom loop, the last structure before joining the final crystal agrees."""
@@ -294,12 +324,14 @@ def test_report_names_the_precursors_of_the_crystal(finished):
     assert "Precursors: what the crystal" in html and "Transitions between structures" in html
 
 
-def test_local_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path):
-    """[labels] crystal_types = "local": the same crystal-like atoms and the same liquid, bcc
-    and ico atoms as the default run; only fcc and hcp are redistributed."""
+@pytest.mark.parametrize("how", ["local", "communities"])
+def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, how):
+    """[labels] crystal_types = "local" or "communities" against the default ("cna"): the same
+    crystal-like atoms and the same liquid, bcc and ico atoms; only fcc and hcp are
+    redistributed."""
     out, res = finished
-    local = analyze(demo_trajectory_path(), tmp_path / "local", frames=FRAMES,
-                    config={"labels": {"crystal_types": "local"}})
+    local = analyze(demo_trajectory_path(), tmp_path / how, frames=FRAMES,
+                    config={"labels": {"crystal_types": how}})
     a = res.labels.sort_values(["frame", "id"]).reset_index(drop=True)
     b = local.labels.sort_values(["frame", "id"]).reset_index(drop=True)
     assert (a["crystal_like"] == b["crystal_like"]).all()

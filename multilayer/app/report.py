@@ -169,6 +169,9 @@ def _ptm_html(ptm) -> str:
     frames = ptm["frames"]
     where = (f"all {len(frames)} frames" if len(frames) < 8 else
              f"{len(frames)} frames from {frames[0]} to {frames[-1]}")
+    if ptm.get("typed"):
+        where += (f", on a random sample of {ptm['typed']:,} atoms (up to 1,000 of each structure "
+                  "per frame of more than 65,536 atoms, weighted by the structure's size)")
     return (f"<h2>What PTM calls each structure</h2><p>OVITO's polyhedral template matching "
             f"(fcc, hcp, bcc and icosahedral templates, RMSD cutoff 0.1) on {where}: the fraction "
             f"of each structure's atoms PTM calls other, fcc, hcp, bcc or ico. An independent "

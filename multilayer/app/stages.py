@@ -15,7 +15,7 @@ from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
 from ..network.graph import build_network
 from ..network.progress import progress_bar
-from ..network.structures import (CRYSTAL_NAMES, assign_crystal_types, consensus_names,
+from ..network.structures import (CRYSTAL_NAMES, assign_crystal_types, assign_stacking, consensus_names,
                                   crystal_type_model, describe_references,
                                   fit_structures, label_sets)
 from ..network.time_average import TimeAveragedFrames
@@ -153,19 +153,24 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
 
 
 def _crystal_types(store, features, lc, names, labels):
-    """``[labels] crystal_types = "local"``: the labels with each fcc or hcp atom's stacking
+    """The labels with each fcc or hcp atom's stacking decided atom by atom: ``[labels]
+    crystal_types = "cna"`` from the common neighbours of its first-shell bonds, ``"local"``
     from its own q_l (None: kept as they are, with the reason logged)."""
-    if lc["crystal_types"] != "local":
+    how = lc["crystal_types"]
+    if how == "communities":
         return None
-    if "ql_local" not in store.names(store.frames[0]):
+    key = "stacking" if how == "cna" else "ql_local"
+    if key not in store.names(store.frames[0]):
         logger.warning("crystal types from the structures' names: the feature store holds no "
-                       "own q_l (the Steinhardt set is off, or the store predates it)")
+                       "%s (the Steinhardt set is off, or the store predates it)", key)
         return None
+    arrays = (store.read(i, [key])[key] for i in store.frames)
+    if how == "cna":
+        return assign_stacking(labels, arrays, names)
     model = crystal_type_model(features, noise=tuple(lc["reference_noise"]), seed=lc["seed"])
     if model is None:
         return None
-    ql = (store.read(i, ["ql_local"])["ql_local"] for i in store.frames)
-    return assign_crystal_types(labels, ql, names, model)
+    return assign_crystal_types(labels, arrays, names, model)
 
 
 def _structure_scan(feats, ids, refs, sets, lc) -> tuple[list, float]:
@@ -395,10 +400,18 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                           sorted(skipped), cfg)
 
 
+_PTM_WHOLE = 65_536     # frames up to this size are typed whole; larger ones by a sample
+_PTM_PER_NAME = 1_000   # of this many atoms per structure name (all of a rarer one)
+
+
 def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | None:
     """Per structure name: the fractions of its (frame, atom) rows that OVITO's PTM (fcc, hcp,
     bcc and ico templates, RMSD cutoff 0.1) calls other, fcc, hcp, bcc, ico -- the check a
-    physicist reads beside each name.  None when switched off or OVITO is not installed."""
+    physicist reads beside each name.  None when switched off or OVITO is not installed.
+
+    Frames are spread over the run (the last one always) up to ``ptm_atoms`` rows.  A frame
+    of more than 65,536 atoms is typed on a seeded random sample of 1,000 atoms of each name
+    (exactly: :func:`ovito_structures` with ``atoms=``), weighted by the name's rows."""
     if oc["ptm"] == "off":
         return None
     try:
@@ -413,20 +426,36 @@ def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | 
     step = max(1, int(np.ceil(sizes.sum() / oc["ptm_atoms"])))
     picks = list(range(len(good) - 1, -1, -step))[::-1]   # the last frame always
     kinds = ("other", "fcc", "hcp", "bcc", "ico")
-    names = sorted({str(name_of[v]) for t in picks for v in np.unique(labels[t])})
-    counts = {n: np.zeros(len(kinds), dtype=np.int64) for n in names}
     ptm_names = TRUSTED_METHODS["ptm"]
+    kind = np.array([kinds.index(ptm_names[k]) if ptm_names[k] in kinds else 0
+                     for k in range(max(ptm_names) + 1)])
+    names = sorted({str(name_of[v]) for t in picks for v in np.unique(labels[t])})
+    counts = {n: np.zeros(len(kinds)) for n in names}
+    rows = dict.fromkeys(names, 0)
+    typed = 0
     for t in progress_bar(picks, progress, desc="PTM", unit="frame"):
-        types = ovito_structures(traj[good[t]], "ptm", structures=["fcc", "hcp", "bcc", "ico"])
-        kind = np.array([kinds.index(ptm_names[int(k)]) if ptm_names[int(k)] in kinds else 0
-                         for k in range(max(ptm_names) + 1)])[types]
         lab_names = name_of[labels[t]]
-        for n in np.unique(lab_names):
-            counts[str(n)] += np.bincount(kind[lab_names == n], minlength=len(kinds))
-    frames_used = [int(good[t]) for t in picks]
-    return {"frames": frames_used, "structures": {
-        n: {k: round(float(c[i]) / max(1, int(c.sum())), 4) for i, k in enumerate(kinds)} | {
-            "atom_frames": int(c.sum())} for n, c in counts.items()}}
+        sample = len(lab_names) > _PTM_WHOLE
+        rng = np.random.default_rng(int(good[t]))
+        groups = {str(n): np.flatnonzero(lab_names == n) for n in np.unique(lab_names)}
+        if sample:
+            groups = {n: np.sort(rng.choice(idx, min(len(idx), _PTM_PER_NAME), replace=False))
+                      for n, idx in groups.items()}
+            atoms = np.sort(np.concatenate(list(groups.values())))
+        types = ovito_structures(traj[good[t]], "ptm", structures=["fcc", "hcp", "bcc", "ico"],
+                                 atoms=atoms if sample else None)
+        typed += len(types)
+        for n, idx in groups.items():
+            n_rows = int(np.count_nonzero(lab_names == n))
+            k = kind[types[np.searchsorted(atoms, idx)] if sample else types[idx]]
+            counts[n] += np.bincount(k, minlength=len(kinds)) * (n_rows / len(idx))
+            rows[n] += n_rows
+    out = {"frames": [int(good[t]) for t in picks], "structures": {
+        n: {k: round(float(c[i]) / max(1.0, float(c.sum())), 4) for i, k in enumerate(kinds)} | {
+            "atom_frames": rows[n]} for n, c in counts.items()}}
+    if typed < sum(rows.values()):
+        out["typed"] = typed
+    return out
 
 
 def _dense_labels(ids, labels):

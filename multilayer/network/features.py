@@ -15,7 +15,8 @@ import numpy as np
 
 from .progress import progress_bar
 
-__all__ = ["FeatureFrames", "FeatureTransform", "as_feature_frames", "fit_transform_stats"]
+__all__ = ["FeatureFrames", "FeatureTransform", "PooledMoments", "as_feature_frames",
+           "fit_transform_stats"]
 
 
 def _check_ids(ids, n_frames):
@@ -194,10 +195,54 @@ class FeatureTransform:
         return len(self.mean) if self.components is None else self.components.shape[1]
 
 
+class PooledMoments:
+    """Mean and variance of the rows of many frames, pooled one frame at a time (Chan's
+    update), and the :class:`FeatureTransform` they give.
+
+    Examples
+    --------
+    >>> m = PooledMoments(1)
+    >>> m.add(np.array([[1.0], [3.0]], np.float32)); m.add(np.array([[5.0]], np.float32))
+    >>> t = m.transform(); float(t.mean[0]), round(float(t.scale[0]), 4)
+    (3.0, 1.633)
+    """
+
+    def __init__(self, d: int):
+        self.count, self.mean, self.m2 = 0, np.zeros(d), np.zeros(d)
+
+    def add(self, x: np.ndarray) -> None:
+        if len(x) == 0:
+            return
+        xm = x.mean(axis=0, dtype=np.float64)
+        xv = ((x - xm.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64)
+        n_new = self.count + len(x)
+        delta = xm - self.mean
+        self.mean = self.mean + delta * len(x) / n_new
+        self.m2 = self.m2 + xv + delta ** 2 * self.count * len(x) / n_new
+        self.count = n_new
+
+    def transform(self, *, standardize=True, set_widths=(), name="features") -> FeatureTransform:
+        """Standardising transform (identity when not ``standardize``); with more than one
+        feature set, each set's columns are scaled by sqrt(width) so that every set gets the
+        same total variance."""
+        if self.count == 0:
+            raise ValueError(f"{name} holds no atoms in any frame")
+        d = len(self.mean)
+        mean = self.mean
+        std = np.sqrt(self.m2 / self.count)
+        scale = np.where(std > 1e-12 * max(1.0, float(np.abs(mean).max(initial=0))), std, 1.0)
+        if not standardize:
+            mean, scale = np.zeros(d), np.ones(d)
+        if len(set_widths) > 1:
+            weights = np.concatenate([np.full(w, np.sqrt(w)) for w in set_widths])
+            scale = scale * weights          # every feature set gets the same total variance
+        return FeatureTransform(mean, scale)
+
+
 def fit_transform_stats(frames: FeatureFrames, *, standardize=True, balance_sets=True,
                         n_components=None, sample_size=0, seed=0, name="features",
                         progress=False):
-    """One pass over the frames: pooled mean/std (Chan's update) and a row sample.
+    """One pass over the frames: pooled mean/std (:class:`PooledMoments`) and a row sample.
 
     Returns
     -------
@@ -213,35 +258,20 @@ def fit_transform_stats(frames: FeatureFrames, *, standardize=True, balance_sets
     if want > 0 and total > 0:
         quota = np.minimum(np.ceil(want * n_rows / total).astype(np.int64), n_rows)
     seeds = np.random.SeedSequence(seed).spawn(frames.n_frames)
-    count, mean, m2 = 0, np.zeros(d), np.zeros(d)
+    moments = PooledMoments(d)
     samples, sample_frames = [], []
     for t in progress_bar(range(frames.n_frames), progress, "stats"):
         x = frames.raw(t, name)
-        if len(x) == 0:
-            continue
-        xm = x.mean(axis=0, dtype=np.float64)
-        xv = ((x - xm.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64)
-        n_new = count + len(x)
-        delta = xm - mean
-        mean = mean + delta * len(x) / n_new
-        m2 = m2 + xv + delta ** 2 * count * len(x) / n_new
-        count = n_new
+        moments.add(x)
         if quota[t] > 0:
             # rows drawn in id order so that the sample does not depend on the row order
             order = np.argsort(frames.ids[t], kind="stable")
             pick = np.sort(np.random.default_rng(seeds[t]).choice(len(x), quota[t], replace=False))
             samples.append(x[order[pick]])
             sample_frames.append(np.full(len(pick), t, dtype=np.int64))
-    if count == 0:
-        raise ValueError(f"{name} holds no atoms in any frame")
-    std = np.sqrt(m2 / count)
-    scale = np.where(std > 1e-12 * max(1.0, float(np.abs(mean).max(initial=0))), std, 1.0)
-    if not standardize:
-        mean, scale = np.zeros(d), np.ones(d)
-    if balance_sets and len(frames.set_widths) > 1:
-        weights = np.concatenate([np.full(w, np.sqrt(w)) for w in frames.set_widths])
-        scale = scale * weights          # every feature set gets the same total variance
-    transform = FeatureTransform(mean, scale)
+    transform = moments.transform(standardize=standardize, name=name,
+                                  set_widths=frames.set_widths if balance_sets else ())
+    mean, scale = transform.mean, transform.scale
     sample = np.concatenate(samples) if samples else np.zeros((0, d), np.float32)
     sframes = np.concatenate(sample_frames) if sample_frames else np.zeros(0, np.int64)
     if n_components is not None:

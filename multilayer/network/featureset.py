@@ -64,7 +64,9 @@ class FrameFeatures:
     averaged q6 and ``solid`` the ten Wolde solid-like flag, the classic per-atom signature
     every run reports beside its labels; ``ql_local`` is each atom's own (not averaged) q_l of
     the Steinhardt set's ``l`` (float32), from the same harmonics, which tells the crystal
-    type of a crystal-like atom (:func:`multilayer.network.structures.crystal_type_model`).
+    type of a crystal-like atom (:func:`multilayer.network.structures.crystal_type_model`);
+    ``stacking`` is each atom's fcc / hcp vote from the common neighbours of its first-shell
+    bonds (:func:`descriptors.cna.stacking`, int8).
     """
 
     ids: np.ndarray
@@ -73,6 +75,7 @@ class FrameFeatures:
     q6: np.ndarray | None = None
     solid: np.ndarray | None = None
     ql_local: np.ndarray | None = None
+    stacking: np.ndarray | None = None
 
     def arrays(self) -> dict:
         """Everything as one flat dict of arrays (what the feature store writes)."""
@@ -83,6 +86,8 @@ class FrameFeatures:
             out["solid"] = self.solid
         if self.ql_local is not None:
             out["ql_local"] = self.ql_local
+        if self.stacking is not None:
+            out["stacking"] = self.stacking
         return out
 
     def matrix(self, names=None) -> np.ndarray:
@@ -371,6 +376,7 @@ class FeatureSet:
                 yield name, self.vectorizer_.transform(dg)
 
     def _steinhardt(self, frame, shell, out):
+        from descriptors.cna import stacking
         from descriptors.steinhardt import steinhardt, steinhardt_and_solid
 
         c = self.config
@@ -382,6 +388,7 @@ class FeatureSet:
             out.sets["steinhardt"], out.solid, local = steinhardt_and_solid(
                 frame, shell, l=ls, average=c["steinhardt"]["average"], return_local=True)
             out.ql_local = np.asarray(local, dtype=np.float32)
+            out.stacking = stacking(shell)
         else:
             out.sets["steinhardt"] = steinhardt(frame, shell, l=ls,
                                                 average=c["steinhardt"]["average"])

@@ -34,7 +34,7 @@ from sklearn.utils import check_scalar
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
 
-from .features import as_feature_frames, fit_transform_stats
+from .features import PooledMoments, as_feature_frames
 
 __all__ = ["mapper"]
 logger = logging.getLogger(__name__)
@@ -226,8 +226,9 @@ def mapper(features, ids=None, *, lens=None, n_components=1, cover=(8, 0.3), clu
 def _stack(frames, standardize, max_points, seed):
     """Standardised points (n, d) float32, their frames and rows (n,) int64, sorted by
     frame, and the stacked indices drawn (sorted) when there are more than ``max_points``
-    (else None); only the drawn rows of each frame are kept."""
-    transform, _, _ = fit_transform_stats(frames, standardize=standardize, sample_size=0)
+    (else None); only the drawn rows of each frame are kept.  One read of each frame:
+    the pooled statistics come from all its rows, the drawn rows wait unscaled."""
+    moments = PooledMoments(frames.n_features)
     counts = frames.n_rows
     pick = None
     if counts.sum() > max_points:
@@ -236,14 +237,19 @@ def _stack(frames, standardize, max_points, seed):
     starts = np.r_[0, np.cumsum(counts)]
     xs, rows = [], []
     for t in range(frames.n_frames):
+        raw = frames.raw(t)
+        moments.add(raw)
         r = np.arange(counts[t], dtype=np.int64)
         if pick is not None:
             r = pick[np.searchsorted(pick, starts[t]):np.searchsorted(pick, starts[t + 1])]
             r = r - starts[t]
-        xs.append(transform(frames.raw(t))[r])
+            raw = raw[r]
+        xs.append(raw)
         rows.append(r)
+    transform = moments.transform(standardize=standardize, set_widths=frames.set_widths)
+    x = np.concatenate([transform(block) for block in xs])
     fr = np.repeat(np.arange(frames.n_frames, dtype=np.int64), [len(r) for r in rows])
-    return np.concatenate(xs), fr, np.concatenate(rows), pick
+    return x, fr, np.concatenate(rows), pick
 
 
 def _own(x, lens_v, cover, clusterer, micro=None):

@@ -48,7 +48,7 @@ from .progress import progress_bar
 __all__ = ["STRUCTURE_NAMES", "CRYSTAL_NAMES", "STRUCTURE_DEFAULTS", "LABEL_SETS",
            "LABEL_LOCAL_STEINHARDT", "StructureModel",
            "fit_structures", "describe_references", "label_sets", "consensus_names",
-           "crystal_type_model", "assign_crystal_types"]
+           "crystal_type_model", "assign_crystal_types", "assign_stacking"]
 
 logger = logging.getLogger(__name__)
 
@@ -451,5 +451,41 @@ def assign_crystal_types(labels, ql_local, names, model) -> list:
         if pick.any():
             pred = np.asarray(model.predict(np.asarray(ql, dtype=np.float64)[pick]))
             lab[pick] = np.where(pred == _STACKING[1], ids[1], ids[0])
+        out.append(lab)
+    return out
+
+
+def assign_stacking(labels, votes, names) -> list:
+    """Labels whose fcc and hcp atoms take the stacking of their own first shell where its
+    bonds' common-neighbour signatures decide it (:func:`descriptors.cna.stacking`: ``FCC``
+    or ``HCP``); undecided atoms and every other label keep their community's name.
+
+    Why: the averaged q̄_l that find the crystal-like atoms mix each atom with its
+    neighbours, so across a young nucleus, a stacking fault or an fcc|hcp boundary they
+    blur fcc and hcp; the bond topology of the atom's own shell does not, and where thermal
+    noise breaks it the vote abstains instead of guessing.  ``labels`` and ``votes`` are
+    per-frame arrays (rows aligned); ``names[label]`` must hold "fcc" and "hcp".  The
+    crystal-like set is unchanged.
+
+    Examples
+    --------
+    >>> names = ["liquid", "fcc", "hcp"]
+    >>> assign_stacking([np.array([0, 1, 1, 2, 2])], [np.array([2, 2, 0, 1, 0])], names)[0].tolist()
+    [0, 2, 1, 1, 2]
+    """
+    from descriptors.cna import FCC, HCP
+
+    names = list(names)
+    missing = [n for n in _STACKING if n not in names]
+    if missing:
+        raise ValueError(f"names {names} lack {missing}")
+    fcc, hcp = (names.index(n) for n in _STACKING)
+    out = []
+    for lab, vote in zip(labels, votes):
+        lab = np.array(lab, dtype=np.int64, copy=True)
+        vote = np.asarray(vote)
+        pick = (lab == fcc) | (lab == hcp)
+        lab[pick & (vote == FCC)] = fcc
+        lab[pick & (vote == HCP)] = hcp
         out.append(lab)
     return out
