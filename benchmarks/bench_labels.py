@@ -156,10 +156,11 @@ def local_stacking(ds, names, frames, cache):
     return [np.array(order)[lab] for lab in assign_crystal_types(labels, ql, order, model)]
 
 
-def cna_stacking(ds, names, frames, fs):
+def cna_stacking(ds, names, frames, fs, strict=False):
     """``[labels] crystal_types = "cna"`` applied to per-frame structure ``names``: atoms named
     fcc or hcp take the stacking vote of their first-shell bonds (descriptors.cna) where it
-    decides, from the same first-shell list as ``analyze`` (rows in atom-id order)."""
+    decides, from the same first-shell list as ``analyze`` (rows in atom-id order); ``strict``
+    (``"cna-strict"``): where it abstains, they are named liquid."""
     from descriptors import neighbor_list
     from descriptors.cna import FCC, HCP, stacking
 
@@ -172,6 +173,8 @@ def cna_stacking(ds, names, frames, fs):
         pick = np.isin(x, ("fcc", "hcp"))
         x[pick & (vote == FCC)] = "fcc"
         x[pick & (vote == HCP)] = "hcp"
+        if strict:
+            x[pick & (vote != FCC) & (vote != HCP)] = "liquid"
         out.append(x)
     return out
 
@@ -288,7 +291,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=1,
                     help="anchored: per-atom majority over this many codebook seeds")
     ap.add_argument("--crystal-types", default="communities",
-                    choices=["communities", "local", "cna"],
+                    choices=["communities", "local", "cna", "cna-strict"],
                     help="anchored: [labels] crystal_types (local: fcc/hcp from own q_l; cna: "
                          "from the common neighbours of the first-shell bonds)")
     ap.add_argument("--onset", action="store_true")
@@ -316,8 +319,8 @@ def main(argv=None) -> int:
         def stack(names, frames):
             if args.crystal_types == "local":
                 return local_stacking(ds, names, frames, cache)
-            if args.crystal_types == "cna":
-                return cna_stacking(ds, names, frames, fs)
+            if args.crystal_types in ("cna", "cna-strict"):
+                return cna_stacking(ds, names, frames, fs, strict=args.crystal_types == "cna-strict")
             return names
 
         for meth in methods:

@@ -110,3 +110,7 @@ def test_assign_stacking_changes_fcc_and_hcp_only():
     assert assign_stacking(labels, votes, names)[0].tolist() == [0, 2, 1, 1, 2, 3, 0]
     with pytest.raises(ValueError, match="hcp"):
         assign_stacking(labels, votes, ["liquid", "fcc"])
+    # strict: fcc/hcp atoms whose bonds abstain become liquid; nothing else moves
+    assert assign_stacking(labels, votes, names, strict=True)[0].tolist() == [0, 2, 0, 1, 0, 3, 0]
+    with pytest.raises(ValueError, match="liquid"):
+        assign_stacking(labels, votes, ["fcc", "hcp"], strict=True)

@@ -154,19 +154,20 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
 
 def _crystal_types(store, features, lc, names, labels):
     """The labels with each fcc or hcp atom's stacking decided atom by atom: ``[labels]
-    crystal_types = "cna"`` from the common neighbours of its first-shell bonds, ``"local"``
+    crystal_types = "cna"`` from the common neighbours of its first-shell bonds (``"cna-strict"``:
+    an fcc or hcp atom whose bonds do not vote is named liquid), ``"local"``
     from its own q_l (None: kept as they are, with the reason logged)."""
     how = lc["crystal_types"]
     if how == "communities":
         return None
-    key = "stacking" if how == "cna" else "ql_local"
+    key = "ql_local" if how == "local" else "stacking"
     if key not in store.names(store.frames[0]):
         logger.warning("crystal types from the structures' names: the feature store holds no "
                        "%s (the Steinhardt set is off, or the store predates it)", key)
         return None
     arrays = (store.read(i, [key])[key] for i in store.frames)
-    if how == "cna":
-        return assign_stacking(labels, arrays, names)
+    if how != "local":
+        return assign_stacking(labels, arrays, names, strict=how == "cna-strict")
     model = crystal_type_model(features, noise=tuple(lc["reference_noise"]), seed=lc["seed"])
     if model is None:
         return None

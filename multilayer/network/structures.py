@@ -455,7 +455,7 @@ def assign_crystal_types(labels, ql_local, names, model) -> list:
     return out
 
 
-def assign_stacking(labels, votes, names) -> list:
+def assign_stacking(labels, votes, names, *, strict=False) -> list:
     """Labels whose fcc and hcp atoms take the stacking of their own first shell where its
     bonds' common-neighbour signatures decide it (:func:`descriptors.cna.stacking`: ``FCC``
     or ``HCP``); undecided atoms and every other label keep their community's name.
@@ -465,13 +465,18 @@ def assign_stacking(labels, votes, names) -> list:
     blur fcc and hcp; the bond topology of the atom's own shell does not, and where thermal
     noise breaks it the vote abstains instead of guessing.  ``labels`` and ``votes`` are
     per-frame arrays (rows aligned); ``names[label]`` must hold "fcc" and "hcp".  The
-    crystal-like set is unchanged.
+    crystal-like set is unchanged, unless ``strict``: then an fcc or hcp atom whose shell
+    does not vote is named liquid (``names`` must hold "liquid"), so that crystal-like
+    means a crystal-like neighbourhood *and* a close-packed first shell.
 
     Examples
     --------
     >>> names = ["liquid", "fcc", "hcp"]
     >>> assign_stacking([np.array([0, 1, 1, 2, 2])], [np.array([2, 2, 0, 1, 0])], names)[0].tolist()
     [0, 2, 1, 1, 2]
+    >>> assign_stacking([np.array([0, 1, 1, 2, 2])], [np.array([2, 2, 0, 1, 0])], names,
+    ...                 strict=True)[0].tolist()
+    [0, 2, 0, 1, 0]
     """
     from descriptors.cna import FCC, HCP
 
@@ -480,6 +485,8 @@ def assign_stacking(labels, votes, names) -> list:
     if missing:
         raise ValueError(f"names {names} lack {missing}")
     fcc, hcp = (names.index(n) for n in _STACKING)
+    if strict and "liquid" not in names:
+        raise ValueError(f"names {names} lack liquid (strict)")
     out = []
     for lab, vote in zip(labels, votes):
         lab = np.array(lab, dtype=np.int64, copy=True)
@@ -487,5 +494,7 @@ def assign_stacking(labels, votes, names) -> list:
         pick = (lab == fcc) | (lab == hcp)
         lab[pick & (vote == FCC)] = fcc
         lab[pick & (vote == HCP)] = hcp
+        if strict:
+            lab[pick & (vote != FCC) & (vote != HCP)] = names.index("liquid")
         out.append(lab)
     return out
