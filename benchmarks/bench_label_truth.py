@@ -238,7 +238,7 @@ def onset_frame(masks, graphs, frames):
 def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True,
                 both=False, n_seeds=1, crystal_types="communities"):
     from bench_label_ceiling import neighbour_graphs, threshold_at
-    from bench_labels import _crystal, features_of, local_stacking, method_anchored
+    from bench_labels import _crystal, cna_stacking, features_of, local_stacking, method_anchored
 
     from multilayer.network.structures import LABEL_SETS, STRUCTURE_DEFAULTS
 
@@ -278,6 +278,9 @@ def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored
         names_all, _ = method_anchored(feats, fs, list(range(n)), sets, n_seeds=n_seeds)
         if crystal_types == "local":
             names_all = local_stacking(ds, names_all, list(range(n)), cache)
+        elif crystal_types in ("cna", "cna-strict"):
+            names_all = cna_stacking(ds, names_all, list(range(n)), fs,
+                                     strict=crystal_types == "cna-strict")
         names = [names_all[f] for f in frames]
         preds["anchored"] = [_crystal(x) for x in names]
         row["anchored_s"] = round(time.perf_counter() - t1, 1)
@@ -356,8 +359,10 @@ def main(argv=None) -> int:
     ap.add_argument("--both", action="store_true",
                     help="labels on q_l beside the averaged q_l (LABEL_LOCAL_STEINHARDT's option)")
     ap.add_argument("--seeds", type=int, default=1, help="labels: majority of this many seeds")
-    ap.add_argument("--crystal-types", default="communities", choices=["communities", "local"],
-                    help="labels: [labels] crystal_types (local: fcc/hcp from own q_l)")
+    ap.add_argument("--crystal-types", default="communities",
+                    choices=["communities", "local", "cna", "cna-strict"],
+                    help="labels: [labels] crystal_types (local: fcc/hcp from own q_l; cna, "
+                         "cna-strict: from the common neighbours of the first-shell bonds)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
     if args.every < 1:

@@ -30,6 +30,21 @@ _MIN_CLOSE = 8     # close-packed bond signatures an atom needs before it votes
 
 
 @numba.njit(cache=True, nogil=True)
+def _popcount(x):
+    n = 0
+    while x:
+        x &= x - 1
+        n += 1
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _lowest_bit(x):
+    """Index of the lowest set bit of x > 0."""
+    return _popcount((x & -x) - 1)
+
+
+@numba.njit(cache=True, nogil=True)
 def _atom_counts(v, out):
     """(n421, n422) of one atom from its 12 nearest neighbour vectors ``v`` (12, 3)."""
     mean = 0.0
@@ -51,15 +66,14 @@ def _atom_counts(v, out):
         n_common = 0
         n_bonds = 0
         degree_max = 0
-        for b in range(12):
-            if (common >> b) & 1:
-                n_common += 1
-                deg = 0
-                for c in range(12):
-                    if c != b and (common >> c) & 1 and (adj[b] >> c) & 1:
-                        deg += 1
-                n_bonds += deg
-                degree_max = max(degree_max, deg)
+        rest = common
+        while rest:                              # each common neighbour b of a
+            b = _lowest_bit(rest)
+            rest &= rest - 1
+            n_common += 1
+            deg = _popcount(common & adj[b])     # its bonds to the other common neighbours
+            n_bonds += deg
+            degree_max = max(degree_max, deg)
         n_bonds //= 2
         if n_common == 4 and n_bonds == 2:
             # two bonds among four atoms: apart (chain 1) or sharing an atom (chain 2)

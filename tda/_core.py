@@ -24,9 +24,18 @@ import numba
 import numpy as np
 
 _INF = np.inf
+# Leaf functions that allocate nothing are compiled without numba's reference-counting
+# runtime: a call then does not incref/decref each array argument (atomic operations that
+# cost as much as the work itself on complexes of a few dozen simplices).
+try:        # numba's private switch off of reference counting, where this numba has it
+    from numba.core.cpu import CPUTargetOptions
+    _NO_REFCOUNT = {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
+except ImportError:
+    _NO_REFCOUNT = {}
+_LEAF = dict(cache=True, nogil=True, **_NO_REFCOUNT)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**_LEAF)
 def _find(parent, x):
     root = x
     while parent[root] != root:
@@ -46,16 +55,45 @@ def sort_order(values):
 
 @numba.njit(cache=True, nogil=True)
 def small_order(values):
-    """Ascending, stable order of ``values`` by insertion sort.
+    """Ascending, stable order of ``values``.
 
-    For the few dozen simplices of one small complex this beats ``np.argsort``'s
-    quicksort (no recursion, no allocation but the result); beyond 128 values a stable
-    merge sort gives the same order in O(n log n).
+    For the few dozen simplices of one small complex, each value's rank is counted
+    (branch-free, no allocation but the result); beyond 128 values a stable merge sort
+    gives the same order in O(n log n), and with a NaN the insertion sort below.
     """
     n = len(values)
     if n > 128:
         return np.argsort(values, kind="mergesort")
     order = np.empty(n, dtype=np.int64)
+    if _rank_order(values, order):
+        return order
+    return _insertion_order(values, order)
+
+
+@numba.njit(**_LEAF)
+def _rank_order(values, order):
+    """order[rank of i] = i, the rank counting smaller values and equal ones before i.
+    False (order unset) if a value is NaN."""
+    n = len(values)
+    nan = 0
+    for i in range(n):
+        nan += values[i] != values[i]
+    if nan > 0:
+        return False
+    for i in range(n):
+        v = values[i]
+        r = 0
+        for j in range(n):
+            w = values[j]
+            r += 1 if (w < v) or (w == v and j < i) else 0
+        order[r] = i
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
+def _insertion_order(values, order):
+    """The stable order of ``values`` into ``order``, by insertion sort."""
+    n = len(values)
     keys = np.empty(n)  # the sorted values beside their order: no indirection in the scan
     for i in range(n):
         v = values[i]
@@ -109,7 +147,7 @@ def _coboundary(n_low, faces, order_high):
     return ptr, ent
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**_LEAF)
 def _reduce_pass(order_low, val_low, cleared_low, ptr, ent, order_high, val_high, cleared_high,
                  dim, out_b, out_d, out_k, n_out, owner, col_start, col_len, pool, buf):
     """One reduction pass over the columns of one dimension.
@@ -296,7 +334,7 @@ def complex_pairs(n_vert, e_v, e_val, order_e, t_e, t_val, order_t, k_t, k_val, 
     return out_b[:n_out], out_d[:n_out], out_k[:n_out]
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**_LEAF)
 def _sort_pairs(b, d, k, n):
     """In-place insertion sort by (dim, birth, death); n is a few dozen."""
     for a in range(1, n):
@@ -312,7 +350,7 @@ def _sort_pairs(b, d, k, n):
         d[j + 1] = db
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(**_LEAF)
 def write_pairs(b, d, k, sqrt_values, a, cap_off, out_b, out_d, out_k, out_n, status):
     """Copy one atom's pairs into the batch output (status 1 = capacity overflow)."""
     n = len(b)

@@ -11,10 +11,16 @@ import numba
 import numpy as np
 from numba import types as nt
 
+from ._core import _LEAF
+
 _P = nt.float64[:, ::1]
 _I = nt.int64
 _F = nt.float64
-_JIT = dict(cache=True, nogil=True)
+# The predicates are inlined into their callers: a call to a compiled function increfs and
+# decrefs each array argument (atomic operations of numba's reference-counting runtime),
+# which would cost as much as the arithmetic.  _insphere_sos, with its loop and rare use,
+# is a leaf compiled without that runtime (it allocates nothing).
+_JIT = dict(cache=True, nogil=True, inline="always")
 
 
 @numba.njit(nt.float64(_P, _I, _I, _I, _I), **_JIT)
@@ -108,7 +114,7 @@ def _below(v, a, b, c, d, e):
     return w
 
 
-@numba.njit(nt.int64(_P, _I, _I, _I, _I, _I, nt.float64[::1], nt.boolean[::1]), **_JIT)
+@numba.njit(nt.int64(_P, _I, _I, _I, _I, _I, nt.float64[::1], nt.boolean[::1]), **_LEAF)
 def _insphere_sos(P, a, b, c, d, e, tol, flag):
     """+1 if e is inside the sphere of the positive tet (a, b, c, d), else -1, ties perturbed.
 

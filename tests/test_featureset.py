@@ -276,3 +276,9 @@ def test_chunked_transform_equals_the_whole_list_bit_for_bit(case, sets):
             np.testing.assert_array_equal(got.sets[name], x, err_msg=f"{name}, chunk {size}")
         np.testing.assert_array_equal(got.q6, whole.q6)
         np.testing.assert_array_equal(got.solid, whole.solid)
+    for name in whole.sets:            # one set alone: the same numbers, the others not made
+        one = fs.transform(f, chunk_size=97, sets=[name])
+        assert list(one.sets) == [name]
+        np.testing.assert_array_equal(one.sets[name], whole.sets[name])
+    with pytest.raises(ValueError, match="sets"):
+        fs.transform(f, sets=["soap"])

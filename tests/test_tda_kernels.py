@@ -231,3 +231,45 @@ def test_alpha_kernel_is_independent_of_threads_and_chunks(monkeypatch):
     for got in (one, many):
         for attr in ("offsets", "birth", "death", "dim"):
             assert getattr(got, attr).tobytes() == getattr(ref, attr).tobytes()
+
+
+def band_clouds():
+    """Perfect fcc, bcc and simple-cubic shells with their centre (massive cospherical ties),
+    and fcc first shells with noise from 1e-12 to 1e-5 of nn: across the flagging band."""
+    g = np.stack(np.meshgrid(*[np.arange(-2, 3)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    lattices = [g[g.sum(1) % 2 == 0] / np.sqrt(2.0), np.vstack([2 * g, 2 * g + 1]) / np.sqrt(3.0),
+                g.astype(float)]
+
+    def shell(points, r):
+        d = np.linalg.norm(points, axis=1)
+        keep = points[d <= r + 1e-9]
+        return keep[np.lexsort((keep[:, 2], keep[:, 1], keep[:, 0], np.round(d[d <= r + 1e-9], 9)))]
+
+    clouds = [shell(p, r) for p in lattices for r in (1.0, 1.2, 1.45)]
+    rng = np.random.default_rng(20261205)
+    first = shell(lattices[0], 1.0)
+    for scale in np.logspace(-12, -5, 15):
+        clouds += [first + rng.normal(scale=scale, size=first.shape) for _ in range(4)]
+    return clouds
+
+
+# sha256 prefix of alpha_cloud's certification flags and pairs on band_clouds() before the
+# issue #16 speed-ups: which clouds go to gudhi must not change either.
+GOLDEN_BAND = "bb78b7a22c8f911b"
+
+
+def test_alpha_kernel_flags_and_pairs_are_bitwise_unchanged_across_the_band():
+    import hashlib
+
+    table = np.full(64 ** 3, -1, dtype=np.int32)
+    edges = np.full(64 ** 2, -1, dtype=np.int32)
+    h = hashlib.sha256()
+    oks = []
+    for P in band_clouds():
+        ok, b, d, k = alpha_cloud(np.ascontiguousarray(P), 2, table, edges)
+        oks.append(ok)
+        h.update(bytes([ok]))
+        for arr in (b, d, k):
+            h.update(np.ascontiguousarray(arr).tobytes())
+    assert any(oks) and not all(oks)  # both sides of the band are represented
+    assert h.hexdigest()[:16] == GOLDEN_BAND

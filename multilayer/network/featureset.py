@@ -287,8 +287,10 @@ class FeatureSet:
         return neighbor_list(frame, r_cut=self.search_radius)
 
     # -- transforming ---------------------------------------------------------------------
-    def transform(self, frame, neighbors=None, *, chunk_size: int | None = None) -> FrameFeatures:
-        """Every feature set of one frame.
+    def transform(self, frame, neighbors=None, *, chunk_size: int | None = None,
+                  sets=None) -> FrameFeatures:
+        """Every feature set of one frame (``sets``: only these of :attr:`sets`, e.g. the
+        label sets of reference environments; the others are not computed).
 
         Without ``neighbors`` the frame is described ``chunk_size`` atoms at a time
         (default :data:`descriptors.neighbors.CHUNK_SIZE`) from one search
@@ -308,9 +310,12 @@ class FeatureSet:
             chunks = [(0, frame.n_atoms, neighbors)]
         else:
             chunks = neighbor_chunks(frame, reach, chunk_size=chunk_size or CHUNK_SIZE)
+        wanted = self.sets if sets is None else tuple(s for s in self.sets if s in sets)
+        if sets is not None and len(wanted) != len(set(sets)):
+            raise ValueError(f"sets={list(sets)!r}: this FeatureSet computes {list(self.sets)}")
         out = FrameFeatures(frame.ids, frame.types)
-        local = [s for s in self.sets if s in ("neighbors_map", "neighbors_map_image", "persistence")]
-        need_shell = "steinhardt" in self.sets or self.classic
+        local = [s for s in wanted if s in ("neighbors_map", "neighbors_map_image", "persistence")]
+        need_shell = "steinhardt" in wanted or self.classic
         cols, shells = {}, []
         for start, stop, nl in chunks:
             for name, x in self._local_sets(frame, nl, slice(start, stop), local):
@@ -322,7 +327,7 @@ class FeatureSet:
             del nl
         shell = _join_lists(shells) if need_shell else None
         del shells
-        for name in self.sets:
+        for name in wanted:
             if name in cols:
                 out.sets[name] = cols.pop(name)
             elif name == "steinhardt":

@@ -152,7 +152,7 @@ def describe_references(features, kinds=None, *, sets=None, noise=tuple(_D["refe
     xs, ks = [], []
     for ref in reference_frames(features.nn_distance_, kinds=kinds, noise=noise,
                                 n_per_kind=n_per_kind, seed=seed):
-        x = features.transform(ref.frame).matrix(sets)
+        x = features.transform(ref.frame, sets=sets).matrix(sets)
         xs.append(x[ref.rows])
         ks += [ref.kind] * len(ref.rows)
     return np.concatenate(xs).astype(np.float32), np.array(ks)
