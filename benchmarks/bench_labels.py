@@ -52,6 +52,7 @@ from multilayer.network.structures import (  # noqa: E402
 )
 
 NOISE = tuple(STRUCTURE_DEFAULTS["reference_noise"])
+VACANCIES = tuple(STRUCTURE_DEFAULTS["reference_vacancies"])
 
 
 class Lazy:
@@ -126,7 +127,7 @@ def method_anchored(feats, fs, frames, sets, seed=0, window=1, n_seeds=1, **kw):
     fits = []
     for k in range(n_seeds):
         s = seed * n_seeds + k if n_seeds > 1 else seed
-        refs = describe_references(fs, sets=sets, seed=s, noise=NOISE)
+        refs = describe_references(fs, sets=sets, seed=s, noise=NOISE, vacancies=VACANCIES)
         fits.append(fit_structures(sub, ids, refs, feature_sets=sets, seed=s, **kw))
     if n_seeds == 1:
         model, labels = fits[0]
@@ -272,7 +273,7 @@ def onset_of(ds, frames, crystal_masks, threshold=20):
 
 
 def main(argv=None) -> int:
-    global NOISE
+    global NOISE, VACANCIES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", action="append")
@@ -296,10 +297,13 @@ def main(argv=None) -> int:
                          "from the common neighbours of the first-shell bonds)")
     ap.add_argument("--onset", action="store_true")
     ap.add_argument("--json", help="write the table here")
+    ap.add_argument("--reference-vacancies", default=",".join(map(str, VACANCIES)),
+                    help="[labels] reference_vacancies, comma-separated")
     ap.add_argument("--noise", default=",".join(map(str, NOISE)),
                     help="reference crystal noises (x d_nn)")
     args = ap.parse_args(argv)
     NOISE = tuple(float(v) for v in args.noise.split(","))
+    VACANCIES = tuple(float(v) for v in args.reference_vacancies.split(","))
     from validation_data import cache_dir, load_suite
 
     suite = load_suite(quick=args.quick)

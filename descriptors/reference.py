@@ -197,7 +197,8 @@ LIQUID_STATES = ((1.0, 0.95), (0.7, 1.0))     # (T*, density) of the reference L
 
 def reference_frames(nn_distance: float = 1.0, *, kinds=REFERENCE_KINDS,
                      noise=(0.0, 0.02, 0.04, 0.06, 0.08), n_per_kind: int = 256,
-                     liquid_states=LIQUID_STATES, seed: int = 0) -> list[ReferenceFrame]:
+                     liquid_states=LIQUID_STATES, vacancies=(0.0,),
+                     seed: int = 0) -> list[ReferenceFrame]:
     """Frames of reference environments at first-neighbour distance ``nn_distance``.
 
     Parameters
@@ -216,6 +217,9 @@ def reference_frames(nn_distance: float = 1.0, *, kinds=REFERENCE_KINDS,
     liquid_states : sequence of (temperature, density)
         Reduced Lennard-Jones states of the reference liquids (the hot liquid and an
         undercooled one, whose local order is higher).
+    vacancies : sequence of float
+        Fractions of sites left empty: fcc, hcp and bcc get one set of crystals per noise
+        value and vacancy fraction.
     seed : int
     """
     bad = [k for k in kinds if k not in REFERENCE_KINDS]
@@ -241,10 +245,13 @@ def reference_frames(nn_distance: float = 1.0, *, kinds=REFERENCE_KINDS,
         for sigma in noises:
             if kind == "ico":
                 f, rows = icosahedra(int(n_per_kind), nn_distance, sigma, rng)
-            else:
-                nn = nn_distance if kind != "bcc" else nn_distance * 0.9720
-                cells = {"fcc": 5, "hcp": (5, 3, 3), "bcc": 6}[kind]
-                f = make_lattice(kind, cells, nn_distance=nn, noise=sigma, seed=rng)
+                out.append(ReferenceFrame(kind, f, rows, sigma))
+                continue
+            nn = nn_distance if kind != "bcc" else nn_distance * 0.9720
+            cells = {"fcc": 5, "hcp": (5, 3, 3), "bcc": 6}[kind]
+            for vac in vacancies:
+                f = make_lattice(kind, cells, nn_distance=nn, noise=sigma, vacancies=float(vac),
+                                 seed=rng)
                 rows = np.sort(rng.choice(f.n_atoms, min(f.n_atoms, n_per_kind), replace=False))
-            out.append(ReferenceFrame(kind, f, rows, sigma))
+                out.append(ReferenceFrame(kind, f, rows, sigma))
     return out

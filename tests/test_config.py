@@ -42,6 +42,8 @@ def test_frames_option():
     ({"neighbors": {"shell_factor": float("nan")}}, "finite"),
     ({"neighbors_map": {"size": 1}}, "size"),
     ({"neighbors_map": {"size": 8, "block": 16}}, "block"),
+    ({"labels": {"reference_vacancies": [0.0, 0.9]}}, "reference_vacancies"),
+    ({"labels": {"crystal_types": "ptm"}}, "crystal_types"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
     from multilayer.app.config import ConfigError, load_config

@@ -65,6 +65,20 @@ def test_reference_frames_are_what_they_claim():
     assert q6["liquid"].mean() < 0.25
 
 
+def test_reference_crystals_with_vacancies():
+    """``vacancies``: one more set of crystals per fraction, that many sites fewer (the
+    liquid and the icosahedra unchanged); the default draws exactly what it drew before."""
+    plain = reference_frames(1.0, noise=(0.0, 0.04), n_per_kind=64, seed=1)
+    both = reference_frames(1.0, noise=(0.0, 0.04), vacancies=(0.0, 0.3), n_per_kind=64, seed=1)
+    crystals = [r for r in both if r.kind in ("fcc", "hcp", "bcc")]
+    assert len(both) - len(plain) == len(crystals) // 2
+    for full, holey in zip(crystals[::2], crystals[1::2]):
+        assert holey.kind == full.kind
+        assert holey.frame.n_atoms == round(0.7 * full.frame.n_atoms)
+    again = reference_frames(1.0, noise=(0.0, 0.04), vacancies=(0.0,), n_per_kind=64, seed=1)
+    assert all(np.array_equal(a.frame.positions, b.frame.positions) for a, b in zip(plain, again))
+
+
 def test_one_phase_per_frame_gives_one_structure_per_phase(phases):
     frames, truth, fs, feats, refs = phases
     model, labels = fit_structures(feats, [f.ids for f in frames], refs, feature_sets=SETS)

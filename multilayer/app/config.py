@@ -154,6 +154,11 @@ def _check_value(section, key, value, default):
         if not isinstance(value, list) or not value or any(v not in allowed for v in value):
             raise _bad(section, key, value, f"a non-empty list drawn from {list(allowed)}")
         return
+    if where == ("labels", "reference_vacancies"):
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, Real) and not isinstance(v, bool) and 0 <= v <= 0.5 for v in value):
+            raise _bad(section, key, value, "a non-empty list of numbers in [0, 0.5]")
+        return
     if where == ("labels", "reference_noise"):
         if not isinstance(value, list) or not value or not all(
                 isinstance(v, Real) and not isinstance(v, bool) and 0 <= v <= 0.3 for v in value):

@@ -115,7 +115,8 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
                            "snapshots (no inter-layer links between them)", fa, fb)
     t = time.perf_counter()
     refs = describe_references(features, lc["references"], sets=sets,
-                               noise=tuple(lc["reference_noise"]), seed=lc["seed"])
+                               noise=tuple(lc["reference_noise"]),
+                               vacancies=tuple(lc["reference_vacancies"]), seed=lc["seed"])
     t_ref = time.perf_counter() - t
     feats = store.view(sets)
     ta = cfg["time_average"]

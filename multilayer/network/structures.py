@@ -64,6 +64,7 @@ STRUCTURE_DEFAULTS: dict = {
     "references": list(STRUCTURE_NAMES),
     "reference_noise": [0.0, 0.02, 0.04, 0.06, 0.08],  # Gaussian displacement of the
                                    # reference crystals, x d_nn: from ideal to near melting
+    "reference_vacancies": [0.0],  # fractions of empty sites of the reference crystals
     "n_microstates": 300,
     "n_components": 16,
     "resolution": 0.0,             # CPM; 0: every structure grows from a reference anchor
@@ -138,7 +139,8 @@ class StructureModel:
 
 
 def describe_references(features, kinds=None, *, sets=None, noise=tuple(_D["reference_noise"]),
-                        n_per_kind=256, seed=0) -> tuple[np.ndarray, np.ndarray]:
+                        vacancies=tuple(_D["reference_vacancies"]), n_per_kind=256,
+                        seed=0) -> tuple[np.ndarray, np.ndarray]:
     """Raw feature rows of the reference environments, through the fitted ``features``
     (a :class:`~multilayer.network.featureset.FeatureSet`).
 
@@ -151,7 +153,7 @@ def describe_references(features, kinds=None, *, sets=None, noise=tuple(_D["refe
     sets = features.sets if sets is None else tuple(sets)
     xs, ks = [], []
     for ref in reference_frames(features.nn_distance_, kinds=kinds, noise=noise,
-                                n_per_kind=n_per_kind, seed=seed):
+                                vacancies=vacancies, n_per_kind=n_per_kind, seed=seed):
         x = features.transform(ref.frame, sets=sets).matrix(sets)
         xs.append(x[ref.rows])
         ks += [ref.kind] * len(ref.rows)
