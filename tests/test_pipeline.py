@@ -64,11 +64,11 @@ def test_interrupted_run_resumes_to_the_same_labels(finished, tmp_path):
     calls = {"n": 0}
     transform = FeatureSet.transform
 
-    def killed_after_three(self, frame, neighbors=None):   # a run killed mid-stage
+    def killed_after_three(self, frame, neighbors=None, **kw):   # a run killed mid-stage
         calls["n"] += 1
         if calls["n"] > 3:
             raise KeyboardInterrupt
-        return transform(self, frame, neighbors)
+        return transform(self, frame, neighbors, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(FeatureSet, "transform", killed_after_three)
@@ -163,9 +163,9 @@ def test_resume_is_keyed_by_content_not_by_path(tmp_path):
     calls = {"n": 0}
     transform = FeatureSet.transform
 
-    def counted(self, frame, neighbors=None):
+    def counted(self, frame, neighbors=None, **kw):
         calls["n"] += 1
-        return transform(self, frame, neighbors)
+        return transform(self, frame, neighbors, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(FeatureSet, "transform", counted)
