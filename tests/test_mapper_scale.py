@@ -121,3 +121,19 @@ def test_wide_features_are_coded_on_their_leading_axes():
                 for i in range(4) for b in range(3)}
     assert {_points(d) for _, d in g.nodes(data=True)} == expected
     assert nx.number_connected_components(g) == 3
+
+
+def test_member_sums_are_numpys_bincount_bit_for_bit():
+    """The microstate means of a cover element come from one numba pass; it must add in the
+    order np.bincount does, so the Mapper graph does not change."""
+    from multilayer.network.mapper import _member_sums
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4000, 6)).astype(np.float32)
+    code = rng.integers(0, 250, 4000).astype(np.int64)
+    idx = np.sort(rng.choice(4000, 2500, replace=False))
+    count, sums = _member_sums(code, x, idx, 260)
+    np.testing.assert_array_equal(count, np.bincount(code[idx], minlength=260))
+    for j in range(x.shape[1]):
+        assert sums[:, j].tobytes() == np.bincount(code[idx], weights=x[idx, j],
+                                                   minlength=260).tobytes()

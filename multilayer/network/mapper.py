@@ -27,6 +27,7 @@ import logging
 from numbers import Integral
 
 import networkx as nx
+import numba
 import numpy as np
 from scipy import sparse
 from scipy.spatial import cKDTree
@@ -252,6 +253,21 @@ def _stack(frames, standardize, max_points, seed):
     return x, fr, np.concatenate(rows), pick
 
 
+@numba.njit(cache=True, nogil=True)
+def _member_sums(code, x, idx, n_codes):
+    """Per code, how many of the rows ``idx`` of ``x`` take it and their float64 sum, added
+    in ``idx`` order (what ``np.bincount(code[idx], weights=x[idx, j])`` gives, bit for
+    bit, without a gathered copy per column)."""
+    count = np.zeros(n_codes, dtype=np.int64)
+    sums = np.zeros((n_codes, x.shape[1]))
+    for i in idx:
+        c = code[i]
+        count[c] += 1
+        for j in range(x.shape[1]):
+            sums[c, j] += x[i, j]
+    return count, sums
+
+
 def _own(x, lens_v, cover, clusterer, micro=None):
     """Clusters of every cover element: of its points, or (``micro`` = (centres, code))
     of the microstates of its points weighted by their counts there."""
@@ -263,13 +279,11 @@ def _own(x, lens_v, cover, clusterer, micro=None):
             lab = clusterer.fit_predict(x[idx]) if len(idx) > 1 else np.zeros(1, int)
         else:
             centres, code = micro
-            w = np.bincount(code[idx], minlength=len(centres))
-            units = np.flatnonzero(w)
             # a unit sits at the mean of its microstate's points in this element (not at
             # the centre: an element boundary can cut a microstate far from its centre)
-            pos = np.column_stack([np.bincount(code[idx], weights=x[idx, j],
-                                               minlength=len(centres))[units]
-                                   for j in range(x.shape[1])]) / w[units, None]
+            w, sums = _member_sums(code, x, np.asarray(idx, dtype=np.int64), len(centres))
+            units = np.flatnonzero(w)
+            pos = sums[units] / w[units, None]
             if len(units) == 1:
                 lab_u = np.zeros(1, int)
             elif weighted:
