@@ -440,6 +440,7 @@ def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | 
         sample = len(lab_names) > _PTM_WHOLE
         rng = np.random.default_rng(int(good[t]))
         groups = {str(n): np.flatnonzero(lab_names == n) for n in np.unique(lab_names)}
+        n_rows = {n: len(idx) for n, idx in groups.items()}
         if sample:
             groups = {n: np.sort(rng.choice(idx, min(len(idx), _PTM_PER_NAME), replace=False))
                       for n, idx in groups.items()}
@@ -448,10 +449,9 @@ def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | 
                                  atoms=atoms if sample else None)
         typed += len(types)
         for n, idx in groups.items():
-            n_rows = int(np.count_nonzero(lab_names == n))
             k = kind[types[np.searchsorted(atoms, idx)] if sample else types[idx]]
-            counts[n] += np.bincount(k, minlength=len(kinds)) * (n_rows / len(idx))
-            rows[n] += n_rows
+            counts[n] += np.bincount(k, minlength=len(kinds)) * (n_rows[n] / len(idx))
+            rows[n] += n_rows[n]
     out = {"frames": [int(good[t]) for t in picks], "structures": {
         n: {k: round(float(c[i]) / max(1.0, float(c.sum())), 4) for i, k in enumerate(kinds)} | {
             "atom_frames": rows[n]} for n, c in counts.items()}}
