@@ -282,3 +282,20 @@ def test_chunked_transform_equals_the_whole_list_bit_for_bit(case, sets):
         np.testing.assert_array_equal(one.sets[name], whole.sets[name])
     with pytest.raises(ValueError, match="sets"):
         fs.transform(f, sets=["soap"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_standardising_transform_is_numpys_expression_bit_for_bit(dtype):
+    """The one-pass kernel gives float32((float64(x) - mean) / scale) exactly, NaN and inf
+    included, on contiguous and strided input."""
+    from multilayer.network.features import FeatureTransform
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(500, 9)) * rng.uniform(0.01, 100, 9) + rng.normal(size=9) * 50).astype(dtype)
+    x[0, 0], x[1, 1], x[2, 2] = np.nan, np.inf, -np.inf
+    mean, scale = rng.normal(size=9), rng.uniform(0.1, 10, 9)
+    transform = FeatureTransform(mean, scale)
+    for block in (x, x[::3], np.asfortranarray(x)):
+        want = ((np.asarray(block, dtype=np.float64) - mean) / scale).astype(np.float32)
+        got = transform(block)
+        assert got.dtype == np.float32 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)

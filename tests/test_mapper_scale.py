@@ -43,26 +43,33 @@ def test_planted_blobs_along_time(n_microstates):
 
 
 def _match(g_from, g_to):
-    """Node of ``g_to`` sharing the most points with every node of ``g_from``."""
+    """Node of ``g_to`` with the highest Jaccard overlap with every node of ``g_from`` (not
+    the largest intersection: a 3-point node inside a big one's overlap would tie)."""
     to = {v: _points(d) for v, d in g_to.nodes(data=True)}
-    return {u: max(to, key=lambda v: len(_points(d) & to[v])) for u, d in g_from.nodes(data=True)}
+    return {u: max(to, key=lambda v: len(_points(d) & to[v]) / len(_points(d) | to[v]))
+            for u, d in g_from.nodes(data=True)}
 
 
-def test_microstates_agree_with_exact():
+@pytest.mark.parametrize("seed", [0, 4])
+def test_microstates_agree_with_exact(seed):
     frames = LazyBlobFrames(1500, 10, n_features=8, separation=14.0, seed=0)
     feats = [frames[t] for t in range(10)]
     exact = mapper(feats, min_points=3, n_microstates=None)
-    fast = mapper(feats, min_points=3, n_microstates=500)        # 15000 points > 10 x 500
+    fast = mapper(feats, min_points=3, n_microstates=500, seed=seed)   # 15000 > 10 x 500
     assert "n_microstates" not in exact.graph and fast.graph["n_microstates"] == 500
     # same graph: best-overlap matching is a bijection that maps edges onto edges
     m = _match(exact, fast)
     assert sorted(m.values()) == sorted(fast.nodes)
     assert {frozenset((m[a], m[b])) for a, b in exact.edges} == {frozenset(e) for e in fast.edges}
     # same members, up to points within eps of a cluster edge that a microstate mean
-    # puts on the other side: <= 2% of any node (measured: <= 1 point in 60)
+    # puts on the other side: <= 2% of any node or 2 points in a fringe node of a few
+    # (measured: 2 in a 9-point node, otherwise <= 1 point in 60), 0.1 % of all members
+    off = 0
     for u, v in m.items():
         a, b = _points(exact.nodes[u]), _points(fast.nodes[v])
-        assert len(a ^ b) <= 0.02 * len(a)
+        assert len(a ^ b) <= max(2, 0.02 * len(a))
+        off += len(a ^ b)
+    assert off <= 0.001 * sum(len(_points(d)) for _, d in exact.nodes(data=True))
 
 
 def test_same_seed_same_graph():
@@ -137,3 +144,34 @@ def test_member_sums_are_numpys_bincount_bit_for_bit():
     for j in range(x.shape[1]):
         assert sums[:, j].tobytes() == np.bincount(code[idx], weights=x[idx, j],
                                                    minlength=260).tobytes()
+
+
+def test_nearest_code_probes_cells():
+    """All cells probed: the nearest centre, as a brute-force argmin; fewer: the nearest
+    among the probed cells' centres; the same codes at 1 and 2 threads."""
+    import numba
+
+    from multilayer.network.mapper import _nearest_code
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(3000, 5))
+    fine = rng.normal(size=(120, 5))
+    cell = rng.integers(0, 12, 120)
+    order = np.argsort(cell, kind="stable")
+    fine = fine[order]
+    start = np.r_[0, np.cumsum(np.bincount(cell, minlength=12))].astype(np.int64)
+    coarse = np.stack([fine[start[b]:start[b + 1]].mean(axis=0) for b in range(12)])
+    d2 = ((z[:, None, :] - fine[None]) ** 2).sum(-1)
+    np.testing.assert_array_equal(_nearest_code(z, coarse, fine, start, 12), d2.argmin(1))
+    code = _nearest_code(z, coarse, fine, start, 2)
+    dc = ((z[:, None, :] - coarse[None]) ** 2).sum(-1)
+    probed = np.argsort(dc, axis=1, kind="stable")[:, :2]
+    of = np.searchsorted(start, np.arange(120), side="right") - 1      # cell of each centre
+    allowed = (of[None, :] == probed[:, :1]) | (of[None, :] == probed[:, 1:2])
+    np.testing.assert_array_equal(code, np.where(allowed, d2, np.inf).argmin(1))
+    assert (code != d2.argmin(1)).any()          # 2 of 12 cells: not always the nearest
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        np.testing.assert_array_equal(_nearest_code(z, coarse, fine, start, 2), code)
+    finally:
+        numba.set_num_threads(before)

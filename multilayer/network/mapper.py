@@ -12,7 +12,7 @@ Scale: DBSCAN of every point of a cover element costs O(n k) time and memory,
 and the automatic ``eps`` (set on a 2000-point sample) makes the neighbour count
 k grow with n: ~1 s at 10^4 points, ~35 s and 0.9 GB at 10^5, > 400 s at 10^6.
 Above ``10 * n_microstates`` points the own backend therefore clusters, in each
-cover element, the microstates of its points (seeded MiniBatchKMeans codebook,
+cover element, the microstates of its points (seeded two-level k-means codebook,
 each placed at the mean of its points in that element and weighted by their
 number) and gives every point the cluster of its microstate: ~13 s at 10^5,
 15-25 s and 0.5 GB peak at 10^6 points x 8 features on 2 cores
@@ -30,7 +30,6 @@ import networkx as nx
 import numba
 import numpy as np
 from scipy import sparse
-from scipy.spatial import cKDTree
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import has_fit_parameter
 from threadpoolctl import threadpool_limits
@@ -91,39 +90,96 @@ def _cover_sets(lens, cover):
 _CODEBOOK_DIMS = 16     # wider features are coded on their leading principal axes
 
 
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _nearest_code(z, coarse, fine, start, probes):
+    """Row i's code: the nearest row of ``fine`` (squared Euclidean, float64; the first
+    among equals) among the rows ``fine[start[b]:start[b + 1]]`` of the ``probes``
+    coarse centres b nearest to it (the first among equals).  Each row is independent:
+    the same codes at any thread count."""
+    n, d = z.shape
+    k1 = coarse.shape[0]
+    probes = min(probes, k1)
+    out = np.empty(n, dtype=np.int64)
+    block = 1024
+    for blk in numba.prange((n + block - 1) // block):
+        near = np.empty(probes, dtype=np.int64)       # the probed cells, nearest first
+        dist = np.empty(probes)
+        for i in range(blk * block, min(n, (blk + 1) * block)):
+            for q in range(probes):
+                dist[q] = np.inf
+                near[q] = -1
+            for b in range(k1):
+                s = 0.0
+                for j in range(d):
+                    g = coarse[b, j] - z[i, j]
+                    s += g * g
+                if s < dist[probes - 1]:              # insert, keeping the order
+                    q = probes - 1
+                    while q > 0 and dist[q - 1] > s:
+                        dist[q] = dist[q - 1]
+                        near[q] = near[q - 1]
+                        q -= 1
+                    dist[q] = s
+                    near[q] = b
+            best = np.inf
+            f = -1
+            for q in range(probes):
+                b = near[q]
+                for m in range(start[b], start[b + 1]):
+                    s = 0.0
+                    for j in range(d):
+                        g = fine[m, j] - z[i, j]
+                        s += g * g
+                    if s < best or (s == best and m < f):
+                        best = s
+                        f = m
+            out[i] = f
+    return out
+
+
 def _codebook(x, n_microstates, seed):
-    """Seeded MiniBatchKMeans centres (k, d) float64, k <= n_microstates, fitted on a
-    sample of 20 rows per centre, and the nearest centre of every row (n,) int64.
+    """Centres (k, d) float64, k <= n_microstates, of a seeded MiniBatchKMeans fitted on a
+    sample of 20 rows per centre, and the code of every row (n,) int64.
 
     Features wider than 16 columns (the Neighbors Map's 128, persistence's 54) are coded on
     their 16 leading principal axes (k-means in 187 dimensions took 75 s for 2 x 10^5 points;
-    16 keep the variance that separates structures) and each centre is then the mean of its
-    rows in the full space; codes no row took are dropped."""
-    from sklearn.cluster import MiniBatchKMeans
+    16 keep the variance that separates structures); each centre is then the mean of its
+    rows in the full space and codes no row took are dropped.
+
+    Cost at 792,000 rows and k = 2048: k-means++ seeds from 2k sample rows and the fit stops
+    after 3 mini-batches without improvement (2.7 s, was 4.6 s with 9k seeding rows and 10);
+    rows are coded by :func:`_nearest_code` over the centres grouped in sqrt(k) coarse
+    cells, 3 probed (1.4 s; a k-d tree, exact, took 4 s: 16 dimensions defeat it), which
+    finds the nearest centre for 86 % of the rows and one 2 % farther on average for the
+    rest.  Mapper graphs: the same 32 nodes and 50 edges (Jaccard 1.000) on a 264,000-atom
+    x 3-frame run; on planted blobs within 15 points of the exact graph over 8 seeds."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(x), min(len(x), 20 * n_microstates), replace=False))
-    z, axes = x, None
-    if x.shape[1] > _CODEBOOK_DIMS:
-        mean = x[pick].mean(axis=0)
+    z, wide = x, x.shape[1] > _CODEBOOK_DIMS
+    if wide:
+        mean = x[pick].mean(axis=0, dtype=np.float64)
         xc = x[pick] - mean
         w, v = np.linalg.eigh(xc.T @ xc)              # d x d: cheaper than an SVD of the rows
         axes = v[:, np.argsort(w)[::-1][:_CODEBOOK_DIMS]].T
-        z = (x - mean) @ axes.T
+        z = (x @ axes.T.astype(x.dtype)).astype(np.float64) - mean @ axes.T   # no centred copy of x
+    z = np.ascontiguousarray(z, dtype=np.float64)
     sample = z[pick]
     k = int(min(n_microstates, len(np.unique(sample, axis=0))))
     km = MiniBatchKMeans(n_clusters=k, n_init=1, random_state=seed, batch_size=3 * k,
-                         max_no_improvement=10)
+                         max_no_improvement=3, init_size=min(len(sample), 2 * k))
     with threadpool_limits(limits=1):      # small batches: OpenMP threads only contend
         km.fit(sample)
-    centres = km.cluster_centers_.astype(np.float64)
-    code = cKDTree(centres).query(z, k=1, workers=-1)[1].astype(np.int64)
-    if axes is not None:                   # centres in the full space, used codes only
-        used, code = np.unique(code, return_inverse=True)
-        counts = np.bincount(code, minlength=len(used)).astype(np.float64)
-        member = sparse.csr_matrix((np.ones(len(code)), (code, np.arange(len(code)))),
-                                   shape=(len(used), len(code)))
-        centres = np.asarray(member @ x) / counts[:, None]
-    return centres, code.astype(np.int64)
+        centres = km.cluster_centers_.astype(np.float64)
+        cells = KMeans(max(1, int(round(np.sqrt(k)))), n_init=1, random_state=seed).fit(centres)
+    order = np.argsort(cells.labels_, kind="stable")
+    start = np.r_[0, np.cumsum(np.bincount(cells.labels_))].astype(np.int64)
+    code = order[_nearest_code(z, cells.cluster_centers_, centres[order], start, 3)]
+    if not wide:
+        return centres, code
+    used, code = np.unique(code, return_inverse=True)
+    counts, sums = _member_sums(code, x, np.arange(len(x), dtype=np.int64), len(used))
+    return sums / counts[:, None], code.astype(np.int64)
 
 
 def mapper(features, ids=None, *, lens=None, n_components=1, cover=(8, 0.3), clusterer=None,
@@ -186,10 +242,12 @@ def mapper(features, ids=None, *, lens=None, n_components=1, cover=(8, 0.3), clu
     n_total = int(frames.n_rows.sum())
     if lens is None:
         p = min(int(n_components), x.shape[1])
-        xc = x - x.mean(axis=0)
-        vt = np.linalg.svd(xc[:: max(1, len(xc) // 20000)], full_matrices=False)[2][:p]
-        lens_v = np.column_stack([fr.astype(np.float64), xc @ vt.T])
-        del xc
+        mean = x.mean(axis=0, dtype=np.float64)
+        sub = x[:: max(1, len(x) // 20000)] - mean
+        w, v = np.linalg.eigh(sub.T @ sub)            # d x d: cheaper than an SVD of the rows
+        vt = v[:, np.argsort(w)[::-1][:p]].T
+        vt *= np.where(vt[np.arange(p), np.abs(vt).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
+        lens_v = np.column_stack([fr.astype(np.float64), x @ vt.T.astype(x.dtype) - mean @ vt.T])
     elif callable(lens):
         lens_v = np.asarray(lens(x, fr), dtype=np.float64)
     else:
