@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -326,19 +327,63 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                      ("nuclei", _parquet_safe(nuclei))):
         df.to_parquet(stage / f"{name}.parquet", index=False)
 
-    # the input trajectory with label and nucleus columns, for OVITO
+    # two threads: this one makes the summary, the Mapper graph and the figures while the
+    # other writes the labelled trajectory (text formatting and gzip beside Mapper's k-means
+    # and DBSCAN).  Only the other thread reads the trajectory (the figures' last frame is
+    # read before it starts; PTM, whose OVITO must stay on the main thread, runs after it)
+    # and it launches no parallel numba kernel.
     kind = cfg["output"]["trajectory"]
-    if kind != "none":
-        def labelled():
-            for t, i in enumerate(progress_bar(good, progress, desc="write trajectory", unit="frame")):
-                f = traj[i]
-                yield f.with_columns(label=labels[t].astype(np.int64),
-                                     nucleus=nuc.atom_nuclei[t].astype(np.int64))
-        if kind == "lammps":
+    last = traj[good[-1]] if cfg["output"]["figures"] else None
+
+    def labelled():
+        for t, i in enumerate(progress_bar(good, progress, desc="write trajectory", unit="frame")):
+            yield traj[i].with_columns(label=labels[t].astype(np.int64),
+                                       nucleus=nuc.atom_nuclei[t].astype(np.int64))
+
+    def background():
+        if kind == "lammps":     # the input trajectory with label and nucleus columns, for OVITO
             write_lammps_dump(stage / "labelled.dump.gz", labelled(), columns=["label", "nucleus"])
-        else:
+        elif kind != "none":
             write_extxyz(stage / "labelled.extxyz", list(labelled()), columns=["label", "nucleus"])
 
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crystopo-output")
+    job = pool.submit(background)
+    pool.shutdown(wait=False)
+    try:
+        summary, ids, graph = _summary_and_mapper(good, store, labels, info, tracked, cfg,
+                                                  features, skipped, timing, crystal, name_of, nuc)
+        figures, scan_figure = {}, None
+        if cfg["output"]["figures"]:
+            figures = make_figures(stage, labels, ids, good, tracked, last, names=names)
+            scan_figure = make_scan_figure(stage, summary.get("structure_scan"))
+            figures.update(make_route_figure(stage, summary["routes"]))
+            if graph is not None:
+                figures.update(_mapper_figures(stage, graph, ids, labels))
+    except BaseException:
+        wait([job])              # nothing left writing into the staging folder
+        raise
+    job.result()                 # its error, if any, is raised here
+    ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
+    if ptm is not None:
+        summary["ptm_composition"] = ptm
+    if cfg["output"]["report"]:
+        write_report(stage / "report.html", summary, communities, figures, cfg, tracked,
+                     scan_figure=scan_figure)
+    (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+    (stage / "config.toml").write_text(config_to_toml(cfg))
+    # all outputs exist: swap them in as one set (the previous set, files this run did not
+    # produce included, goes as a whole; a kill during the swap leaves the previous set)
+    commit_outputs(out, replace_all=True)
+    # the per-atom table comes back in memory for small runs only (it is on disk anyway)
+    labels_df = pd.read_parquet(out / "labels.parquet") if n_rows <= 5_000_000 else None
+    return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
+                          sorted(skipped), cfg)
+
+
+def _summary_and_mapper(good, store, labels, info, tracked, cfg, features, skipped, timing,
+                        crystal, name_of, nuc):
+    """The run's summary (routes included), the atom ids of every frame and the Mapper graph
+    (None when off or skipped)."""
     onset = _onset_frame(tracked.onset, good)
     onset_tw = _onset_frame(tracked.onset_tenwolde, good)
     mfpt = tracked.mfpt
@@ -367,7 +412,6 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     }
     if info.get("scan"):    # [labels] scan: one dict per resolution, the chosen one marked
         summary["structure_scan"] = info["scan"]
-    figures = {}
     ids = [store.read(i, ["ids"])["ids"] for i in good]
     # what the final crystal's atoms were before, and the moves between structures, by name
     summary["routes"] = route_summary(labels, ids, sorted(crystal), name_of,
@@ -378,28 +422,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                              "points": sum(len(x) for x in ids),
                              "sampled": graph.graph.get("sampled"),
                              "n_microstates": graph.graph.get("n_microstates")}
-    scan_figure = None
-    if cfg["output"]["figures"]:
-        figures = make_figures(stage, labels, ids, good, tracked, traj[good[-1]], names=names)
-        scan_figure = make_scan_figure(stage, summary.get("structure_scan"))
-        figures.update(make_route_figure(stage, summary["routes"]))
-        if graph is not None:
-            figures.update(_mapper_figures(stage, graph, ids, labels))
-    ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
-    if ptm is not None:
-        summary["ptm_composition"] = ptm
-    if cfg["output"]["report"]:
-        write_report(stage / "report.html", summary, communities, figures, cfg, tracked,
-                     scan_figure=scan_figure)
-    (stage / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
-    (stage / "config.toml").write_text(config_to_toml(cfg))
-    # all outputs exist: swap them in as one set (the previous set, files this run did not
-    # produce included, goes as a whole; a kill during the swap leaves the previous set)
-    commit_outputs(out, replace_all=True)
-    # the per-atom table comes back in memory for small runs only (it is on disk anyway)
-    labels_df = pd.read_parquet(out / "labels.parquet") if n_rows <= 5_000_000 else None
-    return AnalysisResult(out, list(good), labels_df, communities, events, nuclei, summary,
-                          sorted(skipped), cfg)
+    return summary, ids, graph
 
 
 _PTM_WHOLE = 65_536     # frames up to this size are typed whole; larger ones by a sample
