@@ -128,11 +128,21 @@ class FeatureStore:
 
 
 class FeatureView:
+    """``view[t]``: the arrays ``names`` of the t-th stored frame.  The last frame read is
+    kept, so that a caller looking at frame 0 for its shapes and then reading every frame
+    (Mapper's pooled statistics) decompresses it once."""
+
     def __init__(self, store: FeatureStore, names: list[str]):
         self.store, self.names = store, names
+        self._last = (None, None)
 
     def __len__(self):
         return len(self.store)
 
     def __getitem__(self, t):
-        return self.store.read(self.store.frames[t], self.names)
+        if self._last[0] != t:
+            arrays = self.store.read(self.store.frames[t], self.names)
+            for a in arrays.values():
+                a.flags.writeable = False          # shared with the next caller: read-only
+            self._last = (t, arrays)
+        return dict(self._last[1])
