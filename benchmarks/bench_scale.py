@@ -3,6 +3,12 @@
     python benchmarks/bench_scale.py                       # all four sizes, 3 frames each
     python benchmarks/bench_scale.py --sizes 125000 --frames 2 --no-dask
     python benchmarks/bench_scale.py --md                  # decorrelate the copies with LAMMPS MD
+    python benchmarks/bench_scale.py --sizes 262144 --frames 6 --no-dask --defaults
+
+By default Mapper takes a sample of 20,000 points and no labelled trajectory is written;
+--defaults runs `crystopo analyze` with every default instead.  --frames above 3 spreads the
+frames evenly over the demo run: the difference between two frame counts is the marginal cost
+of a frame, what a run of hundreds of frames pays.
 
 Test system: frames of the bundled Lennard-Jones nucleation run (liquid, nucleating, growing)
 replicated periodically to the target size.  By default each copy gets an independent seeded
@@ -31,6 +37,14 @@ SIZES = (125_000, 250_000, 500_000, 1_000_000)
 SOURCE_FRAMES = (10, 30, 49)  # undercooled liquid, nucleating, growing
 
 
+def source_frames(n_frames: int) -> list:
+    """Demo frames replicated: SOURCE_FRAMES for up to 3, else n evenly spaced from 10 to 49
+    (the marginal cost of a frame: compare 3 with 6 or 12)."""
+    if n_frames <= len(SOURCE_FRAMES):
+        return list(SOURCE_FRAMES[:n_frames])
+    return sorted({int(round(k)) for k in np.linspace(10, 49, n_frames)})
+
+
 def replicas_for(target: int, n0: int):
     """Integer replication (a, b, c) whose atom count is closest to ``target``."""
     best = None
@@ -50,7 +64,7 @@ def make_system(target: int, n_frames: int, path: Path, *, md: bool, seed: int =
     reps = replicas_for(target, traj[0].n_atoms)
     rng = np.random.default_rng(seed)
     frames = []
-    for k in SOURCE_FRAMES[:n_frames]:
+    for k in source_frames(n_frames):
         f = traj[k]
         if md:
             from descriptors.md import replicate_and_decorrelate
@@ -73,9 +87,9 @@ def make_system(target: int, n_frames: int, path: Path, *, md: bool, seed: int =
     return frames[0].n_atoms
 
 
-def run(path: Path, out: Path, workers: int | None):
+def run(path: Path, out: Path, workers: int | None, defaults: bool = False):
     cfg = out.with_suffix(".toml")
-    cfg.write_text("[mapper]\nsample = 20000\n[output]\ntrajectory = \"none\"\n")
+    cfg.write_text("" if defaults else "[mapper]\nsample = 20000\n[output]\ntrajectory = \"none\"\n")
     cmd = [sys.executable, "-m", "multilayer.app.cli", "analyze", str(path), "--out", str(out),
            "--config", str(cfg), "--quiet"]
     if workers:
@@ -97,17 +111,20 @@ def run(path: Path, out: Path, workers: int | None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    ap.add_argument("--frames", type=int, default=3, choices=(2, 3))
+    ap.add_argument("--frames", type=int, default=3,
+                    help="frames per run, 1-40 (3: liquid, nucleating, growing)")
     ap.add_argument("--no-dask", action="store_true", help="serial runs only")
+    ap.add_argument("--defaults", action="store_true",
+                    help="every analyze default (Mapper on all points, the labelled dump written)")
     ap.add_argument("--md", action="store_true", help="decorrelate replicas with LAMMPS MD")
     ap.add_argument("--workdir", help="keep the generated dumps here (default: a temp dir)")
     args = ap.parse_args()
     tmp = Path(args.workdir or tempfile.mkdtemp(prefix="crystopo-scale-"))
     tmp.mkdir(parents=True, exist_ok=True)
     print(f"{'atoms':>9} {'mode':>7} {'features s/fr':>13} {'cluster s':>9} {'track s/fr':>10} "
-          f"{'wall s':>7} {'peak GB':>7}")
+          f"{'wall s':>7} {'wall s/fr':>9} {'peak GB':>7}")
     for size in args.sizes:
-        path = tmp / f"lj_{size}.dump"
+        path = tmp / f"lj_{size}x{args.frames}.dump"
         if not path.exists():
             n = make_system(size, args.frames, path, md=args.md)
         else:
@@ -116,12 +133,12 @@ def main():
         modes = [None] if args.no_dask else [None, 2]
         for workers in modes:
             out = tmp / f"out_{size}_{workers or 'serial'}"
-            wall, peak, s = run(path, out, workers)
+            wall, peak, s = run(path, out, workers, args.defaults)
             tm = s["timing_s"]
             nf = s["frames"]
             print(f"{n:>9} {('dask' + str(workers)) if workers else 'serial':>7} "
                   f"{tm['features_s'] / nf:>13.1f} {tm['cluster_s']:>9.1f} {tm['track_s'] / nf:>10.1f} "
-                  f"{wall:>7.0f} {peak:>7.2f}", flush=True)
+                  f"{wall:>7.0f} {wall / nf:>9.1f} {peak:>7.2f}", flush=True)
 
 
 if __name__ == "__main__":
