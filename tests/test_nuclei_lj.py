@@ -9,7 +9,8 @@ import pytest
 import descriptors
 from descriptors import first_shell_distance, neighbor_list, read_trajectory
 from multilayer.tracking.nuclei import mfpt_fit, nucleation_onset, track_nuclei
-from multilayer.tracking.lifecycle import community_events, precursors
+from multilayer.tracking.histories import precursors
+from multilayer.tracking.lifecycle import community_events
 
 try:
     DEMO = descriptors.demo_trajectory_path()

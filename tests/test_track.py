@@ -8,8 +8,8 @@ import pytest
 from sklearn.base import clone
 
 from multilayer.tracking import lifecycle
-from multilayer.tracking.lifecycle import (CommunityTracker, atom_histories, community_events, community_sizes,
-                              lifetimes, precursors, transition_matrix)
+from multilayer.tracking.histories import atom_histories, lifetimes, precursors, transition_matrix
+from multilayer.tracking.lifecycle import CommunityTracker, community_events, community_sizes
 
 
 def frame_labels(spec, rng):

@@ -1,8 +1,8 @@
 """What the labels say over time: community life cycles, spatial nuclei, nucleation onset,
 mean first-passage times, and their plots.  Imports only from :mod:`multilayer.network` and below."""
-from .lifecycle import (CommunityTracker, CrystalCriterion, atom_histories, community_events,
-                        community_sizes, crystal_communities, lifetimes, precursors,
-                        transition_matrix)
+from .histories import atom_histories, lifetimes, precursors, transition_matrix
+from .lifecycle import (CommunityTracker, CrystalCriterion, community_events, community_sizes,
+                        crystal_communities)
 from .nuclei import (MFPTResult, NucleiResult, NucleusTracker, Onset, find_nuclei,
                      first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties,
                      track_nuclei)

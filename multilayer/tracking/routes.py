@@ -2,8 +2,8 @@
 joined it, and the frame-to-frame transitions between named structures.
 
 The report's answer to "which structures are precursors": :func:`route_summary` puts
-:func:`~multilayer.tracking.lifecycle.precursors` and
-:func:`~multilayer.tracking.lifecycle.transition_matrix` in the structures' names, on every
+:func:`~multilayer.tracking.histories.precursors` and
+:func:`~multilayer.tracking.histories.transition_matrix` in the structures' names, on every
 atom of small runs and on a seeded sample of atom ids of large ones (the per-atom histories
 are a dense frames x atoms table).
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .lifecycle import check_labels, precursors, transition_matrix
+from .histories import precursors, transition_matrix
+from .lifecycle import check_labels
 
 __all__ = ["route_summary", "plot_transitions", "ROUTE_MAX_ROWS"]
 
