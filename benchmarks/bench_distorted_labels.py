@@ -3,6 +3,7 @@ its own atoms (independent snapshots), thermal-like noise and vacancies.
 
     python benchmarks/bench_distorted_labels.py                      # sigma 0.08 d, 30 % vacancies
     python benchmarks/bench_distorted_labels.py --noise 0.04 --vacancies 0
+    python benchmarks/bench_distorted_labels.py --seed 1     # another codebook / Leiden seed
 
 Prints the confusion table (truth x structure name) and two accuracies: the names against
 the truth, and the best one-to-one matching of names to crystals (unsupervised: a crystal
@@ -32,7 +33,14 @@ def main(argv=None) -> int:
     ap.add_argument("--vacancies", type=float, default=0.3)
     ap.add_argument("--reference-vacancies", default=None,
                     help="[labels] reference_vacancies, comma-separated (default: the default)")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="[labels] seed (codebook, sample, Leiden; default: the default)")
     args = ap.parse_args(argv)
+    labels_cfg = {}
+    if args.reference_vacancies:
+        labels_cfg["reference_vacancies"] = [float(v) for v in args.reference_vacancies.split(",")]
+    if args.seed is not None:
+        labels_cfg["seed"] = args.seed
     frames, truth = [], []
     for i, kind in enumerate(args.kinds.split(",")):
         f = make_lattice(kind, CELLS[kind], noise=args.noise, vacancies=args.vacancies, seed=i)
@@ -46,9 +54,7 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore")
             res = analyze(path, Path(tmp) / "out",
                           config={"output": {"ptm": "off"}, "mapper": {"enabled": False}}
-                          | ({"labels": {"reference_vacancies": [
-                              float(v) for v in args.reference_vacancies.split(",")]}}
-                             if args.reference_vacancies else {}))
+                          | ({"labels": labels_cfg} if labels_cfg else {}))
     lab = res.labels
     lab["truth"] = pd.concat(truth).loc[lab["id"]].to_numpy()
     table = pd.crosstab(lab["truth"], lab["structure"])

@@ -8,6 +8,7 @@ from multilayer.network.featureset import FeatureSet
 from multilayer.network.structures import (
     CRYSTAL_NAMES,
     LABEL_LOCAL_STEINHARDT,
+    REFERENCE_SPACINGS,
     STRUCTURE_NAMES,
     consensus_names,
     describe_references,
@@ -77,6 +78,60 @@ def test_reference_crystals_with_vacancies():
         assert holey.frame.n_atoms == round(0.7 * full.frame.n_atoms)
     again = reference_frames(1.0, noise=(0.0, 0.04), vacancies=(0.0,), n_per_kind=64, seed=1)
     assert all(np.array_equal(a.frame.positions, b.frame.positions) for a, b in zip(plain, again))
+
+
+def test_reference_spacings_share_each_kind_and_noise():
+    """``spacings``: noisy crystals are described at their lattice spacing and rescaled so
+    that the first-shell estimator reads the run's distance; the variants of a kind and
+    noise level share its rows, so every kind keeps its weight; ideal crystals are one."""
+    fs = FeatureSet(SETS).fit(make_lattice("fcc", 4, nn_distance=1.09))
+    n = 64
+    x, kind = describe_references(fs, sets=SETS, noise=(0.0, 0.08), n_per_kind=n, seed=0)
+    xl, kl = describe_references(fs, sets=SETS, noise=(0.0, 0.08), n_per_kind=n, seed=0,
+                                 spacings=("lattice",))
+    xm, km = describe_references(fs, sets=SETS, noise=(0.0, 0.08), n_per_kind=n, seed=0,
+                                 spacings=("measured",))
+    assert REFERENCE_SPACINGS == ("lattice", "measured")
+    for k in REFERENCE_KINDS:
+        assert (kind == k).sum() == (kl == k).sum() == (km == k).sum(), k
+    assert (kind == "fcc").sum() == 2 * n          # two noise levels, n rows each
+    # ideal crystals (the first n rows of each kind) measure exactly their lattice
+    for k in ("fcc", "hcp", "bcc"):
+        np.testing.assert_array_equal(xl[kl == k][:n], xm[km == k][:n])
+    # the noisy ones differ: at sigma 0.08 d the estimator reads the shell 7 % short, so the
+    # measured crystals are dilated, their cutoff holds less of the second shell
+    assert not np.allclose(xl[kl == "fcc"][n:].mean(0), xm[km == "fcc"][n:].mean(0), atol=0.01)
+    # the combined set holds rows of both
+    both = x[kind == "fcc"][n:]
+    near_l = np.abs(both[:, None] - xl[kl == "fcc"][n:][None]).sum(-1).min(1) < 1e-6
+    near_m = np.abs(both[:, None] - xm[km == "fcc"][n:][None]).sum(-1).min(1) < 1e-6
+    assert near_l.sum() == near_m.sum() == n // 2 and (near_l ^ near_m).all()
+    with pytest.raises(ValueError, match="spacings"):
+        describe_references(fs, sets=SETS, spacings=("cold",))
+    with pytest.raises(ValueError, match="spacings"):
+        describe_references(fs, sets=SETS, spacings=())
+
+
+def test_hot_crystals_with_vacancies_keep_their_structures():
+    """fcc, hcp and bcc at sigma = 0.08 d with 20 % vacancies, one per frame, no shared ids,
+    the features fitted on the fcc frame (as ``analyze`` does): each crystal is mostly the
+    structure named after it (with lattice-spaced references only, ``spacings=("lattice",)``,
+    the hcp frame is named fcc at seed 0 and the fcc frame hcp at seed 2)."""
+    spec = [("fcc", 6), ("hcp", (7, 4, 4)), ("bcc", 7)]
+    frames = []
+    for k, (kind, cells) in enumerate(spec):
+        f = make_lattice(kind, cells, noise=0.08, vacancies=0.2, seed=k)
+        frames.append(Frame(f.positions, f.box, f.ids + 100_000 * k))
+    fs = FeatureSet(SETS).fit(frames[0])
+    feats = [fs.transform(f).sets for f in frames]
+    refs = describe_references(fs, sets=SETS)
+    model, labels = fit_structures(feats, [f.ids for f in frames], refs, feature_sets=SETS)
+    top = []
+    for (kind, _), names in zip(spec, _names(model, labels)):
+        v, c = np.unique(names, return_counts=True)
+        top.append(v[c.argmax()])
+        assert c.max() / c.sum() > 0.75, (kind, dict(zip(v, c)))
+    assert top == [k for k, _ in spec], top
 
 
 def test_one_phase_per_frame_gives_one_structure_per_phase(phases):
