@@ -345,3 +345,31 @@ def cell_candidates(qrows, pos, lengths, nc, start, atoms, r2max):
             if two == 0:
                 counts[i + 1] = c
     return qi, pj, out
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def bond_vectors(pos, cell, inv, pbc, offsets, indices):
+    """Minimum-image vectors ``r_j - r_i`` (nearest periodic image along each periodic cell
+    vector, through fractional coordinates) and their lengths, for the pairs of a CSR list."""
+    n = len(offsets) - 1
+    vec = np.empty((len(indices), 3))
+    dist = np.empty(len(indices))
+    for a in numba.prange(n):
+        for p in range(offsets[a], offsets[a + 1]):
+            b = indices[p]
+            d0 = pos[b, 0] - pos[a, 0]
+            d1 = pos[b, 1] - pos[a, 1]
+            d2 = pos[b, 2] - pos[a, 2]
+            s0 = d0 * inv[0, 0] + d1 * inv[1, 0] + d2 * inv[2, 0]
+            s1 = d0 * inv[0, 1] + d1 * inv[1, 1] + d2 * inv[2, 1]
+            s2 = d0 * inv[0, 2] + d1 * inv[1, 2] + d2 * inv[2, 2]
+            if pbc[0]:
+                s0 -= np.rint(s0)
+            if pbc[1]:
+                s1 -= np.rint(s1)
+            if pbc[2]:
+                s2 -= np.rint(s2)
+            for k in range(3):
+                vec[p, k] = s0 * cell[0, k] + s1 * cell[1, k] + s2 * cell[2, k]
+            dist[p] = np.sqrt(vec[p, 0] ** 2 + vec[p, 1] ** 2 + vec[p, 2] ** 2)
+    return vec, dist

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._neighbor_kernels import take_first, truncate_rows
+from ._neighbor_kernels import bond_vectors, take_first, truncate_rows
 from ._neighbor_search import _FreudSearch, _KDSearch
 from .frame import as_frame
 
@@ -82,6 +82,41 @@ class NeighborList:
     def query_indices(self) -> np.ndarray:
         """Row index of the central atom of each pair, int64 (n_pairs,)."""
         return np.repeat(np.arange(self.n_atoms, dtype=np.int64), self.counts)
+
+    @classmethod
+    def from_indices(cls, frame, offsets, indices, r_cut: float) -> "NeighborList | None":
+        """The cutoff list whose rows and neighbour order were kept (``offsets``,
+        ``indices``; e.g. a feature store's first shell), its vectors and distances
+        recomputed from the frame by minimum image.  None (search anew then) when a
+        periodic cell width is not above 2 ``r_cut`` (an atom could then be a neighbour
+        through two images) or a recomputed distance exceeds ``r_cut`` (a cell too skewed
+        for the nearest image along each cell vector to be the nearest one, or a list not
+        from this frame); otherwise the one image within ``r_cut`` is the list's.
+
+        Examples
+        --------
+        >>> from descriptors import make_lattice
+        >>> f = make_lattice("fcc", 3)
+        >>> nl = neighbor_list(f, r_cut=1.2)                 # nearest-neighbour distance 1
+        >>> again = NeighborList.from_indices(f, nl.offsets, nl.indices, 1.2)
+        >>> bool(np.allclose(again.vectors, nl.vectors)), again.counts[:3].tolist()
+        (True, [12, 12, 12])
+        """
+        frame = as_frame(frame)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        indices = np.ascontiguousarray(indices, dtype=np.int32)
+        if len(offsets) != frame.n_atoms + 1 or offsets[-1] != len(indices):
+            raise ValueError(f"offsets ({len(offsets)}) and indices ({len(indices)}) do not "
+                             f"describe a list of this frame's {frame.n_atoms} atoms")
+        pbc = np.asarray(frame.box.pbc, dtype=np.bool_)
+        if (frame.box.widths[pbc] <= 2 * r_cut).any():
+            return None
+        cell = np.ascontiguousarray(frame.box.cell, dtype=np.float64)
+        vec, dist = bond_vectors(np.ascontiguousarray(frame.positions, dtype=np.float64), cell,
+                                 np.linalg.inv(cell), pbc, offsets, indices)
+        if len(dist) and dist.max() > r_cut * (1 + 1e-9):
+            return None
+        return cls(offsets, indices, dist, vec, float(r_cut), None)
 
     def truncate(self, r_cut: float) -> "NeighborList":
         """The sub-list of pairs closer than ``r_cut`` (no new search)."""

@@ -299,3 +299,21 @@ def test_standardising_transform_is_numpys_expression_bit_for_bit(dtype):
         got = transform(block)
         assert got.dtype == np.float32 and got.flags.c_contiguous
         np.testing.assert_array_equal(got, want)
+
+
+def test_first_shell_is_kept_for_the_nuclei(fitted):
+    """The first-shell list the Steinhardt features came from is returned and stored (CSR
+    offsets and indices), chunk by chunk the very list a new search gives, and rebuilt from
+    the store it has a new search's vectors."""
+    from descriptors import NeighborList
+    f = make_lattice("fcc", 5, noise=0.06, seed=4)
+    out = fitted.transform(f, chunk_size=100)                 # 5 chunks, joined
+    fresh = neighbor_list(f, r_cut=fitted.shell_cut_)
+    np.testing.assert_array_equal(out.shell.offsets, fresh.offsets)
+    for i in range(f.n_atoms):
+        assert sorted(out.shell.of(i)[0].tolist()) == sorted(fresh.of(i)[0].tolist())
+    arrays = out.arrays()
+    again = NeighborList.from_indices(f, arrays["shell_offsets"], arrays["shell_indices"],
+                                      fitted.shell_cut_)
+    np.testing.assert_allclose(again.distances, out.shell.distances, atol=1e-12)
+    np.testing.assert_allclose(again.vectors, out.shell.vectors, atol=1e-12)

@@ -573,3 +573,27 @@ def test_cell_list_search_equals_brute_force_and_freud(case):
     npt.assert_array_equal(cells.offsets, aabb.offsets)
     npt.assert_array_equal(cells.indices, aabb.indices)
     npt.assert_allclose(cells.vectors, aabb.vectors, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(TRICLINIC_CASES))
+def test_list_rebuilt_from_its_indices(name):
+    """A cutoff list rebuilt from its rows (offsets, indices) and the frame has the same
+    vectors and distances; where a cell width is not above 2 r_cut (two images of one atom
+    can both be neighbours) it declines, and a list of another frame is refused."""
+    from descriptors import NeighborList
+    cell, n, r_cut = TRICLINIC_CASES[name]
+    rng = np.random.default_rng(7)
+    frame = Frame(rng.random((n, 3)) @ cell, Box(cell), np.arange(n), np.ones(n, np.int32))
+    nl = neighbor_list(frame, r_cut=r_cut)
+    again = NeighborList.from_indices(frame, nl.offsets, nl.indices, r_cut)
+    if (frame.box.widths <= 2 * r_cut).any():
+        assert again is None
+        return
+    npt.assert_array_equal(again.indices, nl.indices)
+    npt.assert_allclose(again.vectors, nl.vectors, atol=1e-10, rtol=0)
+    npt.assert_allclose(again.distances, nl.distances, atol=1e-10, rtol=0)
+    moved = Frame(frame.positions + rng.normal(0, 0.3 * r_cut, (n, 3)), frame.box, frame.ids,
+                  frame.types)
+    assert NeighborList.from_indices(moved, nl.offsets, nl.indices, r_cut) is None
+    with pytest.raises(ValueError, match="do not describe"):
+        NeighborList.from_indices(frame, nl.offsets[:-1], nl.indices, r_cut)

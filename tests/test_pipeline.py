@@ -342,3 +342,25 @@ def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, h
     with pytest.raises(ConfigError, match="crystal_types"):
         analyze(demo_trajectory_path(), tmp_path / "bad", frames=FRAMES,
                 config={"labels": {"crystal_types": "own"}})
+
+
+def test_nuclei_use_the_stored_first_shell(tmp_path):
+    """The tracking stage takes each frame's first shell from the feature store (the pairs
+    a new search finds); a store without it (an older run resumed) makes it search."""
+    from descriptors import make_lattice, neighbor_list
+    from multilayer.app.stages import _first_shell
+    from multilayer.app.store import FeatureStore
+    from multilayer.network.featureset import FeatureSet
+    f = make_lattice("bcc", 5, noise=0.05, seed=2)
+    fs = FeatureSet().fit(f)
+    store = FeatureStore(tmp_path / "features")
+    arrays = fs.transform(f).arrays()
+    store.write(0, arrays)
+    store.write(1, {k: v for k, v in arrays.items() if not k.startswith("shell_")})
+    fresh = neighbor_list(f, r_cut=fs.shell_cut_)
+    for i in (0, 1):
+        nl = _first_shell(store, i, f, fs.shell_cut_)
+        np.testing.assert_array_equal(nl.offsets, fresh.offsets)
+        for a in range(0, f.n_atoms, 17):
+            assert sorted(nl.of(a)[0].tolist()) == sorted(fresh.of(a)[0].tolist())
+        np.testing.assert_allclose(np.sort(nl.distances), np.sort(fresh.distances), atol=1e-12)

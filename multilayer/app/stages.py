@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from descriptors import neighbor_list, write_extxyz, write_lammps_dump
+from descriptors import NeighborList, neighbor_list, write_extxyz, write_lammps_dump
 
 from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
@@ -246,13 +246,13 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
                                keep_atoms=False)
     position = {i: t for t, i in enumerate(good)}
 
-    def nuclei(i, frame, nl):
+    def nuclei(i, frame, _):
         t = position[i]
+        nl = _first_shell(store, i, frame, features.shell_cut_)
         nuc_acc.add(frame, nl, labels=labels[t])
         tw_acc.add(frame, nl, mask=store.read(i, ["solid"])["solid"].astype(bool))
 
-    loop = FrameLoop(traj, good, neighbors=lambda f: neighbor_list(f, r_cut=features.shell_cut_),
-                     progress=progress, desc="nuclei", skip=())
+    loop = FrameLoop(traj, good, progress=progress, desc="nuclei", skip=())
     for _ in loop.run(nuclei):
         pass
     nuc, tw = nuc_acc.result(), tw_acc.result()
@@ -273,6 +273,18 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
     onset_tw = nucleation_onset(tw.largest, tr["onset_threshold"])
     return TrackResult(nuclei=nuc, events=events, onset=onset, mfpt=mfpt, crystal=crystal,
                        crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw)
+
+
+def _first_shell(store, i, frame, r_cut):
+    """Frame ``i``'s first-shell neighbour list: the feature stage's, kept in the store (its
+    vectors recomputed: 0.05 s for 264,000 atoms), else a new search (0.5 s)."""
+    keys = ("shell_offsets", "shell_indices")
+    if all(k in store.names(i) for k in keys):
+        arr = store.read(i, keys)
+        nl = NeighborList.from_indices(frame, arr[keys[0]], arr[keys[1]], r_cut)
+        if nl is not None:
+            return nl
+    return neighbor_list(frame, r_cut=r_cut)
 
 
 def _onset_frame(onset, good):

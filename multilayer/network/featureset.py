@@ -66,7 +66,9 @@ class FrameFeatures:
     the Steinhardt set's ``l`` (float32), from the same harmonics, which tells the crystal
     type of a crystal-like atom (:func:`multilayer.network.structures.crystal_type_model`);
     ``stacking`` is each atom's fcc / hcp vote from the common neighbours of its first-shell
-    bonds (:func:`descriptors.cna.stacking`, int8).
+    bonds (:func:`descriptors.cna.stacking`, int8); ``shell`` the first-shell neighbour list
+    these came from (stored as its CSR ``shell_offsets`` and ``shell_indices``, so that the
+    nuclei need not search again: :meth:`descriptors.NeighborList.from_indices`).
     """
 
     ids: np.ndarray
@@ -76,6 +78,7 @@ class FrameFeatures:
     solid: np.ndarray | None = None
     ql_local: np.ndarray | None = None
     stacking: np.ndarray | None = None
+    shell: NeighborList | None = None
 
     def arrays(self) -> dict:
         """Everything as one flat dict of arrays (what the feature store writes)."""
@@ -88,6 +91,9 @@ class FrameFeatures:
             out["ql_local"] = self.ql_local
         if self.stacking is not None:
             out["stacking"] = self.stacking
+        if self.shell is not None:
+            out["shell_offsets"] = self.shell.offsets
+            out["shell_indices"] = self.shell.indices
         return out
 
     def matrix(self, names=None) -> np.ndarray:
@@ -346,6 +352,8 @@ class FeatureSet:
                 out.q6 = steinhardt(frame, shell, l=[6], average=True)[:, 0]
             if out.solid is None:
                 out.solid = solid_liquid(frame, shell)
+        if shell is not None and shell.r_cut is not None:
+            out.shell = shell
         return out
 
     def _local_sets(self, frame, nl, rows, names):
