@@ -283,6 +283,8 @@ def main(argv=None) -> int:
                     help="sets computed (and cached)")
     ap.add_argument("--resolution", type=float, default=STRUCTURE_DEFAULTS["resolution"])
     ap.add_argument("--flow-weight", type=float, default=STRUCTURE_DEFAULTS["flow_weight"])
+    ap.add_argument("--n-microstates", type=int, default=STRUCTURE_DEFAULTS["n_microstates"],
+                    help="anchored: [labels] n_microstates (codebook size)")
     ap.add_argument("--no-stability", action="store_true")
     ap.add_argument("--both", action=argparse.BooleanOptionalAction,
                     default=LABEL_LOCAL_STEINHARDT,
@@ -331,7 +333,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             if meth == "anchored":
                 names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution,
-                                               flow_weight=args.flow_weight, window=args.window,
+                                               flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                                n_seeds=args.seeds)
                 names = stack(names, frames)
             elif meth == "gmm":
@@ -345,14 +347,14 @@ def main(argv=None) -> int:
             if meth == "anchored" and not args.no_stability:
                 half = frames[len(frames) // 2:]
                 names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution,
-                                             flow_weight=args.flow_weight, window=args.window,
+                                             flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                              n_seeds=args.seeds)
                 a = np.concatenate(names[len(frames) // 2:])
                 b = np.concatenate(stack(names_h, half))
                 res["range"] = float(np.mean(a == b))
                 names_s, _ = method_anchored(feats, fs, frames, sets, seed=1,
                                              resolution=args.resolution,
-                                             flow_weight=args.flow_weight, window=args.window,
+                                             flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                              n_seeds=args.seeds)
                 res["seed"] = float(np.mean(np.concatenate(names)
                                             == np.concatenate(stack(names_s, frames))))

@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--features", type=int, default=9)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-microstates", type=int, default=None,
+                    help="codebook size (default: [labels] n_microstates)")
     args = ap.parse_args(argv)
     n, n_f = int(args.atoms), args.frames
     frames = LazyBlobFrames(n, n_f, n_features=args.features, n_structures=3, separation=10.0,
@@ -48,8 +50,9 @@ def main(argv=None) -> int:
     kind = np.repeat(np.array(KINDS), 300)
     ids = np.arange(n, dtype=np.int64)
     t0 = time.perf_counter()
+    kw = {} if args.n_microstates is None else {"n_microstates": args.n_microstates}
     model, labels = fit_structures(frames, [ids] * n_f, (x_ref, kind), progress=True,
-                                   seed=args.seed)
+                                   seed=args.seed, **kw)
     secs = time.perf_counter() - t0
     names = np.asarray(model.names)
     hit = sum(int((names[labels[t]] == np.array(KINDS)[frames.labels(t)]).sum()) for t in range(n_f))
