@@ -17,6 +17,7 @@ import logging
 import mmap
 import os
 import re
+import threading
 import warnings
 from pathlib import Path
 
@@ -84,6 +85,7 @@ class LammpsDumpTrajectory:
             raise FileNotFoundError(f"{self.path}: no such file")
         self._gzip = is_gzip(self.path)
         self._fh = None
+        self._lock = threading.Lock()        # one seek + read at a time: frames read from threads
         self._line_cache: dict[int, int] = {}
         starts, size, damage = (_index_gzip if self._gzip else _index_plain)(self.path)
         # damage: the gzip data end early (cut, corrupt); only what precedes it is kept
@@ -165,17 +167,25 @@ class LammpsDumpTrajectory:
         end = starts[-1] + tail.rfind(b"\n") + 1  # a last line without newline is cut
         return [s for s in starts if s < end], end
 
+    @property
+    def compressed(self) -> bool:
+        """A gzip file: frames are decompressed in order, so readers jumping back and forth
+        (two threads) pay for it; read it in one pass where you can."""
+        return self._gzip
+
     # -- raw access -------------------------------------------------------
     def _read(self, start: int, stop: int) -> bytes:
-        if self._fh is None:
-            self._fh = GzipStream(self.path) if self._gzip else open(self.path, "rb")
-        self._fh.seek(start)
-        return self._fh.read(stop - start)
+        with self._lock:
+            if self._fh is None:
+                self._fh = GzipStream(self.path) if self._gzip else open(self.path, "rb")
+            self._fh.seek(start)
+            return self._fh.read(stop - start)
 
     def close(self):
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
     def __del__(self):
         try:
@@ -186,7 +196,12 @@ class LammpsDumpTrajectory:
     def __getstate__(self):  # picklable for Dask workers: reopen lazily
         state = self.__dict__.copy()
         state["_fh"] = None
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def _first_line(self, i: int) -> int:
         """1-based line number of frame i's first line (computed only for error messages)."""

@@ -221,3 +221,22 @@ def test_header_of_a_frame_with_a_long_column_list(tmp_path):
     traj = read_trajectory(p)
     assert traj.header(1)["columns"] == ["id", "type", "x", "y", "z", *names]
     assert traj[1].extra["c699"].tolist() == [699, 699]
+
+
+def test_frames_read_from_several_threads_are_the_frames(tmp_path):
+    """One reader shared by threads (analyze writes the labelled dump in one while PTM reads
+    in another): every frame read concurrently equals the frame read alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from descriptors import Frame, make_lattice, read_trajectory, write_lammps_dump
+    frames = [make_lattice("fcc", 3, noise=0.05, seed=s) for s in range(12)]
+    frames = [Frame(f.positions, f.box, f.ids, f.types, timestep=10 * s) for s, f in enumerate(frames)]
+    for name in ("run.dump", "run.dump.gz"):
+        write_lammps_dump(tmp_path / name, frames)
+        traj = read_trajectory(tmp_path / name)
+        order = [i % 12 for i in range(0, 96, 7)] * 3
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            got = list(pool.map(lambda i: traj[i], order))
+        for i, f in zip(order, got):
+            assert f.timestep == 10 * i
+            np.testing.assert_array_equal(f.positions, read_trajectory(tmp_path / name)[i].positions)

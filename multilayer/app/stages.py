@@ -275,6 +275,17 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
                        crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw)
 
 
+def _threadsafe_numba() -> bool:
+    """Whether two threads may launch numba's parallel kernels at once (the OpenMP and TBB
+    layers; not workqueue).  Asked after the feature stage has run parallel kernels."""
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:           # no parallel kernel has run yet: the layer is not chosen
+        return False
+
+
 def _first_shell(store, i, frame, r_cut):
     """Frame ``i``'s first-shell neighbour list: the feature stage's, kept in the store (its
     vectors recomputed: 0.05 s for 264,000 atoms), else a new search (0.5 s)."""
@@ -339,13 +350,15 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                      ("nuclei", _parquet_safe(nuclei))):
         df.to_parquet(stage / f"{name}.parquet", index=False)
 
-    # two threads: this one makes the summary, the Mapper graph and the figures while the
-    # other writes the labelled trajectory (text formatting and gzip beside Mapper's k-means
-    # and DBSCAN).  Only the other thread reads the trajectory (the figures' last frame is
-    # read before it starts; PTM, whose OVITO must stay on the main thread, runs after it)
-    # and it launches no parallel numba kernel.
+    # three threads: one writes the labelled trajectory (text formatting and gzip), one builds
+    # the Mapper graph (k-means, DBSCAN: numba and scikit-learn, mostly without the GIL), and
+    # this one makes the summary, the figures and OVITO's PTM composition (OVITO must stay on
+    # the main thread: it crashed when first used off it).  The trajectory reader serialises
+    # its reads; where numba's threading layer is not thread safe (workqueue), Mapper runs
+    # here, after the figures, so that no two threads launch parallel kernels at once.
     kind = cfg["output"]["trajectory"]
     last = traj[good[-1]] if cfg["output"]["figures"] else None
+    ids = [store.read(i, ["ids"])["ids"] for i in good]
 
     def labelled():
         for t, i in enumerate(progress_bar(good, progress, desc="write trajectory", unit="frame")):
@@ -358,24 +371,39 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         elif kind != "none":
             write_extxyz(stage / "labelled.extxyz", list(labelled()), columns=["label", "nucleus"])
 
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crystopo-output")
-    job = pool.submit(background)
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crystopo-output")
+    jobs = [pool.submit(background)]
+    mapper_here = cfg["mapper"]["enabled"] and not _threadsafe_numba()
+    if cfg["mapper"]["enabled"] and not mapper_here:
+        jobs.append(pool.submit(_mapper_graph, store, ids, labels, cfg))
     pool.shutdown(wait=False)
     try:
-        summary, ids, graph = _summary_and_mapper(good, store, labels, info, tracked, cfg,
-                                                  features, skipped, timing, crystal, name_of, nuc)
+        summary = _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, timing,
+                           crystal, name_of, nuc)
         figures, scan_figure = {}, None
         if cfg["output"]["figures"]:
             figures = make_figures(stage, labels, ids, good, tracked, last, names=names)
             scan_figure = make_scan_figure(stage, summary.get("structure_scan"))
             figures.update(make_route_figure(stage, summary["routes"]))
-            if graph is not None:
+        if getattr(traj, "compressed", False):
+            jobs[0].result()     # a gzip input is read in one pass: the writer's, then PTM's
+        ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
+        graph = None
+        if mapper_here:
+            graph = _mapper_graph(store, ids, labels, cfg)
+        elif len(jobs) > 1:
+            graph = jobs[1].result()
+        if graph is not None:
+            summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
+                                 "points": sum(len(x) for x in ids),
+                                 "sampled": graph.graph.get("sampled"),
+                                 "n_microstates": graph.graph.get("n_microstates")}
+            if cfg["output"]["figures"]:
                 figures.update(_mapper_figures(stage, graph, ids, labels))
     except BaseException:
-        wait([job])              # nothing left writing into the staging folder
+        wait(jobs)               # nothing left writing into the staging folder
         raise
-    job.result()                 # its error, if any, is raised here
-    ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
+    jobs[0].result()             # the writer's error, if any, is raised here
     if ptm is not None:
         summary["ptm_composition"] = ptm
     if cfg["output"]["report"]:
@@ -392,10 +420,9 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                           sorted(skipped), cfg)
 
 
-def _summary_and_mapper(good, store, labels, info, tracked, cfg, features, skipped, timing,
-                        crystal, name_of, nuc):
-    """The run's summary (routes included), the atom ids of every frame and the Mapper graph
-    (None when off or skipped)."""
+def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, timing,
+             crystal, name_of, nuc) -> dict:
+    """The run's summary, routes included (the Mapper graph's line is added by the caller)."""
     onset = _onset_frame(tracked.onset, good)
     onset_tw = _onset_frame(tracked.onset_tenwolde, good)
     mfpt = tracked.mfpt
@@ -424,17 +451,10 @@ def _summary_and_mapper(good, store, labels, info, tracked, cfg, features, skipp
     }
     if info.get("scan"):    # [labels] scan: one dict per resolution, the chosen one marked
         summary["structure_scan"] = info["scan"]
-    ids = [store.read(i, ["ids"])["ids"] for i in good]
     # what the final crystal's atoms were before, and the moves between structures, by name
     summary["routes"] = route_summary(labels, ids, sorted(crystal), name_of,
                                       seed=cfg["labels"]["seed"])
-    graph = _mapper_graph(store, ids, labels, cfg) if cfg["mapper"]["enabled"] else None
-    if graph is not None:
-        summary["mapper"] = {"nodes": graph.number_of_nodes(), "edges": graph.number_of_edges(),
-                             "points": sum(len(x) for x in ids),
-                             "sampled": graph.graph.get("sampled"),
-                             "n_microstates": graph.graph.get("n_microstates")}
-    return summary, ids, graph
+    return summary
 
 
 _PTM_WHOLE = 65_536     # frames up to this size are typed whole; larger ones by a sample
