@@ -12,10 +12,10 @@ Scale: DBSCAN of every point of a cover element costs O(n k) time and memory,
 and the automatic ``eps`` (set on a 2000-point sample) makes the neighbour count
 k grow with n: ~1 s at 10^4 points, ~35 s and 0.9 GB at 10^5, > 400 s at 10^6.
 Above ``10 * n_microstates`` points the own backend therefore clusters, in each
-cover element, the microstates of its points (seeded two-level k-means codebook,
-each placed at the mean of its points in that element and weighted by their
-number) and gives every point the cluster of its microstate: ~13 s at 10^5,
-15-25 s and 0.5 GB peak at 10^6 points x 8 features on 2 cores
+cover element, the microstates of its points (a seeded MiniBatchKMeans codebook,
+:func:`_codebook`; each microstate placed at the mean of its points in that element
+and weighted by their number) and gives every point the cluster of its microstate:
+3.5 s at 10^5, 6 s and 0.6 GB peak at 10^6 points x 8 features on 2 cores
 (``benchmarks/bench_mapper.py``).  Where the structures are resolved at the
 scale of the microstates it reproduces the exact graph; where the exact one
 joins structures through chains of tail points, it keeps them apart.  Structures
