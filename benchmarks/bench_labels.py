@@ -9,6 +9,8 @@ Per dataset and method it prints:
 
 * ``acc``: accuracy of the structure names against the truth (phases, slabs; ``ico`` and
   ``other-*`` count as liquid), baselines matched to the truth by the Hungarian method;
+  ``acc_bulk`` / ``acc_iface`` (slabs): over the atoms whose first shell lies in their own
+  slab / spans two slabs (``Dataset.interface``), and ``iface``: the interface's share;
 * ``rec``/``prec``: recall and precision of crystal-like (fcc/hcp/bcc) against
   PTM-crystalline atoms over the growth frames (PTM crystalline fraction >= 1 %);
 * ``fcc/hcp``: among atoms PTM calls fcc or hcp and the method calls fcc or hcp, the
@@ -74,8 +76,9 @@ def features_of(ds, sets, cache: Path, progress=True, both=False):
 
     from multilayer.network.featureset import FeatureSet
 
-    key = hashlib.sha256(json.dumps([ds.name, sorted(sets)] + (["both"] if both else []))
-                         .encode()).hexdigest()[:10]
+    # the dataset's build time is in the key: a rebuilt dataset never meets stale features
+    key = hashlib.sha256(json.dumps([ds.name, sorted(sets)] + (["both"] if both else [])
+                                    + [ds.meta.get("built")]).encode()).hexdigest()[:10]
     folder = cache / f"features_{ds.name}_{key}"
     folder.mkdir(parents=True, exist_ok=True)
     traj = ds.trajectory()
@@ -232,11 +235,17 @@ def _as_phase(names):
     return np.where(np.isin(names, ["fcc", "hcp", "bcc"]), names, "liquid")
 
 
-def score(ds, frames, names, ptm, truth=None):
+def score(ds, frames, names, ptm, truth=None, iface=None):
     out = {}
     if truth is not None:
-        out["acc"] = float(np.mean(np.concatenate([_as_phase(n) for n in names]) ==
-                                   np.concatenate([_as_phase(t) for t in truth])))
+        ok = (np.concatenate([_as_phase(n) for n in names]) ==
+              np.concatenate([_as_phase(t) for t in truth]))
+        out["acc"] = float(np.mean(ok))
+        if iface is not None:
+            m = np.concatenate(iface)
+            out["acc_bulk"] = float(np.mean(ok[~m]))
+            out["acc_iface"] = float(np.mean(ok[m])) if m.any() else None
+            out["iface"] = float(np.mean(m))
     pc = [np.isin(p, [1, 2, 3]) for p in ptm]
     frac = np.array([p.mean() for p in pc])
     grow = frac >= 0.01
@@ -321,6 +330,8 @@ def main(argv=None) -> int:
         frames = list(range(ds.n_frames))
         ptm = [ds.ptm(t) for t in frames]
         truth = [truth_names(ds, t) for t in frames] if ds.has_truth else None
+        iface = ([ds.interface(t, fs.shell_cut_) for t in frames] if ds.kind == "slabs"
+                 else None)
 
         def stack(names, frames):
             if args.crystal_types == "local":
@@ -343,7 +354,7 @@ def main(argv=None) -> int:
             else:
                 raise SystemExit(f"unknown method {meth}")
             res = {"dataset": name, "method": meth, "s": round(time.perf_counter() - t0, 1)}
-            res.update(score(ds, frames, names, ptm, truth))
+            res.update(score(ds, frames, names, ptm, truth, iface))
             if meth == "anchored" and not args.no_stability:
                 half = frames[len(frames) // 2:]
                 names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution,

@@ -11,15 +11,19 @@ Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`
    state point is built before the second seeds (which melt and equilibrate the liquid
    for 5 tau instead of 10 to save time).  No truth (PTM only).
 2. ``phases`` -- one trajectory of one-phase frames (:func:`descriptors.md.lj_phase_frames`,
-   NVT): fcc and hcp at T* = 0.1, 0.4, 0.7 (density 1.0) and liquid at T* = 1.0 and 1.5
-   (density 0.85), 4 frames 5 tau apart each; every frame holds exactly the same atom
-   ids 1..N (the box shapes are chosen so fcc, hcp and the liquid have the same N: 4,320).
-   bcc is left out: LJ bcc is mechanically unstable and transforms to fcc/hcp within a
-   few tau at every temperature tried (T* 0.05-1.2, density 1.0-1.1), so
-   ``BCC_TEMPS`` is empty.  Truth: the phase of the frame.
+   NVT): fcc, hcp and bcc at T* = 0.1, 0.4, 0.7 (density 1.0) and liquid at T* = 1.0 and
+   1.5 (density 0.85), 4 frames 5 tau apart each; every frame holds exactly the same atom
+   ids 1..N (the box shapes are chosen so every phase has the same N: 4,320).  LJ bcc is
+   mechanically unstable and transforms to fcc/hcp within a few tau at every temperature
+   tried (T* 0.05-1.2, density 1.0-1.1), so the bcc atoms are tethered to their lattice
+   sites (``tether=BCC_TETHER``, an Einstein crystal on top of the LJ forces: PTM calls
+   94-100 % of them bcc).  Truth: the phase of the frame.
 3. ``slabs`` -- fcc | hcp | bcc | liquid side by side along x
-   (:func:`descriptors.md.lj_slab_frames`) at T* = 0.2, 10 frames; truth: the slab an atom
-   started in.  (The bcc slab transforms too; see the PTM fractions printed.)
+   (:func:`descriptors.md.lj_slab_frames`), 10 frames: the crystals at T* = 0.4 tethered
+   to their sites, the liquid (density 0.85) thermostatted at T* = 1.5, above melting, so
+   that the truth (the slab an atom started in) stays the structure: no crystal grows into
+   the liquid and the bcc slab stays bcc.  Atoms whose first shell holds an atom of
+   another slab are the interface; :func:`interface_mask` marks them.
 4. ``nucleus`` -- an undercooled liquid (T* = 0.6, P* = 5) holding an inserted fcc seed
    of about 600 atoms (:func:`descriptors.md.lj_nucleus_in_liquid`), 10 frames; truth:
    in the seed.
@@ -74,7 +78,8 @@ N_THREADS = 2
 NUCLEATION_POINTS = ((0.55, 5.0), (0.60, 5.0), (0.45, 1.0))
 NUCLEATION_SEEDS = (1, 2)
 CRYSTAL_TEMPS = (0.1, 0.4, 0.7)          # fcc and hcp
-BCC_TEMPS: tuple = ()                    # LJ bcc transforms at every T tried (see above)
+BCC_TEMPS = (0.1, 0.4, 0.7)             # tethered (LJ bcc transforms otherwise)
+BCC_TETHER = 30.0                        # epsilon / sigma^2 (see descriptors.md.lj_phase_frames)
 LIQUID_TEMPS = (1.0, 1.5)
 # conventional cells giving exactly the same number of atoms (aspect ratio <= 4/3)
 PHASE_CELLS = {"full": {"fcc": (9, 10, 12), "hcp": (15, 8, 9), "bcc": (12, 12, 15),
@@ -93,8 +98,9 @@ SETTINGS = {
         # equilibrate the liquid for 5 tau each instead of 10 (same quench and hold)
         "second_seeds": dict(melt_time=5.0, equilibration_time=5.0),
         "phases": dict(n_frames=4, equilibration_time=10.0, frame_interval=5.0),
-        "slabs": dict(temperature=0.2, n_frames=10, slab_width=8.0, cross_section=12.0,
-                      frame_interval=0.5),
+        "slabs": dict(temperature=0.4, n_frames=10, slab_width=8.0, cross_section=12.0,
+                      frame_interval=0.5, tether=BCC_TETHER, liquid_temperature=1.5,
+                      liquid_density=0.85),
         "nucleus": dict(nucleus_atoms=600, temperature=0.6, pressure=5.0, n_cells=12,
                         n_frames=10, frame_interval=0.5),
     },
@@ -106,8 +112,9 @@ SETTINGS = {
         "seeds": NUCLEATION_SEEDS[:1],
         "second_seeds": {},
         "phases": dict(n_frames=2, equilibration_time=5.0, frame_interval=2.0),
-        "slabs": dict(temperature=0.2, n_frames=4, slab_width=6.0, cross_section=9.0,
-                      frame_interval=0.5),
+        "slabs": dict(temperature=0.4, n_frames=4, slab_width=6.0, cross_section=9.0,
+                      frame_interval=0.5, tether=BCC_TETHER, liquid_temperature=1.5,
+                      liquid_density=0.85),
         "nucleus": dict(nucleus_atoms=200, temperature=0.6, pressure=5.0, n_cells=8,
                         n_frames=4, frame_interval=0.5),
     },
@@ -168,7 +175,8 @@ def _build_phases(job, dest: Path) -> dict:
             raw = Path(tmp) / f"{k:02d}_{phase}_{T:g}.dump"
             t0 = time.perf_counter()
             lj_phase_frames(phase, T, raw, cells=job["cells"][phase], seed=job["seed"] + k,
-                            n_threads=N_THREADS, **job["params"])
+                            n_threads=N_THREADS, tether=BCC_TETHER if phase == "bcc" else None,
+                            **job["params"])
             print(f"    {phase:6s} T*={T:<4g} {time.perf_counter() - t0:6.1f} s", flush=True)
             raws.append(raw)
             for _ in range(job["params"]["n_frames"]):
@@ -419,6 +427,23 @@ class Dataset:
     def ids(self, i: int) -> np.ndarray:
         """Atom ids of frame ``i`` (the order of ``ptm`` and ``truth``)."""
         return self._npz()[f"ids_{int(i) % self.n_frames:04d}"]
+
+    def interface(self, i: int, r_cut: float) -> np.ndarray | None:
+        """Atoms of frame ``i`` (atom-id order) with an atom of another truth class within
+        ``r_cut`` (an interface atom: its first shell spans two slabs); None without a
+        per-atom truth."""
+        from descriptors import neighbor_list
+
+        truth = self.truth(i)
+        if truth is None or self.meta.get("truth", {}) == "frame" or self.kind != "slabs":
+            return None
+        frame = self.trajectory()[int(i) % self.n_frames]
+        if not np.array_equal(frame.ids, self.ids(i)):
+            raise ValueError(f"{self.name} frame {i}: ids differ from the labels file")
+        nl = neighbor_list(frame, r_cut=float(r_cut))
+        rows = np.repeat(np.arange(frame.n_atoms), np.diff(nl.offsets))
+        other = truth[rows] != truth[nl.indices]
+        return np.bincount(rows[other], minlength=frame.n_atoms) > 0
 
     def frame_info(self, i: int) -> dict:
         """Per-frame metadata (``phases``: the phase and temperature of frame ``i``)."""

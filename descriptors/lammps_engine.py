@@ -22,6 +22,7 @@ import ctypes
 import glob
 import gzip
 import logging
+import math
 import os
 import sys
 import tempfile
@@ -180,6 +181,14 @@ def check_seed(seed) -> int:
 # --------------------------------------------------------------------------- #
 # writing the output: frame selection, gzip, atomic replace
 # --------------------------------------------------------------------------- #
+def check_tether(tether) -> float:
+    """``tether`` (a spring constant, epsilon / sigma^2) as a float >= 0; None gives 0."""
+    k = 0.0 if tether is None else float(tether)
+    if not (k >= 0 and math.isfinite(k)):
+        raise ValueError(f"tether must be a finite spring constant >= 0, got {tether!r}")
+    return k
+
+
 def dump_command(dump_id: str, path, every: int, precision: int, *,
                  int_columns=()) -> str:
     """LAMMPS commands for a ``custom`` dump of ``id type x y z`` sorted by id.

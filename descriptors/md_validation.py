@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .lammps_engine import check_seed, dump_command, finalize_dump, lammps_session, n_steps
+from .lammps_engine import (check_seed, check_tether, dump_command, finalize_dump,
+                            lammps_session, n_steps)
 from .md_phases import LJ_CUTOFF, lj_setup
 
 __all__ = ["SLAB_PHASES", "lj_slab_frames", "lj_nucleus_in_liquid"]
@@ -130,8 +131,9 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
                    cross_section: float = 10.0, melt_temperature: float = 3.0,
                    melt_time: float = 10.0, cooling_time: float = 1.0,
                    relax_time: float = 2.0, frame_interval: float = 1.0,
-                   timestep: float = 0.005, tdamp: float = 0.5, precision: int = 5,
-                   n_threads: int | None = None) -> Path:
+                   timestep: float = 0.005, tdamp: float = 0.5,
+                   tether: float | None = None, liquid_temperature: float | None = None,
+                   precision: int = 5, n_threads: int | None = None) -> Path:
     """Lennard-Jones phases side by side as slabs along x, with a per-atom ``truth`` column.
 
     One orthogonal periodic box holds a slab of each of ``phases`` in order
@@ -146,11 +148,14 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
 
     1. the liquid slab is melted at ``melt_temperature`` for ``melt_time``
        while the crystal atoms are held fixed at their lattice sites (not
-       integrated), then cooled linearly to ``temperature`` over
-       ``cooling_time``;
+       integrated), then cooled linearly to ``liquid_temperature`` (default
+       ``temperature``) over ``cooling_time``;
     2. crystal velocities are drawn at ``2 * temperature`` (equipartition
-       brings them to ``temperature``) and all atoms run together at
-       ``temperature`` for ``relax_time`` so the interfaces relax;
+       brings them to ``temperature``) and all atoms run together for
+       ``relax_time`` so the interfaces relax -- the crystals thermostatted at
+       ``temperature``, the liquid at ``liquid_temperature`` (one thermostat
+       when they are equal), each crystal atom tied to its lattice site by a
+       spring of constant ``tether`` when given (``fix spring/self``);
     3. ``n_frames`` frames ``frame_interval`` apart are written.
 
     The dump has columns ``id type x y z truth``; ``truth`` is the index in
@@ -166,7 +171,11 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
     the crystals grow into it from the interfaces: at T* = 0.2 PTM finds
     about 2 % of it crystalline in the first frame and 10-20 % after 4 tau,
     so keep the frames short.  Near melting (T* ~ 1) thin crystal slabs
-    melt instead.
+    melt instead.  ``tether`` with a hot ``liquid_temperature`` makes a truth
+    that holds: the crystals keep their lattices (bcc included) while
+    vibrating at ``temperature``, and a liquid above its melting point neither
+    grows crystal from the interfaces nor freezes into a glass (the benchmark
+    suite: ``tether=30``, crystals at T* = 0.4, liquid at T* = 1.5).
 
     Parameters
     ----------
@@ -189,6 +198,12 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
         Stage 1-2 settings (tau).
     timestep, tdamp : float
         MD timestep and thermostat damping time (tau).
+    tether : float, optional
+        Spring constant (epsilon / sigma^2) tying every crystal atom to its
+        lattice site from stage 2 on; None or 0: free.
+    liquid_temperature : float, optional
+        Thermostat of the liquid slab from the end of stage 1 on (default
+        ``temperature``).
     precision : int
         Decimals written for coordinates.
     n_threads : int, optional
@@ -201,6 +216,9 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
 
     Examples
     --------
+    >>> lj_slab_frames("slabs.dump", temperature=0.4, tether=30.0,
+    ...                liquid_temperature=1.5)  # doctest: +SKIP
+    PosixPath('slabs.dump')
     >>> lj_slab_frames("slabs.dump", temperature=0.2, n_frames=5)  # doctest: +SKIP
     PosixPath('slabs.dump')
     """
@@ -217,7 +235,11 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
     n_frames = int(n_frames)
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
-    if "bcc" in phases:
+    tether = check_tether(tether)
+    TL = T if liquid_temperature is None else float(liquid_temperature)
+    if not TL > 0:
+        raise ValueError(f"liquid_temperature must be > 0, got {liquid_temperature}")
+    if "bcc" in phases and not tether:
         logger.info("LJ bcc is mechanically unstable: the bcc slab transforms within a few tau")
     pos, slab, lengths = _slab_geometry(phases, density=float(density),
                                         liquid_density=float(liquid_density),
@@ -241,17 +263,26 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
                 fix hot liq nvt temp {Tm} {Tm} {tdamp}
                 run {n_steps(melt_time, timestep)}
                 unfix hot
-                fix hot liq nvt temp {Tm} {T} {tdamp}
+                fix hot liq nvt temp {Tm} {TL} {tdamp}
                 run {n_steps(cooling_time, timestep)}
                 unfix hot
                 velocity xtal create {2 * T} {seed + 1} mom yes rot no dist gaussian loop geom
             """)
         else:
+            lmp.command("group xtal union all")
             lmp.command(f"velocity all create {2 * T} {seed} mom yes rot yes dist gaussian "
                         "loop geom")
+        if tether:          # the sites: where the crystal atoms are now (never integrated yet)
+            lmp.command(f"fix tether xtal spring/self {tether:.10g}")
+        lmp.command("velocity all zero linear")
+        if k_liq is not None and TL != T:
+            lmp.commands_string(f"""
+                fix md xtal nvt temp {T} {T} {tdamp}
+                fix mdl liq nvt temp {TL} {TL} {tdamp}
+            """)
+        else:
+            lmp.command(f"fix md all nvt temp {T} {T} {tdamp}")
         lmp.commands_string(f"""
-            velocity all zero linear
-            fix md all nvt temp {T} {T} {tdamp}
             run {n_steps(relax_time, timestep)}
             reset_timestep 0
         """)

@@ -64,6 +64,14 @@ def test_argument_checks():
         md.lj_phase_frames("diamond", 0.5, "x.dump")
     with pytest.raises(ValueError, match="cells"):
         md.lj_phase_frames("fcc", 0.5, "x.dump", cells=(2, 2))
+    with pytest.raises(ValueError, match="tether"):
+        md.lj_phase_frames("bcc", 0.5, "x.dump", tether=-1.0)
+    with pytest.raises(ValueError, match="tether"):
+        md.lj_phase_frames("liquid", 1.0, "x.dump", tether=30.0)
+    with pytest.raises(ValueError, match="tether"):
+        md.lj_slab_frames("x.dump", temperature=0.4, tether=float("nan"))
+    with pytest.raises(ValueError, match="liquid_temperature"):
+        md.lj_slab_frames("x.dump", temperature=0.4, liquid_temperature=0.0)
 
 
 # --------------------------------------------------------------------------- #
@@ -142,6 +150,62 @@ def test_slab_deterministic(slabs, tmp_path):
     path, _ = slabs
     again = md.lj_slab_frames(tmp_path / "slab.dump.gz", **SLAB_KW)
     assert again.read_bytes() == Path(path).read_bytes()
+
+
+# tethered crystals beside a liquid above melting: the truth stays the structure
+TETHER_KW = dict(SLAB_KW, temperature=0.4, tether=30.0, liquid_temperature=1.5,
+                 liquid_density=0.85, n_frames=2, frame_interval=2.0)
+
+
+@pytest.fixture(scope="module")
+def tethered_slabs(tmp_path_factory):
+    if not md.lammps_available():
+        pytest.skip("LAMMPS not installed")
+    return md.lj_slab_frames(tmp_path_factory.mktemp("slabt") / "slab.dump", **TETHER_KW)
+
+
+@needs_lammps
+def test_tethered_slabs_keep_their_structures(tethered_slabs):
+    traj = read_trajectory(tethered_slabs)
+    for frame in (traj[0], traj[-1]):        # 3.5 tau after the interfaces formed
+        truth = frame.extra["truth"]
+        q = _qbar6(frame)
+        mean = {p: float(np.mean(q[truth == k])) for k, p in enumerate(md.SLAB_PHASES)}
+        assert min(mean["fcc"], mean["hcp"], mean["bcc"]) > 0.35, mean
+        assert mean["liquid"] < 0.25, mean
+        if HAVE_OVITO:
+            ptm = _ptm(frame)
+            frac = {p: np.bincount(ptm[truth == k], minlength=5) / (truth == k).sum()
+                    for k, p in enumerate(md.SLAB_PHASES)}
+            # the bcc slab is bcc (untethered it transforms within a few tau); interfaces
+            # are the rest (thin slabs: about half); the hot liquid grows no crystal
+            assert frac["bcc"][3] > 0.3 and frac["bcc"][1] + frac["bcc"][2] < 0.05, frac["bcc"]
+            assert frac["fcc"][1] > 0.4 and frac["hcp"][2] > 0.4, frac
+            assert frac["liquid"][0] + frac["liquid"][4] > 0.97, frac["liquid"]
+
+
+@needs_lammps
+def test_interface_mask_of_a_slab_dataset(tethered_slabs, tmp_path):
+    """``Dataset.interface``: atoms with an atom of another slab within r_cut, against
+    brute-force minimum-image distances."""
+    vd = _validation_module()
+    frame = read_trajectory(tethered_slabs)[0]
+    truth = frame.extra["truth"]
+    labels = tmp_path / "labels.npz"
+    np.savez(labels, ids_0000=frame.ids, truth_0000=truth, ptm_0000=np.zeros_like(truth))
+    ds = vd.Dataset("slabs", "slabs", Path(tethered_slabs), labels,
+                    {"n_frames": 1, "n_atoms": frame.n_atoms, "truth_names": list(md.SLAB_PHASES)})
+    r_cut = 1.4
+    got = ds.interface(0, r_cut)
+    L = np.diag(frame.box.cell)
+    d = frame.positions[:, None, :] - frame.positions[None, :, :]
+    d -= L * np.round(d / L)
+    near = (np.einsum("ijk,ijk->ij", d, d) < r_cut ** 2) & ~np.eye(frame.n_atoms, dtype=bool)
+    want = (near & (truth[:, None] != truth[None, :])).any(axis=1)
+    np.testing.assert_array_equal(got, want)
+    assert 0.1 < want.mean() < 0.6           # two interfaces per slab of ~5 sigma
+    ds_phases = vd.Dataset("p", "phases", Path(tethered_slabs), labels, ds.meta)
+    assert ds_phases.interface(0, r_cut) is None
 
 
 # --------------------------------------------------------------------------- #
@@ -230,6 +294,29 @@ def test_phase_frames_bcc_and_cells(tmp_path):
                                n_frames=1, equilibration_time=0.1, n_threads=1)
         ns.add(read_trajectory(p)[0].n_atoms)
     assert ns == {1152}
+
+
+@needs_lammps
+def test_tethered_bcc_stays_bcc(tmp_path):
+    """``tether``: bcc tied to its sites keeps its lattice at T* = 0.4 (untethered LJ bcc
+    transforms into close-packed domains within a few tau)."""
+    kw = dict(n_cells=4, seed=3, n_frames=1, equilibration_time=8.0, n_threads=1)
+    tied = read_trajectory(md.lj_phase_frames("bcc", 0.4, tmp_path / "t.dump", tether=30.0,
+                                              **kw))[0]
+    free = read_trajectory(md.lj_phase_frames("bcc", 0.4, tmp_path / "f.dump", **kw))[0]
+    q_tied = _qbar6(tied).mean()
+    assert 0.4 < q_tied < 0.55, q_tied
+    if HAVE_OVITO:
+        assert np.mean(_ptm(tied) == 3) > 0.85
+        assert np.mean(_ptm(free) == 3) < 0.5
+    # thermal, not frozen: the atoms vibrate about their sites
+    sites = read_trajectory(md.lj_phase_frames("bcc", 0.4, tmp_path / "s.dump", tether=30.0,
+                                               **dict(kw, equilibration_time=0.0)))[0]
+    d = tied.positions - sites.positions
+    L = np.diag(tied.box.cell)
+    d -= L * np.round(d / L)
+    rms = float(np.sqrt((d ** 2).sum(axis=1).mean()))
+    assert 0.05 < rms < 0.3, rms
 
 
 # --------------------------------------------------------------------------- #

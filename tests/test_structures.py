@@ -346,3 +346,43 @@ def test_stacking_reassignment_keeps_the_crystal_like_set():
     assert np.mean(np.array(names)[out[moved & ~is_hcp]] == "fcc") >= 0.97
     with pytest.raises(ValueError, match="lack"):
         assign_crystal_types([lab], [ql], ["liquid", "fcc"], model)
+
+
+@pytest.fixture(scope="module")
+def md_phases(tmp_path_factory):
+    """One LAMMPS-made phase per frame: fcc and hcp at T* 0.4, bcc at T* 0.4 tethered to its
+    sites (free LJ bcc transforms), the liquid at T* 1.2; ids 1..n in every frame."""
+    md = pytest.importorskip("descriptors.md")
+    if not md.lammps_available():
+        pytest.skip("LAMMPS not installed")
+    from descriptors import read_trajectory
+
+    tmp = tmp_path_factory.mktemp("md_phases")
+    frames, truth = [], []
+    for k, (phase, temp, cells) in enumerate([("fcc", 0.4, (6, 6, 8)), ("hcp", 0.4, (8, 6, 6)),
+                                              ("bcc", 0.4, (8, 8, 9)),
+                                              ("liquid", 1.2, (6, 6, 8))]):
+        path = md.lj_phase_frames(phase, temp, tmp / f"{phase}.dump", cells=cells, seed=3 + k,
+                                  n_frames=2, equilibration_time=4.0, frame_interval=2.0,
+                                  melt_time=3.0, cooling_time=1.0, n_threads=1,
+                                  tether=30.0 if phase == "bcc" else None)
+        for f in read_trajectory(path):
+            frames.append(f)
+            truth.append(np.full(f.n_atoms, phase))
+    assert {f.n_atoms for f in frames} == {1152}          # shared ids 1..1152
+    fs = FeatureSet(SETS, steinhardt_both=BOTH).fit(frames[-1])
+    return frames, truth, fs, [fs.transform(f).sets for f in frames]
+
+
+def test_lammps_phases_one_structure_each_named_right(md_phases):
+    frames, truth, fs, feats = md_phases
+    refs = describe_references(fs, sets=SETS)
+    model, labels = fit_structures(feats, [f.ids for f in frames], refs, feature_sets=SETS)
+    names = _names(model, labels)
+    acc = np.mean(np.concatenate([_phase(n) for n in names]) == np.concatenate(truth))
+    assert acc >= 0.95, acc
+    for n, tr in zip(names, truth):
+        assert np.mean(_phase(n) == tr[0]) > 0.9, (tr[0], np.unique(n, return_counts=True))
+    # the labels of the last frames alone (bcc, liquid) keep their names
+    m2, l2 = fit_structures(feats[4:], [f.ids for f in frames[4:]], refs, feature_sets=SETS)
+    assert np.mean(np.concatenate(names[4:]) == np.concatenate(_names(m2, l2))) >= 0.95
