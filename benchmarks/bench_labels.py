@@ -160,26 +160,31 @@ def local_stacking(ds, names, frames, cache):
     return [np.array(order)[lab] for lab in assign_crystal_types(labels, ql, order, model)]
 
 
-def cna_stacking(ds, names, frames, fs, strict=False):
+def cna_stacking(ds, names, frames, fs, strict=False, support=None):
     """``[labels] crystal_types = "cna"`` applied to per-frame structure ``names``: atoms named
     fcc or hcp take the stacking vote of their first-shell bonds (descriptors.cna) where it
     decides, from the same first-shell list as ``analyze`` (rows in atom-id order); ``strict``
-    (``"cna-strict"``): where it abstains, they are named liquid."""
+    (``"cna-strict"``): where it abstains, they are named liquid; ``support``
+    (``[labels] cna_support``): named liquid unless that many first-shell neighbours are
+    core atoms (:func:`multilayer.network.structures.assign_stacking`)."""
     from descriptors import neighbor_list
-    from descriptors.cna import FCC, HCP, stacking
+    from descriptors.cna import stacking
+    from multilayer.network.structures import assign_stacking
 
     traj = ds.trajectory()
+    vocab = sorted(set(np.concatenate([np.unique(x) for x in names]).tolist())
+                   | {"liquid", "fcc", "hcp"})
+    code = {n: k for k, n in enumerate(vocab)}
     out = []
     for x, t in zip(names, frames):
         frame = traj[t]
-        vote = stacking(neighbor_list(frame, r_cut=fs.shell_cut_))[np.argsort(frame.ids)]
-        x = np.array(x, dtype=object, copy=True)
-        pick = np.isin(x, ("fcc", "hcp"))
-        x[pick & (vote == FCC)] = "fcc"
-        x[pick & (vote == HCP)] = "hcp"
-        if strict:
-            x[pick & (vote != FCC) & (vote != HCP)] = "liquid"
-        out.append(x)
+        if not np.all(np.diff(frame.ids) > 0):
+            raise ValueError(f"{ds.name} frame {t}: rows not in atom-id order")
+        nl = neighbor_list(frame, r_cut=fs.shell_cut_)
+        lab = np.array([code[n] for n in x], dtype=np.int64)
+        new = assign_stacking([lab], [stacking(nl)], vocab, strict=strict,
+                              support=support, shells=[(nl.offsets, nl.indices)])[0]
+        out.append(np.asarray(vocab, dtype=object)[new])
     return out
 
 
@@ -306,6 +311,9 @@ def main(argv=None) -> int:
                     choices=["communities", "local", "cna", "cna-strict"],
                     help="anchored: [labels] crystal_types (local: fcc/hcp from own q_l; cna: "
                          "from the common neighbours of the first-shell bonds)")
+    ap.add_argument("--cna-support", type=int, default=None,
+                    help="cna: [labels] cna_support (an undecided fcc/hcp atom stays crystal-like "
+                         "with at least this many core first-shell neighbours; 0: all stay)")
     ap.add_argument("--onset", action="store_true")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--reference-vacancies", default=",".join(map(str, VACANCIES)),
@@ -337,7 +345,8 @@ def main(argv=None) -> int:
             if args.crystal_types == "local":
                 return local_stacking(ds, names, frames, cache)
             if args.crystal_types in ("cna", "cna-strict"):
-                return cna_stacking(ds, names, frames, fs, strict=args.crystal_types == "cna-strict")
+                return cna_stacking(ds, names, frames, fs, strict=args.crystal_types == "cna-strict",
+                                    support=args.cna_support)
             return names
 
         for meth in methods:

@@ -114,3 +114,85 @@ def test_assign_stacking_changes_fcc_and_hcp_only():
     assert assign_stacking(labels, votes, names, strict=True)[0].tolist() == [0, 2, 0, 1, 0, 3, 0]
     with pytest.raises(ValueError, match="liquid"):
         assign_stacking(labels, votes, ["fcc", "hcp"], strict=True)
+
+
+def _shell(nl):
+    return nl.offsets, nl.indices
+
+
+def test_support_keeps_a_crystal_and_drops_an_isolated_ordered_atom():
+    """``support``: an fcc atom whose bonds abstain keeps its name inside a crystal (twelve
+    core neighbours) and is named liquid among liquid neighbours (none)."""
+    frame = make_lattice("fcc", 4, noise=0.0)
+    nl = neighbor_list(frame, k=12)
+    names = ["liquid", "fcc", "hcp", "bcc"]
+    vote = stacking(nl)
+    assert np.all(vote == FCC)
+    rng = np.random.default_rng(0)
+    undecided = rng.choice(frame.n_atoms, 20, replace=False)
+    vote = vote.copy()
+    vote[undecided] = UNDECIDED
+    crystal = np.ones(frame.n_atoms, dtype=np.int64)            # all named fcc
+    out = assign_stacking([crystal], [vote], names, support=4, shells=[_shell(nl)])[0]
+    np.testing.assert_array_equal(out, crystal)                  # >= 8 core neighbours each
+    # the same atoms named fcc inside a liquid-named region: no core neighbour
+    islands = np.zeros(frame.n_atoms, dtype=np.int64)
+    islands[undecided] = 1
+    out = assign_stacking([islands], [vote], names, support=1, shells=[_shell(nl)])[0]
+    assert np.all(out == 0)
+    # support 0 is the plain vote; bcc neighbours count as core
+    assert assign_stacking([islands], [vote], names, support=0,
+                           shells=[_shell(nl)])[0].tolist() == \
+        assign_stacking([islands], [vote], names)[0].tolist()
+    bcc_around = np.full(frame.n_atoms, 3, dtype=np.int64)
+    bcc_around[undecided] = 1
+    out = assign_stacking([bcc_around], [vote], names, support=4, shells=[_shell(nl)])[0]
+    np.testing.assert_array_equal(out, bcc_around)
+
+
+def test_support_counts_core_neighbours_exactly():
+    """Against a loop over the neighbour list: an abstaining fcc/hcp atom survives iff at least
+    ``support`` neighbours are fcc/hcp atoms that vote or bcc atoms; everything else as the
+    plain vote.  Random labels and votes on a noisy crystal."""
+    frame = make_lattice("fcc", 4, noise=0.05, seed=3)
+    nl = neighbor_list(frame, r_cut=1.25)
+    names = ["liquid", "fcc", "hcp", "bcc", "ico"]
+    rng = np.random.default_rng(1)
+    lab = rng.integers(0, 5, frame.n_atoms)
+    vote = rng.choice([FCC, HCP, UNDECIDED], frame.n_atoms)
+    plain = assign_stacking([lab], [vote], names)[0]
+    for support in (1, 3, 6):
+        got = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)])[0]
+        want = plain.copy()
+        for i in range(frame.n_atoms):
+            if lab[i] in (1, 2) and vote[i] == UNDECIDED:
+                nbrs = nl.indices[nl.offsets[i]:nl.offsets[i + 1]]
+                core = sum(1 for j in nbrs if (lab[j] in (1, 2) and vote[j] != UNDECIDED)
+                           or lab[j] == 3)
+                if core < support:
+                    want[i] = 0
+        np.testing.assert_array_equal(got, want)
+    # larger support never keeps more
+    kept = [np.isin(assign_stacking([lab], [vote], names, support=s, shells=[_shell(nl)])[0],
+                    (1, 2)).sum() for s in range(0, 14)]
+    assert all(a >= b for a, b in zip(kept, kept[1:]))
+    assert kept[-1] == np.isin(assign_stacking([lab], [vote], names, strict=True)[0], (1, 2)).sum()
+
+
+def test_support_argument_checks():
+    names = ["liquid", "fcc", "hcp"]
+    lab, vote = [np.array([1, 1])], [np.array([UNDECIDED, FCC])]
+    shell = (np.array([0, 1, 2]), np.array([1, 0]))
+    with pytest.raises(ValueError, match="shells"):
+        assign_stacking(lab, vote, names, support=2)
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="support"):
+            assign_stacking(lab, vote, names, support=bad, shells=[shell])
+    with pytest.raises(ValueError, match="liquid"):
+        assign_stacking(lab, vote, ["fcc", "hcp"], support=1, shells=[shell])
+    with pytest.raises(ValueError, match="shell list"):
+        assign_stacking(lab, vote, names, support=1, shells=[(np.array([0, 1]), np.array([0]))])
+    with pytest.raises(ValueError, match="votes"):
+        assign_stacking(lab, [np.array([FCC])], names)
+    assert assign_stacking(lab, vote, names, support=1, shells=[shell])[0].tolist() == [1, 1]
+    assert assign_stacking(lab, vote, names, support=2, shells=[shell])[0].tolist() == [0, 1]

@@ -44,6 +44,10 @@ def test_frames_option():
     ({"neighbors_map": {"size": 8, "block": 16}}, "block"),
     ({"labels": {"reference_vacancies": [0.0, 0.9]}}, "reference_vacancies"),
     ({"labels": {"crystal_types": "ptm"}}, "crystal_types"),
+    ({"labels": {"cna_support": -1}}, "cna_support"),
+    ({"labels": {"cna_support": 13}}, "cna_support"),
+    ({"labels": {"cna_support": True}}, "cna_support"),
+    ({"labels": {"cna_support": 2.5}}, "cna_support"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
     from multilayer.app.config import ConfigError, load_config

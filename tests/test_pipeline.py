@@ -324,21 +324,30 @@ def test_report_names_the_precursors_of_the_crystal(finished):
     assert "Precursors: what the crystal" in html and "Transitions between structures" in html
 
 
-@pytest.mark.parametrize("how", ["local", "communities"])
+@pytest.mark.parametrize("how", ["local", "communities", "support0"])
 def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, how):
-    """[labels] crystal_types = "local" or "communities" against the default ("cna"): the same
-    crystal-like atoms and the same liquid, bcc and ico atoms; only fcc and hcp are
-    redistributed."""
+    """[labels] crystal_types = "local" or "communities", or "cna" with cna_support = 0,
+    against the default ("cna", cna_support 4): the default's crystal-like atoms are theirs
+    too, and the only others are fcc or hcp atoms the default names liquid (its first-shell
+    support rule); the same bcc and ico atoms; otherwise only fcc and hcp are redistributed."""
     out, res = finished
-    local = analyze(demo_trajectory_path(), tmp_path / how, frames=FRAMES,
-                    config={"labels": {"crystal_types": how}})
+    config = ({"labels": {"cna_support": 0}} if how == "support0"
+              else {"labels": {"crystal_types": how}})
+    other = analyze(demo_trajectory_path(), tmp_path / how, frames=FRAMES, config=config)
     a = res.labels.sort_values(["frame", "id"]).reset_index(drop=True)
-    b = local.labels.sort_values(["frame", "id"]).reset_index(drop=True)
-    assert (a["crystal_like"] == b["crystal_like"]).all()
-    moved = a["structure"] != b["structure"]
-    assert moved.any()
+    b = other.labels.sort_values(["frame", "id"]).reset_index(drop=True)
+    assert not (a["crystal_like"] & ~b["crystal_like"]).any()
+    dropped = b["crystal_like"] & ~a["crystal_like"]
+    assert (a.loc[dropped, "structure"] == "liquid").all()
+    assert b.loc[dropped, "structure"].isin(["fcc", "hcp"]).all()
+    kept = ~dropped
+    moved = kept & (a["structure"] != b["structure"])
     assert a.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
     assert b.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
+    if how == "support0":       # the same votes: the support rule is all that differs
+        assert dropped.any() and not moved.any()
+    else:
+        assert moved.any()
     with pytest.raises(ConfigError, match="crystal_types"):
         analyze(demo_trajectory_path(), tmp_path / "bad", frames=FRAMES,
                 config={"labels": {"crystal_types": "own"}})

@@ -43,8 +43,14 @@ DEFAULTS: dict = {
     # phases unchanged; "communities" keeps each structure's name; "local" decides from the
     # atom's own q_l (0.88-0.90, but thermal hcp at T* 0.4 / 0.7 only 0.86 / 0.70 correct);
     # "cna-strict": as "cna", and an fcc/hcp atom whose bonds abstain is named liquid (steadier
-    # across frame ranges, 0.98; twice the precision against PTM; recall 0.87-0.95)
-    "labels": copy.deepcopy(STRUCTURE_DEFAULTS) | {"scan": False, "crystal_types": "cna"},
+    # across frame ranges, 0.98; twice the precision against PTM; recall 0.90-0.94)
+    # cna_support ("cna" only): an fcc/hcp atom whose bonds abstain stays crystal-like only
+    # when at least this many of its first-shell neighbours are core atoms (fcc/hcp atoms
+    # whose bonds vote, or bcc atoms), else it is named liquid: a nucleus's surface and a hot
+    # crystal keep their atoms, ordered liquid patches without a close-packed core do not
+    # (0: every abstaining atom keeps its name, as before stop 23)
+    "labels": copy.deepcopy(STRUCTURE_DEFAULTS) | {"scan": False, "crystal_types": "cna",
+                                                   "cna_support": 4},
     # the multislice network of method = "multislice"
     "network": {
         "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)
@@ -143,6 +149,10 @@ def validate_config(cfg: dict) -> dict:
 
 def _check_value(section, key, value, default):
     where = (section, key)
+    if where == ("labels", "cna_support"):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 12:
+            raise _bad(section, key, value, "an integer in [0, 12] (first-shell neighbours)")
+        return
     if isinstance(value, float) and not np.isfinite(value):
         raise _bad(section, key, value, "a finite number")
     if where in _CHOICES and value not in _CHOICES[where]:

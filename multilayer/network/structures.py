@@ -521,7 +521,7 @@ def assign_crystal_types(labels, ql_local, names, model) -> list:
     return out
 
 
-def assign_stacking(labels, votes, names, *, strict=False) -> list:
+def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=None) -> list:
     """Labels whose fcc and hcp atoms take the stacking of their own first shell where its
     bonds' common-neighbour signatures decide it (:func:`descriptors.cna.stacking`: ``FCC``
     or ``HCP``); undecided atoms and every other label keep their community's name.
@@ -531,9 +531,17 @@ def assign_stacking(labels, votes, names, *, strict=False) -> list:
     blur fcc and hcp; the bond topology of the atom's own shell does not, and where thermal
     noise breaks it the vote abstains instead of guessing.  ``labels`` and ``votes`` are
     per-frame arrays (rows aligned); ``names[label]`` must hold "fcc" and "hcp".  The
-    crystal-like set is unchanged, unless ``strict``: then an fcc or hcp atom whose shell
-    does not vote is named liquid (``names`` must hold "liquid"), so that crystal-like
-    means a crystal-like neighbourhood *and* a close-packed first shell.
+    crystal-like set is unchanged, unless ``strict`` or ``support``:
+
+    * ``strict``: an fcc or hcp atom whose shell does not vote is named liquid (``names``
+      must hold "liquid"), so that crystal-like means a crystal-like neighbourhood *and* a
+      close-packed first shell;
+    * ``support`` (an int >= 0, with ``shells``: per frame the first-shell list as a
+      ``(offsets, indices)`` CSR pair over the same rows): such an atom keeps its name only
+      when at least ``support`` of its first-shell neighbours are *core* atoms -- fcc or hcp
+      atoms whose shell votes, or bcc atoms -- and is named liquid otherwise.  The surface
+      of a nucleus and a thermally shaken crystal keep their atoms; ordered patches of the
+      liquid with no close-packed core do not.  0 keeps every atom (the plain vote).
 
     Examples
     --------
@@ -543,6 +551,13 @@ def assign_stacking(labels, votes, names, *, strict=False) -> list:
     >>> assign_stacking([np.array([0, 1, 1, 2, 2])], [np.array([2, 2, 0, 1, 0])], names,
     ...                 strict=True)[0].tolist()
     [0, 2, 0, 1, 0]
+
+    Atom 2 abstains with two core neighbours (atoms 1 and 3), atom 4 with one (atom 3):
+
+    >>> shell = (np.array([0, 1, 3, 5, 7, 8]), np.array([1, 0, 2, 1, 3, 2, 4, 3]))
+    >>> assign_stacking([np.array([0, 1, 1, 2, 2])], [np.array([2, 2, 0, 1, 0])], names,
+    ...                 support=2, shells=[shell])[0].tolist()
+    [0, 2, 1, 1, 0]
     """
     from descriptors.cna import FCC, HCP
 
@@ -551,16 +566,39 @@ def assign_stacking(labels, votes, names, *, strict=False) -> list:
     if missing:
         raise ValueError(f"names {names} lack {missing}")
     fcc, hcp = (names.index(n) for n in _STACKING)
-    if strict and "liquid" not in names:
-        raise ValueError(f"names {names} lack liquid (strict)")
+    if support is not None:
+        if isinstance(support, bool) or int(support) != support or support < 0:
+            raise ValueError(f"support must be an integer >= 0, got {support!r}")
+        if shells is None:
+            raise ValueError("support needs shells: each frame's first-shell (offsets, indices)")
+        support = int(support)
+    if (strict or support) and "liquid" not in names:
+        raise ValueError(f"names {names} lack liquid (strict or support)")
+    bcc = names.index("bcc") if "bcc" in names else -1
+    shells = iter(shells) if shells is not None else None
     out = []
     for lab, vote in zip(labels, votes):
         lab = np.array(lab, dtype=np.int64, copy=True)
         vote = np.asarray(vote)
+        if vote.shape != lab.shape:
+            raise ValueError(f"a frame has {len(lab)} labels but {len(vote)} votes")
         pick = (lab == fcc) | (lab == hcp)
+        decided = (vote == FCC) | (vote == HCP)
+        abstain = pick & ~decided
+        if support:
+            offsets, indices = (np.asarray(a) for a in next(shells))
+            if len(offsets) != len(lab) + 1:
+                raise ValueError(f"a frame has {len(lab)} labels but a shell list of "
+                                 f"{len(offsets) - 1} rows")
+            core = (pick & decided) | (lab == bcc)
+            rows = np.repeat(np.arange(len(lab)), np.diff(offsets))
+            n_core = np.bincount(rows, weights=core[indices], minlength=len(lab))
+            drop = abstain & (n_core < support)
+        else:
+            drop = abstain if strict else np.zeros_like(abstain)
         lab[pick & (vote == FCC)] = fcc
         lab[pick & (vote == HCP)] = hcp
-        if strict:
-            lab[pick & (vote != FCC) & (vote != HCP)] = names.index("liquid")
+        if drop.any():
+            lab[drop] = names.index("liquid")
         out.append(lab)
     return out
