@@ -236,7 +236,7 @@ def onset_frame(masks, graphs, frames):
 
 
 def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True,
-                both=False, n_seeds=1, crystal_types="communities"):
+                both=False, n_seeds=1, crystal_types="communities", cna_support=None):
     from bench_label_ceiling import neighbour_graphs, threshold_at
     from bench_labels import _crystal, cna_stacking, features_of, local_stacking, method_anchored
 
@@ -280,7 +280,8 @@ def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored
             names_all = local_stacking(ds, names_all, list(range(n)), cache)
         elif crystal_types in ("cna", "cna-strict"):
             names_all = cna_stacking(ds, names_all, list(range(n)), fs,
-                                     strict=crystal_types == "cna-strict")
+                                     strict=crystal_types == "cna-strict",
+                                     support=cna_support if crystal_types == "cna" else None)
         names = [names_all[f] for f in frames]
         preds["anchored"] = [_crystal(x) for x in names]
         row["anchored_s"] = round(time.perf_counter() - t1, 1)
@@ -363,8 +364,13 @@ def main(argv=None) -> int:
                     choices=["communities", "local", "cna", "cna-strict"],
                     help="labels: [labels] crystal_types (local: fcc/hcp from own q_l; cna, "
                          "cna-strict: from the common neighbours of the first-shell bonds)")
+    ap.add_argument("--cna-support", type=int, default=None,
+                    help="cna: [labels] cna_support (default: analyze's)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
+    if args.cna_support is None:
+        from multilayer.app.config import DEFAULTS
+        args.cna_support = DEFAULTS["labels"]["cna_support"]
     if args.every < 1:
         ap.error("--every must be >= 1")
     from validation_data import cache_dir, load_suite
@@ -386,7 +392,7 @@ def main(argv=None) -> int:
             continue
         row = truth_score(ds, cache, every=args.every, n_threads=args.threads,
                           anchored=not args.no_anchored, both=args.both, n_seeds=args.seeds,
-                          crystal_types=args.crystal_types)
+                          crystal_types=args.crystal_types, cna_support=args.cna_support)
         row["s"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print("   ", json.dumps({k: v for k, v in row.items()

@@ -53,6 +53,9 @@ from multilayer.network.structures import (  # noqa: E402
     STRUCTURE_DEFAULTS,
 )
 
+from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
+
+ANALYZE_LABELS = _ANALYZE["labels"]          # analyze's [labels] (crystal_types, cna_support)
 NOISE = tuple(STRUCTURE_DEFAULTS["reference_noise"])
 VACANCIES = tuple(STRUCTURE_DEFAULTS["reference_vacancies"])
 
@@ -311,7 +314,7 @@ def main(argv=None) -> int:
                     choices=["communities", "local", "cna", "cna-strict"],
                     help="anchored: [labels] crystal_types (local: fcc/hcp from own q_l; cna: "
                          "from the common neighbours of the first-shell bonds)")
-    ap.add_argument("--cna-support", type=int, default=None,
+    ap.add_argument("--cna-support", type=int, default=ANALYZE_LABELS["cna_support"],
                     help="cna: [labels] cna_support (an undecided fcc/hcp atom stays crystal-like "
                          "with at least this many core first-shell neighbours; 0: all stay)")
     ap.add_argument("--onset", action="store_true")
