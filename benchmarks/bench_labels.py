@@ -348,8 +348,9 @@ def main(argv=None) -> int:
             if args.crystal_types == "local":
                 return local_stacking(ds, names, frames, cache)
             if args.crystal_types in ("cna", "cna-strict"):
-                return cna_stacking(ds, names, frames, fs, strict=args.crystal_types == "cna-strict",
-                                    support=args.cna_support)
+                strict = args.crystal_types == "cna-strict"     # cna_support is cna's alone
+                return cna_stacking(ds, names, frames, fs, strict=strict,
+                                    support=None if strict else args.cna_support)
             return names
 
         for meth in methods:

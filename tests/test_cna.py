@@ -194,5 +194,7 @@ def test_support_argument_checks():
         assign_stacking(lab, vote, names, support=1, shells=[(np.array([0, 1]), np.array([0]))])
     with pytest.raises(ValueError, match="votes"):
         assign_stacking(lab, [np.array([FCC])], names)
+    with pytest.raises(ValueError, match="exclude"):        # strict is not a support value
+        assign_stacking(lab, vote, names, strict=True, support=2, shells=[shell])
     assert assign_stacking(lab, vote, names, support=1, shells=[shell])[0].tolist() == [1, 1]
     assert assign_stacking(lab, vote, names, support=2, shells=[shell])[0].tolist() == [0, 1]

@@ -572,6 +572,9 @@ def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=
         if shells is None:
             raise ValueError("support needs shells: each frame's first-shell (offsets, indices)")
         support = int(support)
+        if strict:
+            raise ValueError("strict and support exclude each other: strict names liquid every "
+                             "abstaining atom, support only those with few core neighbours")
     if (strict or support) and "liquid" not in names:
         raise ValueError(f"names {names} lack liquid (strict or support)")
     bcc = names.index("bcc") if "bcc" in names else -1
