@@ -236,7 +236,8 @@ def onset_frame(masks, graphs, frames):
 
 
 def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True,
-                both=False, n_seeds=1, crystal_types="communities", cna_support=None):
+                both=False, n_seeds=1, crystal_types="communities", cna_support=None,
+                cna_inherit=False):
     from bench_label_ceiling import neighbour_graphs, threshold_at
     from bench_labels import _crystal, cna_stacking, features_of, local_stacking, method_anchored
 
@@ -281,7 +282,8 @@ def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored
         elif crystal_types in ("cna", "cna-strict"):
             names_all = cna_stacking(ds, names_all, list(range(n)), fs,
                                      strict=crystal_types == "cna-strict",
-                                     support=cna_support if crystal_types == "cna" else None)
+                                     support=cna_support if crystal_types == "cna" else None,
+                                     inherit=cna_inherit and crystal_types == "cna")
         names = [names_all[f] for f in frames]
         preds["anchored"] = [_crystal(x) for x in names]
         row["anchored_s"] = round(time.perf_counter() - t1, 1)
@@ -366,11 +368,15 @@ def main(argv=None) -> int:
                          "cna-strict: from the common neighbours of the first-shell bonds)")
     ap.add_argument("--cna-support", type=int, default=None,
                     help="cna: [labels] cna_support (default: analyze's)")
+    ap.add_argument("--cna-inherit", action=argparse.BooleanOptionalAction, default=None,
+                    help="cna: [labels] cna_inherit (default: analyze's)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
+    from multilayer.app.config import DEFAULTS
     if args.cna_support is None:
-        from multilayer.app.config import DEFAULTS
         args.cna_support = DEFAULTS["labels"]["cna_support"]
+    if args.cna_inherit is None:
+        args.cna_inherit = DEFAULTS["labels"]["cna_inherit"]
     if args.every < 1:
         ap.error("--every must be >= 1")
     from validation_data import cache_dir, load_suite
@@ -392,7 +398,8 @@ def main(argv=None) -> int:
             continue
         row = truth_score(ds, cache, every=args.every, n_threads=args.threads,
                           anchored=not args.no_anchored, both=args.both, n_seeds=args.seeds,
-                          crystal_types=args.crystal_types, cna_support=args.cna_support)
+                          crystal_types=args.crystal_types, cna_support=args.cna_support,
+                          cna_inherit=args.cna_inherit)
         row["s"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print("   ", json.dumps({k: v for k, v in row.items()

@@ -163,13 +163,15 @@ def local_stacking(ds, names, frames, cache):
     return [np.array(order)[lab] for lab in assign_crystal_types(labels, ql, order, model)]
 
 
-def cna_stacking(ds, names, frames, fs, strict=False, support=None):
+def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=False):
     """``[labels] crystal_types = "cna"`` applied to per-frame structure ``names``: atoms named
     fcc or hcp take the stacking vote of their first-shell bonds (descriptors.cna) where it
     decides, from the same first-shell list as ``analyze`` (rows in atom-id order); ``strict``
     (``"cna-strict"``): where it abstains, they are named liquid; ``support``
     (``[labels] cna_support``): named liquid unless that many first-shell neighbours are
-    core atoms (:func:`multilayer.network.structures.assign_stacking`)."""
+    core atoms; ``inherit`` (``[labels] cna_inherit``): an abstaining atom that stays takes
+    its voting neighbours' majority stacking
+    (:func:`multilayer.network.structures.assign_stacking`)."""
     from descriptors import neighbor_list
     from descriptors.cna import stacking
     from multilayer.network.structures import assign_stacking
@@ -186,7 +188,8 @@ def cna_stacking(ds, names, frames, fs, strict=False, support=None):
         nl = neighbor_list(frame, r_cut=fs.shell_cut_)
         lab = np.array([code[n] for n in x], dtype=np.int64)
         new = assign_stacking([lab], [stacking(nl)], vocab, strict=strict,
-                              support=support, shells=[(nl.offsets, nl.indices)])[0]
+                              support=support, shells=[(nl.offsets, nl.indices)],
+                              inherit=inherit)[0]
         out.append(np.asarray(vocab, dtype=object)[new])
     return out
 
@@ -244,10 +247,16 @@ def _as_phase(names):
 
 
 def score(ds, frames, names, ptm, truth=None, iface=None):
+    """Scores of per-frame ``names``; ``acc``: names equal to the truth's phases, or for a
+    truth of ``seed`` / ``liquid`` (the nucleus set) crystal-like equal to in-seed (until
+    stop 24 the seed counted as liquid there, so every crystal call was an error)."""
     out = {}
     if truth is not None:
-        ok = (np.concatenate([_as_phase(n) for n in names]) ==
-              np.concatenate([_as_phase(t) for t in truth]))
+        tr = np.concatenate(truth)
+        if "seed" in tr:
+            ok = np.concatenate([_crystal(n) for n in names]) == (tr == "seed")
+        else:
+            ok = np.concatenate([_as_phase(n) for n in names]) == _as_phase(tr)
         out["acc"] = float(np.mean(ok))
         if iface is not None:
             m = np.concatenate(iface)
@@ -317,6 +326,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cna-support", type=int, default=ANALYZE_LABELS["cna_support"],
                     help="cna: [labels] cna_support (an undecided fcc/hcp atom stays crystal-like "
                          "with at least this many core first-shell neighbours; 0: all stay)")
+    ap.add_argument("--cna-inherit", action=argparse.BooleanOptionalAction,
+                    default=ANALYZE_LABELS.get("cna_inherit", False),
+                    help="cna: [labels] cna_inherit (an undecided fcc/hcp atom that stays takes "
+                         "its voting neighbours' majority stacking; default: analyze's)")
     ap.add_argument("--onset", action="store_true")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--reference-vacancies", default=",".join(map(str, VACANCIES)),
@@ -350,7 +363,8 @@ def main(argv=None) -> int:
             if args.crystal_types in ("cna", "cna-strict"):
                 strict = args.crystal_types == "cna-strict"     # cna_support is cna's alone
                 return cna_stacking(ds, names, frames, fs, strict=strict,
-                                    support=None if strict else args.cna_support)
+                                    support=None if strict else args.cna_support,
+                                    inherit=args.cna_inherit)
             return names
 
         for meth in methods:

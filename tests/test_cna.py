@@ -198,3 +198,52 @@ def test_support_argument_checks():
         assign_stacking(lab, vote, names, strict=True, support=2, shells=[shell])
     assert assign_stacking(lab, vote, names, support=1, shells=[shell])[0].tolist() == [1, 1]
     assert assign_stacking(lab, vote, names, support=2, shells=[shell])[0].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("kind,vote_code,name", [("fcc", FCC, 1), ("hcp", HCP, 2)])
+def test_inherit_names_abstaining_atoms_after_their_crystal(kind, vote_code, name):
+    """``inherit``: in an ideal fcc (hcp) crystal whose first shells all vote fcc (hcp), atoms
+    made to abstain and labelled with the other stacking (a nucleus's surface, named from its
+    blended q̄_l) take the crystal's stacking; without it they keep the wrong name."""
+    frame = make_lattice(kind, 4, noise=0.0)
+    nl = neighbor_list(frame, k=12)
+    vote = stacking(nl)
+    assert np.all(vote == vote_code)
+    names = ["liquid", "fcc", "hcp", "bcc"]
+    rng = np.random.default_rng(4)
+    odd = rng.choice(frame.n_atoms, 15, replace=False)
+    vote = vote.copy()
+    vote[odd] = UNDECIDED
+    lab = np.full(frame.n_atoms, name, dtype=np.int64)
+    lab[odd] = 3 - name                                          # the other stacking
+    out = assign_stacking([lab], [vote], names, support=4, shells=[_shell(nl)], inherit=True)[0]
+    assert np.all(out == name)
+    plain = assign_stacking([lab], [vote], names, support=4, shells=[_shell(nl)])[0]
+    assert np.all(plain[odd] == 3 - name)
+
+
+def test_inherit_is_the_neighbour_majority_exactly():
+    """Against a loop: an abstaining fcc/hcp atom that stays takes the majority vote of its
+    fcc/hcp-labelled voting neighbours (ties and no vote: unchanged); inheriting never
+    changes which atoms are crystal-like, nor any decided atom or other label."""
+    frame = make_lattice("fcc", 4, noise=0.05, seed=5)
+    nl = neighbor_list(frame, r_cut=1.25)
+    names = ["liquid", "fcc", "hcp", "bcc", "ico"]
+    rng = np.random.default_rng(2)
+    lab = rng.integers(0, 5, frame.n_atoms)
+    vote = rng.choice([FCC, HCP, UNDECIDED], frame.n_atoms, p=[0.3, 0.3, 0.4])
+    for support in (0, 3):
+        base = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)])[0]
+        got = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)],
+                              inherit=True)[0]
+        want = base.copy()
+        for i in range(frame.n_atoms):
+            if lab[i] in (1, 2) and vote[i] == UNDECIDED and base[i] in (1, 2):
+                nbrs = nl.indices[nl.offsets[i]:nl.offsets[i + 1]]
+                f = sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == FCC)
+                h = sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == HCP)
+                want[i] = 1 if f > h else 2 if h > f else lab[i]
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(np.isin(got, (1, 2)), np.isin(base, (1, 2)))
+    with pytest.raises(ValueError, match="inherit needs shells"):
+        assign_stacking([lab], [vote], names, inherit=True)

@@ -48,6 +48,7 @@ def test_frames_option():
     ({"labels": {"cna_support": 13}}, "cna_support"),
     ({"labels": {"cna_support": True}}, "cna_support"),
     ({"labels": {"cna_support": 2.5}}, "cna_support"),
+    ({"labels": {"cna_inherit": 1}}, "cna_inherit"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
     from multilayer.app.config import ConfigError, load_config

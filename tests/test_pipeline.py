@@ -324,15 +324,17 @@ def test_report_names_the_precursors_of_the_crystal(finished):
     assert "Precursors: what the crystal" in html and "Transitions between structures" in html
 
 
-@pytest.mark.parametrize("how", ["local", "communities", "support0"])
+@pytest.mark.parametrize("how", ["local", "communities", "support0", "no_inherit"])
 def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, how):
-    """[labels] crystal_types = "local" or "communities", or "cna" with cna_support = 0,
-    against the default ("cna", cna_support 4): the default's crystal-like atoms are theirs
-    too, and the only others are fcc or hcp atoms the default names liquid (its first-shell
-    support rule); the same bcc and ico atoms; otherwise only fcc and hcp are redistributed."""
+    """[labels] crystal_types = "local" or "communities", or "cna" with cna_support = 0 or
+    cna_inherit = false, against the default ("cna", cna_support 4, cna_inherit): the
+    default's crystal-like atoms are theirs too, and the only others are fcc or hcp atoms the
+    default names liquid (its first-shell support rule); the same bcc and ico atoms;
+    otherwise only fcc and hcp are redistributed."""
     out, res = finished
-    config = ({"labels": {"cna_support": 0}} if how == "support0"
-              else {"labels": {"crystal_types": how}})
+    config = {"support0": {"labels": {"cna_support": 0}},
+              "no_inherit": {"labels": {"cna_inherit": False}}}.get(
+        how, {"labels": {"crystal_types": how}})
     other = analyze(demo_trajectory_path(), tmp_path / how, frames=FRAMES, config=config)
     a = res.labels.sort_values(["frame", "id"]).reset_index(drop=True)
     b = other.labels.sort_values(["frame", "id"]).reset_index(drop=True)
@@ -346,6 +348,8 @@ def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, h
     assert b.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
     if how == "support0":       # the same votes: the support rule is all that differs
         assert dropped.any() and not moved.any()
+    elif how == "no_inherit":   # the same crystal-like atoms; abstaining ones renamed
+        assert not dropped.any() and moved.any()
     else:
         assert moved.any()
     with pytest.raises(ConfigError, match="crystal_types"):

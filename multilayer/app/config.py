@@ -49,8 +49,11 @@ DEFAULTS: dict = {
     # whose bonds vote, or bcc atoms), else it is named liquid: a nucleus's surface and a hot
     # crystal keep their atoms, ordered liquid patches without a close-packed core do not
     # (0: every abstaining atom keeps its name, as before stop 23)
+    # cna_inherit ("cna" only): such an atom, where it stays crystal-like, takes the stacking
+    # most of its voting fcc/hcp neighbours vote for instead of its structure's name (the
+    # surface of an fcc nucleus, whose averaged q̄_l blend crystal and liquid, was named hcp)
     "labels": copy.deepcopy(STRUCTURE_DEFAULTS) | {"scan": False, "crystal_types": "cna",
-                                                   "cna_support": 4},
+                                                   "cna_support": 4, "cna_inherit": True},
     # the multislice network of method = "multislice"
     "network": {
         "nodes": "microstates",    # microstates | atoms | auto (atoms up to max_atom_nodes)

@@ -170,22 +170,23 @@ def _crystal_types(store, features, lc, names, labels):
     arrays = (store.read(i, [key])[key] for i in store.frames)
     if how != "local":
         support = lc["cna_support"] if how == "cna" and lc["cna_support"] else None
+        inherit = how == "cna" and lc["cna_inherit"]
         shells = None
-        if support is not None:
-            keys = ("shell_offsets", "shell_indices")
-            if "liquid" not in names:
-                logger.warning("[labels] cna_support = %d not applied: no liquid reference to "
-                               "name the unsupported atoms", support)
-                support = None
-            elif not all(k in store.names(store.frames[0]) for k in keys):
-                logger.warning("[labels] cna_support = %d not applied: the feature store holds "
-                               "no first-shell lists (it predates them)", support)
-                support = None
-            else:
-                shells = ((a[keys[0]], a[keys[1]]) for a in (store.read(i, keys)
-                                                             for i in store.frames))
+        keys = ("shell_offsets", "shell_indices")
+        if support is not None and "liquid" not in names:
+            logger.warning("[labels] cna_support = %d not applied: no liquid reference to "
+                           "name the unsupported atoms", support)
+            support = None
+        if (support is not None or inherit) and \
+                not all(k in store.names(store.frames[0]) for k in keys):
+            logger.warning("[labels] cna_support and cna_inherit not applied: the feature "
+                           "store holds no first-shell lists (it predates them)")
+            support, inherit = None, False
+        if support is not None or inherit:
+            shells = ((a[keys[0]], a[keys[1]]) for a in (store.read(i, keys)
+                                                         for i in store.frames))
         return assign_stacking(labels, arrays, names, strict=how == "cna-strict",
-                               support=support, shells=shells)
+                               support=support, shells=shells, inherit=inherit)
     model = crystal_type_model(features, noise=tuple(lc["reference_noise"]), seed=lc["seed"])
     if model is None:
         return None
