@@ -146,8 +146,8 @@ def local_stacking(ds, names, frames, cache):
     """``[labels] crystal_types = "local"`` applied to per-frame structure ``names``: atoms
     named fcc or hcp take the stacking their own q_l give (the q_l columns of the cached
     ``--both`` features, the ones ``FrameFeatures.ql_local`` holds)."""
-    from multilayer.network.structures import (STRUCTURE_NAMES, assign_crystal_types,
-                                               crystal_type_model)
+    from multilayer.network.stacking import assign_crystal_types, crystal_type_model
+    from multilayer.network.structures import STRUCTURE_NAMES
 
     both, _ = features_of(ds, ["steinhardt"], cache, progress=False, both=True)
     _, fs = features_of(ds, ["steinhardt"], cache, progress=False)
@@ -171,10 +171,10 @@ def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=Fals
     (``[labels] cna_support``): named liquid unless that many first-shell neighbours are
     core atoms; ``inherit`` (``[labels] cna_inherit``): an abstaining atom that stays takes
     its voting neighbours' majority stacking
-    (:func:`multilayer.network.structures.assign_stacking`)."""
+    (:func:`multilayer.network.stacking.assign_stacking`)."""
     from descriptors import neighbor_list
     from descriptors.cna import stacking
-    from multilayer.network.structures import assign_stacking
+    from multilayer.network.stacking import assign_stacking
 
     traj = ds.trajectory()
     vocab = sorted(set(np.concatenate([np.unique(x) for x in names]).tolist())

@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 
 from descriptors import Box, Frame, make_lattice, neighbor_list
 from descriptors.cna import FCC, HCP, UNDECIDED, cna_counts, stacking
-from multilayer.network.structures import assign_stacking
+from multilayer.network.stacking import assign_stacking
 
 HAS_OVITO = importlib.util.find_spec("ovito") is not None
 

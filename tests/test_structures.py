@@ -307,7 +307,7 @@ def test_reference_liquid_is_cached_on_disk_and_equal_to_a_fresh_simulation(tmp_
 def test_stacking_from_own_q_l_names_fcc_and_hcp_crystals(noise):
     """The fcc/hcp discriminant (fitted on reference crystals through the run's features)
     names thermalised fcc and hcp crystals it never saw, at another first-neighbour distance."""
-    from multilayer.network.structures import crystal_type_model
+    from multilayer.network.stacking import crystal_type_model
 
     fcc = make_lattice("fcc", 5, noise=noise, seed=41, nn_distance=1.12)
     hcp = make_lattice("hcp", (5, 3, 3), noise=noise, seed=42, nn_distance=1.12)
@@ -326,7 +326,7 @@ def test_stacking_reassignment_keeps_the_crystal_like_set():
     """Only atoms labelled fcc or hcp move, and only between fcc and hcp: in a frame holding
     an fcc block beside an hcp block, both labelled 'fcc' by their community, the hcp atoms
     get hcp back; liquid, bcc and ico rows are untouched."""
-    from multilayer.network.structures import assign_crystal_types, crystal_type_model
+    from multilayer.network.stacking import assign_crystal_types, crystal_type_model
 
     fcc = make_lattice("fcc", 4, noise=0.02, seed=5)
     hcp = make_lattice("hcp", (4, 2, 2), noise=0.02, seed=6)

@@ -16,8 +16,8 @@ from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
 from ..network.graph import build_network
 from ..network.progress import progress_bar
-from ..network.structures import (CRYSTAL_NAMES, assign_crystal_types, assign_stacking, consensus_names,
-                                  crystal_type_model, describe_references,
+from ..network.stacking import assign_crystal_types, assign_stacking, crystal_type_model
+from ..network.structures import (CRYSTAL_NAMES, consensus_names, describe_references,
                                   fit_structures, label_sets)
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion

@@ -64,7 +64,7 @@ class FrameFeatures:
     averaged q6 and ``solid`` the ten Wolde solid-like flag, the classic per-atom signature
     every run reports beside its labels; ``ql_local`` is each atom's own (not averaged) q_l of
     the Steinhardt set's ``l`` (float32), from the same harmonics, which tells the crystal
-    type of a crystal-like atom (:func:`multilayer.network.structures.crystal_type_model`);
+    type of a crystal-like atom (:func:`multilayer.network.stacking.crystal_type_model`);
     ``stacking`` is each atom's fcc / hcp vote from the common neighbours of its first-shell
     bonds (:func:`descriptors.cna.stacking`, int8); ``shell`` the first-shell neighbour list
     these came from (stored as its CSR ``shell_offsets`` and ``shell_indices``, so that the
