@@ -35,8 +35,16 @@ def main(argv=None) -> int:
                     help="[labels] reference_vacancies, comma-separated (default: the default)")
     ap.add_argument("--seed", type=int, default=None,
                     help="[labels] seed (codebook, sample, Leiden; default: the default)")
+    ap.add_argument("--cna-support", type=int, default=None,
+                    help="[labels] cna_support (default: the default)")
+    ap.add_argument("--cna-inherit", action=argparse.BooleanOptionalAction, default=None,
+                    help="[labels] cna_inherit (default: the default)")
     args = ap.parse_args(argv)
     labels_cfg = {}
+    if args.cna_support is not None:
+        labels_cfg["cna_support"] = args.cna_support
+    if args.cna_inherit is not None:
+        labels_cfg["cna_inherit"] = args.cna_inherit
     if args.reference_vacancies:
         labels_cfg["reference_vacancies"] = [float(v) for v in args.reference_vacancies.split(",")]
     if args.seed is not None:

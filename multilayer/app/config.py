@@ -44,10 +44,11 @@ DEFAULTS: dict = {
     # atom's own q_l (0.88-0.90, but thermal hcp at T* 0.4 / 0.7 only 0.86 / 0.70 correct);
     # "cna-strict": as "cna", and an fcc/hcp atom whose bonds abstain is named liquid (steadier
     # across frame ranges, 0.98; twice the precision against PTM; recall 0.90-0.94)
-    # cna_support ("cna" only): an fcc/hcp atom whose bonds abstain stays crystal-like only
-    # when at least this many of its first-shell neighbours are core atoms (fcc/hcp atoms
-    # whose bonds vote, or bcc atoms), else it is named liquid: a nucleus's surface and a hot
-    # crystal keep their atoms, ordered liquid patches without a close-packed core do not
+    # cna_support ("cna" only): an fcc/hcp atom whose bonds abstain is named liquid when fewer
+    # than this many of its first-shell neighbours are core atoms (fcc/hcp atoms whose bonds
+    # vote, or bcc atoms) and one of them is named none of fcc/hcp/bcc (it touches liquid): a
+    # nucleus's surface, a hot crystal and a crystal too damaged to vote keep their atoms,
+    # ordered liquid patches without a close-packed core do not
     # (0: every abstaining atom keeps its name, as before stop 23)
     # cna_inherit ("cna" only): such an atom, where it stays crystal-like, takes the stacking
     # most of its voting fcc/hcp neighbours vote for instead of its structure's name (the
