@@ -98,8 +98,11 @@ def run(path: Path, out: Path, workers: int | None, defaults: bool = False):
     wrapper = ("import resource, subprocess, sys; r = subprocess.run(sys.argv[1:]).returncode; "
                "print('PEAK', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(r)")
     t = time.perf_counter()
+    # bytecode cached as in a user's environment (PYTHONDONTWRITEBYTECODE, set on some CI
+    # machines, recompiles crystopo's modules at every start: 0.3 s)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True,
-                          env=dict(os.environ, OMP_WAIT_POLICY="PASSIVE"))
+                          env=dict(env, OMP_WAIT_POLICY="PASSIVE"))
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-2000:])

@@ -25,3 +25,17 @@ def test_dask_features_equal_serial(tmp_path):
         for key in fa:
             np.testing.assert_array_equal(fa[key], fb[key], err_msg=f"frame {i}, {key}")
     pd.testing.assert_frame_equal(serial.labels, dask.labels)
+
+
+def test_store_keeps_arrays_equal_to_the_fill_value(tmp_path):
+    """Every chunk is written (zarr's write_empty_chunks): arrays of zeros, empty arrays and
+    scalars read back as written."""
+    s = FeatureStore(tmp_path / "f")
+    arrays = {"zeros": np.zeros((1000, 3), np.float32), "none": np.zeros((0, 4), np.float32),
+              "ids": np.arange(1000, dtype=np.int64), "flag": np.zeros(1000, bool)}
+    s.write(3, arrays, {"timestep": 7})
+    back = s.read(3)
+    for k, v in arrays.items():
+        assert back[k].dtype == v.dtype and back[k].shape == v.shape
+        np.testing.assert_array_equal(back[k], v)
+    assert s.meta(3)["timestep"] == 7

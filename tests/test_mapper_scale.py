@@ -175,3 +175,32 @@ def test_nearest_code_probes_cells():
         np.testing.assert_array_equal(_nearest_code(z, coarse, fine, start, 2), code)
     finally:
         numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("max_points", [10**9, 700])
+def test_stack_is_the_per_frame_transform_bit_for_bit(max_points):
+    """Mapper's points, read into one array and standardised in place, are what the pooled
+    transform of each frame's (drawn) rows gives, concatenated: two feature sets of
+    different widths (balanced), ragged frames, with and without a draw."""
+    from multilayer.network.features import PooledMoments, as_feature_frames
+    from multilayer.network.mapper import _stack
+
+    rng = np.random.default_rng(5)
+    sizes = [300, 410, 290]
+    feats = [{"a": rng.gamma(2.0, 1.5, (n, 7)).astype(np.float32),
+              "b": rng.normal(3.0, 0.2, (n, 2)).astype(np.float32)} for n in sizes]
+    ids = [rng.permutation(500)[:n] for n in sizes]
+    frames = as_feature_frames(feats, ids, ["a", "b"])
+    x, fr, rows, pick = _stack(frames, True, max_points, 11)
+    assert (pick is None) == (max_points > sum(sizes))
+    moments = PooledMoments(9)
+    for t in range(3):
+        moments.add(frames.raw(t))
+    transform = moments.transform(set_widths=frames.set_widths)
+    expected = np.concatenate([transform(frames.raw(t)[rows[fr == t]]) for t in range(3)])
+    assert x.dtype == np.float32 and x.tobytes() == expected.tobytes()
+    assert np.array_equal(fr, np.repeat(np.arange(3), np.bincount(fr, minlength=3)))
+    if pick is not None:
+        assert len(x) == max_points
+        starts = np.r_[0, np.cumsum(sizes)]
+        np.testing.assert_array_equal(rows + starts[fr], pick)

@@ -202,3 +202,31 @@ def test_nearest_two_centres_equal_two_argmin_passes(m):
     np.testing.assert_array_equal(nearest, best)
     np.testing.assert_array_equal(second, masked.argmin(axis=1))
     np.testing.assert_array_equal(assign_microstates(x, centres), best)
+
+
+def test_raw_into_out_and_the_moments_kernel_bit_for_bit():
+    """``FeatureFrames.raw(t, out=...)`` joins the sets straight into ``out`` (the same
+    bytes as a plain read); a wrong-shaped ``out`` is ignored, a bad frame still refused;
+    the centred sum of squares kernel is NumPy's expression bit for bit."""
+    from multilayer.network.features import _centred_squares, as_feature_frames
+
+    rng = np.random.default_rng(2)
+    feats = [{"p": rng.normal(size=(50, 3)).astype(np.float32),
+              "q": rng.normal(size=(50, 4))}]          # float64 set: cast as raw() does
+    frames = as_feature_frames(feats, None, ["p", "q"])
+    out = np.empty((50, 7), np.float32)
+    got = frames.raw(0, out=out)
+    assert got is out and out.tobytes() == frames.raw(0).tobytes()
+    assert frames.raw(0, out=np.empty((49, 7), np.float32)).shape == (50, 7)
+    plain = as_feature_frames([feats[0]["p"]], None)
+    out3 = np.empty((50, 3), np.float32)
+    assert plain.raw(0, out=out3) is out3 and out3.tobytes() == feats[0]["p"].tobytes()
+    bad = [{"p": np.where(np.arange(150).reshape(50, 3) == 100, np.inf, 1.0).astype(np.float32),
+            "q": feats[0]["q"]}]
+    with pytest.raises(ValueError, match="NaN or inf .first at row 33"):
+        as_feature_frames(bad, None, ["p", "q"]).raw(0, out=out)
+    for shape in [(1000, 9), (3, 1)]:
+        x = (rng.normal(2, 3, shape) ** 3).astype(np.float32)
+        m = x.mean(axis=0, dtype=np.float64).astype(np.float32)
+        ref = ((x - m) ** 2).sum(axis=0, dtype=np.float64)
+        assert _centred_squares(x, m).tobytes() == ref.tobytes()

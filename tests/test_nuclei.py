@@ -228,3 +228,25 @@ def test_nuclei_across_a_triclinic_boundary_keep_size_and_rg_under_translation()
     bond = np.rint((nl.vectors - (g.positions[j] - g.positions[i])) @ np.linalg.inv(cell))
     npt.assert_array_equal((image[j] - image[i])[both], bond[both])
     assert not perc.any()
+
+
+def test_nucleus_composition_counts_every_atom_by_its_label(fcc):
+    """The community_<c> columns are, per frame and nucleus, the counts of its atoms' labels
+    (a brute-force count over ``atom_nuclei``); crystal labels 3 and 7 among negative ones,
+    so the (nucleus, label) key's offset and width are both exercised."""
+    frames = [jitter(fcc, s) for s in range(4)]
+    rng = np.random.default_rng(4)
+    labels = []
+    for t in range(4):
+        lab = rng.integers(-2, 1, fcc.n_atoms)                   # -2, -1, 0: not crystal
+        grown = blob(fcc, fcc.box.origin + 0.1, 1.0 + 0.3 * t)
+        lab[grown] = rng.choice([3, 7], grown.sum())
+        labels.append(lab)
+    res = track_nuclei(frames, labels, communities=[3, 7], r_cut=R_CUT)
+    cols = sorted(c for c in res.table.columns if c.startswith("community_"))
+    assert cols == ["community_3", "community_7"]
+    for t in range(4):
+        for _, row in res.table[res.table.frame == t].iterrows():
+            members = res.atom_nuclei[t] == row["nucleus"]
+            for c in (3, 7):
+                assert row[f"community_{c}"] == np.sum(labels[t][members] == c)

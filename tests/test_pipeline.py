@@ -377,3 +377,23 @@ def test_nuclei_use_the_stored_first_shell(tmp_path):
         for a in range(0, f.n_atoms, 17):
             assert sorted(nl.of(a)[0].tolist()) == sorted(fresh.of(a)[0].tolist())
         np.testing.assert_allclose(np.sort(nl.distances), np.sort(fresh.distances), atol=1e-12)
+
+
+def test_mapper_started_early_is_the_graph_of_the_stored_features(finished):
+    """Mapper starts beside the clustering as soon as the features are stored (it needs no
+    label): the run's graph is the one Mapper makes from the stored features afterwards."""
+    from multilayer.app.config import load_config
+    from multilayer.app.stages import _mapper_graph, _threadsafe_numba, start_mapper
+    from multilayer.app.store import FeatureStore
+
+    out, res = finished
+    cfg = load_config(None)
+    store = FeatureStore(out / ".crystopo" / "features")
+    good = store.frames
+    job = start_mapper(store, good, cfg)
+    assert (job is not None) == _threadsafe_numba()
+    ids = [store.read(i, ["ids"])["ids"] for i in good]
+    graph = job.result() if job is not None else _mapper_graph(store, ids, None, cfg)
+    m = json.loads((out / "summary.json").read_text())["mapper"]
+    assert (graph.number_of_nodes(), graph.number_of_edges()) == (m["nodes"], m["edges"])
+    assert start_mapper(store, good, load_config(None, {"mapper": {"enabled": False}})) is None

@@ -35,7 +35,7 @@ from ..network.frameloop import FrameLoop, select_frames
 from .config import ConfigError, load_config
 from .outputs import foreign_files, recover_outputs
 from .result import AnalysisResult
-from .stages import cluster_stage, output_stage, track_stage
+from .stages import cluster_stage, output_stage, start_mapper, track_stage
 from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
 
 __all__ = ["analyze", "AnalysisResult", "fit_features", "check_shells", "content_key",
@@ -226,6 +226,7 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
     sel = frame_selection(len(traj), cfg, frames)
     _check_out(out)
     _check_foreign(out, force)        # before the lock file is made: a refusal leaves no trace
+    _prefetch_imports()
     with OutputLock(out):
         recover_outputs(out)          # a swap of outputs that a killed run left half done
         _check_foreign(out, force)
@@ -297,6 +298,7 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
                               + (f" (skipped: {skipped})" if skipped else ""))
         store.frames = good
         t_feat = time.perf_counter() - t0
+        mapper_job = start_mapper(store, good, cfg)
 
         # 3. network + Leiden
         labels_file = work / "labels.npz"
@@ -317,7 +319,17 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
         timing = {"features_s": t_feat, "cluster_s": t_clu,
                   "track_s": time.perf_counter() - t0 - t_feat - t_clu}
         return output_stage(traj, out, good, store, labels, info, tracked, cfg, fs, skipped,
-                            timing, progress=progress)
+                            timing, progress=progress, mapper_job=mapper_job)
+
+
+def _prefetch_imports() -> None:
+    """Import leidenalg (with igraph and matplotlib: 0.4 s) in a thread while the feature
+    stage runs, instead of on the main thread when the clustering first needs it."""
+    import sys
+    import threading
+
+    if "leidenalg" not in sys.modules:
+        threading.Thread(target=lambda: __import__("leidenalg"), name="crystopo-imports").start()
 
 
 def _load_skipped(work: Path) -> dict:

@@ -111,7 +111,7 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
     sets = label_sets(lc["sets"], cfg["features"]["sets"])
     ids = [store.read(i, ["ids"])["ids"] for i in store.frames]
     for a, b, fa, fb in zip(ids[:-1], ids[1:], store.frames[:-1], store.frames[1:]):
-        if a is not b and not np.intersect1d(a, b).size:
+        if a is not b and not np.array_equal(a, b) and not np.intersect1d(a, b).size:
             logger.warning("frames %d and %d share no atom ids: analysed as independent "
                            "snapshots (no inter-layer links between them)", fa, fb)
     t = time.perf_counter()
@@ -322,9 +322,26 @@ def _onset_frame(onset, good):
     return int(good[int(idx)])
 
 
+def start_mapper(store, good, cfg):
+    """The Mapper graph (it needs the features only, no label) started in a background
+    thread as soon as the feature stage is done, so that it runs beside the clustering,
+    the tracking and the output stage's main thread instead of after them: a Future for
+    :func:`output_stage`, or None where Mapper is off or numba's threading layer does not
+    allow two threads to launch parallel kernels (then the output stage runs it itself)."""
+    if not cfg["mapper"]["enabled"] or not _threadsafe_numba():
+        return None
+    ids = [store.read(i, ["ids"])["ids"] for i in good]
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crystopo-mapper")
+    try:
+        return pool.submit(_mapper_graph, store, ids, None, cfg)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResult, cfg, features,
-                 skipped, timing, *, progress=False) -> AnalysisResult:
-    """Write tables, the labelled trajectory, figures and the report; swap them in at the end."""
+                 skipped, timing, *, progress=False, mapper_job=None) -> AnalysisResult:
+    """Write tables, the labelled trajectory, figures and the report; swap them in at the end.
+    ``mapper_job``: the Future of :func:`start_mapper`, when Mapper was started early."""
     out.mkdir(parents=True, exist_ok=True)
     stage = staging_dir(out)
     nuc = tracked.nuclei
@@ -390,8 +407,10 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crystopo-output")
     jobs = [pool.submit(background)]
-    mapper_here = cfg["mapper"]["enabled"] and not _threadsafe_numba()
-    if cfg["mapper"]["enabled"] and not mapper_here:
+    mapper_here = cfg["mapper"]["enabled"] and mapper_job is None and not _threadsafe_numba()
+    if mapper_job is not None:
+        jobs.append(mapper_job)
+    elif cfg["mapper"]["enabled"] and not mapper_here:
         jobs.append(pool.submit(_mapper_graph, store, ids, labels, cfg))
     pool.shutdown(wait=False)
     try:

@@ -83,9 +83,11 @@ class FeatureFrames:
         """Column in :attr:`atom_ids` of each row of frame ``t`` (caller's order), int64."""
         return np.searchsorted(self.atom_ids, self.ids[t])
 
-    def raw(self, t, name="features") -> np.ndarray:
-        """Frame ``t`` as a finite (n_t, d) float32 matrix, caller's row order."""
-        x = _frame_matrix(self.source[t], self.feature_sets, t, name)
+    def raw(self, t, name="features", out=None) -> np.ndarray:
+        """Frame ``t`` as a finite (n_t, d) float32 matrix, caller's row order; written into
+        ``out`` (a C-contiguous (n_t, d) float32 array) when given, without a copy of the
+        frame between (its feature sets are joined straight into it)."""
+        x = _frame_matrix(self.source[t], self.feature_sets, t, name, out)
         if x.shape[0] != len(self.ids[t]):
             raise ValueError(f"{name}[{t}] has {x.shape[0]} rows but ids[{t}] has "
                              f"{len(self.ids[t])}")
@@ -95,7 +97,7 @@ class FeatureFrames:
         return x
 
 
-def _frame_matrix(item, feature_sets, t, name):
+def _frame_matrix(item, feature_sets, t, name, out=None):
     if isinstance(item, Mapping):
         if feature_sets is None:
             raise ValueError(f"{name}[{t}] is a mapping: pass feature_sets=[...] to choose "
@@ -107,12 +109,17 @@ def _frame_matrix(item, feature_sets, t, name):
         n = {p.shape[0] for p in parts}
         if len(n) != 1:
             raise ValueError(f"feature sets of {name}[{t}] have different numbers of rows {n}")
+        if out is not None and out.shape == (n.pop(), sum(p.shape[1] for p in parts)):
+            return np.concatenate(parts, axis=1, out=out, casting="unsafe")
         x = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     else:
         if feature_sets is not None:
             raise ValueError(f"feature_sets={list(feature_sets)!r} needs {name}[t] to be "
                              f"mappings {{name: array}}, got {type(item).__name__}")
         x = _as_rows(item, f"{name}[{t}]")
+    if out is not None and out.shape == x.shape:
+        out[...] = x
+        return out
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
@@ -123,6 +130,10 @@ def _as_rows(a, label):
     arr = arr.reshape(arr.shape[0], -1) if arr.ndim != 2 else arr
     if not np.issubdtype(arr.dtype, np.number) and arr.dtype != bool:
         raise ValueError(f"{label} must be numeric, got dtype {arr.dtype}")
+    # a finite float64 sum means every entry is finite (NaN and inf propagate; float32
+    # values cannot overflow it): one pass, no boolean copy of the array
+    if arr.dtype.kind == "f" and arr.dtype.itemsize <= 4 and np.isfinite(arr.sum(dtype=np.float64)):
+        return arr
     fin = np.isfinite(arr)
     if not fin.all():
         bad = int(np.flatnonzero(~fin.all(axis=1))[0])
@@ -180,6 +191,20 @@ def _standardise(x, mean, scale):
     return y
 
 
+@numba.njit(cache=True, nogil=True)
+def _centred_squares(x, m):
+    """Per column, the float64 sum over rows (in row order) of float32((x - m) ** 2): bit for
+    bit ``((x - m) ** 2).sum(axis=0, dtype=np.float64)`` of float32 ``x`` and ``m``, without
+    its two full-size temporaries (0.19 -> 0.05 s per 264,000 x 187 frame)."""
+    n, d = x.shape
+    out = np.zeros(d)
+    for i in range(n):
+        for j in range(d):
+            g = x[i, j] - m[j]
+            out[j] += np.float64(g * g)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class FeatureTransform:
     """``x -> ((x - mean) / scale) [- pca_mean] @ components``, float32 out.
@@ -232,7 +257,10 @@ class PooledMoments:
         if len(x) == 0:
             return
         xm = x.mean(axis=0, dtype=np.float64)
-        xv = ((x - xm.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64)
+        if x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous:
+            xv = _centred_squares(x, xm.astype(np.float32))
+        else:
+            xv = ((x - xm.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64)
         n_new = self.count + len(x)
         delta = xm - self.mean
         self.mean = self.mean + delta * len(x) / n_new
