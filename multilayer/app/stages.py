@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from descriptors import NeighborList, neighbor_list, write_extxyz, write_lammps_dump
+from descriptors.arrays import unique_sorted
 
 from ..network.frameloop import FrameLoop
 from ..network.leiden import default_resolution, leiden_nodes
@@ -552,7 +553,7 @@ def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | 
 
 
 def _dense_labels(ids, labels):
-    atom_ids = np.unique(np.concatenate(ids))
+    atom_ids = unique_sorted(np.concatenate(ids))
     dense = np.full((len(ids), len(atom_ids)), -1, dtype=np.int64)
     for t, (i, lab) in enumerate(zip(ids, labels)):
         dense[t, np.searchsorted(atom_ids, i)] = lab

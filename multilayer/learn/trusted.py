@@ -101,12 +101,13 @@ def ovito_structures(frame, method: str = "ptm", *, rmsd_cutoff: float = 0.1,
 def _ptm_of_rows(frame, atoms, rmsd_cutoff, structures):
     """PTM types of ``atoms`` from the sub-frame of them and their nearest neighbours."""
     from descriptors import Frame
+    from descriptors.arrays import unique_sorted
     from descriptors.neighbors import neighbor_list
 
     if len(atoms) and (atoms.min() < 0 or atoms.max() >= frame.n_atoms):
         raise ValueError(f"atoms holds rows outside 0..{frame.n_atoms - 1}")
     k = min(_PTM_NEIGHBORS, frame.n_atoms - 1)
-    keep = np.union1d(atoms, neighbor_list(frame, k=k, query=atoms).indices)
+    keep = unique_sorted(np.concatenate([atoms, neighbor_list(frame, k=k, query=atoms).indices]))
     sub = Frame(frame.positions[keep], frame.box, frame.ids[keep], frame.types[keep])
     types = ovito_structures(sub, "ptm", rmsd_cutoff=rmsd_cutoff, structures=structures)
     return types[np.searchsorted(keep, atoms)]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from descriptors.arrays import has_duplicates, unique_sorted
+
 from .progress import progress_bar
 
 __all__ = ["FeatureFrames", "FeatureTransform", "PooledMoments", "as_feature_frames",
@@ -37,7 +39,7 @@ def _check_ids(ids, n_frames):
             out.append(prev)                 # share memory between identical frames
             continue
         arr = np.array(arr, dtype=np.int64)
-        if len(np.unique(arr)) != len(arr):
+        if has_duplicates(arr):
             raise ValueError(f"ids[{t}] contains duplicate atom ids")
         out.append(arr)
         prev = arr
@@ -173,8 +175,8 @@ def as_feature_frames(features, ids=None, feature_sets=None, name="features") ->
     union = ids[0]
     for t in range(1, n_frames):
         if ids[t] is not ids[t - 1]:
-            union = np.union1d(union, ids[t])
-    union = np.unique(union) if union is ids[0] else union
+            union = unique_sorted(np.concatenate([union, ids[t]]))
+    union = unique_sorted(union) if union is ids[0] else union
     return FeatureFrames(features, ids, union.astype(np.int64), feature_sets, widths)
 
 

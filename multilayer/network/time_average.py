@@ -19,6 +19,8 @@ from numbers import Integral
 
 import numpy as np
 
+from descriptors.arrays import has_duplicates
+
 __all__ = ["moving_average", "TimeAveragedFrames", "window_bounds"]
 
 
@@ -55,7 +57,7 @@ def _split(item, t):
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
         raise ValueError(f"frame {t}: ids must be a 1-d integer array, got shape {ids.shape} "
                          f"dtype {ids.dtype}")
-    if len(np.unique(ids)) != len(ids):
+    if has_duplicates(ids):
         raise ValueError(f"frame {t}: duplicate atom ids")
     if isinstance(feats, Mapping):
         names = list(feats)

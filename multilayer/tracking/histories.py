@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_scalar
 
+from descriptors.arrays import unique_sorted
+
 from .lifecycle import check_labels
 
 __all__ = ["atom_histories", "transition_matrix", "lifetimes", "precursors"]
@@ -36,7 +38,7 @@ def atom_histories(labels, ids=None, *, fill=-1):
     ([[3, 4], [-1, 5]], [1, 2])
     """
     frames = check_labels(labels, ids)
-    atom_ids = np.unique(np.concatenate([i for i, _ in frames]))
+    atom_ids = unique_sorted(np.concatenate([i for i, _ in frames]))
     history = np.full((len(frames), len(atom_ids)), fill, dtype=np.int64)
     for t, (i, lab) in enumerate(frames):
         history[t, np.searchsorted(atom_ids, i)] = lab
@@ -65,7 +67,7 @@ def transition_matrix(labels, ids=None, *, lag=1, communities=None, normalize=Tr
     check_scalar(lag, "lag", Integral, min_val=1)
     frames = check_labels(labels, ids)
     if communities is None:
-        communities = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
+        communities = unique_sorted(np.concatenate([lab[lab >= 0] for _, lab in frames]))
     communities = np.asarray(communities, dtype=np.int64)
     k = len(communities)
     counts = np.zeros(k * k, dtype=np.float64)
@@ -172,7 +174,7 @@ def precursors(labels, ids=None, *, crystal=None, mask=None, liquid=None):
     last_non = n_frames - 1 - np.argmax(~c[::-1], axis=0)  # last frame not crystal-like
     join = np.where((~c).any(axis=0), last_non + 1, 0)
     pre = (np.arange(n_frames)[:, None] < join[None, :]) & (h >= 0)
-    comm = np.unique(history[history >= 0])
+    comm = unique_sorted(history[history >= 0])
     k = len(comm)
     n_pre = pre.sum(axis=0)
     has = n_pre > 0

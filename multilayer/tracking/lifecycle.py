@@ -23,6 +23,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_scalar
 
+from descriptors.arrays import unique_sorted
+
 __all__ = ["community_events", "community_sizes", "check_labels", "CrystalCriterion",
            "crystal_communities", "CommunityTracker", "EVENT_TYPES"]
 
@@ -423,7 +425,7 @@ def community_sizes(labels, ids=None):
     [[2, 1], [0, 3]]
     """
     frames = check_labels(labels, ids)
-    comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
+    comm = unique_sorted(np.concatenate([lab[lab >= 0] for _, lab in frames]))
     out = np.zeros((len(frames), len(comm)), dtype=np.int64)
     for t, (_, lab) in enumerate(frames):
         lab = lab[lab >= 0]
@@ -484,7 +486,7 @@ def crystal_communities(labels, ids=None, *, window=None, min_final=0.05, min_en
     n = len(frames)
     window = max(1, n // 10) if window is None else window
     check_scalar(window, "window", Integral, min_val=1, max_val=n)
-    comm = np.unique(np.concatenate([lab[lab >= 0] for _, lab in frames]))
+    comm = unique_sorted(np.concatenate([lab[lab >= 0] for _, lab in frames]))
 
     def share(sel):
         lab = np.concatenate([frames[t][1] for t in sel])

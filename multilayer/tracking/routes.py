@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from descriptors.arrays import unique_sorted
+
 from .histories import precursors, transition_matrix
 from .lifecycle import check_labels
 
@@ -53,7 +55,7 @@ def route_summary(labels, ids, crystal, names, *, max_rows=ROUTE_MAX_ROWS, seed=
     """
     frames = check_labels(labels, ids)
     names = [str(n) for n in names]
-    all_ids = np.unique(np.concatenate([i for i, _ in frames])) if frames else np.zeros(0, np.int64)
+    all_ids = unique_sorted(np.concatenate([i for i, _ in frames])) if frames else np.zeros(0, np.int64)
     out = {"atoms": int(len(all_ids))}
     if len(frames) * len(all_ids) > max_rows:
         keep = max(1, int(max_rows) // max(1, len(frames)))
@@ -62,7 +64,7 @@ def route_summary(labels, ids, crystal, names, *, max_rows=ROUTE_MAX_ROWS, seed=
         out.update(atoms=int(keep), sampled_from=int(len(all_ids)))
     lab, idl = [x for _, x in frames], [i for i, _ in frames]
     crystal = [int(c) for c in crystal]
-    seen = np.unique(np.concatenate([x[x >= 0] for x in lab])) if lab else np.zeros(0, np.int64)
+    seen = unique_sorted(np.concatenate([x[x >= 0] for x in lab])) if lab else np.zeros(0, np.int64)
     liquid = [k for k in seen if names[k] == "liquid"] or None
     if crystal and np.isin(lab[-1], crystal).any():
         table = precursors(lab, idl, crystal=crystal, liquid=liquid)
