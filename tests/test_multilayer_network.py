@@ -230,3 +230,25 @@ def test_raw_into_out_and_the_moments_kernel_bit_for_bit():
         m = x.mean(axis=0, dtype=np.float64).astype(np.float32)
         ref = ((x - m) ** 2).sum(axis=0, dtype=np.float64)
         assert _centred_squares(x, m).tobytes() == ref.tobytes()
+
+
+def test_moments_of_column_blocks_equal_the_joined_frame_bit_for_bit():
+    """``PooledMoments.add_blocks`` of a frame's feature sets (``FeatureFrames.raw_blocks``)
+    gives the mean and variance that ``add`` of the joined frame gives, bit for bit."""
+    from multilayer.network.features import PooledMoments, as_feature_frames
+
+    rng = np.random.default_rng(8)
+    feats = [{"a": rng.gamma(2.0, 1.0, (n, 5)).astype(np.float32),
+              "b": rng.normal(size=(n, 3))} for n in (200, 170)]
+    frames = as_feature_frames(feats, [np.arange(200), np.arange(170)],
+                               ["a", "b"])
+    joined, blocks = PooledMoments(8), PooledMoments(8)
+    for t in range(2):
+        joined.add(frames.raw(t))
+        parts = frames.raw_blocks(t)
+        assert [p.shape for p in parts] == [(len(frames.ids[t]), 5), (len(frames.ids[t]), 3)]
+        assert all(p.dtype == np.float32 and p.flags.c_contiguous for p in parts)
+        blocks.add_blocks(parts)
+    assert joined.count == blocks.count == 370
+    assert joined.mean.tobytes() == blocks.mean.tobytes()
+    assert joined.m2.tobytes() == blocks.m2.tobytes()

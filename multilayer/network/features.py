@@ -85,6 +85,22 @@ class FeatureFrames:
         """Column in :attr:`atom_ids` of each row of frame ``t`` (caller's order), int64."""
         return np.searchsorted(self.atom_ids, self.ids[t])
 
+    def raw_blocks(self, t, name="features") -> list:
+        """Frame ``t``'s feature sets as separate finite C-contiguous float32 (n_t, w) blocks
+        (one block for a plain array), in the order of the columns of :meth:`raw`: for a
+        caller that keeps a few rows of a large frame, without joining all of them first."""
+        item = self.source[t]
+        if not isinstance(item, Mapping):
+            return [self.raw(t, name)]
+        x = [np.ascontiguousarray(_frame_matrix(item, [s], t, name)) for s in self.feature_sets]
+        if {b.shape[0] for b in x} != {len(self.ids[t])}:
+            raise ValueError(f"{name}[{t}] has {[b.shape[0] for b in x]} rows per feature set "
+                             f"but ids[{t}] has {len(self.ids[t])}")
+        if [b.shape[1] for b in x] != list(self.set_widths):
+            raise ValueError(f"{name}[{t}] has feature sets of {[b.shape[1] for b in x]} "
+                             f"columns, frame 0 has {list(self.set_widths)}")
+        return x
+
     def raw(self, t, name="features", out=None) -> np.ndarray:
         """Frame ``t`` as a finite (n_t, d) float32 matrix, caller's row order; written into
         ``out`` (a C-contiguous (n_t, d) float32 array) when given, without a copy of the
@@ -256,13 +272,25 @@ class PooledMoments:
         self.count, self.mean, self.m2 = 0, np.zeros(d), np.zeros(d)
 
     def add(self, x: np.ndarray) -> None:
-        if len(x) == 0:
+        self.add_blocks([x])
+
+    def add_blocks(self, blocks) -> None:
+        """Add the rows of one frame given as column blocks (the same rows in each): the
+        same sums, bit for bit, as :meth:`add` of the blocks joined side by side (each
+        column is summed over the rows in row order either way)."""
+        n = len(blocks[0])
+        if n == 0:
             return
-        xm = x.mean(axis=0, dtype=np.float64)
-        if x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous:
-            xv = _centred_squares(x, xm.astype(np.float32))
-        else:
-            xv = ((x - xm.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64)
+        xm, xv = [], []
+        for x in blocks:
+            m = x.mean(axis=0, dtype=np.float64)
+            xm.append(m)
+            if x.dtype == np.float32 and x.ndim == 2 and x.flags.c_contiguous:
+                xv.append(_centred_squares(x, m.astype(np.float32)))
+            else:
+                xv.append(((x - m.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64))
+        xm, xv = np.concatenate(xm), np.concatenate(xv)
+        x = blocks[0]
         n_new = self.count + len(x)
         delta = xm - self.mean
         self.mean = self.mean + delta * len(x) / n_new

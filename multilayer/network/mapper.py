@@ -309,10 +309,13 @@ def _stack(frames, standardize, max_points, seed):
         block = x[ends[t] - len(rows[t]):ends[t]]
         if pick is None:
             moments.add(frames.raw(t, out=block))
-        else:
-            raw = frames.raw(t)
-            moments.add(raw)
-            np.take(raw, rows[t], axis=0, out=block)
+        else:           # the drawn rows of each feature set: no joined copy of the frame
+            parts = frames.raw_blocks(t)
+            moments.add_blocks(parts)
+            col = 0
+            for part in parts:
+                block[:, col:col + part.shape[1]] = part[rows[t]]
+                col += part.shape[1]
     transform = moments.transform(standardize=standardize, set_widths=frames.set_widths)
     _standardise_inplace(x, np.asarray(transform.mean, np.float64),
                          np.asarray(transform.scale, np.float64))
