@@ -268,7 +268,7 @@ def test_ptm_composition_from_a_sample(finished, monkeypatch):
     large as every structure, the composition is the whole frame's; with 300 per structure it
     stays close, and the summary says how many atoms were typed."""
     pytest.importorskip("ovito")
-    from multilayer.app import stages
+    from multilayer.app import output_stage as stages
 
     _, res = finished
     traj = read_trajectory(demo_trajectory_path())
@@ -383,7 +383,7 @@ def test_mapper_started_early_is_the_graph_of_the_stored_features(finished):
     """Mapper starts beside the clustering as soon as the features are stored (it needs no
     label): the run's graph is the one Mapper makes from the stored features afterwards."""
     from multilayer.app.config import load_config
-    from multilayer.app.stages import _mapper_graph, _threadsafe_numba, start_mapper
+    from multilayer.app.output_stage import _mapper_graph, _threadsafe_numba, start_mapper
     from multilayer.app.store import FeatureStore
 
     out, res = finished

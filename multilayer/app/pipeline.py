@@ -35,7 +35,8 @@ from ..network.frameloop import FrameLoop, select_frames
 from .config import ConfigError, load_config
 from .outputs import foreign_files, recover_outputs
 from .result import AnalysisResult
-from .stages import cluster_stage, output_stage, start_mapper, track_stage
+from .output_stage import output_stage, start_mapper
+from .stages import cluster_stage, track_stage
 from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
 
 __all__ = ["analyze", "AnalysisResult", "fit_features", "check_shells", "content_key",

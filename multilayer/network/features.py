@@ -290,11 +290,10 @@ class PooledMoments:
             else:
                 xv.append(((x - m.astype(np.float32)) ** 2).sum(axis=0, dtype=np.float64))
         xm, xv = np.concatenate(xm), np.concatenate(xv)
-        x = blocks[0]
-        n_new = self.count + len(x)
+        n_new = self.count + n
         delta = xm - self.mean
-        self.mean = self.mean + delta * len(x) / n_new
-        self.m2 = self.m2 + xv + delta ** 2 * self.count * len(x) / n_new
+        self.mean = self.mean + delta * n / n_new
+        self.m2 = self.m2 + xv + delta ** 2 * self.count * n / n_new
         self.count = n_new
 
     def transform(self, *, standardize=True, set_widths=(), name="features") -> FeatureTransform:
