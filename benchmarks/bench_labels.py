@@ -17,7 +17,10 @@ Per dataset and method it prints:
   fraction where both agree;
 * ``range``: agreement of the labels of the last half of the frames between an analysis of
   all frames and one of the last half only; ``seed``: between seeds 0 and 1;
-* ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, and PTM's.
+* ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, the same
+  for the nuclei of its crystalline core (``onset_core``, analyze's ``[tracking]
+  core_tolerance``) and PTM's; ``onset_rule``: the three by analyze's own rule
+  (``nucleation_onset``, its threshold from the liquid's fluctuations).
 
 Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.fit_structures`),
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
@@ -56,6 +59,7 @@ from multilayer.network.structures import (  # noqa: E402
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
 
 ANALYZE_LABELS = _ANALYZE["labels"]          # analyze's [labels] (crystal_types, cna_support)
+ANALYZE = _ANALYZE
 NOISE = tuple(STRUCTURE_DEFAULTS["reference_noise"])
 VACANCIES = tuple(STRUCTURE_DEFAULTS["reference_vacancies"])
 
@@ -279,9 +283,12 @@ def score(ds, frames, names, ptm, truth=None, iface=None):
     return out
 
 
-def onset_of(ds, frames, crystal_masks, threshold=20):
+def onset_of(ds, frames, crystal_masks, threshold=20, core=False):
+    """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
+    nucleus of every frame; ``core``: of the crystalline core of the masks
+    (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``)."""
     from descriptors import first_shell_distance, neighbor_list
-    from multilayer.tracking.nuclei import find_nuclei
+    from multilayer.tracking.nuclei import crystalline_core, find_nuclei
 
     traj = ds.trajectory()
     r_cut = None
@@ -290,12 +297,29 @@ def onset_of(ds, frames, crystal_masks, threshold=20):
         fr = traj[f]
         if r_cut is None:
             r_cut = 1.35 * first_shell_distance(fr)
-        nuc = find_nuclei(fr, crystal_masks[t], neighbor_list(fr, r_cut=r_cut), min_size=2)
+        nl = neighbor_list(fr, r_cut=r_cut)
+        mask = crystal_masks[t]
+        if core:
+            mask = crystalline_core(mask, nl, tolerance=ANALYZE["tracking"]["core_tolerance"])
+        nuc = find_nuclei(fr, mask, nl, min_size=2)
         largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
     largest = np.array(largest)
+    return _stays(largest, threshold, frames), largest
+
+
+def _stays(largest, threshold, frames):
     above = largest >= threshold
     idx = [i for i in range(len(above)) if above[i:].all()]
-    return (frames[idx[0]] if idx else None), largest
+    return frames[idx[0]] if idx else None
+
+
+def analyze_onset(largest, frames):
+    """The onset ``crystopo analyze`` reports: :func:`multilayer.tracking.nucleation_onset`
+    with its default threshold (twice the liquid's typical largest cluster)."""
+    from multilayer.tracking.nuclei import nucleation_onset
+
+    o = nucleation_onset(largest).frame
+    return None if o is None else frames[o]
 
 
 def main(argv=None) -> int:
@@ -397,9 +421,13 @@ def main(argv=None) -> int:
                 res["seed"] = float(np.mean(np.concatenate(names)
                                             == np.concatenate(stack(names_s, frames))))
             if args.onset and ds.kind == "nucleation":
-                o, _ = onset_of(ds, frames, [_crystal(n) for n in names])
-                op, _ = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
-                res["onset"], res["onset_ptm"] = o, op
+                masks = [_crystal(n) for n in names]
+                o, lo = onset_of(ds, frames, masks)
+                oc, lc = onset_of(ds, frames, masks, core=True)
+                op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
+                res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
+                # analyze's own rule (threshold from the liquid's fluctuations), on each series
+                res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
             if meth == "anchored":
                 allnames = np.concatenate(names)
                 u, c = np.unique(allnames, return_counts=True)

@@ -16,17 +16,23 @@ hcp when at least three are; undecided otherwise (an atom of neither crystal, or
 distorted to tell).  On the validation suite's LJ runs (``benchmarks/bench_labels.py``) it
 decides 97-98 % of the atoms PTM calls fcc or hcp and agrees with PTM on every one of them,
 and in thermal fcc and hcp crystals up to T* 0.7 it never votes for the other stacking.
+
+:func:`bcc_counts` does the same for bcc, whose first shell is 14 atoms (8 at d and 6 at
+2d/sqrt(3)): each bond of bcc is (6, 6, 6) to the 8 nearest and (4, 4, 4) to the other 6,
+with Stukowski's bcc cutoff ``(1 + sqrt 2) / 2 x (2/sqrt 3 x the 8 nearest + the 6 next)
+distances / 14``.
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-__all__ = ["cna_counts", "stacking", "UNDECIDED", "FCC", "HCP"]
+__all__ = ["cna_counts", "bcc_counts", "stacking", "UNDECIDED", "FCC", "HCP"]
 
 UNDECIDED, FCC, HCP = 0, 1, 2
 _CUT = (1.0 + np.sqrt(2.0)) / 2.0
 _MIN_CLOSE = 8     # close-packed bond signatures an atom needs before it votes
+_BCC_SCALE = 2.0 / np.sqrt(3.0)   # the 8 nearest bcc neighbours, scaled to the 6 next
 
 
 @numba.njit(cache=True, nogil=True)
@@ -45,20 +51,27 @@ def _lowest_bit(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _atom_counts(v, out):
-    """(n421, n422) of one atom from its 12 nearest neighbour vectors ``v`` (12, 3)."""
-    mean = 0.0
-    for a in range(12):
-        mean += np.sqrt(v[a, 0] ** 2 + v[a, 1] ** 2 + v[a, 2] ** 2)
-    rc2 = (_CUT * mean / 12.0) ** 2
-    adj = np.zeros(12, dtype=np.int64)          # bit b of adj[a]: a and b are bonded
-    for a in range(12):
-        for b in range(a + 1, 12):
+def _adjacency(v, n, rc2):
+    """Bit b of ``adj[a]``: neighbours a and b of the first ``n`` vectors ``v`` are closer
+    than ``sqrt(rc2)`` to each other."""
+    adj = np.zeros(n, dtype=np.int64)
+    for a in range(n):
+        for b in range(a + 1, n):
             d2 = ((v[a, 0] - v[b, 0]) ** 2 + (v[a, 1] - v[b, 1]) ** 2
                   + (v[a, 2] - v[b, 2]) ** 2)
             if d2 < rc2:
                 adj[a] |= 1 << b
                 adj[b] |= 1 << a
+    return adj
+
+
+@numba.njit(cache=True, nogil=True)
+def _atom_counts(v, out):
+    """(n421, n422) of one atom from its 12 nearest neighbour vectors ``v`` (12, 3)."""
+    mean = 0.0
+    for a in range(12):
+        mean += np.sqrt(v[a, 0] ** 2 + v[a, 1] ** 2 + v[a, 2] ** 2)
+    adj = _adjacency(v, 12, (_CUT * mean / 12.0) ** 2)
     n421 = 0
     n422 = 0
     for a in range(12):
@@ -85,17 +98,18 @@ def _atom_counts(v, out):
     out[1] = n422
 
 
-@numba.njit(cache=True, parallel=True, nogil=True)
-def _counts_kernel(offsets, vectors, out):
-    for i in numba.prange(len(offsets) - 1):
-        if offsets[i + 1] - offsets[i] >= 12:
-            _atom_counts(vectors[offsets[i]:offsets[i] + 12], out[i])
-        else:
-            out[i, 0] = -1
-            out[i, 1] = -1
 
 
-def cna_counts(nl) -> np.ndarray:
+def _rows(nl, atoms) -> np.ndarray:
+    if atoms is None:
+        return np.arange(nl.n_atoms, dtype=np.int64)
+    atoms = np.asarray(atoms, dtype=bool)
+    if atoms.shape != (nl.n_atoms,):
+        raise ValueError(f"atoms.shape must be ({nl.n_atoms},), got {atoms.shape}")
+    return np.flatnonzero(atoms).astype(np.int64)
+
+
+def cna_counts(nl, atoms=None) -> np.ndarray:
     """Per atom, how many of the bonds to its 12 nearest neighbours are (4, 2, 1) and how
     many (4, 2, 2).
 
@@ -104,6 +118,8 @@ def cna_counts(nl) -> np.ndarray:
     nl : descriptors.NeighborList
         Rows sorted by distance (as :func:`descriptors.neighbor_list` gives them), holding
         at least the 12 nearest neighbours (a k = 12 list, or a first-shell cutoff list).
+    atoms : bool array (n_atoms,), optional
+        Only these atoms are examined (the others get ``(0, 0)``); default all.
 
     Returns
     -------
@@ -120,7 +136,103 @@ def cna_counts(nl) -> np.ndarray:
     """
     out = np.zeros((nl.n_atoms, 2), dtype=np.int64)
     _counts_kernel(np.asarray(nl.offsets, dtype=np.int64),
-                   np.ascontiguousarray(nl.vectors, dtype=np.float64), out)
+                   np.ascontiguousarray(nl.vectors, dtype=np.float64), _rows(nl, atoms), out,
+                   False)
+    return out.astype(np.int8)
+
+
+@numba.njit(cache=True, nogil=True)
+def _ring(members, adj):
+    """Whether the atoms of bitmask ``members`` form one ring: each bonded to exactly two of
+    the others, all connected."""
+    rest = members
+    while rest:
+        b = _lowest_bit(rest)
+        rest &= rest - 1
+        if _popcount(members & adj[b]) != 2:
+            return False
+    seen = members & -members                    # flood fill from the lowest member
+    grow = seen
+    while grow:
+        nxt = 0
+        r = grow
+        while r:
+            b = _lowest_bit(r)
+            r &= r - 1
+            nxt |= adj[b] & members
+        grow = nxt & ~seen
+        seen |= nxt
+    return seen == members
+
+
+@numba.njit(cache=True, nogil=True)
+def _atom_bcc_counts(v, out):
+    """(n666, n444) of one atom from its 14 nearest neighbour vectors ``v`` (14, 3)."""
+    s = 0.0
+    for a in range(14):
+        r = np.sqrt(v[a, 0] ** 2 + v[a, 1] ** 2 + v[a, 2] ** 2)
+        s += r * (_BCC_SCALE if a < 8 else 1.0)
+    adj = _adjacency(v, 14, (_CUT * s / 14.0) ** 2)
+    n666 = 0
+    n444 = 0
+    for a in range(14):
+        common = adj[a]
+        n = _popcount(common)
+        if (n == 6 or n == 4) and _ring(common, adj):
+            # a ring of n atoms has n bonds and its longest chain is n: (6,6,6) or (4,4,4)
+            if n == 6:
+                n666 += 1
+            else:
+                n444 += 1
+    out[0] = n666
+    out[1] = n444
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
+def _counts_kernel(offsets, vectors, rows, out, bcc):
+    """Counts of the atoms ``rows``: close-packed from 12 neighbours, or ``bcc`` from 14."""
+    n = 14 if bcc else 12
+    for r in numba.prange(len(rows)):
+        i = rows[r]
+        if offsets[i + 1] - offsets[i] < n:
+            out[i, 0] = -1
+            out[i, 1] = -1
+        elif bcc:
+            _atom_bcc_counts(vectors[offsets[i]:offsets[i] + n], out[i])
+        else:
+            _atom_counts(vectors[offsets[i]:offsets[i] + n], out[i])
+
+
+def bcc_counts(nl, atoms=None) -> np.ndarray:
+    """Per atom, how many of the bonds to its 14 nearest neighbours are (6, 6, 6) and how
+    many (4, 4, 4): ideal bcc has 8 and 6 (Stukowski's adaptive CNA for bcc).
+
+    Parameters
+    ----------
+    nl : descriptors.NeighborList
+        Rows sorted by distance, holding at least the 14 nearest neighbours (a k = 14
+        list, or a cutoff list reaching past the second bcc shell, e.g. the first-shell
+        list of :class:`multilayer.FeatureSet`).
+    atoms : bool array (n_atoms,), optional
+        Only these atoms are examined (the others get ``(0, 0)``); default all.
+
+    Returns
+    -------
+    counts : ndarray (n_atoms, 2), int8
+        ``(n666, n444)``; ``(-1, -1)`` for an atom with fewer than 14 neighbours listed.
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice, neighbor_list
+    >>> bcc_counts(neighbor_list(make_lattice("bcc", 4), k=14))[0].tolist()
+    [8, 6]
+    >>> int(bcc_counts(neighbor_list(make_lattice("fcc", 3), k=14)).sum(axis=1).max())  # of 14
+    3
+    """
+    out = np.zeros((nl.n_atoms, 2), dtype=np.int64)
+    _counts_kernel(np.asarray(nl.offsets, dtype=np.int64),
+                   np.ascontiguousarray(nl.vectors, dtype=np.float64), _rows(nl, atoms), out,
+                   True)
     return out.astype(np.int8)
 
 

@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from descriptors import Box, Frame, make_lattice, neighbor_list
-from descriptors.cna import FCC, HCP, UNDECIDED, cna_counts, stacking
+from descriptors.cna import FCC, HCP, UNDECIDED, bcc_counts, cna_counts, stacking
 from multilayer.network.stacking import assign_stacking
 
 HAS_OVITO = importlib.util.find_spec("ovito") is not None
@@ -273,3 +273,61 @@ def test_support_keeps_a_crystal_whose_shells_cannot_vote():
     rim = half & (out == 0)
     assert rim.any() and not np.any(out[~half] != 0)
     assert np.all(out[half & ~rim] == 1)
+
+
+def test_bcc_signatures_of_ideal_and_thermal_lattices():
+    """bcc: 8 bonds (6, 6, 6) to the nearest and 6 (4, 4, 4) to the next; fcc and hcp (their
+    14 nearest reach into the second shell) have at most 4 such bonds; with thermal-like
+    noise (0.04 d) bcc keeps at least 11 of 14, the others at most 8."""
+    for noise, seed in ((0.0, 0), (0.04, 1)):
+        bcc = bcc_counts(neighbor_list(make_lattice("bcc", 4, noise=noise, seed=seed), k=14))
+        fcc = bcc_counts(neighbor_list(make_lattice("fcc", 3, noise=noise, seed=seed), k=14))
+        hcp = bcc_counts(neighbor_list(make_lattice("hcp", (4, 3, 3), noise=noise, seed=seed),
+                                       k=14))
+        if noise == 0:
+            assert (bcc == [8, 6]).all()
+            assert (fcc.sum(axis=1) <= 4).all() and (hcp.sum(axis=1) <= 4).all()
+        else:
+            assert np.mean(bcc.sum(axis=1) >= 11) > 0.95
+            assert (fcc.sum(axis=1) <= 8).all() and (hcp.sum(axis=1) <= 8).all()
+
+
+def test_bcc_counts_invariant_and_short_rows_undecided():
+    frame = make_lattice("bcc", 4, noise=0.06, seed=5)
+    ref = bcc_counts(neighbor_list(frame, k=14))
+    assert len(np.unique(ref, axis=0)) >= 2
+    rng = np.random.default_rng(6)
+    perm = rng.permutation(frame.n_atoms)
+    rot = Rotation.from_euler("zyx", [-0.7, 0.2, 1.9]).as_matrix()
+    moved = Frame((frame.positions[perm] + [0.4, -3.1, 2.2]) @ rot.T, Box(frame.box.cell @ rot.T),
+                  frame.ids[perm], frame.types[perm])
+    back = bcc_counts(neighbor_list(moved, k=14))
+    np.testing.assert_array_equal(back[np.argsort(moved.ids)], ref[np.argsort(frame.ids)])
+    assert (bcc_counts(neighbor_list(frame, k=12)) == -1).all()
+
+
+@pytest.mark.skipif(not HAS_OVITO, reason="ovito not installed")
+def test_strict_bcc_signatures_are_ovitos_adaptive_cna():
+    """All 14 bonds carrying bcc's signatures is OVITO's a-CNA bcc, atom by atom, on noisy
+    bcc, fcc and a random gas."""
+    from multilayer.learn.trusted import ovito_structures
+
+    gas = np.random.default_rng(7).random((300, 3)) * 6.0
+    for frame in (make_lattice("bcc", 5, noise=0.07, seed=8), make_lattice("fcc", 4, noise=0.06,
+                                                                          seed=9),
+                  Frame(gas, Box.orthogonal([6.0, 6.0, 6.0]))):
+        c = bcc_counts(neighbor_list(frame, k=14))
+        ours = (c[:, 0] == 8) & (c[:, 1] == 6)
+        np.testing.assert_array_equal(ours, ovito_structures(frame, "acna") == 3)
+
+
+def test_counts_of_some_atoms_are_those_of_all_atoms_there():
+    frame = make_lattice("bcc", 4, noise=0.05, seed=10)
+    nl = neighbor_list(frame, k=14)
+    some = np.random.default_rng(11).random(frame.n_atoms) < 0.3
+    for counts in (cna_counts, bcc_counts):
+        whole, part = counts(nl), counts(nl, some)
+        np.testing.assert_array_equal(part[some], whole[some])
+        assert (part[~some] == 0).all()
+    with pytest.raises(ValueError, match="atoms.shape"):
+        cna_counts(nl, some[:-1])

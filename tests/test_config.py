@@ -49,6 +49,9 @@ def test_frames_option():
     ({"labels": {"cna_support": True}}, "cna_support"),
     ({"labels": {"cna_support": 2.5}}, "cna_support"),
     ({"labels": {"cna_inherit": 1}}, "cna_inherit"),
+    ({"tracking": {"core_tolerance": -1}}, "core_tolerance"),
+    ({"tracking": {"core_tolerance": 13}}, "core_tolerance"),
+    ({"tracking": {"core_tolerance": 2.0}}, "core_tolerance"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
     from multilayer.app.config import ConfigError, load_config

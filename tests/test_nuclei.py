@@ -250,3 +250,57 @@ def test_nucleus_composition_counts_every_atom_by_its_label(fcc):
             members = res.atom_nuclei[t] == row["nucleus"]
             for c in (3, 7):
                 assert row[f"community_{c}"] == np.sum(labels[t][members] == c)
+
+
+@pytest.mark.parametrize("kind,cells", [("fcc", 4), ("hcp", (5, 3, 4)), ("bcc", 5)])
+def test_crystalline_core_of_thermal_crystals_is_the_crystal(kind, cells):
+    """A thermally shaken crystal (0.04 d) is all core; with tolerance 0 the core is the
+    strict adaptive CNA (every bond of the shell carrying its crystal's signature)."""
+    from descriptors import first_shell_distance
+    from descriptors.cna import bcc_counts, cna_counts
+    from multilayer.tracking.nuclei import crystalline_core
+
+    f = make_lattice(kind, cells, noise=0.04, seed=1)
+    nl = neighbor_list(f, r_cut=1.35 * first_shell_distance(f))
+    everyone = np.ones(f.n_atoms, bool)
+    assert crystalline_core(everyone, nl).all()
+    c, b = cna_counts(nl), bcc_counts(nl)
+    strict = (c.astype(int).sum(axis=1) == 12) | (b.astype(int).sum(axis=1) == 14)
+    npt.assert_array_equal(crystalline_core(everyone, nl, tolerance=0), strict)
+    half = np.arange(f.n_atoms) % 2 == 0                 # never outside the crystal-like mask
+    npt.assert_array_equal(crystalline_core(half, nl), half)
+
+
+def test_crystalline_core_of_a_gas_and_argument_checks():
+    from multilayer.tracking.nuclei import crystalline_core
+
+    gas = Frame(np.random.default_rng(3).random((400, 3)) * 7.0, Box.orthogonal([7.0] * 3))
+    nl = neighbor_list(gas, k=14)
+    assert not crystalline_core(np.ones(400, bool), nl).any()
+    with pytest.raises(ValueError, match="mask.shape"):
+        crystalline_core(np.ones(399, bool), nl)
+    with pytest.raises(ValueError, match="tolerance"):
+        crystalline_core(np.ones(400, bool), nl, tolerance=13)
+
+
+def test_crystalline_core_of_a_seed_in_liquid_is_inside_the_seed():
+    """An fcc seed (radius 3 d) in a shaken, liquid-like rest: the core holds every seed atom
+    whose whole first shell is in the seed and no atom of the rest, and the core nucleus lies
+    inside the crystal-like one."""
+    from multilayer.tracking.nuclei import crystalline_core
+
+    f = make_lattice("fcc", 8, noise=0.03, seed=4)
+    rng = np.random.default_rng(5)
+    centre = f.box.cell.sum(axis=0) / 2
+    seed = blob(f, centre, 3.0)
+    pos = f.positions.copy()
+    pos[~seed] += rng.normal(0, 0.25, (int((~seed).sum()), 3))   # a liquid-like shake
+    g = Frame(pos, f.box, f.ids, f.types)
+    nl = neighbor_list(g, r_cut=1.35)
+    crystal_like = blob(g, centre, 4.0)                        # the seed and a halo
+    core = crystalline_core(crystal_like, nl)
+    interior = np.array([seed[a] and seed[nl.of(a)[0][:12]].all() for a in range(g.n_atoms)])
+    assert interior.sum() > 20 and core[interior].all() and np.mean(seed[core]) > 0.95
+    whole = find_nuclei(g, crystal_like, nl)
+    inner = find_nuclei(g, core, nl)
+    assert set(np.unique(whole[inner >= 0])) == {0}

@@ -121,6 +121,17 @@ def test_structures_are_named_and_the_crystal_is_fcc_or_hcp(finished):
     assert res.summary["crystal_structures"] and "liquid" not in res.summary["crystal_structures"]
 
 
+def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finished):
+    """[tracking] core_tolerance: the nuclei of the crystal-like atoms whose own first shell
+    is a crystal's are tracked beside the crystal-like nuclei: a grown crystal has a core,
+    never larger than its crystal-like nucleus, and the report and figure show its onset."""
+    out, res = finished
+    s = res.summary
+    assert 0 < s["largest_core_final"] <= s["largest_nucleus_final"]
+    assert s["onset_frame_core"] is None or s["onset_frame_core"] in res.frames
+    assert "crystalline core" in (out / "report.html").read_text()
+
+
 def test_frames_sharing_no_ids_are_independent_snapshots(tmp_path, caplog):
     """Configurations from different runs (disjoint ids) are layers without inter-layer
     links: a warning, not an error; each still gets its structure."""

@@ -51,8 +51,10 @@ def _cmd_analyze(args) -> int:
     print(f"analysed {s['frames']} frames; {s['n_communities']} communities; "
           f"crystal-like: {', '.join(s['crystal_structures']) or 'none'}")
     print("structures: " + ", ".join(f"{k} = {v}" for k, v in s['structures'].items()))
+    core = "" if s.get("onset_frame_core", "off") == "off" else \
+        f"; crystalline core: frame {s['onset_frame_core']}"
     print(f"nucleation onset: frame {s['onset_frame']} "
-          f"(ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']})")
+          f"(ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']}{core})")
     crit = "n/a" if s["critical_size"] is None else f"{s['critical_size']:.1f} atoms"
     print(f"critical nucleus size (MFPT): {crit}; final crystalline fraction "
           f"{s['crystalline_fraction_final']:.3f}")

@@ -83,6 +83,9 @@ DEFAULTS: dict = {
         "min_overlap": 0.3,        # Jaccard threshold for life-cycle events
         "min_nucleus": 5,          # atoms; smaller crystal-like clusters are not nuclei
         "onset_threshold": None,   # atoms; None: chosen from the pre-onset fluctuations
+        # crystalline core of the crystal-like atoms: first-shell bonds (of 12 close-packed or
+        # 14 bcc) that may lack their crystal's common-neighbour signature; 12: no core tracked
+        "core_tolerance": 3,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
@@ -156,6 +159,11 @@ def _check_value(section, key, value, default):
     if where == ("labels", "cna_support"):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 12:
             raise _bad(section, key, value, "an integer in [0, 12] (first-shell neighbours)")
+        return
+    if where == ("tracking", "core_tolerance"):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 12:
+            raise _bad(section, key, value, "an integer in [0, 12] (first-shell bonds; 12: "
+                       "no core)")
         return
     if isinstance(value, float) and not np.isfinite(value):
         raise _bad(section, key, value, "a finite number")

@@ -184,6 +184,7 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
     """The run's summary, routes included (the Mapper graph's line is added by the caller)."""
     onset = _onset_frame(tracked.onset, good)
     onset_tw = _onset_frame(tracked.onset_tenwolde, good)
+    core = getattr(tracked, "core", None)
     mfpt = tracked.mfpt
     crit = None if mfpt is None else float(mfpt.n_star)
     if crit is not None and not (0 < crit < float(nuc.largest.max())):
@@ -200,7 +201,9 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "crystal_structures": sorted(str(name_of[c]) for c in crystal),
         "crystal_rule": tracked.crystal_rule,
         "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
+        "onset_frame_core": None if core is None else _onset_frame(tracked.onset_core, good),
         "largest_nucleus_final": int(nuc.largest[-1]),
+        "largest_core_final": None if core is None else int(core[-1]),
         "crystalline_fraction_final": float(nuc.crystalline_fraction[-1]),
         "critical_size": crit,
         "zeldovich": None if crit is None else float(mfpt.z),

@@ -31,7 +31,10 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
         ("Flow of atoms between communities", "alluvial.png",
          lambda ax: plot_alluvial(labels, ids, ax=ax)),
         ("Largest nucleus over time", "largest_nucleus.png",
-         lambda ax: plot_largest_nucleus(nuc.largest, times=times, onset=onset, ax=ax)),
+         lambda ax: plot_largest_nucleus(
+             nuc.largest, times=times, onset=onset, ax=ax,
+             core=getattr(tracked, "core", None),
+             core_onset=getattr(tracked, "onset_core", None))),
         ("Slab of the last frame coloured by community", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
     ]
@@ -208,6 +211,10 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
                              f"{s['crystal_rule']}"),
             ("Nucleation onset (frame)", s["onset_frame"]),
             ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
+            *([("Onset from the crystalline core of the crystal-like atoms (frame)",
+                s["onset_frame_core"]),
+               ("Largest crystalline core, last frame", f"{s['largest_core_final']} atoms")]
+              if s.get("largest_core_final") is not None else []),
             ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
              else f"{s['critical_size']:.1f} atoms"),
             ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),

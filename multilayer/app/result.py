@@ -34,6 +34,9 @@ class TrackResult:
     crystal_rule: str            # how they were chosen, in words
     tenwolde: NucleiResult
     onset_tenwolde: Onset | None
+    # largest nucleus of the crystalline core per frame (None: [tracking] core_tolerance 12)
+    core: np.ndarray | None = None
+    onset_core: Onset | None = None
 
 
 @dataclass

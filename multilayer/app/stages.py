@@ -16,7 +16,8 @@ from ..network.structures import (CRYSTAL_NAMES, consensus_names, describe_refer
                                   fit_structures, label_sets)
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
-from ..tracking.nuclei import NucleiAccumulator, mfpt_fit, nucleation_onset
+from ..tracking.nuclei import (NucleiAccumulator, crystalline_core, find_nuclei, mfpt_fit,
+                               nucleation_onset)
 from .config import ConfigError
 from .result import ClusterResult, TrackResult
 
@@ -253,6 +254,8 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
     nuc_acc = NucleiAccumulator(crit, min_size=tr["min_nucleus"])
     tw_acc = NucleiAccumulator(resolve_criterion(None, "auto", True), min_size=tr["min_nucleus"],
                                keep_atoms=False)
+    tol = tr["core_tolerance"]
+    core_largest = [] if tol < 12 else None
     position = {i: t for t, i in enumerate(good)}
 
     def nuclei(i, frame, _):
@@ -260,6 +263,10 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         nl = _first_shell(store, i, frame, features.shell_cut_)
         nuc_acc.add(frame, nl, labels=labels[t])
         tw_acc.add(frame, nl, mask=store.read(i, ["solid"])["solid"].astype(bool))
+        if core_largest is not None:      # sizes only: the core's onset, beside the nuclei's
+            core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol)
+            cn = find_nuclei(frame, core, nl, min_size=tr["min_nucleus"])
+            core_largest.append(int((cn == 0).sum()))
 
     loop = FrameLoop(traj, good, progress=progress, desc="nuclei", skip=())
     for _ in loop.run(nuclei):
@@ -280,8 +287,11 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         logger.warning("MFPT fit skipped: %s", err)
         mfpt = None
     onset_tw = nucleation_onset(tw.largest, tr["onset_threshold"])
+    core = None if core_largest is None else np.asarray(core_largest, dtype=np.int64)
+    onset_core = None if core is None else nucleation_onset(core, tr["onset_threshold"])
     return TrackResult(nuclei=nuc, events=events, onset=onset, mfpt=mfpt, crystal=crystal,
-                       crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw)
+                       crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw,
+                       core=core, onset_core=onset_core)
 
 
 def _first_shell(store, i, frame, r_cut):

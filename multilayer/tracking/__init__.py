@@ -3,7 +3,8 @@ mean first-passage times, and their plots.  Imports only from :mod:`multilayer.n
 from .histories import atom_histories, lifetimes, precursors, transition_matrix
 from .lifecycle import (CommunityTracker, CrystalCriterion, community_events, community_sizes,
                         crystal_communities)
-from .nuclei import (MFPTResult, NucleiResult, NucleusTracker, Onset, find_nuclei,
+from .nuclei import (CORE_TOLERANCE, MFPTResult, NucleiResult, NucleusTracker, Onset,
+                     crystalline_core, find_nuclei,
                      first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties,
                      track_nuclei)
 from .plot import plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab

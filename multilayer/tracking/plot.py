@@ -151,7 +151,8 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
     return ax
 
 
-def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=None):
+def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=None,
+                         core=None, core_onset=None):
     """Largest-nucleus size over time, with the nucleation onset and threshold marked.
 
     Parameters
@@ -162,12 +163,17 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
         :func:`~multilayer.tracking.nuclei.nucleation_onset` (its threshold is drawn too).
     threshold : float, optional
     times : array of shape (n_frames,), optional (default: frame index)
+    core : array of shape (n_frames,), optional
+        Largest nucleus of the crystalline core (:func:`multilayer.tracking.crystalline_core`),
+        drawn beside it on a symmetric-log scale; ``core_onset`` (int or Onset) marks its onset.
 
     Examples
     --------
     >>> ax = plot_largest_nucleus([1, 2, 8, 20], onset=2, threshold=5)
     >>> len(ax.lines)
     3
+    >>> len(plot_largest_nucleus([1, 2, 8, 20], onset=2, core=[0, 1, 2, 9], core_onset=3).lines)
+    4
     """
     y = np.asarray(largest, dtype=np.float64)
     x = np.arange(len(y)) if times is None else np.asarray(times, dtype=np.float64)
@@ -180,6 +186,14 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
         ax.axhline(threshold, color="0.5", ls=":", label=f"threshold {threshold:g}")
     if onset is not None:
         ax.axvline(x[onset], color="C3", ls="--", label=f"onset (frame {onset})")
+    if core is not None:
+        ax.plot(x, np.asarray(core, dtype=np.float64), "-s", ms=3, color="C1",
+                label="its crystalline core")
+        core_onset = getattr(core_onset, "frame", core_onset)
+        if core_onset is not None:
+            ax.axvline(x[core_onset], color="C1", ls="--", label=f"core onset (frame {core_onset})")
+        ax.set_yscale("symlog", linthresh=10)
+        ax.set_ylim(bottom=0)
     ax.set_xlabel("frame" if times is None else "time")
     ax.set_ylabel("atoms in largest nucleus")
     ax.legend(fontsize="small")
