@@ -130,6 +130,12 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     assert 0 < s["largest_core_final"] <= s["largest_nucleus_final"]
     assert s["onset_frame_core"] is None or s["onset_frame_core"] in res.frames
     assert "crystalline core" in (out / "report.html").read_text()
+    lab = res.labels                    # the core atoms, per atom: in the table and the dump
+    assert lab["core"].any() and not (lab["core"] & ~lab["crystal_like"]).any()
+    last = lab[lab["frame"] == lab["frame"].max()].sort_values("id")
+    assert last["core"].mean() < last["crystal_like"].mean()
+    back = read_trajectory(out / "labelled.dump.gz")[-1]
+    np.testing.assert_array_equal(back.extra["core"], last["core"].to_numpy().astype(int))
 
 
 def test_frames_sharing_no_ids_are_independent_snapshots(tmp_path, caplog):

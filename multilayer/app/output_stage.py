@@ -89,6 +89,9 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                 "nucleus": nuc.atom_nuclei[t] if nuc.atom_nuclei is not None else -1,
                 "crystal_like": np.isin(labels[t], list(crystal)),
                 "q6_avg": arr["q6"].astype(np.float32), "solid_tenwolde": arr["solid"].astype(bool)})
+            core = tracked.core_of(t, len(arr["ids"]))
+            if core is not None:
+                part.insert(part.columns.get_loc("crystal_like") + 1, "core", core)
             table = pa.Table.from_pandas(part, preserve_index=False)
             if writer is None:
                 writer = pq.ParquetWriter(stage / "labels.parquet", table.schema)
@@ -117,16 +120,22 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     last = traj[good[-1]] if cfg["output"]["figures"] else None
     ids = [store.read(i, ["ids"])["ids"] for i in good]
 
+    extra = ["label", "nucleus"] + (["core"] if tracked.core_atoms is not None else [])
+
     def labelled():
         for t, i in enumerate(progress_bar(good, progress, desc="write trajectory", unit="frame")):
-            yield traj[i].with_columns(label=labels[t].astype(np.int64),
-                                       nucleus=nuc.atom_nuclei[t].astype(np.int64))
+            frame = traj[i]
+            cols = {"label": labels[t].astype(np.int64),
+                    "nucleus": nuc.atom_nuclei[t].astype(np.int64)}
+            if "core" in extra:
+                cols["core"] = tracked.core_of(t, frame.n_atoms).astype(np.int64)
+            yield frame.with_columns(**cols)
 
     def background():
         if kind == "lammps":     # the input trajectory with label and nucleus columns, for OVITO
-            write_lammps_dump(stage / "labelled.dump.gz", labelled(), columns=["label", "nucleus"])
+            write_lammps_dump(stage / "labelled.dump.gz", labelled(), columns=extra)
         elif kind != "none":
-            write_extxyz(stage / "labelled.extxyz", list(labelled()), columns=["label", "nucleus"])
+            write_extxyz(stage / "labelled.extxyz", list(labelled()), columns=extra)
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crystopo-output")
     jobs = [pool.submit(background)]

@@ -37,6 +37,13 @@ class TrackResult:
     # largest nucleus of the crystalline core per frame (None: [tracking] core_tolerance 12)
     core: np.ndarray | None = None
     onset_core: Onset | None = None
+    core_atoms: list | None = None       # per frame, np.packbits of the core atoms (row order)
+
+    def core_of(self, t: int, n_atoms: int) -> np.ndarray | None:
+        """Frame ``t``'s crystalline-core atoms (bool, row order), None when not tracked."""
+        if self.core_atoms is None:
+            return None
+        return np.unpackbits(self.core_atoms[t], count=n_atoms).astype(bool)
 
 
 @dataclass

@@ -256,6 +256,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
                                keep_atoms=False)
     tol = tr["core_tolerance"]
     core_largest = [] if tol < 12 else None
+    core_atoms = [] if tol < 12 else None        # per frame, bit-packed (1 bit per atom)
     position = {i: t for t, i in enumerate(good)}
 
     def nuclei(i, frame, _):
@@ -267,6 +268,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
             core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol)
             cn = find_nuclei(frame, core, nl, min_size=tr["min_nucleus"])
             core_largest.append(int((cn == 0).sum()))
+            core_atoms.append(np.packbits(core))
 
     loop = FrameLoop(traj, good, progress=progress, desc="nuclei", skip=())
     for _ in loop.run(nuclei):
@@ -291,7 +293,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
     onset_core = None if core is None else nucleation_onset(core, tr["onset_threshold"])
     return TrackResult(nuclei=nuc, events=events, onset=onset, mfpt=mfpt, crystal=crystal,
                        crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw,
-                       core=core, onset_core=onset_core)
+                       core=core, onset_core=onset_core, core_atoms=core_atoms)
 
 
 def _first_shell(store, i, frame, r_cut):
