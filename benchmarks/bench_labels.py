@@ -283,10 +283,11 @@ def score(ds, frames, names, ptm, truth=None, iface=None):
     return out
 
 
-def onset_of(ds, frames, crystal_masks, threshold=20, core=False):
+def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None):
     """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
     nucleus of every frame; ``core``: of the crystalline core of the masks
-    (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``)."""
+    (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
+    each frame's core mask appended to the list ``keep`` when given."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.tracking.nuclei import crystalline_core, find_nuclei
 
@@ -301,6 +302,8 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False):
         mask = crystal_masks[t]
         if core:
             mask = crystalline_core(mask, nl, tolerance=ANALYZE["tracking"]["core_tolerance"])
+            if keep is not None:
+                keep.append(mask)
         nuc = find_nuclei(fr, mask, nl, min_size=2)
         largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
     largest = np.array(largest)
@@ -423,7 +426,15 @@ def main(argv=None) -> int:
             if args.onset and ds.kind == "nucleation":
                 masks = [_crystal(n) for n in names]
                 o, lo = onset_of(ds, frames, masks)
-                oc, lc = onset_of(ds, frames, masks, core=True)
+                cores = []
+                oc, lc = onset_of(ds, frames, masks, core=True, keep=cores)
+                pc = [np.isin(p, [1, 2, 3]) for p in ptm]
+                grow = [t for t in range(len(frames)) if pc[t].mean() >= 0.01]
+                if grow:     # the core as a crystal call: recall / precision against PTM
+                    c = np.concatenate([cores[t] for t in grow])
+                    p = np.concatenate([pc[t] for t in grow])
+                    res["core_rec"] = float((c & p).sum() / max(p.sum(), 1))
+                    res["core_prec"] = float((c & p).sum() / max(c.sum(), 1))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series

