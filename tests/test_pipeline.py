@@ -138,6 +138,17 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     np.testing.assert_array_equal(back.extra["core"], last["core"].to_numpy().astype(int))
 
 
+def test_core_tolerance_12_tracks_no_core(tmp_path):
+    """[tracking] core_tolerance = 12 switches the core off: no column, no onset, no line."""
+    res = analyze(demo_trajectory_path(), tmp_path / "run", frames=slice(0, None, 10),
+                  config={"tracking": {"core_tolerance": 12}, "mapper": {"enabled": False},
+                          "output": {"ptm": "off"}})
+    assert "core" not in res.labels.columns
+    assert res.summary["onset_frame_core"] is None and res.summary["largest_core_final"] is None
+    assert "crystalline core" not in (tmp_path / "run" / "report.html").read_text()
+    assert "core" not in read_trajectory(tmp_path / "run" / "labelled.dump.gz")[-1].extra
+
+
 def test_frames_sharing_no_ids_are_independent_snapshots(tmp_path, caplog):
     """Configurations from different runs (disjoint ids) are layers without inter-layer
     links: a warning, not an error; each still gets its structure."""
