@@ -112,9 +112,9 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE) -> np.
 
     Why: the crystal-like labels come from neighbourhood-averaged descriptors, so they also
     take in the liquid atoms around a nucleus and the most ordered patches of the liquid (on
-    the validation suite, crystal-like nuclei are 5-20 times the largest cluster of PTM's
+    the validation suite, crystal-like nuclei are 2-20 times the largest cluster of PTM's
     crystalline atoms).  Their *core* is the crystal proper: on the suite's six LAMMPS runs
-    the largest core nucleus is 1-1.5 times PTM's largest cluster, frame by frame.
+    the largest core nucleus is 1.2-1.5 times PTM's largest cluster (medians over frames).
 
     Parameters
     ----------
