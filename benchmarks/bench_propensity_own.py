@@ -79,6 +79,8 @@ def score_against_ptm(res, masks, ptm, ids, horizon):
 
 
 def main(argv=None) -> int:
+    from sklearn.metrics import roc_auc_score
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", nargs="+", default=None)
     ap.add_argument("--horizon", type=int, default=5)
@@ -109,8 +111,6 @@ def main(argv=None) -> int:
                 feature_sets=["steinhardt", "q6"], r_cut=fs.shell_cut_,
                 max_train=args.max_train, importance=False, seed=0)
             out[kind] = score_against_ptm(res, masks, ptm, ids, h)
-        from sklearn.metrics import roc_auc_score
-
         q6 = np.concatenate([feats[t]["q6"][~ptm[t]] for t in range(n - h)])
         y = np.concatenate([ptm[t + h][~ptm[t]] for t in range(n - h)])
         auc_q6 = float(roc_auc_score(y, q6))

@@ -138,13 +138,20 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     np.testing.assert_array_equal(back.extra["core"], last["core"].to_numpy().astype(int))
 
 
-def test_core_tolerance_12_tracks_no_core(tmp_path):
+def test_core_tolerance_12_tracks_no_core(tmp_path, capsys):
     """[tracking] core_tolerance = 12 switches the core off: no column, no onset, no line."""
-    res = analyze(demo_trajectory_path(), tmp_path / "run", frames=slice(0, None, 10),
-                  config={"tracking": {"core_tolerance": 12}, "mapper": {"enabled": False},
-                          "output": {"ptm": "off"}})
-    assert "core" not in res.labels.columns
-    assert res.summary["onset_frame_core"] is None and res.summary["largest_core_final"] is None
+    from multilayer.app.cli import main
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[tracking]\ncore_tolerance = 12\n[mapper]\nenabled = false\n'
+                   '[output]\nptm = "off"\n')
+    assert main(["analyze", str(demo_trajectory_path()), "--out", str(tmp_path / "run"),
+                 "--frames", "0::10", "--config", str(cfg), "--quiet"]) == 0
+    assert "crystalline core" not in capsys.readouterr().out
+    labels = pd.read_parquet(tmp_path / "run" / "labels.parquet")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert "core" not in labels.columns
+    assert summary["onset_frame_core"] is None and summary["largest_core_final"] is None
     assert "crystalline core" not in (tmp_path / "run" / "report.html").read_text()
     assert "core" not in read_trajectory(tmp_path / "run" / "labelled.dump.gz")[-1].extra
 

@@ -51,7 +51,7 @@ def _cmd_analyze(args) -> int:
     print(f"analysed {s['frames']} frames; {s['n_communities']} communities; "
           f"crystal-like: {', '.join(s['crystal_structures']) or 'none'}")
     print("structures: " + ", ".join(f"{k} = {v}" for k, v in s['structures'].items()))
-    core = "" if s.get("onset_frame_core", "off") == "off" else \
+    core = "" if s.get("largest_core_final") is None else \
         f"; crystalline core: frame {s['onset_frame_core']}"
     print(f"nucleation onset: frame {s['onset_frame']} "
           f"(ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']}{core})")

@@ -193,7 +193,7 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
     """The run's summary, routes included (the Mapper graph's line is added by the caller)."""
     onset = _onset_frame(tracked.onset, good)
     onset_tw = _onset_frame(tracked.onset_tenwolde, good)
-    core = getattr(tracked, "core", None)
+    core = tracked.core
     mfpt = tracked.mfpt
     crit = None if mfpt is None else float(mfpt.n_star)
     if crit is not None and not (0 < crit < float(nuc.largest.max())):

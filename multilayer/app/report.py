@@ -33,8 +33,7 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
         ("Largest nucleus over time", "largest_nucleus.png",
          lambda ax: plot_largest_nucleus(
              nuc.largest, times=times, onset=onset, ax=ax,
-             core=getattr(tracked, "core", None),
-             core_onset=getattr(tracked, "onset_core", None))),
+             core=tracked.core, core_onset=tracked.onset_core)),
         ("Slab of the last frame coloured by community", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
     ]
