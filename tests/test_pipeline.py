@@ -432,3 +432,51 @@ def test_mapper_started_early_is_the_graph_of_the_stored_features(finished):
     m = json.loads((out / "summary.json").read_text())["mapper"]
     assert (graph.number_of_nodes(), graph.number_of_edges()) == (m["nodes"], m["edges"])
     assert start_mapper(store, good, load_config(None, {"mapper": {"enabled": False}})) is None
+
+
+def test_background_writer_stores_what_a_direct_write_stores(tmp_path, monkeypatch):
+    """The feature stage writes frame i in a thread while frame i + 1 is described: what is
+    stored is what synchronous writes store; a failed write is raised (never taken for a bad
+    frame to skip) and leaves no half-written frame; an error of the caller's wins."""
+    from descriptors import make_lattice
+    from multilayer.app.store import BackgroundWriter, FeatureStore, StoreWriteError
+    from multilayer.network.featureset import FeatureSet
+
+    frames = [make_lattice("fcc", 4, noise=0.05, seed=s) for s in range(3)]
+    fs = FeatureSet().fit(frames[0])
+    arrays = [fs.transform(f).arrays() for f in frames]
+    direct, background = FeatureStore(tmp_path / "a"), FeatureStore(tmp_path / "b")
+    with BackgroundWriter(background) as writer:
+        for i, arr in enumerate(arrays):
+            direct.write(i, arr, {"timestep": i})
+            writer.write(i, arr, {"timestep": i})
+    assert background.done() == direct.done() == [0, 1, 2]
+    for i in range(3):
+        assert background.meta(i)["timestep"] == i
+        a, b = direct.read(i), background.read(i)
+        assert a.keys() == b.keys()
+        for k in a:
+            np.testing.assert_array_equal(a[k], b[k])
+
+    real = FeatureStore.write
+
+    def fail_on_1(self, frame, arrays, meta=None):
+        if frame == 1:
+            raise ValueError("disk says no")     # a ValueError: FrameLoop would skip a frame
+        return real(self, frame, arrays, meta)
+
+    monkeypatch.setattr(FeatureStore, "write", fail_on_1)
+    store = FeatureStore(tmp_path / "c")
+    with pytest.raises(StoreWriteError, match="frame 1") as err:
+        with BackgroundWriter(store) as writer:
+            for i, arr in enumerate(arrays):
+                writer.write(i, arr)
+    assert isinstance(err.value.__cause__, ValueError)
+    assert store.done() == [0]                   # frame 2 was never started
+    with pytest.raises(StoreWriteError, match="frame 1"):   # the last write, raised on exit
+        with BackgroundWriter(FeatureStore(tmp_path / "d")) as writer:
+            writer.write(1, arrays[1])
+    with pytest.raises(KeyError):                # the caller's own error is the one raised
+        with BackgroundWriter(FeatureStore(tmp_path / "e")) as writer:
+            writer.write(1, arrays[1])
+            raise KeyError("caller")

@@ -37,7 +37,7 @@ from .outputs import foreign_files, recover_outputs
 from .result import AnalysisResult
 from .output_stage import output_stage, start_mapper
 from .stages import cluster_stage, track_stage
-from .store import FeatureStore, atomic_save_npz, atomic_write_bytes
+from .store import BackgroundWriter, FeatureStore, atomic_save_npz, atomic_write_bytes
 
 __all__ = ["analyze", "AnalysisResult", "fit_features", "check_shells", "content_key",
            "frame_selection", "OutputError", "OutputLock"]
@@ -284,13 +284,13 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
         elif todo:
             # transform searches the neighbours chunk by chunk itself (never the whole list)
             loop = FrameLoop(traj, todo, progress=progress, desc="features")
+            with BackgroundWriter(store) as writer:
+                def features(i, frame, _):
+                    writer.write(i, fs.transform(frame).arrays(),
+                                 {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
 
-            def features(i, frame, _):
-                store.write(i, fs.transform(frame).arrays(),
-                            {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
-
-            for i, _ in loop.run(features):
-                pass
+                for i, _ in loop.run(features):
+                    pass
             skipped.update(loop.skipped)
         _save_skipped(work, skipped)
         good = [i for i in sel if store.has(i)]

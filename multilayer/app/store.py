@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FeatureStore", "atomic_write_bytes", "atomic_save_npz"]
+__all__ = ["FeatureStore", "BackgroundWriter", "StoreWriteError", "atomic_write_bytes",
+           "atomic_save_npz"]
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:
@@ -148,3 +149,56 @@ class FeatureView:
                 a.flags.writeable = False          # shared with the next caller: read-only
             self._last = (t, arrays)
         return dict(self._last[1])
+
+
+class StoreWriteError(RuntimeError):
+    """A frame's features could not be stored (the cause is chained)."""
+
+
+class BackgroundWriter:
+    """Writes frames to a :class:`FeatureStore` in a thread, one at a time, so that the
+    compression and the file writes of frame i run beside the feature kernels of frame i + 1
+    instead of between them (0.35-0.6 s per 264,000-atom frame, with one core idle).
+
+    At most one frame waits to be written: :meth:`write` first waits for the previous one,
+    so one frame's arrays more are held than with synchronous writes.  Each frame is still
+    written atomically by :meth:`FeatureStore.write`.  An error of a write is raised, as
+    :class:`StoreWriteError`, by the next :meth:`write` or on leaving the ``with`` block;
+    leaving it on an exception waits for the write under way and keeps that exception.
+    """
+
+    def __init__(self, store: FeatureStore):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crystopo-store")
+        self._pending = None
+
+    def write(self, frame: int, arrays: dict, meta: dict | None = None) -> None:
+        self.wait()
+        self._pending = (int(frame), self._pool.submit(self.store.write, frame, arrays, meta))
+
+    def wait(self) -> None:
+        """Block until the frame being written is stored; raise its error, if any."""
+        if self._pending is None:
+            return
+        frame, job = self._pending
+        self._pending = None
+        try:
+            job.result()
+        except Exception as err:
+            raise StoreWriteError(f"writing the features of frame {frame} to "
+                                  f"{self.store.root} failed: {err}") from err
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, err, tb):
+        try:
+            if kind is None:
+                self.wait()
+            elif self._pending is not None:
+                self._pending[1].exception()      # let it finish; the caller's error wins
+        finally:
+            self._pool.shutdown(wait=True)
+        return False
