@@ -304,3 +304,67 @@ def test_crystalline_core_of_a_seed_in_liquid_is_inside_the_seed():
     whole = find_nuclei(g, crystal_like, nl)
     inner = find_nuclei(g, core, nl)
     assert set(np.unique(whole[inner >= 0])) == {0}
+
+
+def _reference_unwrap(frame, nl, nuclei):
+    """The bond-list breadth-first unwrapping, in plain Python: bonds are the pairs (in list
+    order) inside one nucleus, each atom's bonds in bond order, trees from each nucleus'
+    lowest atom; a nucleus percolates when a bond disagrees with its tree images."""
+    inv = np.linalg.inv(frame.box.cell)
+    qi, pos = nl.query_indices(), frame.positions
+    bonds = [(int(a), int(b), p) for p, (a, b) in enumerate(zip(qi, nl.indices))
+             if nuclei[a] >= 0 and nuclei[a] == nuclei[b]]
+    img = {p: np.rint((nl.vectors[p] - (pos[b] - pos[a])) @ inv).astype(np.int64)
+           for a, b, p in bonds}
+    adj = [[] for _ in range(frame.n_atoms)]
+    for a, b, p in bonds:
+        adj[a].append((b, img[p]))
+        adj[b].append((a, -img[p]))
+    image = np.zeros((frame.n_atoms, 3), dtype=np.int64)
+    seen = np.zeros(frame.n_atoms, dtype=bool)
+    for root in range(frame.n_atoms):
+        if nuclei[root] < 0 or seen[root]:
+            continue
+        seen[root], queue = True, [root]
+        for u in queue:
+            for w, d in adj[u]:
+                if not seen[w]:
+                    seen[w] = True
+                    image[w] = image[u] + d
+                    queue.append(w)
+    perc = np.zeros(int(nuclei.max()) + 1, dtype=bool)
+    for a, b, p in bonds:
+        if np.any(image[b] - image[a] != img[p]):
+            perc[nuclei[a]] = True
+    return image, perc
+
+
+@pytest.mark.parametrize("case", ["cutoff", "knn", "triclinic"])
+def test_nuclei_kernels_equal_a_slow_reference(fcc, case):
+    """find_nuclei (a union-find on the CSR list) gives networkx's weakly connected
+    components, and the CSR unwrapping the bond-list reference's images and percolation
+    flags exactly, also for percolating nuclei and a k-nearest (one-way) list."""
+    from multilayer.tracking._nuclei_kernels import unwrap_csr
+
+    frame = fcc
+    if case == "triclinic":
+        rng = np.random.default_rng(5)
+        box = Box([[10.0, 0, 0], [3.0, 9.0, 0], [-2.0, 2.5, 8.0]])
+        frame = Frame(rng.random((3000, 3)) @ box.cell, box)
+    nl = neighbor_list(frame, k=6) if case == "knn" else neighbor_list(frame, r_cut=1.0 if case == "triclinic" else R_CUT)
+    x = frame.box.to_fractional(frame.positions)[:, 0] % 1.0
+    rng = np.random.default_rng(2)
+    # a slab across the periodic box (percolates), blobs and random atoms
+    mask = ((x > 0.2) & (x < 0.45)) | (rng.random(frame.n_atoms) < 0.25)
+    nuc = find_nuclei(frame, mask, nl, min_size=1)
+    g = nx.Graph()
+    g.add_nodes_from(np.flatnonzero(mask))
+    g.add_edges_from((a, b) for a, b in zip(nl.query_indices(), nl.indices) if mask[a] and mask[b])
+    want = sorted((sorted(c) for c in nx.connected_components(g)), key=lambda c: (-len(c), c[0]))
+    assert [np.flatnonzero(nuc == k).tolist() for k in range(nuc.max() + 1)] == want
+    image, perc = unwrap_csr(nl.offsets, nl.indices, nl.vectors, frame.positions,
+                             np.linalg.inv(frame.box.cell), nuc, int(nuc.max()) + 1)
+    ref_image, ref_perc = _reference_unwrap(frame, nl, nuc)
+    npt.assert_array_equal(image, ref_image)
+    npt.assert_array_equal(perc, ref_perc)
+    assert perc[0] and not perc[1:].all()       # the slab wraps around; small blobs do not

@@ -2,7 +2,7 @@
 
 * :func:`~multilayer.tracking.lifecycle.crystal_communities` decides which communities are crystal-like.
 * :func:`find_nuclei` clusters crystal-like atoms of one frame through its periodic
-  neighbour list (``scipy.sparse.csgraph``; a nucleus across the box boundary is one).
+  neighbour list (a union-find kernel; a nucleus across the box boundary is one).
 * :func:`nucleus_properties` gives size, periodic-aware centre and radius of gyration.
 * :func:`track_nuclei` follows nuclei over frames by shared atom ids.
 * :func:`nucleation_onset`; :func:`first_passage_times` and :func:`mfpt_fit` (mean
@@ -16,14 +16,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.sparse import csgraph
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_scalar
 
 from descriptors import as_frame, first_shell_distance, neighbor_list
 
-from ._nuclei_kernels import unwrap_nuclei
+from ._nuclei_kernels import cluster_roots, unwrap_csr
 from .lifecycle import CrystalCriterion, resolve_criterion, crystal_communities
 from .mfpt import MFPTResult, first_passage_times, mfpt_fit
 
@@ -45,14 +43,6 @@ def _neighbors_for(frame, neighbors, r_cut):
     if r_cut is None:
         r_cut = 1.3 * first_shell_distance(frame)  # between 1st and 2nd shell of fcc/hcp (1.41)
     return neighbor_list(frame, r_cut=r_cut)
-
-
-def _crystal_graph(nl, mask):
-    """Edges (i, j, k) of the neighbour list with both ends crystal-like (k: pair index)."""
-    qi = nl.query_indices()
-    j = nl.indices.astype(np.int64)
-    k = np.flatnonzero(mask[qi] & mask[j])
-    return qi[k], j[k], k
 
 
 def find_nuclei(frame, mask, neighbors=None, *, r_cut=None, min_size=2):
@@ -89,18 +79,16 @@ def find_nuclei(frame, mask, neighbors=None, *, r_cut=None, min_size=2):
         raise ValueError(f"mask.shape must be ({frame.n_atoms},), got {mask.shape}")
     nl = _neighbors_for(frame, neighbors, r_cut)
     n = frame.n_atoms
-    i, j, _ = _crystal_graph(nl, mask)
-    graph = sparse.csr_matrix((np.ones(len(i), dtype=np.int8), (i, j)), shape=(n, n))
-    _, comp = csgraph.connected_components(graph, directed=True, connection="weak")
-    comp = np.where(mask, comp, -1)
-    size = np.bincount(comp[mask], minlength=comp.max() + 1 if mask.any() else 0)
-    first = np.full(len(size), n, dtype=np.int64)
-    np.minimum.at(first, comp[mask], np.flatnonzero(mask))
+    # each cluster named by its first (lowest-index) atom: a union-find over the list's
+    # pairs (either direction joins, as a weakly connected component)
+    root = cluster_roots(nl.offsets, nl.indices, mask)
+    first = np.flatnonzero(root == np.arange(n))
+    size = np.bincount(root[mask], minlength=n)[first]
     order = np.lexsort((first, -size))  # by decreasing size, then first atom
     order = order[size[order] >= min_size]
-    rank = np.full(len(size) + 1, -1, dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    return rank[comp]  # comp == -1 indexes the last entry, -1
+    rank = np.full(n + 1, -1, dtype=np.int64)
+    rank[first[order]] = np.arange(len(order))
+    return rank[root]  # root == -1 indexes the last entry, -1
 
 
 def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE) -> np.ndarray:
@@ -156,17 +144,14 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE) -> np.
 def _unwrap_images(frame, nl, nuclei):
     """Integer cell image of each nucleus atom making nuclei contiguous; percolation flags.
 
-    A breadth-first tree of each nucleus from its first atom (a numba kernel, linear in the
-    bonds) gives each atom its image.  A nucleus whose bonds disagree with the tree images
-    wraps around the periodic box (percolates), whichever tree was grown.
+    A breadth-first tree of each nucleus from its first atom (a numba kernel on the CSR
+    list, linear in the pairs) gives each atom its image.  A nucleus whose bonds disagree
+    with the tree images wraps around the periodic box (percolates), whichever tree was
+    grown.
     """
-    mask = nuclei >= 0
-    i, j, k = _crystal_graph(nl, mask)
-    same = nuclei[i] == nuclei[j]
-    n_nuc = int(nuclei.max()) + 1 if mask.any() else 0
-    return unwrap_nuclei(frame.n_atoms, i[same].astype(np.int64), j[same].astype(np.int64),
-                         k[same].astype(np.int64), nl.vectors, frame.positions,
-                         np.linalg.inv(frame.box.cell), nuclei, n_nuc)
+    n_nuc = int(nuclei.max()) + 1 if (nuclei >= 0).any() else 0
+    return unwrap_csr(nl.offsets, nl.indices, nl.vectors, frame.positions,
+                      np.linalg.inv(frame.box.cell), nuclei, n_nuc)
 
 
 def nucleus_properties(frame, nuclei, neighbors=None, *, r_cut=None):
