@@ -1,5 +1,6 @@
 """End to end: `crystopo analyze` on the bundled LAMMPS nucleation trajectory."""
 import json
+import pickle
 
 import numpy as np
 import pandas as pd
@@ -418,7 +419,7 @@ def test_mapper_started_early_is_the_graph_of_the_stored_features(finished):
     """Mapper starts beside the clustering as soon as the features are stored (it needs no
     label): the run's graph is the one Mapper makes from the stored features afterwards."""
     from multilayer.app.config import load_config
-    from multilayer.app.output_stage import _mapper_graph, _threadsafe_numba, start_mapper
+    from multilayer.app.output_stage import _mapper_graph, threadsafe_numba, start_mapper
     from multilayer.app.store import FeatureStore
 
     out, res = finished
@@ -426,7 +427,7 @@ def test_mapper_started_early_is_the_graph_of_the_stored_features(finished):
     store = FeatureStore(out / ".crystopo" / "features")
     good = store.frames
     job = start_mapper(store, good, cfg)
-    assert (job is not None) == _threadsafe_numba()
+    assert (job is not None) == threadsafe_numba()
     ids = [store.read(i, ["ids"])["ids"] for i in good]
     graph = job.result() if job is not None else _mapper_graph(store, ids, None, cfg)
     m = json.loads((out / "summary.json").read_text())["mapper"]
@@ -480,3 +481,30 @@ def test_background_writer_stores_what_a_direct_write_stores(tmp_path, monkeypat
         with BackgroundWriter(FeatureStore(tmp_path / "e")) as writer:
             writer.write(1, arrays[1])
             raise KeyError("caller")
+
+
+def test_references_made_beside_the_features_are_the_clustering_s(finished):
+    """The reference environments start in a thread once the feature pipeline is fitted;
+    they are the rows the clustering stage would make itself, and the labels the same."""
+    from multilayer.app.config import load_config
+    from multilayer.app.output_stage import threadsafe_numba
+    from multilayer.app.stages import _references, cluster_stage, start_references
+    from multilayer.app.store import FeatureStore
+
+    out, _ = finished
+    cfg = load_config(None)
+    fs = pickle.loads((out / ".crystopo" / "featureset.pkl").read_bytes())
+    job = start_references(fs, cfg)
+    assert (job is not None) == threadsafe_numba()
+    if job is None:
+        pytest.skip("numba's threading layer runs one parallel launch at a time")
+    x, kind = job.result()
+    x0, kind0 = _references(fs, cfg)
+    np.testing.assert_array_equal(x, x0)
+    np.testing.assert_array_equal(kind, kind0)
+    store = FeatureStore(out / ".crystopo" / "features")
+    a = cluster_stage(store, cfg, fs, references=start_references(fs, cfg)).labels
+    b = cluster_stage(store, cfg, fs).labels
+    assert all(np.array_equal(u, v) for u, v in zip(a, b))
+    multislice = load_config(None, {"labels": {"method": "multislice"}})
+    assert start_references(fs, multislice) is None

@@ -22,12 +22,12 @@ from .outputs import commit_outputs, staging_dir
 from .report import make_figures, make_route_figure, make_scan_figure, write_report
 from .result import AnalysisResult, TrackResult
 
-__all__ = ["output_stage", "start_mapper"]
+__all__ = ["output_stage", "start_mapper", "threadsafe_numba"]
 
 logger = logging.getLogger(__name__)
 
 
-def _threadsafe_numba() -> bool:
+def threadsafe_numba() -> bool:
     """Whether two threads may launch numba's parallel kernels at once (the OpenMP and TBB
     layers; not workqueue).  Asked after the feature stage has run parallel kernels."""
     import numba
@@ -51,7 +51,7 @@ def start_mapper(store, good, cfg):
     the tracking and the output stage's main thread instead of after them: a Future for
     :func:`output_stage`, or None where Mapper is off or numba's threading layer does not
     allow two threads to launch parallel kernels (then the output stage runs it itself)."""
-    if not cfg["mapper"]["enabled"] or not _threadsafe_numba():
+    if not cfg["mapper"]["enabled"] or not threadsafe_numba():
         return None
     ids = [store.read(i, ["ids"])["ids"] for i in good]
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crystopo-mapper")
@@ -139,7 +139,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
 
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="crystopo-output")
     jobs = [pool.submit(background)]
-    mapper_here = cfg["mapper"]["enabled"] and mapper_job is None and not _threadsafe_numba()
+    mapper_here = cfg["mapper"]["enabled"] and mapper_job is None and not threadsafe_numba()
     if mapper_job is not None:
         jobs.append(mapper_job)
     elif cfg["mapper"]["enabled"] and not mapper_here:

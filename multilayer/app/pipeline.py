@@ -36,7 +36,7 @@ from .config import ConfigError, load_config
 from .outputs import foreign_files, recover_outputs
 from .result import AnalysisResult
 from .output_stage import output_stage, start_mapper
-from .stages import cluster_stage, track_stage
+from .stages import cluster_stage, start_references, track_stage
 from .store import BackgroundWriter, FeatureStore, atomic_save_npz, atomic_write_bytes
 
 __all__ = ["analyze", "AnalysisResult", "fit_features", "check_shells", "content_key",
@@ -272,6 +272,9 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
             atomic_write_bytes(fs_file, pickle.dumps(fs))
         logger.info("first-neighbour distance %.4g; shell cutoff %.4g", fs.nn_distance_, fs.shell_cut_)
 
+        # the reference environments of the labels, made beside the feature stage
+        refs_job = None if (work / "labels.npz").exists() else start_references(fs, cfg)
+
         # 2. features, per frame, checkpointed
         store = FeatureStore(work / "features")
         skipped = _load_skipped(work)
@@ -308,7 +311,7 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
                 labels = [z[f"f{i}"] for i in good]
                 info = json.loads(str(z["info"]))
         else:
-            clustered = cluster_stage(store, cfg, fs, progress=progress)
+            clustered = cluster_stage(store, cfg, fs, progress=progress, references=refs_job)
             labels, info = clustered.labels, clustered.info
             atomic_save_npz(labels_file, info=json.dumps(info),
                             **{f"f{i}": lab for i, lab in zip(good, labels)})

@@ -55,7 +55,36 @@ def microstate_consistent_labels(net, node_labels) -> list:
     return [micro[np.asarray(a, dtype=np.int64)] for a in net.assignments]
 
 
-def cluster_stage(store, cfg: dict, features=None, *, progress: bool = False) -> ClusterResult:
+def start_references(features, cfg: dict):
+    """The reference environments of ``[labels] method = "anchored"`` described in a thread
+    (a Future for :func:`cluster_stage`'s ``references``), started once the feature pipeline
+    is fitted: they need nothing of the trajectory but its cutoffs, so they are made beside
+    the feature stage (0.5 s) instead of at the start of the clustering.  None where the
+    labels are not anchored or numba's threading layer does not let two threads launch
+    parallel kernels (then :func:`cluster_stage` makes them itself)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .output_stage import threadsafe_numba
+
+    if cfg["labels"]["method"] != "anchored" or not threadsafe_numba():
+        return None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crystopo-references")
+    try:
+        return pool.submit(_references, features, cfg)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _references(features, cfg):
+    lc = cfg["labels"]
+    return describe_references(features, lc["references"],
+                               sets=label_sets(lc["sets"], cfg["features"]["sets"]),
+                               noise=tuple(lc["reference_noise"]),
+                               vacancies=tuple(lc["reference_vacancies"]), seed=lc["seed"])
+
+
+def cluster_stage(store, cfg: dict, features=None, *, progress: bool = False,
+                  references=None) -> ClusterResult:
     """Structure labels of all stored frames.
 
     ``[labels] method = "anchored"`` (default): the microstate network anchored in reference
@@ -64,7 +93,7 @@ def cluster_stage(store, cfg: dict, features=None, *, progress: bool = False) ->
     Returns per-frame label arrays (rows as stored) and an info dict (``names`` when named).
     """
     if cfg["labels"]["method"] == "anchored":
-        return _anchored_stage(store, cfg, features, progress=progress)
+        return _anchored_stage(store, cfg, features, progress=progress, references=references)
     net_cfg, lei = cfg["network"], cfg["leiden"]
     sets = cfg["features"]["sets"]
     n_total = sum(store.meta(i)["n_atoms"] for i in store.frames)
@@ -99,7 +128,7 @@ def cluster_stage(store, cfg: dict, features=None, *, progress: bool = False) ->
     return ClusterResult(labels, info)
 
 
-def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
+def _anchored_stage(store, cfg, features, *, progress=False, references=None) -> ClusterResult:
     lc = cfg["labels"]
     sets = label_sets(lc["sets"], cfg["features"]["sets"])
     ids = [store.read(i, ["ids"])["ids"] for i in store.frames]
@@ -108,9 +137,7 @@ def _anchored_stage(store, cfg, features, *, progress=False) -> ClusterResult:
             logger.warning("frames %d and %d share no atom ids: analysed as independent "
                            "snapshots (no inter-layer links between them)", fa, fb)
     t = time.perf_counter()
-    refs = describe_references(features, lc["references"], sets=sets,
-                               noise=tuple(lc["reference_noise"]),
-                               vacancies=tuple(lc["reference_vacancies"]), seed=lc["seed"])
+    refs = references.result() if references is not None else _references(features, cfg)
     t_ref = time.perf_counter() - t
     feats = store.view(sets)
     ta = cfg["time_average"]
