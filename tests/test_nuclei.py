@@ -342,9 +342,10 @@ def _reference_unwrap(frame, nl, nuclei):
 @pytest.mark.parametrize("case", ["cutoff", "knn", "triclinic"])
 def test_nuclei_kernels_equal_a_slow_reference(fcc, case):
     """find_nuclei (a union-find on the CSR list) gives networkx's weakly connected
-    components, and the CSR unwrapping the bond-list reference's images and percolation
-    flags exactly, also for percolating nuclei and a k-nearest (one-way) list."""
-    from multilayer.tracking._nuclei_kernels import unwrap_csr
+    components, and the CSR unwrapping the bond-list reference's percolation flags and, for
+    the nuclei that do not percolate, its images exactly, also on a k-nearest (one-way)
+    list, where the trees grow along both directions of the pairs."""
+    from multilayer.tracking._nuclei_kernels import _grow_trees, cluster_roots, unwrap_csr
 
     frame = fcc
     if case == "triclinic":
@@ -365,6 +366,26 @@ def test_nuclei_kernels_equal_a_slow_reference(fcc, case):
     image, perc = unwrap_csr(nl.offsets, nl.indices, nl.vectors, frame.positions,
                              np.linalg.inv(frame.box.cell), nuc, int(nuc.max()) + 1)
     ref_image, ref_perc = _reference_unwrap(frame, nl, nuc)
-    npt.assert_array_equal(image, ref_image)
+    # both ways of growing the trees are exercised: along the rows of a cutoff list, along
+    # both directions of the pairs of a k-nearest one (which has one-way pairs)
+    trees = _grow_trees(nl.offsets, nl.indices, np.empty(0, dtype=np.int64), True, nl.vectors,
+                        frame.positions, np.linalg.inv(frame.box.cell), nuc)[1]
+    components = np.unique(cluster_roots(nl.offsets, nl.indices, nuc >= 0)[nuc >= 0]).size
+    assert (trees == components) == (case != "knn")
     npt.assert_array_equal(perc, ref_perc)
     assert perc[0] and not perc[1:].all()       # the slab wraps around; small blobs do not
+    # a nucleus that does not wrap around has one unwrapping, whatever tree found it
+    whole = np.isin(nuc, np.flatnonzero(~perc))
+    npt.assert_array_equal(image[whole], ref_image[whole])
+    assert (image[whole] != 0).any()            # blobs across the boundary were unwrapped
+    # a percolating nucleus: each atom's image is its tree parent's plus the bond's, so
+    # every atom sits next to some same-nucleus neighbour in the unwrapped picture
+    inv = np.linalg.inv(frame.box.cell)
+    qi, pos = nl.query_indices(), frame.positions
+    bond = (nuc[qi] >= 0) & (nuc[qi] == nuc[nl.indices])
+    d = np.rint((nl.vectors - (pos[nl.indices] - pos[qi])) @ inv).astype(np.int64)
+    agree = bond & np.all(image[nl.indices] - image[qi] == d, axis=1)
+    touched = np.zeros(frame.n_atoms, dtype=bool)
+    touched[qi[agree]] = touched[nl.indices[agree]] = True
+    in_big = nuc == 0
+    assert touched[in_big].all()

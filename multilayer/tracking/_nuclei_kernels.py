@@ -53,25 +53,25 @@ def _bond_image(vectors, positions, inv, p, a, b, c):
 
 
 @numba.njit(cache=True, nogil=True)
-def _csr_tree_images(offsets, indices, vectors, positions, inv, nuclei):
+def _both_ways(offsets, indices, nuclei):
+    """The pairs inside one nucleus as an adjacency list of both directions: atom u's
+    entries ``start[u]:start[u + 1]`` hold the atom at the far end and the half-edge 2p
+    (from pair p's row atom) or 2p + 1 (from its neighbour), in pair order."""
     n = len(offsets) - 1
-    # bonds: the pairs p (in list order) whose two atoms are in the same nucleus; bond p is
-    # the half-edges 2p (from its row's atom) and 2p + 1 (from its neighbour), listed per
-    # atom in bond order -- the same tree as a bond-list breadth-first search
-    deg = np.zeros(n + 1, dtype=np.int64)
+    start = np.zeros(n + 1, dtype=np.int64)
     for u in range(n):
         if nuclei[u] < 0:
             continue
         for p in range(offsets[u], offsets[u + 1]):
             w = indices[p]
             if nuclei[w] == nuclei[u]:
-                deg[u + 1] += 1
-                deg[w + 1] += 1
+                start[u + 1] += 1
+                start[w + 1] += 1
     for v in range(n):
-        deg[v + 1] += deg[v]
-    fill = deg[:-1].copy()
-    half = np.empty(deg[n], dtype=np.int64)
-    other = np.empty(deg[n], dtype=np.int32)     # the atom at the far end
+        start[v + 1] += start[v]
+    fill = start[:-1].copy()
+    half = np.empty(start[n], dtype=np.int64)
+    other = np.empty(start[n], dtype=indices.dtype)
     for u in range(n):
         if nuclei[u] < 0:
             continue
@@ -84,24 +84,36 @@ def _csr_tree_images(offsets, indices, vectors, positions, inv, nuclei):
                 half[fill[w]] = 2 * p + 1
                 other[fill[w]] = u
                 fill[w] += 1
+    return start, other, half
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow_trees(start, other, half, rows, vectors, positions, inv, nuclei):
+    """Breadth-first trees of the nuclei, each from its lowest atom (image 0), over the
+    entries ``start[u]:start[u + 1]`` of each atom u (far atom ``other[q]``; half-edge
+    ``2q`` where ``rows``, the list's own rows, else ``half[q]``); an atom takes its tree
+    parent's image plus the bond's.  Returns the images and the number of trees."""
+    n = len(start) - 1
     image = np.zeros((n, 3), dtype=np.int64)
     seen = np.zeros(n, dtype=np.bool_)
     queue = np.empty(n, dtype=np.int64)
-    for root in range(n):                        # ascending: a nucleus' first atom is its root
+    trees = 0
+    for root in range(n):
         if nuclei[root] < 0 or seen[root]:
             continue
+        trees += 1
         seen[root] = True
         queue[0] = root
         head, tail = 0, 1
         while head < tail:
             u = queue[head]
             head += 1
-            for q in range(deg[u], deg[u + 1]):
+            for q in range(start[u], start[u + 1]):
                 w = other[q]
-                if seen[w]:
+                if seen[w] or nuclei[w] != nuclei[u]:
                     continue
                 seen[w] = True
-                h = half[q]
+                h = 2 * q if rows else half[q]
                 p = h >> 1
                 if h & 1:                        # w is pair p's row atom, u its neighbour
                     for c in range(3):
@@ -111,7 +123,7 @@ def _csr_tree_images(offsets, indices, vectors, positions, inv, nuclei):
                         image[w, c] = image[u, c] + _bond_image(vectors, positions, inv, p, u, w, c)
                 queue[tail] = w
                 tail += 1
-    return image
+    return image, trees
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
@@ -120,13 +132,25 @@ def unwrap_csr(offsets, indices, vectors, positions, inv, nuclei, n_nuc):
     CSR neighbour list (either direction of a pair is a bond; a k-nearest list works too).
 
     A bond's image is ``rint((vector - (r_j - r_i)) @ inv)``.  The breadth-first tree of a
-    nucleus grows from its lowest-index atom (image 0), each atom's bonds taken in list
-    order, and an atom takes its tree parent's image plus the bond's; a nucleus percolates
-    (wraps around the periodic box) when some bond disagrees with the tree images, whichever
-    tree was grown.  O(atoms + pairs) and no bond arrays (until stop 26 the bonds were
+    nucleus grows from its lowest-index atom (image 0) along each atom's own row (along
+    both directions of every pair where a one-way pair leaves atoms out), and an atom takes
+    its tree parent's image plus the bond's.  A nucleus percolates (wraps around the
+    periodic box) when some bond disagrees with the tree images, whichever tree was grown;
+    the images of a nucleus that does not percolate are the same for every tree (those of
+    a percolating one are of one unwrapping, not meaningful).  O(atoms + pairs) and no bond arrays (until stop 26 the bonds were
     gathered as three int64 arrays and their images, 0.8 GB at 10^6 atoms)."""
     n = len(offsets) - 1
-    image = _csr_tree_images(offsets, indices, vectors, positions, inv, nuclei)
+    root = cluster_roots(offsets, indices, nuclei >= 0)
+    components = 0
+    for u in range(n):
+        components += root[u] == u
+    # along the rows (3x faster); where one-way pairs left atoms unreached (more trees than
+    # components), along both directions of every pair
+    image, trees = _grow_trees(offsets, indices, np.empty(0, dtype=np.int64), True,
+                               vectors, positions, inv, nuclei)
+    if trees != components:
+        start, other, half = _both_ways(offsets, indices, nuclei)
+        image, trees = _grow_trees(start, other, half, False, vectors, positions, inv, nuclei)
     flag = np.zeros(n, dtype=np.bool_)
     for u in numba.prange(n):
         if nuclei[u] < 0:
