@@ -140,15 +140,16 @@ def unwrap_csr(offsets, indices, vectors, positions, inv, nuclei, n_nuc):
     a percolating one are of one unwrapping, not meaningful).  O(atoms + pairs) and no bond arrays (until stop 26 the bonds were
     gathered as three int64 arrays and their images, 0.8 GB at 10^6 atoms)."""
     n = len(offsets) - 1
-    root = cluster_roots(offsets, indices, nuclei >= 0)
-    components = 0
+    present = np.zeros(n_nuc, dtype=np.bool_)
     for u in range(n):
-        components += root[u] == u
-    # along the rows (3x faster); where one-way pairs left atoms unreached (more trees than
-    # components), along both directions of every pair
+        if nuclei[u] >= 0:
+            present[nuclei[u]] = True
+    # along the rows (3x faster).  trees >= connected pieces >= nuclei, so one tree per
+    # nucleus means each was reached whole from its first atom; else (one-way pairs left
+    # atoms out, or a nucleus in pieces) along both directions of every pair
     image, trees = _grow_trees(offsets, indices, np.empty(0, dtype=np.int64), True,
                                vectors, positions, inv, nuclei)
-    if trees != components:
+    if trees != present.sum():
         start, other, half = _both_ways(offsets, indices, nuclei)
         image, trees = _grow_trees(start, other, half, False, vectors, positions, inv, nuclei)
     flag = np.zeros(n, dtype=np.bool_)
