@@ -456,12 +456,12 @@ def _integral(col: np.ndarray) -> np.ndarray:
     return col
 
 
-def _fmt_column(values) -> tuple[np.ndarray, str]:
+def _fmt_column(values) -> np.ndarray:
     arr = np.asarray(values)
     if arr.dtype.kind in "iub":
-        return arr.astype(np.int64), "%d"
+        return arr.astype(np.int64)
     if arr.dtype.kind == "f":
-        return arr, "%.8g"
+        return arr.astype(np.float32) if arr.dtype.itemsize < 4 else arr
     raise TypeError(f"per-atom column of dtype {arr.dtype} cannot be written to a LAMMPS dump")
 
 
@@ -477,7 +477,8 @@ def write_lammps_dump(path, frames, *, columns=None, append: bool = False) -> Pa
     frames : Frame or iterable of Frame
     columns : list of str, optional
         Extra per-atom columns to write (default: all of each frame's ``extra``).
-        Integer columns are written as integers (labels), floats with 8 digits.
+        Integer columns are written as integers (labels), floats (positions too) in the
+        shortest form that reads back to the same number.
     """
     path = Path(path)
     if isinstance(frames, Frame):
@@ -530,11 +531,26 @@ def _dump_frame(frame: Frame, columns) -> bytes:
         out.write(f"{lo[1] + min(0.0, yz):.10g} {hi[1] + max(0.0, yz):.10g} {xz:.10g}\n")
         out.write(f"{lo[2]:.10g} {hi[2]:.10g} {yz:.10g}\n")
     out.write("ITEM: ATOMS id type x y z" + "".join(f" {c}" for c in names) + "\n")
-    cols = [(frame.ids, "%d"), (frame.types, "%d"), (pos[:, 0], "%.10g"),
-            (pos[:, 1], "%.10g"), (pos[:, 2], "%.10g")] + [_fmt_column(frame.extra[c]) for c in names]
-    if frame.n_atoms:
-        fmt = " ".join(f for _, f in cols) + "\n"
-        data = np.rec.fromarrays([np.asarray(v) for v, _ in cols])
-        # one formatting pass per frame: join pre-formatted rows
-        out.write("".join(fmt % tuple(row) for row in data.tolist()))
-    return out.getvalue().encode("ascii")
+    head = out.getvalue().encode("ascii")
+    if not frame.n_atoms:
+        return head
+    cols = [np.asarray(frame.ids, dtype=np.int64), np.asarray(frame.types, dtype=np.int64),
+            pos[:, 0], pos[:, 1], pos[:, 2]] + [_fmt_column(frame.extra[c]) for c in names]
+    return head + _atom_rows(cols)
+
+
+def _atom_rows(cols) -> bytes:
+    """The atom block: one line per row of the 1-d arrays ``cols``, space separated.
+
+    Written by Arrow's CSV writer (C++, without the GIL, so it runs beside the figures and the
+    summary of ``crystopo analyze``): integers as integers, floats in the shortest form that
+    reads back to the same float (``14.8837146``, ``1e-7``, ``0.3333333333333333``), so a
+    written frame reads back bit for bit.  On a 264,000-atom frame with three label columns
+    0.1 s, where formatting each row with ``%`` took 0.36 s holding the GIL."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    table = pa.table({f"c{j}": np.ascontiguousarray(c) for j, c in enumerate(cols)})
+    sink = io.BytesIO()
+    pa_csv.write_csv(table, sink, pa_csv.WriteOptions(include_header=False, delimiter=" "))
+    return sink.getvalue()

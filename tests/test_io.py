@@ -34,7 +34,8 @@ def test_lammps_round_trip(tmp_path, triclinic, suffix):
     assert len(traj) == 3
     for a, b in zip(frames, traj):
         npt.assert_array_equal(a.ids, b.ids)  # sorted by id on both sides
-        npt.assert_allclose(b.positions, a.positions, atol=1e-8)  # 10 significant digits written
+        npt.assert_array_equal(b.positions, a.positions)  # shortest exact form written
+        npt.assert_array_equal(b.extra["score"], a.extra["score"])
         npt.assert_allclose(b.box.cell, a.box.cell, atol=1e-9)
         npt.assert_allclose(b.box.origin, a.box.origin, atol=1e-9)
         npt.assert_array_equal(b.extra["label"], a.extra["label"])
@@ -42,6 +43,28 @@ def test_lammps_round_trip(tmp_path, triclinic, suffix):
         assert b.timestep == a.timestep
     # random access, negative index and slices
     assert traj[-1].timestep == 200 and [f.timestep for f in traj[0:3:2]] == [0, 200]
+
+
+def test_lammps_dump_writes_floats_that_read_back_exactly(tmp_path):
+    # the shortest decimal that reads back to the same double, whatever its magnitude;
+    # narrow floats widened; integer and boolean columns as integers
+    pos = np.array([[1 / 3, 1e-7, 123456789012.0], [2.5, 0.1 + 0.2, 5e-324], [4.0, 9.999999999999999, 1e-300]])
+    box = Box.orthogonal([2e12, 2e12, 2e12], [-1e12, -1e12, -1e12])
+    frame = Frame(pos, box, np.array([3, 1, 2]), np.array([1, 2, 1]), timestep=7,
+                  extra={"f32": np.array([0.1, 1 / 3, -2.5], dtype=np.float32),
+                         "f16": np.array([0.5, 0.25, 1.0], dtype=np.float16),
+                         "flag": np.array([True, False, True]), "q": np.array([1e22, -0.0, 1e-5])})
+    path = write_lammps_dump(tmp_path / "x.dump", frame)
+    lines = path.read_text().splitlines()
+    assert lines[8].split()[2:] == ["id", "type", "x", "y", "z", "f32", "f16", "flag", "q"]
+    assert lines[11].split() == ["3", "1", "0.3333333333333333", "1e-7", "1.23456789012e+11",
+                                 "0.1", "0.5", "1", "1e+22"]      # frames keep atoms sorted by id
+    assert lines[9].split()[3:5] == ["0.30000000000000004", "5e-324"]
+    back = read_frame(path)
+    npt.assert_array_equal(back.positions, frame.positions)
+    npt.assert_array_equal(back.extra["f32"].astype(np.float32), frame.extra["f32"])  # its own width
+    npt.assert_array_equal(back.extra["q"], frame.extra["q"])    # an integral column reads as int64
+    npt.assert_array_equal(back.extra["flag"], [0, 1, 1])
 
 
 def _dump_text(columns, rows, box_lines, flags="pp pp pp", n=None, ts=0):
