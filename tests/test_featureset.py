@@ -106,6 +106,39 @@ def test_frame_loop_skips_bad_frames_and_shares_the_neighbour_list():
     assert all(v == (32, 32 * 12) for v in got.values())
 
 
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_frame_loop_reads_ahead_and_uses_frames_at_hand(prefetch):
+    """Read-ahead and frames given by the caller change neither the order, nor the results,
+    nor which frames are skipped; a given frame is not read again."""
+    import threading
+
+    frames = [make_lattice("fcc", 2, noise=0.02, seed=s) for s in range(5)]
+    reads, readers = [], set()
+
+    class Traj(list):
+        def __getitem__(self, i):
+            reads.append(i)
+            readers.add(threading.current_thread().name)
+            if i == 3:
+                raise TrajectoryFormatError("t.dump: frame 3, line 9: expected a number")
+            return list.__getitem__(self, i)
+
+    loop = FrameLoop(Traj(frames), [4, 0, 1, 2, 3], prefetch=prefetch, given={4: frames[4]})
+    seen = []
+    got = [(i, r) for i, r in loop.run(lambda i, f, n: seen.append(i) or float(f.positions.sum()))]
+    assert [i for i, _ in got] == seen == [4, 0, 1, 2]
+    for i, r in got:
+        assert r == float(frames[i].positions.sum())
+    assert list(loop.skipped) == [3] and "line 9" in loop.skipped[3]
+    assert sorted(reads) == [0, 1, 2, 3]                  # frame 4 was at hand
+    assert any(n.startswith("crystopo-read") for n in readers) == prefetch
+    # a loop left early cancels what it read ahead, and its errors are not raised
+    loop = FrameLoop(Traj(frames), [0, 1, 2, 3], prefetch=prefetch)
+    for i, _ in loop.run(lambda i, f, n: None):
+        break
+    assert i == 0 and not loop.skipped
+
+
 def test_shared_harmonics_give_the_separate_results(fitted):
     """q_l and the ten Wolde flags from one computation of the harmonics equal the two
     separate calls (and so freud, which tests/test_steinhardt.py compares them with)."""

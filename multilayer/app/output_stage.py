@@ -155,7 +155,8 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
             figures.update(make_route_figure(stage, summary["routes"]))
         if getattr(traj, "compressed", False):
             jobs[0].result()     # a gzip input is read in one pass: the writer's, then PTM's
-        ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress)
+        ptm = _ptm_composition(traj, good, labels, name_of, cfg["output"], progress,
+                               at_hand={} if last is None else {good[-1]: last})
         graph = None
         if mapper_here:
             graph = _mapper_graph(store, ids, labels, cfg)
@@ -232,14 +233,15 @@ _PTM_WHOLE = 65_536     # frames up to this size are typed whole; larger ones by
 _PTM_PER_NAME = 1_000   # of this many atoms per structure name (all of a rarer one)
 
 
-def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | None:
+def _ptm_composition(traj, good, labels, name_of, oc, progress=False, at_hand=None) -> dict | None:
     """Per structure name: the fractions of its (frame, atom) rows that OVITO's PTM (fcc, hcp,
     bcc and ico templates, RMSD cutoff 0.1) calls other, fcc, hcp, bcc, ico -- the check a
     physicist reads beside each name.  None when switched off or OVITO is not installed.
 
     Frames are spread over the run (the last one always) up to ``ptm_atoms`` rows.  A frame
     of more than 65,536 atoms is typed on a seeded random sample of 1,000 atoms of each name
-    (exactly: :func:`ovito_structures` with ``atoms=``), weighted by the name's rows."""
+    (exactly: :func:`ovito_structures` with ``atoms=``), weighted by the name's rows.
+    ``at_hand``: frames already read, by input index (the last one, read for the figures)."""
     if oc["ptm"] == "off":
         return None
     try:
@@ -271,7 +273,9 @@ def _ptm_composition(traj, good, labels, name_of, oc, progress=False) -> dict | 
             groups = {n: np.sort(rng.choice(idx, min(len(idx), _PTM_PER_NAME), replace=False))
                       for n, idx in groups.items()}
             atoms = np.sort(np.concatenate(list(groups.values())))
-        types = ovito_structures(traj[good[t]], "ptm", structures=["fcc", "hcp", "bcc", "ico"],
+        frame = (at_hand or {}).get(good[t])
+        frame = traj[good[t]] if frame is None else frame
+        types = ovito_structures(frame, "ptm", structures=["fcc", "hcp", "bcc", "ico"],
                                  atoms=atoms if sample else None)
         typed += len(types)
         for n, idx in groups.items():

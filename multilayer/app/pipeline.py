@@ -265,10 +265,12 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
 
         # 1. the fitted feature pipeline
         fs_file = work / "featureset.pkl"
+        at_hand = {}                  # the first frame, read once for the fit and the features
         if fs_file.exists():
             fs = pickle.loads(fs_file.read_bytes())
         else:
-            fs = fit_features(traj[sel[0]], cfg)
+            at_hand[sel[0]] = traj[sel[0]]
+            fs = fit_features(at_hand[sel[0]], cfg)
             atomic_write_bytes(fs_file, pickle.dumps(fs))
         logger.info("first-neighbour distance %.4g; shell cutoff %.4g", fs.nn_distance_, fs.shell_cut_)
 
@@ -286,7 +288,8 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
                                             scheduler=scheduler, progress=progress))
         elif todo:
             # transform searches the neighbours chunk by chunk itself (never the whole list)
-            loop = FrameLoop(traj, todo, progress=progress, desc="features")
+            loop = FrameLoop(traj, todo, progress=progress, desc="features", prefetch=True,
+                             given={i: f for i, f in at_hand.items() if i in todo})
             with BackgroundWriter(store) as writer:
                 def features(i, frame, _):
                     writer.write(i, fs.transform(frame).arrays(),
@@ -295,6 +298,7 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
                 for i, _ in loop.run(features):
                     pass
             skipped.update(loop.skipped)
+        at_hand.clear()               # the loop held it until its turn, then let it go
         _save_skipped(work, skipped)
         good = [i for i in sel if store.has(i)]
         if len(good) < 2:

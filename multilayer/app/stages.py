@@ -297,7 +297,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
             core_largest.append(int((cn == 0).sum()))
             core_atoms.append(np.packbits(core))
 
-    loop = FrameLoop(traj, good, progress=progress, desc="nuclei", skip=())
+    loop = FrameLoop(traj, good, progress=progress, desc="nuclei", skip=(), prefetch=True)
     for _ in loop.run(nuclei):
         pass
     nuc, tw = nuc_acc.result(), tw_acc.result()

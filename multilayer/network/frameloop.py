@@ -60,28 +60,74 @@ class FrameLoop:
     skip : tuple of exception types
         A frame whose reading or work raises one of these is skipped, logged and
         recorded in :attr:`skipped` (``{index: message}``); anything else propagates.
+    prefetch : bool
+        Read frame i + 1 in a thread while ``work`` runs on frame i (the reader's parser
+        runs without the GIL): one frame more is held.  Errors of a read are raised when
+        its frame's turn comes, as without prefetching.
+    given : mapping of int to frame, optional
+        Frames already read by the caller (the first frame, which the feature pipeline was
+        fitted on): used instead of reading them again.
     """
 
     def __init__(self, trajectory, indices: Sequence[int], *, neighbors: Callable | None = None,
                  progress: bool = False, desc: str = "frames",
-                 skip: tuple = (TrajectoryFormatError, ValueError)):
+                 skip: tuple = (TrajectoryFormatError, ValueError), prefetch: bool = False,
+                 given=None):
         self.trajectory = trajectory
         self.indices = list(indices)
         self.neighbors = neighbors
         self.progress = progress
         self.desc = desc
         self.skip = skip
+        self.prefetch = prefetch
+        self.given = dict(given or {})
         self.skipped: dict[int, str] = {}
+
+    def _reads(self):
+        """The frames in order, as futures (read ahead by one with ``prefetch``)."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        def read(i):
+            if i in self.given:
+                done = Future()
+                done.set_result(self.given.pop(i))
+                return done
+            if pool is None:
+                done = Future()
+                try:
+                    done.set_result(self.trajectory[i])
+                except BaseException as err:     # raised when its turn comes
+                    done.set_exception(err)
+                return done
+            return pool.submit(self.trajectory.__getitem__, i)
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="crystopo-read") if self.prefetch else None
+        try:
+            ahead = read(self.indices[0]) if self.indices else None
+            for k, i in enumerate(self.indices):
+                now, ahead = ahead, (read(self.indices[k + 1]) if pool is not None
+                                     and k + 1 < len(self.indices) else None)
+                if now is None:
+                    now = read(i)
+                yield i, now
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def run(self, work: Callable) -> Iterator:
         """Yield ``(i, work(i, frame, neighbors))`` for every frame that is not skipped."""
-        for i in progress_bar(self.indices, self.progress, desc=self.desc, unit="frame"):
-            try:
-                frame = self.trajectory[i]
-                nl = self.neighbors(frame) if self.neighbors is not None else None
-                result = work(i, frame, nl)
-            except self.skip as err:
-                logger.warning("frame %d skipped: %s", i, err)
-                self.skipped[i] = str(err)
-                continue
-            yield i, result
+        reads = self._reads()
+        try:
+            for i, pending in progress_bar(reads, self.progress, desc=self.desc, unit="frame",
+                                           total=len(self.indices)):
+                try:
+                    frame = pending.result()
+                    nl = self.neighbors(frame) if self.neighbors is not None else None
+                    result = work(i, frame, nl)
+                except self.skip as err:
+                    logger.warning("frame %d skipped: %s", i, err)
+                    self.skipped[i] = str(err)
+                    continue
+                yield i, result
+        finally:
+            reads.close()
