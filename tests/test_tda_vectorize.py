@@ -96,6 +96,17 @@ def test_identical_diagrams_give_identical_finite_features(method):
 
 
 @pytest.mark.parametrize("method", METHODS)
+def test_pairs_of_unselected_dimensions_are_skipped_whatever_their_dim(method):
+    # dims not asked for, out-of-range ones included (a hand-made Diagrams: -1, 3, 7), change
+    # nothing: each pair's slot is looked up per dimension inside the kernels
+    base = [(0, np.inf, 0), (0.2, 0.9, 0), (1.0, 3.0, 1), (0.5, 2.5, 1)]
+    clean = vectorize(one_atom(base), method, dims=(1, 0), ranges=[[0, 4]] * 2)
+    noisy = one_atom(base + [(0.1, 3.9, 2), (0.3, 1.0, -1), (1.5, 2.0, 3), (0.4, 3.0, 7)])
+    npt.assert_array_equal(vectorize(noisy, method, dims=(1, 0), ranges=[[0, 4]] * 2), clean)
+    assert np.any(clean != 0)
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_empty_dimensions_and_empty_diagrams_give_zeros(method):
     dg = one_atom([(0, np.inf, 0), (0, 0.5, 0)])  # nothing in H1, H2
     feats = vectorize(dg, method, ranges=[[0, 1]] * 3)
