@@ -26,7 +26,8 @@ Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.f
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
 components named by their majority PTM class -- an oracle the unsupervised method does not
 get), ``multislice`` (the previous ``analyze`` default: microstate network, modularity 0.5,
-omega 0.1, crystal-like by growth).
+omega 0.1, crystal-like by growth), ``ptm`` (OVITO's PTM itself, scored against the truth
+of the phases, slabs and seed: the per-atom standard on the same frames).
 
 ``--both``: the Steinhardt set is q_l beside averaged q_l (default
 ``LABEL_LOCAL_STEINHARDT``; ``--no-both`` for averaged q_l only); ``gmm`` always sees the
@@ -242,6 +243,18 @@ def method_multislice(feats, frames, sets, seed=0):
     return [np.where(np.isin(lab, list(crystal)), "crystal", "liquid") for lab in labels]
 
 
+def method_ptm(ptm):
+    """OVITO's PTM itself as a labelling (fcc, hcp, bcc, ico; everything else ``other``),
+    scored like the others against the truth of the phases, slabs and seed: what the field's
+    per-atom standard gets on the same frames (against PTM itself, rec / prec are 1)."""
+    from multilayer.learn.trusted import TRUSTED_METHODS
+
+    names = TRUSTED_METHODS["ptm"]
+    table = np.array([names[k] if names[k] in ("fcc", "hcp", "bcc", "ico") else "other"
+                      for k in range(max(names) + 1)])
+    return [table[p] for p in ptm]
+
+
 def _crystal(names):
     return np.isin(names, ["fcc", "hcp", "bcc", "crystal"])
 
@@ -403,6 +416,8 @@ def main(argv=None) -> int:
                 names = stack(names, frames)
             elif meth == "gmm":
                 names = method_gmm(feats, frames, ptm)
+            elif meth == "ptm":
+                names = method_ptm(ptm)
             elif meth == "multislice":
                 names = method_multislice(feats, frames, args.feature_sets.split(","))
             else:
