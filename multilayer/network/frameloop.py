@@ -84,32 +84,27 @@ class FrameLoop:
         self.skipped: dict[int, str] = {}
 
     def _reads(self):
-        """The frames in order, as futures (read ahead by one with ``prefetch``)."""
-        from concurrent.futures import Future, ThreadPoolExecutor
-
-        def read(i):
-            if i in self.given:
-                done = Future()
-                done.set_result(self.given.pop(i))
-                return done
-            if pool is None:
-                done = Future()
-                try:
-                    done.set_result(self.trajectory[i])
-                except BaseException as err:     # raised when its turn comes
-                    done.set_exception(err)
-                return done
-            return pool.submit(self.trajectory.__getitem__, i)
+        """``(i, get)`` in order, ``get()`` returning frame i (read ahead by one with
+        ``prefetch``; a read's error is raised by its ``get``)."""
+        from concurrent.futures import ThreadPoolExecutor
 
         pool = ThreadPoolExecutor(1, thread_name_prefix="crystopo-read") if self.prefetch else None
+
+        def fetch(i):
+            if i in self.given:
+                frame = self.given.pop(i)
+                return lambda: frame
+            if pool is None:
+                return lambda: self.trajectory[i]
+            return pool.submit(self.trajectory.__getitem__, i).result
+
         try:
-            ahead = read(self.indices[0]) if self.indices else None
+            ahead = None
             for k, i in enumerate(self.indices):
-                now, ahead = ahead, (read(self.indices[k + 1]) if pool is not None
-                                     and k + 1 < len(self.indices) else None)
-                if now is None:
-                    now = read(i)
-                yield i, now
+                get = ahead or fetch(i)
+                ahead = fetch(self.indices[k + 1]) if pool is not None and k + 1 < len(self.indices) \
+                    else None
+                yield i, get
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
@@ -118,10 +113,10 @@ class FrameLoop:
         """Yield ``(i, work(i, frame, neighbors))`` for every frame that is not skipped."""
         reads = self._reads()
         try:
-            for i, pending in progress_bar(reads, self.progress, desc=self.desc, unit="frame",
-                                           total=len(self.indices)):
+            for i, get in progress_bar(reads, self.progress, desc=self.desc, unit="frame",
+                                       total=len(self.indices)):
                 try:
-                    frame = pending.result()
+                    frame = get()
                     nl = self.neighbors(frame) if self.neighbors is not None else None
                     result = work(i, frame, nl)
                 except self.skip as err:
