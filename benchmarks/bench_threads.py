@@ -3,6 +3,7 @@
     python benchmarks/bench_threads.py                          # 10^6 atoms, 1 2 4 ... N threads
     python benchmarks/bench_threads.py --atoms 262144 --threads 1 2 --json threads.json
     python benchmarks/bench_threads.py --system lj              # replicated LJ nucleation frame
+    python benchmarks/bench_threads.py --atoms 262144 --kernels transform --repeat 3 --heap both
 
 Test system: a thermally noisy fcc lattice (Gaussian displacements of 0.05 nn, seed 0), or with
 ``--system lj`` frame 30 of the bundled Lennard-Jones nucleation run (liquid + crystallites)
@@ -33,7 +34,12 @@ counts; later thread counts also carry what the allocator kept from earlier ones
 the RSS just before ``transform``; the issue's target is <= 4 GB per 10^6 atoms.  Peaks come
 from Linux's VmHWM, reset before each measurement (/proc/self/clear_refs); elsewhere from
 ru_maxrss, which cannot be reset (then only the first peak means anything).  On a shared
-machine, compare CPU seconds too.
+machine, compare CPU seconds too.  ``faults``: the minor page faults of the best run (the
+first touches of freshly mapped memory, ``ru_minflt``).  ``--heap kept`` (the default) times
+every kernel as the pipeline runs it, inside :func:`descriptors.heap.heap_kept` (memory freed
+by one run is reused by the next instead of being mapped and faulted in afresh);
+``--heap system`` with glibc's usual allocator; ``--heap both`` runs each thread count
+both ways (system first).
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ import shutil
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -133,23 +139,29 @@ def threads(p: int, pin: bool):
 
 
 def timed(fn, repeat):
-    """``(best wall s, best cpu s, peak MB above the RSS before, peak RSS MB, result)``."""
+    """``(best wall s, best cpu s, peak MB above the RSS before, peak RSS MB, result)``;
+    the best run's minor page faults in ``timed.faults``."""
     best, best_cpu, peak, top, out = np.inf, np.inf, 0.0, 0.0, None
     for _ in range(repeat):
         out = None
         base = rss_mb()
         reset_peak()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         w, c = time.perf_counter(), time.process_time()
         out = fn()
-        best = min(best, time.perf_counter() - w)
+        sec = time.perf_counter() - w
+        if sec < best:
+            best = sec
+            timed.faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
         best_cpu = min(best_cpu, time.process_time() - c)
         top = max(top, peak_mb())
         peak = max(peak, top - base)
     return best, best_cpu, peak, top, out
 
 
-def _one_thread_count(p, args, fs, frame, store, written, rows, per_atom, base_mb):
-    """Time every kernel asked for at ``p`` threads (appending to ``rows``)."""
+def _one_thread_count(p, args, fs, frame, store, written, rows, per_atom, base_mb, heap):
+    """Time every kernel asked for at ``p`` threads (appending to ``rows``), the heap
+    ``heap`` (``"kept"`` or ``"system"``)."""
     import tda
     from descriptors.neighbors_map import neighbors_map_features
     from descriptors.steinhardt import steinhardt_and_solid
@@ -161,12 +173,13 @@ def _one_thread_count(p, args, fs, frame, store, written, rows, per_atom, base_m
     got = {}
 
     def report(name, sec, cpu, peak):
-        first = next((r for r in rows if r["kernel"] == name), None)
+        first = next((r for r in rows if r["kernel"] == name and r["heap"] == heap), None)
         eff = 1.0 if first is None else first["threads"] * first["seconds"] / (p * sec)
-        rows.append({"threads": p, "kernel": name, "seconds": sec, "cpu_s": cpu,
-                     "atoms_per_s": n / sec, "efficiency": eff, "peak_mb": peak})
-        print(f"{p:>7} {name:>14} {sec:>9.3f} {cpu:>8.2f} {n / sec:>11.4g} {eff:>6.2f} "
-              f"{peak:>8.0f}", flush=True)
+        rows.append({"threads": p, "heap": heap, "kernel": name, "seconds": sec, "cpu_s": cpu,
+                     "atoms_per_s": n / sec, "efficiency": eff, "peak_mb": peak,
+                     "faults": timed.faults})
+        print(f"{p:>7} {heap:>6} {name:>14} {sec:>9.3f} {cpu:>8.2f} {n / sec:>11.4g} {eff:>6.2f} "
+              f"{peak:>8.0f} {timed.faults:>8}", flush=True)
 
     # 1. the whole transform and its write, first, with nothing else held: their peak is the
     #    frame's working set (what the pipeline holds per frame)
@@ -184,7 +197,7 @@ def _one_thread_count(p, args, fs, frame, store, written, rows, per_atom, base_m
             report("zarr_write", sec, cpu, peak)
         del arrays
         if _CAN_RESET or not per_atom:
-            per_atom[p] = ((top - base_mb) * 2 ** 20 / n, (top - before) * 2 ** 20 / n)
+            per_atom[(p, heap)] = ((top - base_mb) * 2 ** 20 / n, (top - before) * 2 ** 20 / n)
 
     # 2. each kernel alone, on the lists transform derives from the one neighbour list
     rest = [k for k in args.kernels if k not in ("transform", "zarr_write")]
@@ -231,11 +244,15 @@ def main(argv=None):
     ap.add_argument("--no-pin", action="store_true", help="do not pin the main thread to p CPUs")
     ap.add_argument("--json", help="write the results to this file")
     ap.add_argument("--workdir", help="where the Zarr store goes (default: a temp dir)")
+    ap.add_argument("--heap", choices=("kept", "system", "both"), default="kept",
+                    help="time the kernels inside descriptors.heap.heap_kept (as the pipeline "
+                         "runs them), with glibc's usual allocator, or both ways")
     args = ap.parse_args(argv)
 
     import numba
 
     from descriptors import make_lattice
+    from descriptors.heap import heap_kept
     from multilayer.app.store import FeatureStore
     from multilayer.network.featureset import FeatureSet
 
@@ -270,19 +287,22 @@ def main(argv=None):
     store = FeatureStore(tmp / "features")
     written = iter(range(10 ** 6))
     rows, per_atom = [], {}
-    print(f"{'threads':>7} {'kernel':>14} {'seconds':>9} {'cpu_s':>8} {'atoms/s':>11} "
-          f"{'effic.':>6} {'peak MB':>8}", flush=True)
+    heaps = ("system", "kept") if args.heap == "both" else (args.heap,)
+    print(f"{'threads':>7} {'heap':>6} {'kernel':>14} {'seconds':>9} {'cpu_s':>8} {'atoms/s':>11} "
+          f"{'effic.':>6} {'peak MB':>8} {'faults':>8}", flush=True)
     try:
         for p in plist:
-            with threads(p, pin):
-                _one_thread_count(p, args, fs, frame, store, written, rows, per_atom, base_mb)
-            for d in (tmp / "features").glob("frame_*"):
-                shutil.rmtree(d)
+            for heap in heaps:
+                with threads(p, pin), (heap_kept() if heap == "kept" else nullcontext()):
+                    _one_thread_count(p, args, fs, frame, store, written, rows, per_atom,
+                                      base_mb, heap)
+                for d in (tmp / "features").glob("frame_*"):
+                    shutil.rmtree(d)
     finally:
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
-    for p, (total, transient) in per_atom.items():
-        print(f"peak RSS, one frame's transform + write, {p} thread(s): {total:.0f} B/atom above "
+    for (p, heap), (total, transient) in per_atom.items():
+        print(f"peak RSS, one frame's transform + write, {p} thread(s), {heap} heap: {total:.0f} B/atom above "
               f"the RSS before the frame was made ({total / 1e3:.2f} GB per 10^6 atoms; "
               f"target <= 4 GB), {transient:.0f} B/atom above the RSS just before transform")
     if args.json:
@@ -290,8 +310,9 @@ def main(argv=None):
             "system": desc, "n_atoms": n, "cpus": len(os.sched_getaffinity(0)),
             "numba": numba.__version__, "pinned": pin, "baseline_rss_mb": base_mb,
             "fit_s": fit_s, "fit_cpu_s": fit_cpu, "rows": rows,
-            "working_set_bytes_per_atom": {str(p): b[0] for p, b in per_atom.items()},
-            "transform_transient_bytes_per_atom": {str(p): b[1] for p, b in per_atom.items()}},
+            "working_set_bytes_per_atom": {f"{p} {h}": b[0] for (p, h), b in per_atom.items()},
+            "transform_transient_bytes_per_atom": {f"{p} {h}": b[1]
+                                                   for (p, h), b in per_atom.items()}},
             indent=1))
 
 

@@ -17,12 +17,13 @@ def _one_frame(path, i, features, store_root):
     from threadpoolctl import threadpool_limits
 
     from descriptors import TrajectoryFormatError, read_trajectory
+    from descriptors.heap import heap_kept
 
     from .store import FeatureStore
 
     store = FeatureStore(store_root, frames=[])
     try:
-        with threadpool_limits(limits=1):
+        with threadpool_limits(limits=1), heap_kept():
             frame = read_trajectory(path)[i]
             arrays = features.transform(frame).arrays()
     except (TrajectoryFormatError, ValueError) as err:

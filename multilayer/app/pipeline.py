@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from descriptors import read_trajectory
+from descriptors.heap import heap_kept
 
 from ..network.featureset import FeatureSet
 from ..network.frameloop import FrameLoop, select_frames
@@ -287,10 +288,11 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
             skipped.update(features_on_dask(trajectory, todo, fs, store, workers=workers,
                                             scheduler=scheduler, progress=progress))
         elif todo:
-            # transform searches the neighbours chunk by chunk itself (never the whole list)
+            # transform searches the neighbours chunk by chunk itself (never the whole list);
+            # every frame reuses the memory the one before it freed (descriptors.heap)
             loop = FrameLoop(traj, todo, progress=progress, desc="features", prefetch=True,
                              given={i: f for i, f in at_hand.items() if i in todo})
-            with BackgroundWriter(store) as writer:
+            with heap_kept(), BackgroundWriter(store) as writer:
                 def features(i, frame, _):
                     writer.write(i, fs.transform(frame).arrays(),
                                  {"timestep": frame.timestep, "n_atoms": frame.n_atoms})
