@@ -5,14 +5,16 @@ are freed) from its own ``mmap`` and returns it to the system on ``free``.  The 
 allocates the same few hundred-megabyte arrays for every frame (neighbour rows, their vectors,
 persistence pairs), so every frame maps them afresh and the kernel zeroes them page by page on
 first touch: about 300,000 page faults per 262,144-atom frame, taken in numba's parallel loops,
-where they queue on the process's memory map.  Measured on this project's 2-core machine
-(``python benchmarks/bench_threads.py --kernels transform --heap both``), one 262,144-atom
-frame takes 5.2–6.2 s that way and 4.3–4.5 s from a kept heap, the first frame excepted.
+where they queue on the process's memory map.  On this project's 2-core machine a
+262,144-atom frame of the feature stage took 5.2–5.9 s that way and 4.2–4.5 s from a kept heap,
+a 10^6-atom frame 22.3–24.8 s and 16.6–16.9 s (the README's benchmarks; ``python
+benchmarks/bench_threads.py --heap both`` measures both ways).
 
 :func:`heap_kept` switches ``mmap`` off for ``malloc`` and keeps freed memory at the top of
 the heap for the duration of a ``with`` block (``mallopt(M_MMAP_MAX, 0)``, a trim threshold
-of 2 GB, the largest ``mallopt`` takes), then sets glibc's usual ceilings back (32 MB ``mmap`` threshold, 64 MB trim) and
-returns every free page to the system (``malloc_trim(0)``).  The heap grows to the block's
+of 2 GB, the largest ``mallopt`` takes), then sets glibc's usual ceilings back (32 MB
+``mmap`` threshold, 64 MB trim) and returns every free page to the system
+(``malloc_trim(0)``).  The heap grows to the block's
 peak and stays there until the block ends; results are not touched.  Blocks nest and may be
 entered from several threads: the setting holds until the last one ends.
 
@@ -28,7 +30,7 @@ import platform
 import threading
 from contextlib import contextmanager
 
-__all__ = ["heap_kept"]
+__all__ = ["heap_kept", "heap_depth"]
 
 logger = logging.getLogger(__name__)
 
