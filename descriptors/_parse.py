@@ -3,8 +3,11 @@
 Numbers with at most 15 significant digits and a decimal exponent within
 +-22 are converted exactly (Clinger's fast path: both the integer mantissa and
 the power of ten are exact doubles, so one multiplication or division rounds
-correctly).  Rows holding any other number are flagged and re-parsed with
-Python's ``float``, so every value equals what ``float(text)`` gives.
+correctly); numbers of 16-18 significant digits with a decimal exponent in
+-22..0 (the shortest round-trip form of a double, as Python's ``repr`` and
+crystopo's own writer give it) by exact integer long division.  Rows holding
+any other number are flagged and re-parsed with Python's ``float``, so every
+value equals what ``float(text)`` gives.
 """
 from __future__ import annotations
 
@@ -14,6 +17,44 @@ import numpy as np
 _POW10 = np.array([10.0 ** k for k in range(23)])
 
 OK, BAD_TOKEN, FEW_COLUMNS, MANY_COLUMNS, FEW_ROWS, MANY_ROWS = range(6)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _long_mantissa(mant, k):
+    """mant / 10**k correctly rounded, for 16-18 digit mantissas (mant < 10**18) and
+    0 <= k <= 22: what Clinger's fast path cannot do because mant is not an exact double.
+
+    mant / 10**k = (mant / 5**k) * 2**-k, and 5**k < 2**53 is an exact integer, so the
+    quotient's bits come from integer long division: the quotient is extended bit by bit
+    until it holds 53 bits, then rounded to nearest, ties to even, on the next bit and the
+    remainder (the sticky bit).  The power of two scales exactly."""
+    d = np.int64(1)
+    for _ in range(k):
+        d *= 5
+    q = mant // d
+    rem = mant - q * d
+    if q >= (np.int64(1) << 53):          # too many bits already (k small): drop the low ones
+        s = 0
+        while (q >> s) >= (np.int64(1) << 53):
+            s += 1
+        low = q & ((np.int64(1) << s) - 1)
+        q >>= s
+        half = np.int64(1) << (s - 1)
+        if low > half or (low == half and (rem > 0 or (q & 1) == 1)):
+            q += 1
+        return float(q) * 2.0 ** s / 2.0 ** k
+    s = 0
+    while q < (np.int64(1) << 52):        # one more bit of the quotient
+        rem <<= 1
+        q <<= 1
+        if rem >= d:
+            rem -= d
+            q += 1
+        s += 1
+    rem <<= 1                             # the next bit decides (an exact half cannot
+    if rem > d or (rem == d and (q & 1) == 1):   # occur here, but ties go to even anyway)
+        q += 1
+    return float(q) / 2.0 ** (s + k)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -90,9 +131,11 @@ def _parse_table(buf, n_rows, n_cols, out, slow, pow10):
             if pos < size and not (buf[pos] == 32 or buf[pos] == 9 or buf[pos] == 10 or buf[pos] == 13):
                 return BAD_TOKEN, r, c
             e10 = exp - frac
-            if sig > 15 or ndig > 0 or e10 > 22 or e10 < -22:
+            if ndig > 0 or e10 > 22 or e10 < -22 or (sig > 15 and e10 > 0):
                 slow[r] = True
                 val = 0.0
+            elif sig > 15:
+                val = _long_mantissa(mant, -e10)
             elif e10 >= 0:
                 val = mant * pow10[e10]
             else:

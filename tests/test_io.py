@@ -67,6 +67,31 @@ def test_lammps_dump_writes_floats_that_read_back_exactly(tmp_path):
     npt.assert_array_equal(back.extra["flag"], [0, 1, 1])
 
 
+def test_long_decimals_read_as_python_reads_them(tmp_path):
+    # 16-18 significant digits (the shortest round-trip form of a double, and longer): the
+    # reader's integer long division must give float(text) bit for bit, ties to even included
+    rng = np.random.default_rng(3)
+    doubles = np.concatenate([rng.random(3000) * 30, rng.normal(size=1000) * 1e-3,
+                              rng.random(1000) * 1e6, rng.random(1000) * 1e17])
+    tokens = [repr(float(v)) for v in doubles]
+    for _ in range(3000):                        # random 16-18 digit decimals, point anywhere
+        digits = "".join(map(str, rng.integers(0, 10, rng.integers(16, 19))))
+        digits = str(rng.integers(1, 10)) + digits[1:]
+        p = int(rng.integers(0, len(digits) + 1))
+        tokens.append(digits[:p] + "." + digits[p:])
+    # exact halves between two doubles: 2**53 + 1 and + 3, 2**54 + 3 and 2**52 + 0.5 + 0.25
+    tokens += ["9007199254740993", "9007199254740995", "18014398509481987",
+               "4503599627370496.75", "-9007199254740993.0", "0.9007199254740993e-5"]
+    tokens += ["0.5"] * (-len(tokens) % 3)       # x, y and z of whole rows
+    rows = [(i + 1, 1, *tokens[3 * i:3 * i + 3]) for i in range(len(tokens) // 3)]
+    path = tmp_path / "long.dump"
+    path.write_text(_dump_text(["id", "type", "x", "y", "z"], rows, ORTHO))
+    got = read_frame(path).positions.ravel()
+    npt.assert_array_equal(got, [float(t) for t in tokens])
+    assert got[tokens.index("9007199254740993")] == 2.0 ** 53              # tie: to even
+    assert got[tokens.index("9007199254740995")] == 2.0 ** 53 + 4
+
+
 def _dump_text(columns, rows, box_lines, flags="pp pp pp", n=None, ts=0):
     head = [f"ITEM: TIMESTEP\n{ts}\nITEM: NUMBER OF ATOMS\n{len(rows) if n is None else n}\n",
             f"ITEM: BOX BOUNDS {flags}\n", *box_lines, f"ITEM: ATOMS {' '.join(columns)}\n"]
