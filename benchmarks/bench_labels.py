@@ -192,7 +192,7 @@ def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=Fals
             raise ValueError(f"{ds.name} frame {t}: rows not in atom-id order")
         nl = neighbor_list(frame, r_cut=fs.shell_cut_)
         lab = np.array([code[n] for n in x], dtype=np.int64)
-        new = assign_stacking([lab], [stacking(nl)], vocab, strict=strict,
+        new = assign_stacking([lab], [stacking(nl, bcc=True)], vocab, strict=strict,
                               support=support, shells=[(nl.offsets, nl.indices)],
                               inherit=inherit)[0]
         out.append(np.asarray(vocab, dtype=object)[new])

@@ -27,9 +27,11 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["cna_counts", "bcc_counts", "stacking", "UNDECIDED", "FCC", "HCP"]
+__all__ = ["cna_counts", "bcc_counts", "stacking", "UNDECIDED", "FCC", "HCP", "BCC",
+           "BCC_TOLERANCE"]
 
-UNDECIDED, FCC, HCP = 0, 1, 2
+UNDECIDED, FCC, HCP, BCC = 0, 1, 2, 3
+BCC_TOLERANCE = 3    # bonds of the 14 that may lack bcc's signature in a bcc vote
 _CUT = (1.0 + np.sqrt(2.0)) / 2.0
 _MIN_CLOSE = 8     # close-packed bond signatures an atom needs before it votes
 _BCC_SCALE = 2.0 / np.sqrt(3.0)   # the 8 nearest bcc neighbours, scaled to the 6 next
@@ -236,18 +238,32 @@ def bcc_counts(nl, atoms=None) -> np.ndarray:
     return out.astype(np.int8)
 
 
-def stacking(nl) -> np.ndarray:
-    """fcc / hcp / undecided vote of every atom from :func:`cna_counts`.
+def stacking(nl, *, bcc: bool = False) -> np.ndarray:
+    """fcc / hcp / undecided vote of every atom from :func:`cna_counts`; with ``bcc``, also
+    a bcc vote from :func:`bcc_counts` where the close-packed vote abstains.
 
     Returns
     -------
     vote : ndarray (n_atoms,), int8
         Where ``n421 + n422 >= 8``: ``FCC`` (1) if ``n422 <= 1``, ``HCP`` (2) if
-        ``n422 >= 3``; ``UNDECIDED`` (0) otherwise.
+        ``n422 >= 3``; with ``bcc``, an atom left undecided whose ``n666 + n444`` is at
+        least ``14 - BCC_TOLERANCE``: ``BCC`` (3) (the tolerance of the nuclei's crystalline
+        core); ``UNDECIDED`` (0) otherwise.
+
+    Examples
+    --------
+    >>> from descriptors import make_lattice, neighbor_list
+    >>> [int(stacking(neighbor_list(make_lattice(k, 4), k=14), bcc=True)[0])
+    ...  for k in ("fcc", "hcp", "bcc")]
+    [1, 2, 3]
     """
     c = cna_counts(nl).astype(np.int64)
     close = c[:, 0] + c[:, 1] >= _MIN_CLOSE
     vote = np.full(len(c), UNDECIDED, dtype=np.int8)
     vote[close & (c[:, 1] <= 1)] = FCC
     vote[close & (c[:, 1] >= 3)] = HCP
+    if bcc:
+        rest = vote == UNDECIDED
+        b = bcc_counts(nl, rest).astype(np.int64).sum(axis=1)
+        vote[rest & (b >= 14 - BCC_TOLERANCE)] = BCC
     return vote

@@ -8,7 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from descriptors import Box, Frame, make_lattice, neighbor_list
-from descriptors.cna import FCC, HCP, UNDECIDED, bcc_counts, cna_counts, stacking
+from descriptors.cna import BCC, FCC, HCP, UNDECIDED, bcc_counts, cna_counts, stacking
 from multilayer.network.stacking import assign_stacking
 
 HAS_OVITO = importlib.util.find_spec("ovito") is not None
@@ -48,6 +48,27 @@ def test_ideal_lattices_have_their_signatures():
     assert (bcc.sum(axis=1) <= 4).all()
     assert (stacking(neighbor_list(make_lattice("bcc", 4, noise=0.01, seed=0), k=12))
             == UNDECIDED).all()
+
+
+@pytest.mark.parametrize("kind,code", [("fcc", FCC), ("hcp", HCP), ("bcc", BCC)])
+def test_bcc_vote_only_where_the_close_packed_vote_abstains(kind, code):
+    """``stacking(bcc=True)``: ideal fcc, hcp and bcc vote their own crystal; with noise the
+    fcc/hcp votes are those of ``stacking``, and BCC is given exactly to the abstaining atoms
+    whose 14 bonds lack bcc's signature at most ``BCC_TOLERANCE`` times; close-packed
+    crystals at thermal noise never vote bcc."""
+    from descriptors.cna import BCC_TOLERANCE
+
+    size = (4, 3, 3) if kind == "hcp" else 4
+    assert (stacking(neighbor_list(make_lattice(kind, size), k=14), bcc=True) == code).all()
+    nl = neighbor_list(make_lattice(kind, size, noise=0.06, seed=3), k=14)
+    plain, vote = stacking(nl), stacking(nl, bcc=True)
+    np.testing.assert_array_equal(vote[plain != UNDECIDED], plain[plain != UNDECIDED])
+    near_bcc = bcc_counts(nl).astype(int).sum(axis=1) >= 14 - BCC_TOLERANCE
+    np.testing.assert_array_equal(vote == BCC, (plain == UNDECIDED) & near_bcc)
+    if kind != "bcc":
+        assert not (vote == BCC).any()
+    else:
+        assert (vote == BCC).mean() > 0.9
 
 
 @pytest.mark.parametrize("steps", [[1] * 6 + [-1] * 6, [1] * 7 + [-1], [1, -1] * 3])
@@ -206,14 +227,16 @@ def test_support_argument_checks():
     assert assign_stacking(lab3, vote3, names, support=2, shells=[shell3])[0].tolist() == [0, 1, 0]
 
 
-@pytest.mark.parametrize("kind,vote_code,name", [("fcc", FCC, 1), ("hcp", HCP, 2)])
-def test_inherit_names_abstaining_atoms_after_their_crystal(kind, vote_code, name):
-    """``inherit``: in an ideal fcc (hcp) crystal whose first shells all vote fcc (hcp), atoms
-    made to abstain and labelled with the other stacking (a nucleus's surface, named from its
-    blended q̄_l) take the crystal's stacking; without it they keep the wrong name."""
+@pytest.mark.parametrize("kind,vote_code,name,wrong", [("fcc", FCC, 1, 2), ("hcp", HCP, 2, 1),
+                                                       ("bcc", BCC, 3, 1), ("bcc", BCC, 3, 2)])
+def test_inherit_names_abstaining_atoms_after_their_crystal(kind, vote_code, name, wrong):
+    """``inherit``: in an ideal fcc (hcp, bcc) crystal whose first shells all vote fcc (hcp,
+    bcc), atoms made to abstain and labelled with another close-packed name (a nucleus's
+    surface or a bcc face, named from its blended q̄_l) take the crystal's; without it they
+    keep the wrong name."""
     frame = make_lattice(kind, 4, noise=0.0)
-    nl = neighbor_list(frame, k=12)
-    vote = stacking(nl)
+    nl = neighbor_list(frame, k=14)
+    vote = stacking(nl, bcc=True)
     assert np.all(vote == vote_code)
     names = ["liquid", "fcc", "hcp", "bcc"]
     rng = np.random.default_rng(4)
@@ -221,36 +244,45 @@ def test_inherit_names_abstaining_atoms_after_their_crystal(kind, vote_code, nam
     vote = vote.copy()
     vote[odd] = UNDECIDED
     lab = np.full(frame.n_atoms, name, dtype=np.int64)
-    lab[odd] = 3 - name                                          # the other stacking
+    lab[odd] = wrong
     out = assign_stacking([lab], [vote], names, support=4, shells=[_shell(nl)], inherit=True)[0]
     assert np.all(out == name)
     plain = assign_stacking([lab], [vote], names, support=4, shells=[_shell(nl)])[0]
-    assert np.all(plain[odd] == 3 - name)
+    assert np.all(plain[odd] == wrong)
+    if kind == "bcc":     # votes made without bcc's: the names stay (a crystal that cannot vote)
+        old = assign_stacking([lab], [stacking(nl)], names, support=4, shells=[_shell(nl)],
+                              inherit=True)[0]
+        assert np.all(old[odd] == wrong)
 
 
 def test_inherit_is_the_neighbour_majority_exactly():
     """Against a loop: an abstaining fcc/hcp atom that stays takes the majority vote of its
-    fcc/hcp-labelled voting neighbours (ties and no vote: unchanged); inheriting never
-    changes which atoms are crystal-like, nor any decided atom or other label."""
+    voting neighbours -- fcc/hcp-labelled ones voting fcc or hcp, bcc-labelled ones voting
+    bcc (ties and no vote: unchanged); inheriting never changes which atoms are
+    crystal-like, nor any decided atom or other label."""
     frame = make_lattice("fcc", 4, noise=0.05, seed=5)
     nl = neighbor_list(frame, r_cut=1.25)
     names = ["liquid", "fcc", "hcp", "bcc", "ico"]
     rng = np.random.default_rng(2)
     lab = rng.integers(0, 5, frame.n_atoms)
-    vote = rng.choice([FCC, HCP, UNDECIDED], frame.n_atoms, p=[0.3, 0.3, 0.4])
-    for support in (0, 3):
-        base = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)])[0]
-        got = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)],
-                              inherit=True)[0]
-        want = base.copy()
-        for i in range(frame.n_atoms):
-            if lab[i] in (1, 2) and vote[i] == UNDECIDED and base[i] in (1, 2):
-                nbrs = nl.indices[nl.offsets[i]:nl.offsets[i + 1]]
-                f = sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == FCC)
-                h = sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == HCP)
-                want[i] = 1 if f > h else 2 if h > f else lab[i]
-        np.testing.assert_array_equal(got, want)
-        assert np.array_equal(np.isin(got, (1, 2)), np.isin(base, (1, 2)))
+    for codes in ([FCC, HCP, UNDECIDED], [FCC, HCP, BCC, UNDECIDED]):
+        vote = rng.choice(codes, frame.n_atoms)
+        for support in (0, 3):
+            base = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)])[0]
+            got = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)],
+                                  inherit=True)[0]
+            want = base.copy()
+            for i in range(frame.n_atoms):
+                if lab[i] in (1, 2) and vote[i] in (UNDECIDED, BCC) and base[i] in (1, 2):
+                    nbrs = nl.indices[nl.offsets[i]:nl.offsets[i + 1]]
+                    n = [sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == FCC),
+                         sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == HCP),
+                         sum(1 for j in nbrs if lab[j] == 3 and vote[j] == BCC)]
+                    top = max(n)
+                    want[i] = [1, 2, 3][n.index(top)] if n.count(top) == 1 and top else lab[i]
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.isin(got, (1, 2, 3)), np.isin(base, (1, 2, 3)))
+            assert (got[~np.isin(lab, (1, 2))] == base[~np.isin(lab, (1, 2))]).all()
     with pytest.raises(ValueError, match="inherit needs shells"):
         assign_stacking([lab], [vote], names, inherit=True)
 

@@ -364,9 +364,10 @@ def test_report_names_the_precursors_of_the_crystal(finished):
 def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, how):
     """[labels] crystal_types = "local" or "communities", or "cna" with cna_support = 0 or
     cna_inherit = false, against the default ("cna", cna_support 4, cna_inherit): the
-    default's crystal-like atoms are theirs too, and the only others are fcc or hcp atoms the
-    default names liquid (its first-shell support rule); the same bcc and ico atoms;
-    otherwise only fcc and hcp are redistributed."""
+    default's crystal-like atoms are theirs too, and the only others are fcc or hcp atoms
+    (or, inherited, bcc) the default names liquid (its first-shell support rule); the same ico atoms, the same bcc
+    atoms but for fcc/hcp-named ones that the default's inherit names bcc (their voting
+    neighbours are bcc); otherwise only fcc and hcp are redistributed."""
     out, res = finished
     config = {"support0": {"labels": {"cna_support": 0}},
               "no_inherit": {"labels": {"cna_inherit": False}}}.get(
@@ -377,10 +378,10 @@ def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, h
     assert not (a["crystal_like"] & ~b["crystal_like"]).any()
     dropped = b["crystal_like"] & ~a["crystal_like"]
     assert (a.loc[dropped, "structure"] == "liquid").all()
-    assert b.loc[dropped, "structure"].isin(["fcc", "hcp"]).all()
+    assert b.loc[dropped, "structure"].isin(["fcc", "hcp", "bcc"]).all()   # bcc: inherited
     kept = ~dropped
     moved = kept & (a["structure"] != b["structure"])
-    assert a.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
+    assert a.loc[moved, "structure"].isin(["fcc", "hcp", "bcc"]).all()
     assert b.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
     if how == "support0":       # the same votes: the support rule is all that differs
         assert dropped.any() and not moved.any()

@@ -50,9 +50,11 @@ DEFAULTS: dict = {
     # nucleus's surface, a hot crystal and a crystal too damaged to vote keep their atoms,
     # ordered liquid patches without a close-packed core do not
     # (0: every abstaining atom keeps its name, as before stop 23)
-    # cna_inherit ("cna" only): such an atom, where it stays crystal-like, takes the stacking
-    # most of its voting fcc/hcp neighbours vote for instead of its structure's name (the
-    # surface of an fcc nucleus, whose averaged q̄_l blend crystal and liquid, was named hcp)
+    # cna_inherit ("cna" only): such an atom, where it stays crystal-like, takes the crystal
+    # most of its voting neighbours' own shells vote for (fcc/hcp neighbours voting fcc or
+    # hcp, bcc neighbours voting bcc) instead of its structure's name (the surface of an fcc
+    # nucleus, whose averaged q̄_l blend crystal and liquid, was named hcp; a bcc face
+    # meeting hcp or the liquid was named close-packed)
     "labels": copy.deepcopy(STRUCTURE_DEFAULTS) | {"scan": False, "crystal_types": "cna",
                                                    "cna_support": 4, "cna_inherit": True},
     # the multislice network of method = "multislice"

@@ -401,7 +401,7 @@ class FeatureSet:
             out.sets["steinhardt"], out.solid, local = steinhardt_and_solid(
                 frame, shell, l=ls, average=c["steinhardt"]["average"], return_local=True)
             out.ql_local = np.asarray(local, dtype=np.float32)
-            out.stacking = stacking(shell)
+            out.stacking = stacking(shell, bcc=True)
         else:
             out.sets["steinhardt"] = steinhardt(frame, shell, l=ls,
                                                 average=c["steinhardt"]["average"])

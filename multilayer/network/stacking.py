@@ -112,11 +112,18 @@ def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=
       distorted fcc and hcp were named liquid, 0.953 -> 0.779) and the slabs' crystal|crystal
       interfaces (0.649 -> 0.799 correct).  0 keeps every atom (the plain vote).
     * ``inherit`` (with ``shells``): an abstaining fcc or hcp atom that keeps its crystal-like
-      name takes the stacking most of its voting fcc/hcp neighbours vote for (a tie, or no
-      voting neighbour: its structure's name).  Why: on the surface of a nucleus, half of an
-      atom's shell is liquid and its averaged q̄_l, a blend of crystal and liquid, lies
-      nearest the hcp reference, so an fcc seed's surface was named hcp (on the suite's fcc
-      seed in liquid, 862 of the 933 seed atoms named hcp are PTM ``other``).
+      name takes the crystal most of its crystal neighbours' own shells vote for: fcc or hcp
+      (fcc/hcp-labelled neighbours voting ``FCC`` / ``HCP``) or bcc (bcc-labelled neighbours
+      voting ``BCC``: votes from :func:`descriptors.cna.stacking` with ``bcc=True``; votes
+      without ``BCC`` leave bcc out); a tie for the most, or no voting neighbour: its
+      structure's name.  Why: on the surface of a nucleus, half of an atom's shell is liquid
+      and its averaged q̄_l, a blend of crystal and liquid, lies nearest the hcp reference,
+      so an fcc seed's surface was named hcp (on the suite's fcc seed in liquid, 862 of the
+      933 seed atoms named hcp are PTM ``other``); the same blend names a bcc crystal's face
+      close-packed where it meets hcp or the liquid (on the suite's slabs, 903 of the 953 bcc
+      atoms whose shell reaches into the hcp slab were named fcc or hcp, though none of
+      their shells votes fcc or hcp; with the bcc votes counted, 182).  Only votes count, so
+      a crystal whose shells cannot vote (30 % vacancies) keeps its names.
 
     Examples
     --------
@@ -142,7 +149,7 @@ def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=
     ...                 support=0, shells=[shell], inherit=True)[0].tolist()
     [0, 2, 1, 1, 1]
     """
-    from descriptors.cna import FCC, HCP
+    from descriptors.cna import BCC, FCC, HCP
 
     names = list(names)
     missing = [n for n in _STACKING if n not in names]
@@ -191,11 +198,15 @@ def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=
                 votes_fcc, votes_hcp = pick & (vote == FCC), pick & (vote == HCP)
                 n_fcc = np.bincount(rows, weights=votes_fcc[indices], minlength=len(lab))
                 n_hcp = np.bincount(rows, weights=votes_hcp[indices], minlength=len(lab))
+                votes_bcc = (lab == bcc) & (vote == BCC)
+                n_bcc = np.bincount(rows, weights=votes_bcc[indices], minlength=len(lab))
         lab[pick & (vote == FCC)] = fcc
         lab[pick & (vote == HCP)] = hcp
         if n_fcc is not None:
-            lab[abstain & (n_fcc > n_hcp)] = fcc
-            lab[abstain & (n_hcp > n_fcc)] = hcp
+            lab[abstain & (n_fcc > np.maximum(n_hcp, n_bcc))] = fcc
+            lab[abstain & (n_hcp > np.maximum(n_fcc, n_bcc))] = hcp
+            if bcc >= 0:
+                lab[abstain & (n_bcc > np.maximum(n_fcc, n_hcp))] = bcc
         if drop.any():
             lab[drop] = names.index("liquid")
         out.append(lab)
