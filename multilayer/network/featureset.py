@@ -65,8 +65,8 @@ class FrameFeatures:
     every run reports beside its labels; ``ql_local`` is each atom's own (not averaged) q_l of
     the Steinhardt set's ``l`` (float32), from the same harmonics, which tells the crystal
     type of a crystal-like atom (:func:`multilayer.network.stacking.crystal_type_model`);
-    ``stacking`` is each atom's fcc / hcp vote from the common neighbours of its first-shell
-    bonds (:func:`descriptors.cna.stacking`, int8); ``shell`` the first-shell neighbour list
+    ``stacking`` is each atom's fcc / hcp / bcc vote from the common neighbours of its
+    first-shell bonds (:func:`descriptors.cna.stacking` with ``bcc=True``, int8); ``shell`` the first-shell neighbour list
     these came from (stored as its CSR ``shell_offsets`` and ``shell_indices``, so that the
     nuclei need not search again: :meth:`descriptors.NeighborList.from_indices`).
     """
