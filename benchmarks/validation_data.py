@@ -81,6 +81,8 @@ NUCLEATION_SEEDS = (1, 2)
 # data they were not tuned on (--held-out; built into the cache's held_out/ folder)
 HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5))   # the third: stop 28
 HELD_OUT_MAX_TIME = 120.0
+#: held-out slabs (stop 30): the same phases side by side at another temperature and seed
+HELD_OUT_SLABS = ((0.5, 22),)
 CRYSTAL_TEMPS = (0.1, 0.4, 0.7)          # fcc and hcp
 BCC_TEMPS = (0.1, 0.4, 0.7)             # tethered (LJ bcc transforms otherwise)
 BCC_TETHER = 30.0                        # epsilon / sigma^2 (see descriptors.md.lj_phase_frames)
@@ -141,13 +143,17 @@ def _fmt(x: float) -> str:
 
 def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
     """The datasets in build order: name, kind and the parameters of each; ``held_out``: the
-    nucleation runs of :data:`HELD_OUT` instead (same protocol, new state points)."""
+    nucleation runs of :data:`HELD_OUT` and the slabs of :data:`HELD_OUT_SLABS` instead (same
+    protocols, new state points and seeds)."""
     cfg = SETTINGS["quick" if quick else "full"]
     if held_out:
         return [{"name": f"nucleation_T{_fmt(T)}_P{_fmt(P)}_s{seed}", "kind": "nucleation",
                  "temperature": T, "pressure": P, "seed": seed,
                  "params": dict(cfg["nucleation"], max_time=HELD_OUT_MAX_TIME)}
-                for T, P, seed in HELD_OUT]
+                for T, P, seed in HELD_OUT] + [
+                {"name": f"slabs_T{_fmt(T)}_s{seed}", "kind": "slabs", "phases": list(PHASE_NAMES),
+                 "seed": seed, "params": dict(cfg["slabs"], temperature=T)}
+                for T, seed in HELD_OUT_SLABS]
     jobs = []
     for i, seed in enumerate(cfg["seeds"]):        # one seed at every point first
         for T, P in NUCLEATION_POINTS:
