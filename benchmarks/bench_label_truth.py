@@ -8,7 +8,8 @@ energy at fixed box and identify the structure on the quenched positions.
 
 For every nucleation run of the validation suite (``validation_data.py``) this script
 
-1. quenches the frames with LAMMPS (the suite's potential: ``units lj``, ``lj/cut 2.5``; the
+1. quenches the frames with LAMMPS (the run's potential: ``units lj``, ``lj/cut 2.5``, or
+   for a metal run its EAM potential in ``units metal``, :func:`quench_settings`; the
    frame's box, triclinic if it is one, fixed; atoms created at the frame's positions;
    ``min_style fire``, ``minimize 0 1e-8 1000 10000``; one OpenMP thread by default) and runs
    PTM on the quenched positions with the suite's settings
@@ -77,11 +78,26 @@ QUENCH = {"min_style": "fire", "timestep": 0.005, "etol": 0.0, "ftol": 1e-8, "ma
 ONSET_ATOMS = 20
 
 
+def quench_settings(ds) -> dict:
+    """The quench of a dataset: :data:`QUENCH` for the LJ runs; for a metal run (its manifest
+    names ``metal``, :data:`descriptors.md.EAM_METALS`) the same FIRE minimisation with the
+    run's EAM potential in ``units metal`` (FIRE timestep 1 fs)."""
+    metal = ds.meta.get("metal")
+    if not metal:
+        return QUENCH
+    from descriptors.md import EAM_METALS
+
+    pot, element = EAM_METALS[metal][:2]
+    return dict(QUENCH, metal=metal, pair=f"eam/alloy {pot} {element}", pair_modify=None,
+                timestep=0.001)
+
+
 # --------------------------------------------------------------------------- #
 # quenching
 # --------------------------------------------------------------------------- #
 def quench_frame(frame, *, n_threads: int = 1, settings=QUENCH):
-    """Minimise the LJ energy of ``frame`` at fixed box with LAMMPS.
+    """Minimise the energy of ``frame`` at fixed box with LAMMPS (LJ, or the EAM metal that
+    ``settings["metal"]`` names, see :func:`quench_settings`).
 
     Returns the quenched frame (same box, ids and order) and a dict of the quench
     (potential energies per atom before and after -- of the shifted potential --, iterations,
@@ -106,9 +122,10 @@ def quench_frame(frame, *, n_threads: int = 1, settings=QUENCH):
     else:
         region = f"region box block {bounds}"
     pbc = " ".join("p" if p else "f" for p in box.pbc)
+    metal = settings.get("metal")
     with lammps_session(n_threads) as lmp:
         lmp.commands_string(f"""
-            units lj
+            units {"metal" if metal else "lj"}
             atom_style atomic
             atom_modify map array
             boundary {pbc}
@@ -119,14 +136,28 @@ def quench_frame(frame, *, n_threads: int = 1, settings=QUENCH):
         created = lmp.create_atoms(n, ids.tolist(), [1] * n, pos.ravel().tolist())
         if created != n:
             raise RuntimeError(f"LAMMPS created {created} of {n} atoms")
-        lmp.commands_string(f"""
-            mass 1 1.0
-            pair_style lj/cut {LJ_CUTOFF}
-            pair_coeff 1 1 1.0 1.0 {LJ_CUTOFF}
-            pair_modify {settings['pair_modify']}
-            neighbor 0.3 bin
+        if metal:
+            from descriptors.lammps_engine import potential_file
+            from descriptors.md import EAM_METALS
+
+            pot, element, _, mass, _ = EAM_METALS[metal]
+            potential = f"""
+                mass 1 {mass}
+                pair_style eam/alloy
+                pair_coeff * * {potential_file(pot)} {element}
+                neighbor 1.0 bin"""
+        else:
+            potential = f"""
+                mass 1 1.0
+                pair_style lj/cut {LJ_CUTOFF}
+                pair_coeff 1 1 1.0 1.0 {LJ_CUTOFF}
+                pair_modify {settings['pair_modify']}
+                neighbor 0.3 bin"""
+        lmp.commands_string(potential)
+        lmp.commands_string("""
             neigh_modify every 1 delay 0 check yes
             thermo_style custom step pe fnorm fmax
+            thermo_modify norm yes
             thermo 0
             run 0 post no
         """)
@@ -171,7 +202,8 @@ def inherent_ptm(ds, frames, cache: Path, *, n_threads: int = 1, progress=True):
 
     path = inherent_path(ds, cache)
     arrays: dict[str, np.ndarray] = {}
-    key = json.dumps(QUENCH, sort_keys=True)
+    settings = quench_settings(ds)
+    key = json.dumps(settings, sort_keys=True)
     if path.exists():
         with np.load(path) as z:
             arrays = {k: z[k] for k in z.files}
@@ -189,7 +221,7 @@ def inherent_ptm(ds, frames, cache: Path, *, n_threads: int = 1, progress=True):
             if not np.array_equal(fr.ids, ds.ids(f)):
                 raise ValueError(f"{ds.name} frame {f}: atom order differs from the labels'")
             t0 = time.perf_counter()
-            q, info = quench_frame(fr, n_threads=n_threads)
+            q, info = quench_frame(fr, n_threads=n_threads, settings=settings)
             t1 = time.perf_counter()
             types = ptm_types(q, rmsd_cutoff=QUENCH["ptm_rmsd_cutoff"])
             t2 = time.perf_counter()

