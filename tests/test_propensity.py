@@ -205,7 +205,7 @@ def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
 
     traj, cfg, out = _slab_run(tmp_path, slab)
     assert main(["propensity", str(traj), "--horizon", "2", "--out", str(out), "--config",
-                 str(cfg), "--quiet", "--model", "logistic"]) == 0
+                 str(cfg), "--quiet", "--model", "logistic", "--target", "crystal_like"]) == 0
     assert "horizon 2: ROC-AUC" in capsys.readouterr().out
     tab = pd.read_parquet(out / "propensity.parquet")
     labels = pd.read_parquet(out / "labels.parquet")
@@ -213,11 +213,41 @@ def test_cli_runs_analyze_and_writes_outputs(tmp_path, slab, capsys):
     not_crystal = labels[~labels["crystal_like"] & (labels["frame"] < 8)]
     assert len(tab) == len(not_crystal)
     info = json.loads((out / "propensity.json").read_text())
+    assert info["target"] == "crystal_like"
     assert set(info["roc_auc"]) == {"2"} and info["importances"]["2"]
     assert "nbr:q6" in info["importances"]["2"] and "q6" in info["feature_names"]
     assert main(["propensity", str(traj), "--horizon", "0", "--out", str(out), "--config",
                  str(cfg), "--quiet"]) == 2
     assert "horizon" in capsys.readouterr().err
+
+
+def test_default_target_is_the_crystalline_core(tmp_path):
+    """On the bundled LJ run: a row for every atom outside the crystalline core (the
+    crystal-like atoms on a nucleus's surface included), the targets are core membership H
+    frames later, and some atoms enter the core; a run without the core refuses the
+    default with a message naming ``--target crystal_like``."""
+    from descriptors import demo_trajectory_path
+    from multilayer.app.propensity import propensity
+
+    cfg = {"mapper": {"enabled": False}, "output": {"figures": False, "report": False,
+                                                    "trajectory": "none"}}
+    out = tmp_path / "run"
+    res = propensity(demo_trajectory_path(), out, horizon=3, frames=slice(20, 50, 3),
+                     config=cfg, model="logistic")        # H = 3 input frames: the next one
+    labels = pd.read_parquet(out / "labels.parquet")
+    frames = sorted(labels["frame"].unique())
+    early = labels[labels["frame"].isin(frames[:-1])]
+    assert len(res.table) == int((~early["core"]).sum())
+    assert (early["core"] <= early["crystal_like"]).all()
+    assert int((early["crystal_like"] & ~early["core"]).sum()) > 0   # halo atoms have rows
+    assert 0 < res.positive_rate[3] < 0.5 and res.roc_auc[3] > 0.5
+    assert json.loads((out / "propensity.json").read_text())["target"] == "core"
+    no_core = {**cfg, "tracking": {"core_tolerance": 12}}
+    with pytest.raises(ValueError, match="--target crystal_like"):
+        propensity(demo_trajectory_path(), tmp_path / "run2", horizon=3,
+                   frames=slice(20, 50, 3), config=no_core, model="logistic")
+    with pytest.raises(ValueError, match="target must be one of"):
+        propensity(demo_trajectory_path(), out, horizon=3, target="nucleus")
 
 
 def test_recent_past_inputs_equal_a_slow_reference():

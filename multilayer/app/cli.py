@@ -93,7 +93,8 @@ def _cmd_propensity(args) -> int:
 
     res = propensity(args.trajectory, args.out, horizon=args.horizon, config=args.config,
                      frames=_frames(args.frames), n_blocks=args.blocks, model=args.model, seed=args.seed,
-                     past=args.past, progress=not args.quiet, force=args.force)
+                     past=args.past, progress=not args.quiet, force=args.force,
+                     target=args.target)
     for h, auc in res.roc_auc.items():
         top = ", ".join(list(res.importances.get(h, {}))[:3])
         print(f"horizon {h}: ROC-AUC {'n/a' if auc is None else f'{auc:.3f}'} "
@@ -123,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="run analyze on the bundled Lennard-Jones nucleation trajectory")
     _add_run_options(p, trajectory=False)
     p.set_defaults(func=_cmd_demo)
-    p = sub.add_parser("propensity", help="P(crystal-like H frames later) for atoms not crystal-like "
-                       "now, trained out of fold on the run's own labels (runs/reuses analyze)")
+    p = sub.add_parser("propensity", help="P(crystal H frames later) for atoms not crystal now, "
+                       "trained out of fold on the run's own labels (runs/reuses analyze)")
     p.add_argument("trajectory", help="LAMMPS dump (plain or .gz) or any file ase.io reads")
     p.add_argument("--horizon", type=int, nargs="+", required=True, metavar="H",
                    help="frames ahead (one or more)")
@@ -136,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also use each atom's average inputs over its last W frames and how "
                         "often it was crystal-like in them (1: the present frame only)")
     p.add_argument("--model", choices=["hgb", "logistic"], default="hgb")
+    p.add_argument("--target", choices=["core", "crystal_like"], default="core",
+                   help="crystal means: in the crystalline core of the crystal-like atoms (their "
+                        "own first shell is a crystal's; default), or crystal-like")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true",
