@@ -63,3 +63,21 @@ def test_nucleus_mfpt_and_slab_render(tmp_path):
         a.figure.savefig(tmp_path / f"fig{k}.png")
     with pytest.raises(ValueError, match="labels.shape"):
         plot_slab(frame, labels[:-1])
+
+
+def test_core_onset_is_drawn_with_its_own_threshold():
+    """The core's onset comes from the core's own threshold (its liquid frames are smaller):
+    the figure draws that threshold beside the nuclei's, and only when they differ."""
+    largest = np.array([20, 22, 18, 25, 40, 90, 200, 400])
+    core = np.array([0, 1, 0, 3, 8, 30, 90, 200])
+    onset, core_onset = nucleation_onset(largest), nucleation_onset(core)
+    assert core_onset.threshold != onset.threshold
+    ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=core_onset)
+    labels = [ln.get_label() for ln in ax.lines]
+    assert f"core threshold {core_onset.threshold:g}" in labels
+    assert f"threshold {onset.threshold:g}" in labels
+    plt.close(ax.figure)
+    same = nucleation_onset(core, onset.threshold)
+    ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=same)
+    assert not any(lab.startswith("core threshold") for lab in (ln.get_label() for ln in ax.lines))
+    plt.close(ax.figure)

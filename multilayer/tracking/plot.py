@@ -165,7 +165,8 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     times : array of shape (n_frames,), optional (default: frame index)
     core : array of shape (n_frames,), optional
         Largest nucleus of the crystalline core (:func:`multilayer.tracking.crystalline_core`),
-        drawn beside it on a symmetric-log scale; ``core_onset`` (int or Onset) marks its onset.
+        drawn beside it on a symmetric-log scale; ``core_onset`` (int or Onset) marks its onset
+        (an Onset's own threshold is drawn too, where it differs from the nuclei's).
 
     Examples
     --------
@@ -189,7 +190,13 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     if core is not None:
         ax.plot(x, np.asarray(core, dtype=np.float64), "-s", ms=3, color="C1",
                 label="its crystalline core")
+        core_threshold = getattr(core_onset, "threshold", None)
         core_onset = getattr(core_onset, "frame", core_onset)
+        if core_threshold is not None and core_threshold != threshold:
+            # the core's onset has its own threshold (from the core's liquid frames): draw it,
+            # or a reader takes the onset against the nuclei's line
+            ax.axhline(core_threshold, color="C1", ls=":",
+                       label=f"core threshold {core_threshold:g}")
         if core_onset is not None:
             ax.axvline(x[core_onset], color="C1", ls="--", label=f"core onset (frame {core_onset})")
         ax.set_yscale("symlog", linthresh=10)
