@@ -1,7 +1,9 @@
 """Crystallization propensity: for atoms not crystal-like at frame t, P(crystal-like at t + H).
 
-The run teaches itself: targets are crystopo's own ``crystal_like`` labels H frames
-later; inputs are present-frame descriptors of the atom, their mean over its
+The run teaches itself: targets are crystopo's own labels H frames later (the mask
+passed as ``crystal_like``: ``crystopo propensity`` passes the crystalline core of the
+crystal-like atoms by default, see :data:`multilayer.app.propensity.TARGETS`); inputs are
+present-frame descriptors of the atom, their mean over its
 neighbours, the distance to the nearest crystal-like atom, the crystal-like
 fraction of its neighbours and its coordination number.  A seeded
 :class:`~sklearn.ensemble.HistGradientBoostingClassifier` (or a logistic model)
