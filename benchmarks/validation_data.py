@@ -86,7 +86,7 @@ HELD_OUT_SLABS = ((0.5, 22),)
 #: held-out runs of a real metal (stop 31): (metal of descriptors.md.EAM_METALS, T in K,
 #: P in bar, seed), the nucleation protocol in LAMMPS metal units -- another material than
 #: the LJ model every default was chosen on
-HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8))
+HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8), ("Cu", 850.0, 0.0, 9))
 METAL_NUCLEATION = dict(n_cells=16, n_frames=80, sample_interval=0.5, melt_time=10.0,
                         equilibration_time=10.0, quench_time=10.0, max_time=300.0,
                         target_solid_fraction=0.5, precision=4)
