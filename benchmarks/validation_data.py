@@ -28,6 +28,12 @@ Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`
    of about 600 atoms (:func:`descriptors.md.lj_nucleus_in_liquid`), 10 frames; truth:
    in the seed.
 
+``--held-out`` builds, into ``held_out/``, runs made after the defaults were chosen: LJ
+nucleation at new state points and seeds (:data:`HELD_OUT`), slabs at another temperature
+(:data:`HELD_OUT_SLABS`) and a real metal, Mishin's EAM copper
+(``nucleation_Cu_T<K>_s<seed>``, :func:`descriptors.md.run_eam_nucleation`, LAMMPS metal
+units, 16,384 atoms, 80 frames; :data:`HELD_OUT_METAL`).
+
 For every frame of every dataset OVITO's polyhedral template matching (fcc, hcp, bcc and
 ico templates, RMSD cutoff 0.1) is stored in ``<name>/labels.npz`` (keys ``ptm_0000``,
 ``truth_0000`` where known, ``ids_0000``; arrays in atom-id order; ``ptm_names`` and
