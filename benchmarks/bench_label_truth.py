@@ -137,15 +137,9 @@ def quench_frame(frame, *, n_threads: int = 1, settings=QUENCH):
         if created != n:
             raise RuntimeError(f"LAMMPS created {created} of {n} atoms")
         if metal:
-            from descriptors.lammps_engine import potential_file
-            from descriptors.md import EAM_METALS
+            from descriptors.md import eam_potential
 
-            pot, element, _, mass, _ = EAM_METALS[metal]
-            potential = f"""
-                mass 1 {mass}
-                pair_style eam/alloy
-                pair_coeff * * {potential_file(pot)} {element}
-                neighbor 1.0 bin"""
+            potential = eam_potential(metal) + "neighbor 1.0 bin\n"
         else:
             potential = f"""
                 mass 1 1.0

@@ -63,7 +63,7 @@ from .md_phases import lj_phase_frames, lj_setup, replicate_and_decorrelate
 from .md_validation import SLAB_PHASES, lj_nucleus_in_liquid, lj_slab_frames
 
 __all__ = ["load_lammps", "lammps_available", "run_lj_nucleation", "run_eam_nucleation",
-           "EAM_METALS", "lj_phase_frames",
+           "EAM_METALS", "eam_potential", "lj_phase_frames",
            "replicate_and_decorrelate", "lj_slab_frames", "lj_nucleus_in_liquid", "SLAB_PHASES",
            "DEMO_FILENAME"]
 
@@ -204,15 +204,16 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
     PosixPath('nuc.dump.gz')
     """
     seed = check_seed(seed)
-    T0, T1, Tq, P = melt_temperature, liquid_temperature, temperature, pressure
 
     def setup(lmp):
         lj_setup(lmp, lattice="fcc", density=0.9, cells=(n_cells,) * 3)
         logger.info("LJ nucleation: %d atoms, T*=%g, P*=%g, seed %d", int(lmp.get_natoms()),
                     temperature, pressure, seed)
 
-    return _nucleation(path, setup, seed=seed, n_frames=n_frames, temperatures=(T0, T1, Tq),
-                       pressure=P, times=(melt_time, equilibration_time, quench_time, max_time),
+    return _nucleation(path, setup, seed=seed, n_frames=n_frames,
+                       temperatures=(melt_temperature, liquid_temperature, temperature),
+                       pressure=pressure,
+                       times=(melt_time, equilibration_time, quench_time, max_time),
                        sample_interval=sample_interval, targets=(target_solid_fraction,
                                                                  onset_solid_fraction),
                        liquid_share=liquid_share, timestep=timestep, damping=(tdamp, pdamp),
@@ -227,6 +228,29 @@ EAM_METALS = {
     # Mishin et al., Phys. Rev. B 63, 224106 (2001); T_m about 1,327 K
     "Cu": ("Cu_mishin1.eam.alloy", "Cu", 3.615, 63.546, 3.1),
 }
+
+
+def eam_potential(metal: str) -> str:
+    """LAMMPS commands (``mass``, ``pair_style``, ``pair_coeff``) for one atom type of an
+    :data:`EAM_METALS` metal, its potential file found by
+    :func:`~descriptors.lammps_engine.potential_file`; after ``create_box``, in ``units
+    metal``.  Shared by :func:`run_eam_nucleation` and whatever else must use the run's
+    potential (the validation suite's quench of its frames).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``metal``.
+    FileNotFoundError
+        If the potential file is not found.
+    """
+    from .lammps_engine import potential_file
+
+    if metal not in EAM_METALS:
+        raise ValueError(f"metal must be one of {sorted(EAM_METALS)}, got {metal!r}")
+    pot, element, _, mass, _ = EAM_METALS[metal]
+    return (f"mass 1 {mass}\npair_style eam/alloy\n"
+            f"pair_coeff * * {potential_file(pot)} {element}\n")
 
 
 #: lattice constant of the starting fcc box over the crystal's: the melt (NVT) starts at
@@ -284,13 +308,9 @@ def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int 
     >>> run_eam_nucleation("cu.dump.gz", n_cells=8, n_frames=20)  # doctest: +SKIP
     PosixPath('cu.dump.gz')
     """
-    from .lammps_engine import potential_file
-
-    if metal not in EAM_METALS:
-        raise ValueError(f"metal must be one of {sorted(EAM_METALS)}, got {metal!r}")
+    potential = eam_potential(metal)        # checks the metal and finds its file
     seed = check_seed(seed)
-    pot, element, a, mass, cutoff = EAM_METALS[metal]
-    pot = potential_file(pot)
+    a, cutoff = EAM_METALS[metal][2], EAM_METALS[metal][4]
     n = int(n_cells)
     if n < 1:
         raise ValueError(f"n_cells must be >= 1, got {n_cells}")
@@ -304,9 +324,9 @@ def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int 
             region box block 0 {n} 0 {n} 0 {n}
             create_box 1 box
             create_atoms 1 box
-            mass 1 {mass}
-            pair_style eam/alloy
-            pair_coeff * * {pot} {element}
+        """)
+        lmp.commands_string(potential)
+        lmp.commands_string("""
             neighbor 1.0 bin
             neigh_modify every 1 delay 0 check yes
             thermo 0

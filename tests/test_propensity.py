@@ -240,12 +240,17 @@ def test_default_target_is_the_crystalline_core(tmp_path):
     assert len(res.table) == int((~early["core"]).sum())
     assert (early["core"] <= early["crystal_like"]).all()
     assert int((early["crystal_like"] & ~early["core"]).sum()) > 0   # halo atoms have rows
+    # each row's target is the atom's core membership in the next selected frame
+    core = labels.set_index(["frame", "id"])["core"]
+    nxt = core.reindex(list(zip(res.table["frame"] + 3, res.table["id"]))).to_numpy(bool)
+    assert np.array_equal(res.table["target"].to_numpy(bool), nxt)
     assert 0 < res.positive_rate[3] < 0.5 and res.roc_auc[3] > 0.5
     assert json.loads((out / "propensity.json").read_text())["target"] == "core"
     no_core = {**cfg, "tracking": {"core_tolerance": 12}}
     with pytest.raises(ValueError, match="--target crystal_like"):
         propensity(demo_trajectory_path(), tmp_path / "run2", horizon=3,
                    frames=slice(20, 50, 3), config=no_core, model="logistic")
+    assert not (tmp_path / "run2").exists()          # refused before the analysis
     with pytest.raises(ValueError, match="target must be one of"):
         propensity(demo_trajectory_path(), out, horizon=3, target="nucleus")
 
