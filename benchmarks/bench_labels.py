@@ -348,6 +348,8 @@ def main(argv=None) -> int:
     ap.add_argument("--feature-sets", default="neighbors_map,persistence,steinhardt",
                     help="sets computed (and cached)")
     ap.add_argument("--resolution", type=float, default=STRUCTURE_DEFAULTS["resolution"])
+    ap.add_argument("--assign", choices=("harmonic", "leiden"), default=STRUCTURE_DEFAULTS["assign"],
+                    help="microstates to structures: harmonic (default) or Leiden's partition")
     ap.add_argument("--flow-weight", type=float, default=STRUCTURE_DEFAULTS["flow_weight"])
     ap.add_argument("--n-microstates", type=int, default=STRUCTURE_DEFAULTS["n_microstates"],
                     help="anchored: [labels] n_microstates (codebook size)")
@@ -410,7 +412,7 @@ def main(argv=None) -> int:
         for meth in methods:
             t0 = time.perf_counter()
             if meth == "anchored":
-                names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution,
+                names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution, assign=args.assign,
                                                flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                                n_seeds=args.seeds)
                 names = stack(names, frames)
@@ -426,14 +428,14 @@ def main(argv=None) -> int:
             res.update(score(ds, frames, names, ptm, truth, iface))
             if meth == "anchored" and not args.no_stability:
                 half = frames[len(frames) // 2:]
-                names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution,
+                names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution, assign=args.assign,
                                              flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                              n_seeds=args.seeds)
                 a = np.concatenate(names[len(frames) // 2:])
                 b = np.concatenate(stack(names_h, half))
                 res["range"] = float(np.mean(a == b))
                 names_s, _ = method_anchored(feats, fs, frames, sets, seed=1,
-                                             resolution=args.resolution,
+                                             resolution=args.resolution, assign=args.assign,
                                              flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                              n_seeds=args.seeds)
                 res["seed"] = float(np.mean(np.concatenate(names)

@@ -44,6 +44,7 @@ def test_frames_option():
     ({"neighbors_map": {"size": 8, "block": 16}}, "block"),
     ({"labels": {"reference_vacancies": [0.0, 0.9]}}, "reference_vacancies"),
     ({"labels": {"crystal_types": "ptm"}}, "crystal_types"),
+    ({"labels": {"assign": "cut"}}, "harmonic"),
     ({"labels": {"cna_support": -1}}, "cna_support"),
     ({"labels": {"cna_support": 13}}, "cna_support"),
     ({"labels": {"cna_support": True}}, "cna_support"),

@@ -10,6 +10,7 @@ from multilayer.network.structures import (
     LABEL_LOCAL_STEINHARDT,
     REFERENCE_SPACINGS,
     STRUCTURE_NAMES,
+    anchor_probabilities,
     consensus_names,
     describe_references,
     fit_structures,
@@ -386,3 +387,90 @@ def test_lammps_phases_one_structure_each_named_right(md_phases):
     # the labels of the last frames alone (bcc, liquid) keep their names
     m2, l2 = fit_structures(feats[4:], [f.ids for f in frames[4:]], refs, feature_sets=SETS)
     assert np.mean(np.concatenate(names[4:]) == np.concatenate(_names(m2, l2))) >= 0.95
+
+
+# -- the harmonic assignment of microstates to anchors -------------------------------------
+def test_anchor_probabilities_on_a_path_are_the_gamblers_ruin():
+    """A walk on a path of n free nodes between anchors A (left) and B (right), unit
+    weights: from node i (1-based from A) it reaches A first with probability 1 - i/(n+1)."""
+    n = 7
+    w = np.zeros((n + 2, n + 2))
+    chain = [n] + list(range(n)) + [n + 1]          # A, 0..n-1, B
+    for a, b in zip(chain[:-1], chain[1:]):
+        w[a, b] = w[b, a] = 1.0
+    p = anchor_probabilities(w, n)
+    i = np.arange(1, n + 1)
+    np.testing.assert_allclose(p[:, 0], 1 - i / (n + 1), atol=1e-12)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_anchor_probabilities_agree_with_the_absorbing_chain_and_monte_carlo():
+    """A random weighted graph with three anchors: the probabilities equal the absorbing
+    Markov chain's B = (I - Q)^-1 R (Kemeny & Snell), a 20,000-walk simulation within its
+    error, and do not move when the free nodes are permuted or the weights scaled."""
+    rng = np.random.default_rng(0)
+    n_free, n_anchor = 12, 3
+    n = n_free + n_anchor
+    w = rng.random((n, n)) * (rng.random((n, n)) < 0.4)
+    w = np.triu(w, 1)
+    w = w + w.T
+    w[n_free:, n_free:] = 0.0                                  # anchors absorb
+    w[np.arange(n_free), n_free + np.arange(n_free) % n_anchor] += 0.05   # all reach one
+    w[n_free + np.arange(n_free) % n_anchor, np.arange(n_free)] += 0.05
+    p = anchor_probabilities(w, n_free)
+    t = w[:n_free] / w[:n_free].sum(axis=1, keepdims=True)      # transitions of free nodes
+    q, r = t[:, :n_free], t[:, n_free:]
+    np.testing.assert_allclose(p, np.linalg.solve(np.eye(n_free) - q, r), atol=1e-10)
+    hits = np.zeros((n_free, n_anchor))
+    walks = 20_000
+    cum = np.cumsum(t, axis=1)
+    for start in range(n_free):
+        node = np.full(walks, start)
+        alive = np.ones(walks, bool)
+        while alive.any():
+            u = rng.random(alive.sum())
+            node[alive] = (cum[node[alive]] < u[:, None]).sum(axis=1)
+            alive &= node < n_free
+        hits[start] = np.bincount(node - n_free, minlength=n_anchor) / walks
+    assert np.abs(hits - p).max() < 5 * np.sqrt(0.25 / walks)
+    perm = rng.permutation(n_free)
+    order = np.concatenate([perm, np.arange(n_free, n)])
+    np.testing.assert_allclose(anchor_probabilities(w[np.ix_(order, order)] * 3.7, n_free),
+                               p[perm], atol=1e-10)
+
+
+def test_anchor_probabilities_are_nan_where_no_anchor_is_reached():
+    w = np.zeros((5, 5))
+    for a, b in [(0, 1), (1, 3), (2, 4)]:     # free 0-1 reach anchor 3; free 2 reaches 4
+        w[a, b] = w[b, a] = 1.0
+    w[2, 4] = w[4, 2] = 0.0                   # ... not any more: 2 is an island
+    p = anchor_probabilities(w, 3)
+    np.testing.assert_allclose(p[:2], [[1.0, 0.0], [1.0, 0.0]])
+    assert np.isnan(p[2]).all()
+    with pytest.raises(ValueError, match="square"):
+        anchor_probabilities(np.zeros((3, 4)), 2)
+
+
+def test_harmonic_and_leiden_agree_on_separate_phases_and_harmonic_keeps_probabilities(phases):
+    """Where the structures are far apart (one phase per frame) both assignments give the
+    same labels; the harmonic model keeps each microstate's anchor probabilities, and the
+    same seed gives the same labels."""
+    frames, truth, fs, feats, refs = phases
+    ids = [f.ids for f in frames]
+    mh, lh = fit_structures(feats, ids, refs, feature_sets=SETS, assign="harmonic")
+    ml, ll = fit_structures(feats, ids, refs, feature_sets=SETS, assign="leiden")
+    a, b = np.concatenate(_names(mh, lh)), np.concatenate(_names(ml, ll))
+    assert np.mean(a == b) >= 0.99
+    assert ml.anchor_probability is None
+    pr = mh.anchor_probability
+    assert pr.shape == (len(mh.codebook), len(mh.kinds))
+    np.testing.assert_allclose(pr.sum(axis=1), 1.0, atol=1e-9)
+    # every microstate of an anchored structure went to its most probable anchor
+    kind_of = np.array(mh.kinds)[pr.argmax(axis=1)]
+    named = np.array(mh.names)[mh.microstate_label]
+    assert (kind_of == named).all()
+    _, lh2 = fit_structures(feats, ids, refs, feature_sets=SETS, assign="harmonic")
+    for x, y in zip(lh, lh2):
+        np.testing.assert_array_equal(x, y)
+    with pytest.raises(ValueError, match="assign"):
+        fit_structures(feats, ids, refs, feature_sets=SETS, assign="cut")

@@ -105,6 +105,7 @@ _CHOICES = {
     ("output", "ptm"): ("auto", "on", "off"),
     ("labels", "method"): ("anchored", "multislice"),
     ("labels", "crystal_types"): ("cna", "cna-strict", "local", "communities"),
+    ("labels", "assign"): ("harmonic", "leiden"),
 }
 _POSITIVE = {("neighbors", "shell_factor"), ("persistence", "shell_factor"), ("neighbors_map", "gamma"),
              ("neighbors_map", "beta"), ("mapper", "n_intervals"), ("soap", "r_cut"),
