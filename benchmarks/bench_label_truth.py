@@ -85,11 +85,10 @@ def quench_settings(ds) -> dict:
     metal = ds.meta.get("metal")
     if not metal:
         return QUENCH
-    from descriptors.md import EAM_METALS
+    from descriptors.md import eam_potential
 
-    pot, element = EAM_METALS[metal][:2]
-    return dict(QUENCH, metal=metal, pair=f"eam/alloy {pot} {element}", pair_modify=None,
-                timestep=0.001)
+    pair = eam_potential(metal).splitlines()[1].removeprefix("pair_style ")
+    return dict(QUENCH, metal=metal, pair=pair, pair_modify=None, timestep=0.001)
 
 
 # --------------------------------------------------------------------------- #

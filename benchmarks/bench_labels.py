@@ -17,6 +17,7 @@ Per dataset and method it prints:
   fraction where both agree;
 * ``range``: agreement of the labels of the last half of the frames between an analysis of
   all frames and one of the last half only; ``seed``: between seeds 0 and 1;
+* ``types``: the same among atoms both call fcc, hcp or bcc (PTM's type against the name);
 * ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, the same
   for the nuclei of its crystalline core (``onset_core``, analyze's ``[tracking]
   core_tolerance``) and PTM's; ``onset_rule``: the three by analyze's own rule
@@ -293,6 +294,10 @@ def score(ds, frames, names, ptm, truth=None, iface=None):
         m = np.isin(pp, [1, 2]) & np.isin(nn, ["fcc", "hcp"])
         if m.sum():
             out["fcc/hcp"] = float(np.mean(np.where(pp[m] == 1, "fcc", "hcp") == nn[m]))
+        # fcc, hcp and bcc: the same type among the atoms both call crystalline
+        m = np.isin(pp, [1, 2, 3]) & np.isin(nn, ["fcc", "hcp", "bcc"])
+        if m.sum():
+            out["types"] = float(np.mean(np.array(["", "fcc", "hcp", "bcc"])[pp[m]] == nn[m]))
     return out
 
 

@@ -63,7 +63,7 @@ from .md_phases import lj_phase_frames, lj_setup, replicate_and_decorrelate
 from .md_validation import SLAB_PHASES, lj_nucleus_in_liquid, lj_slab_frames
 
 __all__ = ["load_lammps", "lammps_available", "run_lj_nucleation", "run_eam_nucleation",
-           "EAM_METALS", "eam_potential", "lj_phase_frames",
+           "EAM_METALS", "EAM_MELT", "eam_potential", "lj_phase_frames",
            "replicate_and_decorrelate", "lj_slab_frames", "lj_nucleus_in_liquid", "SLAB_PHASES",
            "DEMO_FILENAME"]
 
@@ -222,12 +222,21 @@ def run_lj_nucleation(path, *, n_cells: int = 10, seed: int = 2024, n_frames: in
 
 
 #: LAMMPS ``units metal`` set-ups of :func:`run_eam_nucleation`: potential file (looked up as
-#: :func:`descriptors.lammps_engine.potential_file` does), element, fcc lattice constant (A),
-#: mass (g/mol), first minimum of the liquid's g(r) (A, the ten Wolde neighbour cutoff)
+#: :func:`descriptors.lammps_engine.potential_file` does; ``.eam.alloy`` -> pair_style
+#: eam/alloy, ``.eam.fs`` -> eam/fs), element, lattice constant (A) of an fcc crystal of the
+#: metal's volume per atom (the run melts it first, so a bcc metal starts from the fcc cell of
+#: its own atomic volume), mass (g/mol), first minimum of the liquid's g(r) (A, the ten Wolde
+#: neighbour cutoff)
 EAM_METALS = {
     # Mishin et al., Phys. Rev. B 63, 224106 (2001); T_m about 1,327 K
     "Cu": ("Cu_mishin1.eam.alloy", "Cu", 3.615, 63.546, 3.1),
+    # Mendelev et al., Philos. Mag. 83, 3977 (2003): bcc iron, a = 2.855 A (11.64 A^3 per
+    # atom: the fcc cell of that volume is 3.597 A); T_m about 1,772 K
+    "Fe": ("Fe_mm.eam.fs", "Fe", 3.597, 55.845, 3.3),
 }
+#: melt and hot-liquid temperatures (K) of each metal's run, about 1.5 and 1.2 T_m
+EAM_MELT = {"Cu": (2000.0, 1600.0), "Fe": (2700.0, 2150.0)}
+_EAM_STYLES = {".eam.alloy": "eam/alloy", ".eam.fs": "eam/fs"}
 
 
 def eam_potential(metal: str) -> str:
@@ -249,7 +258,8 @@ def eam_potential(metal: str) -> str:
     if metal not in EAM_METALS:
         raise ValueError(f"metal must be one of {sorted(EAM_METALS)}, got {metal!r}")
     pot, element, _, mass, _ = EAM_METALS[metal]
-    return (f"mass 1 {mass}\npair_style eam/alloy\n"
+    style = next(v for k, v in _EAM_STYLES.items() if pot.endswith(k))
+    return (f"mass 1 {mass}\npair_style {style}\n"
             f"pair_coeff * * {potential_file(pot)} {element}\n")
 
 
@@ -262,7 +272,8 @@ _MELT_EXPANSION = 1.06
 
 def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int = 7,
                        n_frames: int = 80, temperature: float = 800.0, pressure: float = 0.0,
-                       melt_temperature: float = 2000.0, liquid_temperature: float = 1600.0,
+                       melt_temperature: float | None = None,
+                       liquid_temperature: float | None = None,
                        melt_time: float = 10.0, equilibration_time: float = 10.0,
                        quench_time: float = 10.0, max_time: float = 300.0,
                        sample_interval: float = 0.5, target_solid_fraction: float = 0.5,
@@ -280,7 +291,10 @@ def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int 
     Parameters
     ----------
     metal : str
-        A key of :data:`EAM_METALS` (``"Cu"``: Mishin's copper, melting near 1,327 K).
+        A key of :data:`EAM_METALS` (``"Cu"``: Mishin's copper, melting near 1,327 K;
+        ``"Fe"``: Mendelev's bcc iron, near 1,772 K).
+    melt_temperature, liquid_temperature : float, optional
+        K; default the metal's :data:`EAM_MELT` (about 1.5 and 1.2 T_m).
     temperature, pressure : float
         Undercooled state (K, bar).  The default, 800 K at 0 bar, is 0.6 T_m, where 6,912
         Cu atoms start to crystallize after about 25 ps (700 K: about 15 ps).
@@ -310,6 +324,8 @@ def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int 
     """
     potential = eam_potential(metal)        # checks the metal and finds its file
     seed = check_seed(seed)
+    melt_temperature = EAM_MELT[metal][0] if melt_temperature is None else melt_temperature
+    liquid_temperature = EAM_MELT[metal][1] if liquid_temperature is None else liquid_temperature
     a, cutoff = EAM_METALS[metal][2], EAM_METALS[metal][4]
     n = int(n_cells)
     if n < 1:

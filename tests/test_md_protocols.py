@@ -393,3 +393,31 @@ def test_eam_copper_run_is_copper_and_reproducible(tmp_path):
         assert 2.3 < first_shell_distance(fr) < 2.7
     b = md.run_eam_nucleation(tmp_path / "b.dump", **EAM_KW)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_eam_potentials_pick_the_pair_style_of_their_file():
+    """eam/alloy for setfl files, eam/fs for Finnis-Sinclair ones (Mendelev's Fe), each with
+    the metal's mass and element."""
+    cu, fe = md.eam_potential("Cu"), md.eam_potential("Fe")
+    assert "pair_style eam/alloy" in cu and cu.rstrip().endswith(" Cu")
+    assert "pair_style eam/fs" in fe and fe.rstrip().endswith(" Fe")
+    assert "mass 1 55.845" in fe
+    assert set(md.EAM_MELT) == set(md.EAM_METALS)
+
+
+@needs_lammps
+def test_eam_iron_run_is_iron(tmp_path):
+    """Mendelev's bcc iron through the same protocol, above its melting point (about
+    1,772 K): liquid iron's number density (0.075 per cubic angstrom at T_m, a little less
+    hotter; the bcc crystal 0.086) and its first shell (2.48 A in bcc, the liquid's g(r) peak
+    near 2.55 A)."""
+    from descriptors import first_shell_distance
+
+    kw = dict(EAM_KW, temperature=2300.0)
+    a = md.run_eam_nucleation(tmp_path / "fe.dump", metal="Fe", **kw)
+    frames = list(read_trajectory(a))
+    assert len(frames) == kw["n_frames"]
+    for fr in frames:
+        assert len(fr) == 4 * kw["n_cells"] ** 3
+        assert 0.065 < len(fr) / fr.box.volume < 0.08
+        assert 2.35 < first_shell_distance(fr) < 2.7
