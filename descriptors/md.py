@@ -258,7 +258,10 @@ def eam_potential(metal: str) -> str:
     if metal not in EAM_METALS:
         raise ValueError(f"metal must be one of {sorted(EAM_METALS)}, got {metal!r}")
     pot, element, _, mass, _ = EAM_METALS[metal]
-    style = next(v for k, v in _EAM_STYLES.items() if pot.endswith(k))
+    style = next((v for k, v in _EAM_STYLES.items() if pot.endswith(k)), None)
+    if style is None:
+        raise ValueError(f"{pot}: no pair style known for this file; expected a name ending "
+                         f"in one of {sorted(_EAM_STYLES)}")
     return (f"mass 1 {mass}\npair_style {style}\n"
             f"pair_coeff * * {potential_file(pot)} {element}\n")
 

@@ -405,6 +405,12 @@ def test_eam_potentials_pick_the_pair_style_of_their_file():
     assert set(md.EAM_MELT) == set(md.EAM_METALS)
 
 
+def test_eam_potential_refuses_a_file_of_unknown_style(monkeypatch):
+    monkeypatch.setitem(md.EAM_METALS, "Xx", ("Xx_u3.eam", "Xx", 3.6, 50.0, 3.2))
+    with pytest.raises(ValueError, match="no pair style"):
+        md.eam_potential("Xx")
+
+
 @needs_lammps
 def test_eam_iron_run_is_iron(tmp_path):
     """Mendelev's bcc iron through the same protocol, above its melting point (about
