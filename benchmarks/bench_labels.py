@@ -27,8 +27,10 @@ Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.f
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
 components named by their majority PTM class -- an oracle the unsupervised method does not
 get), ``multislice`` (the previous ``analyze`` default: microstate network, modularity 0.5,
-omega 0.1, crystal-like by growth), ``ptm`` (OVITO's PTM itself, scored against the truth
-of the phases, slabs and seed: the per-atom standard on the same frames).
+omega 0.1, crystal-like by growth), ``soap`` (the descriptor-space route the field uses:
+SOAP -> PCA -> UMAP -> HDBSCAN, :func:`method_soap`, SOAP cached per frame; clusters named by
+their majority PTM class, the same oracle as ``gmm``), ``ptm`` (OVITO's PTM itself, scored
+against the truth of the phases, slabs and seed: the per-atom standard on the same frames).
 
 ``--both``: the Steinhardt set is q_l beside averaged q_l (default
 ``LABEL_LOCAL_STEINHARDT``; ``--no-both`` for averaged q_l only); ``gmm`` always sees the
@@ -216,10 +218,74 @@ def method_gmm(feats, frames, ptm, seed=0):
         if best is None or bic < best[0]:
             best = (bic, g)
     g = best[1]
-    comp = [g.predict(xi) for xi in x]
+    return _oracle_names([g.predict(xi) for xi in x], ptm)
+
+
+def soap_of(ds, cache: Path, progress=True):
+    """Per-frame SOAP power spectra (:func:`descriptors.soap.soap_features`, crystopo's
+    defaults: r_cut 1.5 d, sigma 0.125 d, n_max 8, l_max 6, ``d`` the first-shell distance of
+    frame 0), cached as float16 .npy per frame (the route's input; 252 columns)."""
+    from descriptors import first_shell_distance
+    from descriptors.soap import SOAP_DEFAULTS, soap_features
+
+    key = hashlib.sha256(json.dumps([ds.name, "soap", SOAP_DEFAULTS, ds.meta.get("built")],
+                                    sort_keys=True).encode()).hexdigest()[:10]
+    folder = cache / f"soap_{ds.name}_{key}"
+    folder.mkdir(parents=True, exist_ok=True)
+    traj = ds.trajectory()
+    d = None
+    t0 = time.perf_counter()
+    for t in range(len(traj)):
+        done = folder / f"s{t:04d}.npy"
+        if done.exists():
+            continue
+        if d is None:
+            d = first_shell_distance(traj[0])
+        x = soap_features(traj[t], nn_distance=d).astype(np.float16)
+        tmp = folder / f"s{t:04d}.tmp.npy"
+        np.save(tmp, x)
+        tmp.replace(done)                       # never a half-written frame
+        if progress and t % 10 == 0:
+            print(f"    SOAP {ds.name} frame {t}/{len(traj)} ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
+    return Lazy(lambda t: np.load(folder / f"s{t:04d}.npy").astype(np.float32), len(traj))
+
+
+def method_soap(soap, frames, ptm, seed=0, sample_size=20000, min_cluster_size=50):
+    """The route the field uses (../shared/papers/003): SOAP -> standardised, 30 principal
+    axes (pooled over all frames, :func:`multilayer.network.features.fit_transform_stats`) ->
+    UMAP in 2-d on ``sample_size`` rows drawn from all frames (crystopo's
+    :mod:`multilayer.learn.embedding` settings) -> HDBSCAN on the sample's embedding (noise is
+    one more cluster); every other atom takes the cluster of its nearest sampled row in the
+    30-d PCA space (an out-of-sample UMAP transform of 10^6 rows would take longer than
+    everything else).  Clusters are named by their majority PTM class, the same oracle naming
+    as ``gmm``."""
+    from sklearn.cluster import HDBSCAN
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from multilayer.learn.embedding import _fit
+    from multilayer.network.features import as_feature_frames, fit_transform_stats
+
+    sub = Lazy(lambda t: soap[frames[t]], len(frames))
+    ff = as_feature_frames(sub, [np.arange(len(p)) for p in ptm])
+    scaler, sample, _ = fit_transform_stats(ff, n_components=30, sample_size=sample_size,
+                                            seed=seed)
+    _, coords = _fit("umap", sample, 2, 15, seed)
+    lab = HDBSCAN(min_cluster_size=min_cluster_size).fit_predict(coords)
+    print(f"    soap: {lab.max() + 1} HDBSCAN clusters, {np.mean(lab < 0):.1%} of the sample "
+          "noise", flush=True)
+    lab = np.where(lab < 0, lab.max() + 1, lab)
+    knn = KNeighborsClassifier(1).fit(sample, lab)
+    comp = [knn.predict(scaler(sub[t])) for t in range(len(frames))]
+    return _oracle_names(comp, ptm)
+
+
+def _oracle_names(comp, ptm):
+    """Each cluster named by the majority PTM class of its atoms (an oracle the unsupervised
+    baselines do not get)."""
     allc, allp = np.concatenate(comp), np.concatenate(ptm)
     name = {}
-    for c in np.unique(allc):           # oracle naming: majority PTM class of the component
+    for c in np.unique(allc):
         vals, cnt = np.unique(allp[allc == c], return_counts=True)
         name[c] = PTM_NAMES.get(int(vals[cnt.argmax()]), "liquid")
     return [np.array([name[c] for c in ci]) for ci in comp]
@@ -423,6 +489,8 @@ def main(argv=None) -> int:
                 names = stack(names, frames)
             elif meth == "gmm":
                 names = method_gmm(feats, frames, ptm)
+            elif meth == "soap":
+                names = method_soap(soap_of(ds, cache), frames, ptm)
             elif meth == "ptm":
                 names = method_ptm(ptm)
             elif meth == "multislice":
@@ -461,10 +529,8 @@ def main(argv=None) -> int:
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series
                 res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
-            if meth == "anchored":
-                allnames = np.concatenate(names)
-                u, c = np.unique(allnames, return_counts=True)
-                res["names"] = {str(k): int(v) for k, v in zip(u, c)}
+            u, c = np.unique(np.concatenate(names), return_counts=True)   # every method's
+            res["names"] = {str(k): int(v) for k, v in zip(u, c)}         # calls, in all
             rows.append(res)
             print("   ", json.dumps(res), flush=True)
     if args.json:

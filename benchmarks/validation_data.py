@@ -30,8 +30,9 @@ Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`
 
 ``--held-out`` builds, into ``held_out/``, runs made after the defaults were chosen: LJ
 nucleation at new state points and seeds (:data:`HELD_OUT`), slabs at another temperature
-(:data:`HELD_OUT_SLABS`) and real metals, Mishin's EAM copper and Mendelev's bcc iron
-(``nucleation_Cu_T<K>_s<seed>``, ``nucleation_Fe_T<K>_s<seed>``,
+(:data:`HELD_OUT_SLABS`) and real metals, Mishin's EAM copper, Mendelev's bcc iron and Sun
+and Mendelev's hcp magnesium (``nucleation_Cu_T<K>_s<seed>``, ``nucleation_Fe_T<K>_s<seed>``,
+``nucleation_Mg_T<K>_s<seed>``,
 :func:`descriptors.md.run_eam_nucleation`, LAMMPS metal units, 16,384 atoms, 80 frames;
 :data:`HELD_OUT_METAL`).
 
@@ -95,8 +96,10 @@ HELD_OUT_SLABS = ((0.5, 22),)
 #: the LJ model every default was chosen on
 #: Mendelev's bcc iron (stop 32) at 800 K = 0.45 T_m: at 850 K, and at 900 and 1,000 K with
 #: 4,000 atoms, no crystal formed within 140-150 ps of the hold; at 800 K it begins near 150 ps
+#: Sun and Mendelev's hcp magnesium (stop 33) at 500 K = 0.55 T_m: 2,048 atoms begin to
+#: crystallize near 40 ps of the hold, mostly hcp once quenched
 HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8), ("Cu", 850.0, 0.0, 9),
-                  ("Fe", 800.0, 0.0, 11))
+                  ("Fe", 800.0, 0.0, 11), ("Mg", 500.0, 0.0, 13))
 METAL_NUCLEATION = dict(n_cells=16, n_frames=80, sample_interval=0.5, melt_time=10.0,
                         equilibration_time=10.0, quench_time=10.0, max_time=300.0,
                         target_solid_fraction=0.5, precision=4)

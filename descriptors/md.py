@@ -233,9 +233,13 @@ EAM_METALS = {
     # Mendelev et al., Philos. Mag. 83, 3977 (2003): bcc iron, a = 2.855 A (11.64 A^3 per
     # atom: the fcc cell of that volume is 3.597 A); T_m about 1,772 K
     "Fe": ("Fe_mm.eam.fs", "Fe", 3.597, 55.845, 3.3),
+    # Sun, Mendelev et al., Phys. Rev. B 73, 024116 (2006): hcp magnesium, a = 3.184 A,
+    # c/a = 1.628 (22.75 A^3 per atom: fcc cell 4.498 A); T_m about 914 K; the liquid's g(r)
+    # at 500 K has its first minimum at 4.05 A
+    "Mg": ("Mg_mm.eam.fs", "Mg", 4.498, 24.305, 4.1),
 }
 #: melt and hot-liquid temperatures (K) of each metal's run, about 1.5 and 1.2 T_m
-EAM_MELT = {"Cu": (2000.0, 1600.0), "Fe": (2700.0, 2150.0)}
+EAM_MELT = {"Cu": (2000.0, 1600.0), "Fe": (2700.0, 2150.0), "Mg": (1400.0, 1100.0)}
 _EAM_STYLES = {".eam.alloy": "eam/alloy", ".eam.fs": "eam/fs"}
 
 
@@ -295,7 +299,8 @@ def run_eam_nucleation(path, *, metal: str = "Cu", n_cells: int = 16, seed: int 
     ----------
     metal : str
         A key of :data:`EAM_METALS` (``"Cu"``: Mishin's copper, melting near 1,327 K;
-        ``"Fe"``: Mendelev's bcc iron, near 1,772 K).
+        ``"Fe"``: Mendelev's bcc iron, near 1,772 K; ``"Mg"``: Sun and Mendelev's hcp
+        magnesium, near 914 K).
     melt_temperature, liquid_temperature : float, optional
         K; default the metal's :data:`EAM_MELT` (about 1.5 and 1.2 T_m).
     temperature, pressure : float

@@ -402,6 +402,8 @@ def test_eam_potentials_pick_the_pair_style_of_their_file():
     assert "pair_style eam/alloy" in cu and cu.rstrip().endswith(" Cu")
     assert "pair_style eam/fs" in fe and fe.rstrip().endswith(" Fe")
     assert "mass 1 55.845" in fe
+    mg = md.eam_potential("Mg")
+    assert "pair_style eam/fs" in mg and mg.rstrip().endswith(" Mg") and "mass 1 24.305" in mg
     assert set(md.EAM_MELT) == set(md.EAM_METALS)
 
 
@@ -412,18 +414,26 @@ def test_eam_potential_refuses_a_file_of_unknown_style(monkeypatch):
 
 
 @needs_lammps
-def test_eam_iron_run_is_iron(tmp_path):
-    """Mendelev's bcc iron through the same protocol, above its melting point (about
-    1,772 K): liquid iron's number density (0.075 per cubic angstrom at T_m, a little less
-    hotter; the bcc crystal 0.086) and its first shell (2.48 A in bcc, the liquid's g(r) peak
-    near 2.55 A)."""
+@pytest.mark.parametrize("metal, temperature, density, shell", [
+    # Mendelev's bcc iron above its melting point (about 1,772 K): liquid iron's number
+    # density (0.075 per cubic angstrom at T_m, a little less hotter; the bcc crystal 0.086)
+    # and its first shell (2.48 A in bcc, the liquid's g(r) peak near 2.55 A)
+    ("Fe", 2300.0, (0.065, 0.08), (2.35, 2.7)),
+    # Sun and Mendelev's hcp magnesium above its melting point (about 914 K): liquid
+    # magnesium's 0.039 per cubic angstrom at T_m (1.58 g/cm^3; the hcp crystal 0.043) and its
+    # first shell (3.2 A in hcp, the liquid's g(r) peak near 3.1 A)
+    ("Mg", 1000.0, (0.034, 0.0425), (2.9, 3.4)),
+])
+def test_eam_liquid_is_the_metal(tmp_path, metal, temperature, density, shell):
+    """Each metal through the same protocol, above its melting point: the liquid's number
+    density and first shell are the metal's, not copper's."""
     from descriptors import first_shell_distance
 
-    kw = dict(EAM_KW, temperature=2300.0)
-    a = md.run_eam_nucleation(tmp_path / "fe.dump", metal="Fe", **kw)
+    kw = dict(EAM_KW, temperature=temperature)
+    a = md.run_eam_nucleation(tmp_path / f"{metal}.dump", metal=metal, **kw)
     frames = list(read_trajectory(a))
     assert len(frames) == kw["n_frames"]
     for fr in frames:
         assert len(fr) == 4 * kw["n_cells"] ** 3
-        assert 0.065 < len(fr) / fr.box.volume < 0.08
-        assert 2.35 < first_shell_distance(fr) < 2.7
+        assert density[0] < len(fr) / fr.box.volume < density[1]
+        assert shell[0] < first_shell_distance(fr) < shell[1]
