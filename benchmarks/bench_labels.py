@@ -18,6 +18,9 @@ Per dataset and method it prints:
 * ``range``: agreement of the labels of the last half of the frames between an analysis of
   all frames and one of the last half only; ``seed``: between seeds 0 and 1;
 * ``types``: the same among atoms both call fcc, hcp or bcc (PTM's type against the name);
+* ``composition`` (nucleation runs): PTM's classes by name over the last quarter of the
+  frames, the crystal-like fraction of the first eighth, and each name by PTM on the quenched
+  frames where ``bench_label_truth.py`` has made them (:func:`composition`);
 * ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, the same
   for the nuclei of its crystalline core (``onset_core``, analyze's ``[tracking]
   core_tolerance``) and PTM's; ``onset_rule``: the three by analyze's own rule
@@ -400,6 +403,47 @@ def _stays(largest, threshold, frames):
     return frames[idx[0]] if idx else None
 
 
+PTM_CLASSES = ((1, "fcc"), (2, "hcp"), (3, "bcc"), (4, "ico"), (0, "other"))
+KINDS = ("fcc", "hcp", "bcc", "ico", "liquid")
+
+
+def _shares(groups, values, group_names, value_names):
+    """{group: {value: fraction of the group's atoms}} for groups that hold any atom."""
+    out = {}
+    for g, gname in group_names:
+        m = groups == g
+        if m.any():
+            out[gname] = {v: round(float(np.mean(values[m] == vv)), 4) for vv, v in value_names}
+    return out
+
+
+def composition(ds, names, ptm, cache: Path) -> dict:
+    """What the names are, for a nucleation run: ``by_ptm``, over the last quarter of the
+    frames, each PTM class's atoms by name (how many of PTM's hcp atoms are named hcp);
+    ``start``, over the first eighth, the crystal-like and the PTM-crystalline fractions; and,
+    when ``bench_label_truth.py`` has quenched the run (its ``inherent_ptm_<run>.npz`` in the
+    cache), ``quenched``: over the quenched frames of the last quarter, each name's atoms by
+    their PTM class once quenched."""
+    n = len(names)
+    last, first = range(n - max(1, n // 4), n), range(max(1, n // 8))
+    nn, pp = np.concatenate([names[t] for t in last]), np.concatenate([ptm[t] for t in last])
+    out = {"by_ptm": _shares(pp, nn, PTM_CLASSES, [(k, k) for k in KINDS]),
+           "start": {"crystal_like": float(np.mean(np.concatenate(
+                         [_crystal(names[t]) for t in first]))),
+                     "ptm": float(np.mean(np.isin(np.concatenate([ptm[t] for t in first]),
+                                                  [1, 2, 3])))}}
+    path = cache / f"inherent_ptm_{ds.name}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            done = [t for t in last if f"is_{t:04d}" in z.files]
+            if done:
+                isp = np.concatenate([z[f"is_{t:04d}"] for t in done])
+                nq = np.concatenate([names[t] for t in done])
+                out["quenched"] = _shares(nq, isp, [(k, k) for k in KINDS],
+                                          [(c, k) for c, k in PTM_CLASSES])
+    return out
+
+
 def analyze_onset(largest, frames):
     """The onset ``crystopo analyze`` reports: :func:`multilayer.tracking.nucleation_onset`
     with its default threshold (twice the liquid's typical largest cluster)."""
@@ -529,6 +573,8 @@ def main(argv=None) -> int:
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series
                 res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
+            if ds.kind == "nucleation":
+                res["composition"] = composition(ds, names, ptm, cache)
             u, c = np.unique(np.concatenate(names), return_counts=True)   # every method's
             res["names"] = {str(k): int(v) for k, v in zip(u, c)}         # calls, in all
             rows.append(res)
