@@ -17,6 +17,14 @@ crystal-like cluster holds >= 20 atoms for good), of
 * ``gbt@r.9``: a gradient-boosted classifier trained on PTM itself (every other growth frame,
   scored on the others) on q_l, q̄_l and the ten Wolde flag, cut at recall 0.9: roughly the
   best precision these per-atom features allow at the issue's recall;
+* ``gbt+cna@r.9``: the same classifier given also the first shell's bond signatures of the
+  frame itself (adaptive-CNA (4, 2, 1) / (4, 2, 2) counts of the 12 nearest neighbours,
+  (6, 6, 6) / (4, 4, 4) of the 14 nearest, the atom's and its neighbours' mean: the inputs of
+  crystopo's crystalline core and of a-CNA, which PTM's templates resemble most);
+* ``acna-tol{k}``: adaptive CNA of the frame itself with ``k`` bonds of tolerance (at least
+  12 - k close-packed signatures among the 12 nearest, or 14 - k bcc signatures among the
+  14 nearest; ``k`` = 0 is Stukowski's a-CNA, 3 the tolerance of crystopo's crystalline
+  core, which applies this test to crystal-like atoms): unsupervised instantaneous rules;
 * ``anchored-avg``, ``anchored-both``: crystopo's anchored labels (``fit_structures``) on the
   averaged Steinhardt q̄_l, and on q_l beside q̄_l (the option ``LABEL_LOCAL_STEINHARDT``,
   off by default).
@@ -46,6 +54,40 @@ def load_run(ds, cache: Path):
     feats, fs = features_of(ds, ["steinhardt"], cache, progress=False, both=True)
     graphs = neighbour_graphs(ds, cache)
     return feats, fs, graphs
+
+
+def bond_signatures(ds, cache: Path):
+    """Per frame (n, 8) float32: the atom's (n421, n422, n666, n444) (``descriptors.cna``,
+    -1 where too few neighbours) and their mean over its first shell (``neighbour_graphs``),
+    cached in one npz per dataset."""
+    from descriptors import neighbor_list
+    from descriptors.cna import bcc_counts, cna_counts
+
+    path = cache / f"bonds_{ds.name}.npz"
+    if not path.exists():
+        traj = ds.trajectory()
+        out = {}
+        for t in range(len(traj)):
+            fr = traj[t]
+            if not np.array_equal(fr.ids, ds.ids(t)):
+                raise ValueError(f"{ds.name} frame {t}: atom order differs from the labels'")
+            nl = neighbor_list(fr, k=14)
+            out[f"b{t}"] = np.concatenate([cna_counts(nl), bcc_counts(nl)], axis=1)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **out)
+        tmp.replace(path)
+    z = np.load(path)
+    graphs = neighbour_graphs(ds, cache)
+    res = []
+    for t in range(ds.n_frames):
+        own = z[f"b{t}"].astype(np.float32)
+        off, idx = graphs[t]
+        cnt = np.diff(off)
+        row = np.repeat(np.arange(len(own)), cnt)
+        nbr = np.zeros_like(own)
+        np.add.at(nbr, row, own[idx])
+        res.append(np.concatenate([own, nbr / np.maximum(cnt, 1)[:, None]], axis=1))
+    return res
 
 
 def neighbour_graphs(ds, cache: Path):
@@ -116,14 +158,15 @@ def threshold_at(values, ptm_masks, grow, *, count=None, recall=None):
     return float(np.quantile(v[p], 1 - recall))
 
 
-def supervised_masks(feats, ptm_masks, grow, seed=0, recall=0.9):
+def supervised_masks(feats, ptm_masks, grow, seed=0, recall=0.9, extra=None):
     """Oracle: a classifier fitted on PTM over the even growth frames, applied to all; cut
     at ``recall`` over the odd ones.  Returns the masks and the frames to score it on (the
-    odd growth frames: those it was not fitted on)."""
+    odd growth frames: those it was not fitted on).  ``extra``: more per-frame columns."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     n = len(ptm_masks)
-    x = [np.column_stack([feats[t]["steinhardt"], feats[t]["solid"]]) for t in range(n)]
+    x = [np.column_stack([feats[t]["steinhardt"], feats[t]["solid"]]
+                         + ([] if extra is None else [extra[t]])) for t in range(n)]
     g = np.flatnonzero(grow)
     train, test = g[::2], g[1::2]
     rng = np.random.default_rng(seed)
@@ -181,13 +224,18 @@ def ceiling(ds, cache, anchored=True):
             thr = threshold_at(v, ptm, grow, **kw)
             preds[f"{name}{tag}"] = [x >= thr for x in v]
     preds["gbt@r.9"], scored = supervised_masks(feats, ptm, grow, seed=0)
+    bonds = bond_signatures(ds, cache)
+    preds["gbt+cna@r.9"], _ = supervised_masks(feats, ptm, grow, seed=0, extra=bonds)
+    for k in (0, 3, 4):
+        preds[f"acna-tol{k}"] = [(b[:, 0] + b[:, 1] >= 12 - k) | (b[:, 2] + b[:, 3] >= 14 - k)
+                                 for b in bonds]
     if anchored:
         preds["anchored-avg"] = anchored_masks(feats, fs, n, local=False)
         preds["anchored-both"] = anchored_masks(feats, fs, n, local=True)
     o_ptm, _ = onset(ptm, graphs)
     rows = []
     for name, masks in preds.items():
-        rec, prec = rec_prec(masks, ptm, scored if name == "gbt@r.9" else grow)
+        rec, prec = rec_prec(masks, ptm, scored if name.startswith("gbt") else grow)
         o, _ = onset(masks, graphs)
         rows.append({"dataset": ds.name, "rule": name, "rec": round(rec, 3),
                      "prec": round(prec, 3), "onset": o, "onset_ptm": o_ptm})
@@ -204,14 +252,14 @@ def main(argv=None) -> int:
 
     suite = load_suite(kinds=["nucleation"])
     out = []
-    print(f"{'dataset':26s} {'rule':11s} {'rec':>6s} {'prec':>6s} {'onset':>6s} {'ptm':>4s}")
+    print(f"{'dataset':26s} {'rule':12s} {'rec':>6s} {'prec':>6s} {'onset':>6s} {'ptm':>4s}")
     for name, ds in sorted(suite.items()):
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
         for r in ceiling(ds, cache_dir(False), anchored=not args.no_anchored):
             out.append(r)
-            print(f"{r['dataset']:26s} {r['rule']:11s} {r['rec']:6.3f} {r['prec']:6.3f} "
+            print(f"{r['dataset']:26s} {r['rule']:12s} {r['rec']:6.3f} {r['prec']:6.3f} "
                   f"{r['onset']!s:>6s} {r['onset_ptm']!s:>4s}", flush=True)
         print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     if args.json:
