@@ -15,12 +15,12 @@ own labels.  Data: ``benchmarks/validation_data.py`` (built once; never the bund
 Prints a Markdown table: model ROC-AUC, averaged q6 alone, and the margin (the issue's aim:
 model >= q6 + 0.05 at H = 5).
 
-``--peek`` adds a ceiling that no predictor may reach: the same model given, beside the
-present inputs, the atom's PTM state in the frames around the target (t + H - 2, t + H - 1,
-t + H + 1, t + H + 2: the fraction of them in which it is crystalline), and that fraction
-alone.  Knowing the near future of the atom except the target frame itself, how well can
-PTM-crystalline at t + H be told?  Where this model stays below q6 + 0.05, so does every
-model of the present frame (it sees a superset of what they see), and the rest of the gap is
+``--peek`` adds a ceiling: the same model given, beside the present inputs, the atom's PTM
+state in the frames around the target (t + H - 2, t + H - 1, t + H + 1, t + H + 2: the
+fraction of them in which it is crystalline), and that fraction alone.  Knowing the near
+future of the atom except the target frame itself, how well can PTM-crystalline at t + H be
+told?  It sees everything the present model sees and more, so where it stays below
+q6 + 0.05 the present model cannot reach it with these inputs; what is left of the gap is
 PTM's own frame-to-frame flicker.
 """
 from __future__ import annotations
@@ -115,7 +115,8 @@ def main(argv=None) -> int:
         if args.peek:
             peek = crystallization_propensity(
                 Lazy(lambda t: traj[frames_idx[t]], n), Lazy(crystal, n),
-                PeekAround(inputs, Lazy(crystal, n), args.horizon[0]),
+                PeekAround(inputs, Lazy(crystal, n), args.horizon[0],
+                           Lazy(lambda t: feats[frames_idx[t]]["ids"], n)),
                 horizon=args.horizon, feature_sets=use + ["peek"], frame_index=frames_idx,
                 r_cut=fs.shell_cut_, model=args.model, max_train=args.max_train, seed=0,
                 importance=False)
@@ -140,11 +141,12 @@ def main(argv=None) -> int:
 
 class PeekAround:
     """``inputs[t]`` plus ``peek``: the fraction of the frames t + H - 2, t + H - 1, t + H + 1,
-    t + H + 2 (those in the run) in which the atom is crystalline (rows in the same order in
-    every frame, as the suite's runs keep them).  Reads the future: a ceiling, not a model."""
+    t + H + 2 (those in the run) in which the atom is crystalline.  Rows must hold the same
+    atoms in the same order in every frame (``ids``), as the suite's runs do.  Reads the
+    future: a ceiling, not a model."""
 
-    def __init__(self, inputs, crystal, horizon):
-        self.inputs, self.crystal, self.h = inputs, crystal, int(horizon)
+    def __init__(self, inputs, crystal, horizon, ids):
+        self.inputs, self.crystal, self.h, self.ids = inputs, crystal, int(horizon), ids
 
     def __len__(self):
         return len(self.inputs)
@@ -153,6 +155,10 @@ class PeekAround:
         now = self.inputs[t]
         around = [u for u in (t + self.h - 2, t + self.h - 1, t + self.h + 1, t + self.h + 2)
                   if 0 <= u < len(self.inputs)]
+        for u in around:
+            if not np.array_equal(self.ids[u], self.ids[t]):
+                raise ValueError(f"--peek: frames {t} and {u} hold different atoms or a "
+                                 f"different row order; the peek needs fixed rows")
         frac = np.mean([np.asarray(self.crystal[u], dtype=np.float32) for u in around], axis=0) \
             if around else np.zeros(len(self.crystal[t]), dtype=np.float32)
         return dict(now) | {"peek": frac}
