@@ -21,6 +21,11 @@ crystal-like cluster holds >= 20 atoms for good), of
   frame itself (adaptive-CNA (4, 2, 1) / (4, 2, 2) counts of the 12 nearest neighbours,
   (6, 6, 6) / (4, 4, 4) of the 14 nearest, the atom's and its neighbours' mean: the inputs of
   crystopo's crystalline core and of a-CNA, which PTM's templates resemble most);
+* ``gbt+cna+shell@r.9``: the same again, given also the first shell's *geometry*
+  (:func:`descriptors.shell.shell_distortion` to fcc, hcp, bcc and ico, and the smaller of
+  fcc and hcp averaged over the first shell): what PTM's RMSD test sees and the bond
+  signatures do not;
+* ``shell@r.9``: the shell distortion alone (the smaller of fcc and hcp), cut at recall 0.9;
 * ``acna-tol{k}``: adaptive CNA of the frame itself with ``k`` bonds of tolerance (at least
   12 - k close-packed signatures among the 12 nearest, or 14 - k bcc signatures among the
   14 nearest; ``k`` = 0 is Stukowski's a-CNA, 3 the tolerance of crystopo's crystalline
@@ -56,14 +61,13 @@ def load_run(ds, cache: Path):
     return feats, fs, graphs
 
 
-def bond_signatures(ds, cache: Path):
-    """Per frame (n, 8) float32: the atom's (n421, n422, n666, n444) (``descriptors.cna``,
-    -1 where too few neighbours) and their mean over its first shell (``neighbour_graphs``),
-    cached in one npz per dataset."""
+def per_frame_cached(ds, cache: Path, stem: str, compute):
+    """``compute(nl)`` for every frame's 14-nearest-neighbour list, cached in
+    ``<stem>_<run>.npz`` (written atomically); one array per frame."""
     from descriptors import neighbor_list
-    from descriptors.cna import bcc_counts, cna_counts
 
-    path = cache / f"bonds_{ds.name}.npz"
+    path = cache / f"{stem}_{ds.name}.npz"
+    key = stem[0]
     if not path.exists():
         traj = ds.trajectory()
         out = {}
@@ -71,23 +75,48 @@ def bond_signatures(ds, cache: Path):
             fr = traj[t]
             if not np.array_equal(fr.ids, ds.ids(t)):
                 raise ValueError(f"{ds.name} frame {t}: atom order differs from the labels'")
-            nl = neighbor_list(fr, k=14)
-            out[f"b{t}"] = np.concatenate([cna_counts(nl), bcc_counts(nl)], axis=1)
+            out[f"{key}{t}"] = compute(neighbor_list(fr, k=14))
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **out)
         tmp.replace(path)
     z = np.load(path)
+    return [z[f"{key}{t}"] for t in range(ds.n_frames)]
+
+
+def shell_mean(values, graph):
+    """Mean of per-atom ``values`` (n,) or (n, k) over each atom's first shell."""
+    off, idx = graph
+    cnt = np.diff(off)
+    row = np.repeat(np.arange(len(values)), cnt)
+    nbr = np.zeros(values.shape, np.float64)
+    np.add.at(nbr, row, values[idx])
+    return (nbr.T / np.maximum(cnt, 1)).T
+
+
+def bond_signatures(ds, cache: Path):
+    """Per frame (n, 8) float32: the atom's (n421, n422, n666, n444) (``descriptors.cna``,
+    -1 where too few neighbours) and their mean over its first shell (``neighbour_graphs``),
+    cached in one npz per dataset."""
+    from descriptors.cna import bcc_counts, cna_counts
+
+    counts = per_frame_cached(ds, cache, "bonds", lambda nl: np.concatenate(
+        [cna_counts(nl), bcc_counts(nl)], axis=1))
     graphs = neighbour_graphs(ds, cache)
-    res = []
-    for t in range(ds.n_frames):
-        own = z[f"b{t}"].astype(np.float32)
-        off, idx = graphs[t]
-        cnt = np.diff(off)
-        row = np.repeat(np.arange(len(own)), cnt)
-        nbr = np.zeros_like(own)
-        np.add.at(nbr, row, own[idx])
-        res.append(np.concatenate([own, nbr / np.maximum(cnt, 1)[:, None]], axis=1))
-    return res
+    return [np.concatenate([c, shell_mean(c.astype(np.float32), g)], axis=1).astype(np.float32)
+            for c, g in zip(counts, graphs)]
+
+
+def shell_geometry(ds, cache: Path):
+    """Per frame (n, 5) float32: :func:`descriptors.shell.shell_distortion` to fcc, hcp, bcc
+    and ico (14 nearest neighbours), and the smaller of fcc and hcp averaged over the first
+    shell (``neighbour_graphs``), cached in one npz per dataset."""
+    from descriptors.shell import shell_distortion
+
+    dist = per_frame_cached(ds, cache, "shell", lambda nl: shell_distortion(
+        nl, kinds=("fcc", "hcp", "bcc", "ico")).astype(np.float32))
+    graphs = neighbour_graphs(ds, cache)
+    return [np.column_stack([d, shell_mean(d[:, :2].min(axis=1), g)]).astype(np.float32)
+            for d, g in zip(dist, graphs)]
 
 
 def neighbour_graphs(ds, cache: Path):
@@ -226,6 +255,12 @@ def ceiling(ds, cache, anchored=True):
     preds["gbt@r.9"], scored = supervised_masks(feats, ptm, grow, seed=0)
     bonds = bond_signatures(ds, cache)
     preds["gbt+cna@r.9"], _ = supervised_masks(feats, ptm, grow, seed=0, extra=bonds)
+    shell = shell_geometry(ds, cache)
+    preds["gbt+cna+shell@r.9"], _ = supervised_masks(
+        feats, ptm, grow, seed=0, extra=[np.column_stack([b, s]) for b, s in zip(bonds, shell)])
+    dist = [-s[:, :2].min(axis=1) for s in shell]
+    thr = threshold_at(dist, ptm, grow, recall=0.9)
+    preds["shell@r.9"] = [d >= thr for d in dist]
     for k in (0, 3, 4):
         preds[f"acna-tol{k}"] = [(b[:, 0] + b[:, 1] >= 12 - k) | (b[:, 2] + b[:, 3] >= 14 - k)
                                  for b in bonds]
@@ -252,14 +287,14 @@ def main(argv=None) -> int:
 
     suite = load_suite(kinds=["nucleation"])
     out = []
-    print(f"{'dataset':26s} {'rule':12s} {'rec':>6s} {'prec':>6s} {'onset':>6s} {'ptm':>4s}")
+    print(f"{'dataset':26s} {'rule':17s} {'rec':>6s} {'prec':>6s} {'onset':>6s} {'ptm':>4s}")
     for name, ds in sorted(suite.items()):
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
         for r in ceiling(ds, cache_dir(False), anchored=not args.no_anchored):
             out.append(r)
-            print(f"{r['dataset']:26s} {r['rule']:12s} {r['rec']:6.3f} {r['prec']:6.3f} "
+            print(f"{r['dataset']:26s} {r['rule']:17s} {r['rec']:6.3f} {r['prec']:6.3f} "
                   f"{r['onset']!s:>6s} {r['onset_ptm']!s:>4s}", flush=True)
         print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
     if args.json:

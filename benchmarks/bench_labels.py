@@ -370,11 +370,13 @@ def score(ds, frames, names, ptm, truth=None, iface=None):
     return out
 
 
-def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None):
+def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
+             max_distortion=None):
     """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
     nucleus of every frame; ``core``: of the crystalline core of the masks
     (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
-    each frame's core mask appended to the list ``keep`` when given."""
+    each frame's core mask appended to the list ``keep`` when given; ``max_distortion``: its
+    ``[tracking] core_max_distortion``."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.tracking.nuclei import crystalline_core, find_nuclei
 
@@ -388,13 +390,24 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None):
         nl = neighbor_list(fr, r_cut=r_cut)
         mask = crystal_masks[t]
         if core:
-            mask = crystalline_core(mask, nl, tolerance=ANALYZE["tracking"]["core_tolerance"])
+            mask = crystalline_core(mask, nl, tolerance=ANALYZE["tracking"]["core_tolerance"],
+                                    max_distortion=max_distortion)
             if keep is not None:
                 keep.append(mask)
         nuc = find_nuclei(fr, mask, nl, min_size=2)
         largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
     largest = np.array(largest)
     return _stays(largest, threshold, frames), largest
+
+
+def _core_scores(cores, ptm_masks, grow, tag=""):
+    """The core as a crystal call: recall / precision against PTM over the growth frames."""
+    if not grow:
+        return {}
+    c = np.concatenate([cores[t] for t in grow])
+    p = np.concatenate([ptm_masks[t] for t in grow])
+    return {f"core_rec{tag}": float((c & p).sum() / max(p.sum(), 1)),
+            f"core_prec{tag}": float((c & p).sum() / max(c.sum(), 1))}
 
 
 def _stays(largest, threshold, frames):
@@ -488,6 +501,9 @@ def main(argv=None) -> int:
                     help="cna: [labels] cna_inherit (an undecided fcc/hcp atom that stays takes "
                          "its voting neighbours' majority stacking; default: analyze's)")
     ap.add_argument("--onset", action="store_true")
+    ap.add_argument("--core-max-distortion", type=float, action="append", default=[],
+                    help="with --onset: also score the core with this [tracking] "
+                         "core_max_distortion (repeatable; core_rec/core_prec/onset_core@VALUE)")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--reference-vacancies", default=",".join(map(str, VACANCIES)),
                     help="[labels] reference_vacancies, comma-separated")
@@ -561,14 +577,16 @@ def main(argv=None) -> int:
                 masks = [_crystal(n) for n in names]
                 o, lo = onset_of(ds, frames, masks)
                 cores = []
-                oc, lc = onset_of(ds, frames, masks, core=True, keep=cores)
+                oc, lc = onset_of(ds, frames, masks, core=True, keep=cores,
+                                  max_distortion=ANALYZE["tracking"]["core_max_distortion"])
                 pc = [np.isin(p, [1, 2, 3]) for p in ptm]
                 grow = [t for t in range(len(frames)) if pc[t].mean() >= 0.01]
-                if grow:     # the core as a crystal call: recall / precision against PTM
-                    c = np.concatenate([cores[t] for t in grow])
-                    p = np.concatenate([pc[t] for t in grow])
-                    res["core_rec"] = float((c & p).sum() / max(p.sum(), 1))
-                    res["core_prec"] = float((c & p).sum() / max(c.sum(), 1))
+                res.update(_core_scores(cores, pc, grow))
+                for v in args.core_max_distortion:
+                    more = []
+                    res[f"onset_core@{v}"], _ = onset_of(ds, frames, masks, core=True, keep=more,
+                                                         max_distortion=v)
+                    res.update(_core_scores(more, pc, grow, f"@{v}"))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series

@@ -27,6 +27,9 @@ __all__ += [
     "neighbors_map_features", "plot_maps", "plot_mean_map", "plot_neighbors_map",
     "default_shell_cutoff", "solid_bond_counts", "solid_liquid", "steinhardt",
 ]
+from .shell import SHELL_KINDS, ideal_shell, shell_distortion
+
+__all__ += ["SHELL_KINDS", "ideal_shell", "shell_distortion"]
 from .soap import (ACSF_DEFAULTS, SOAP_DEFAULTS, acsf_features, acsf_n_features, soap_features,
                    soap_n_features)
 

@@ -53,6 +53,9 @@ def test_frames_option():
     ({"tracking": {"core_tolerance": -1}}, "core_tolerance"),
     ({"tracking": {"core_tolerance": 13}}, "core_tolerance"),
     ({"tracking": {"core_tolerance": 2.0}}, "core_tolerance"),
+    ({"tracking": {"core_max_distortion": -0.1}}, "core_max_distortion"),
+    ({"tracking": {"core_max_distortion": True}}, "core_max_distortion"),
+    ({"tracking": {"core_max_distortion": "lindemann"}}, "core_max_distortion"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
     from multilayer.app.config import ConfigError, load_config

@@ -271,6 +271,37 @@ def test_crystalline_core_of_thermal_crystals_is_the_crystal(kind, cells):
     npt.assert_array_equal(crystalline_core(half, nl), half)
 
 
+@pytest.mark.parametrize("kind,cells", [("fcc", 4), ("hcp", (5, 3, 4)), ("bcc", 5)])
+def test_crystalline_core_geometry_test_keeps_exactly_the_undistorted_shells(kind, cells):
+    """max_distortion: of the atoms the bond test keeps, exactly those whose shell distortion
+    from their crystal (fcc or hcp, or bcc) is at most the cut; a crystal shaken well below
+    the Lindemann limit (0.02 d per coordinate) is all core at 0.075, and 0.075 is what the
+    docstring says: the median distortion of fcc at the Lindemann limit (root-mean-square
+    displacement 0.1 d)."""
+    from descriptors import first_shell_distance
+    from descriptors.shell import shell_distortion
+    from multilayer.tracking.nuclei import crystalline_core
+
+    everyone = None
+    for noise in (0.02, 0.045):
+        f = make_lattice(kind, cells, noise=noise, seed=2)
+        nl = neighbor_list(f, r_cut=1.35 * first_shell_distance(f))
+        everyone = np.ones(f.n_atoms, bool)
+        bonds = crystalline_core(everyone, nl)
+        geo = crystalline_core(everyone, nl, max_distortion=0.075)
+        d = shell_distortion(nl, kinds=("bcc",) if kind == "bcc" else ("fcc", "hcp"))
+        want = bonds & (np.nan_to_num(d, nan=np.inf).min(axis=1) <= 0.075)
+        npt.assert_array_equal(geo, want)
+        if noise == 0.02:
+            assert geo.all()
+    assert crystalline_core(everyone, nl, max_distortion=0.0).sum() == 0
+    f = make_lattice("fcc", 6, noise=0.1 / np.sqrt(3), seed=0)
+    nl = neighbor_list(f, k=14)
+    assert np.median(shell_distortion(nl, kinds=("fcc",))) == pytest.approx(0.075, abs=0.001)
+    with pytest.raises(ValueError, match="max_distortion"):
+        crystalline_core(np.ones(f.n_atoms, bool), nl, max_distortion=-1.0)
+
+
 def test_crystalline_core_of_a_gas_and_argument_checks():
     from multilayer.tracking.nuclei import crystalline_core
 

@@ -88,6 +88,10 @@ DEFAULTS: dict = {
         # crystalline core of the crystal-like atoms: first-shell bonds (of 12 close-packed or
         # 14 bcc) that may lack their crystal's common-neighbour signature; 12: no core tracked
         "core_tolerance": 3,
+        # and whose shell geometry is a crystal's: shell distortion (descriptors.shell) from
+        # the nearest crystal at most this, in nearest-neighbour distances; None: no such test
+        # (0.075: an fcc crystal at the Lindemann limit, where PTM's RMSD cutoff falls)
+        "core_max_distortion": None,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
@@ -227,6 +231,10 @@ def _check_value(section, key, value, default):
         raise _bad(section, key, value, "an integer >= 0")
     if key == "max_dim" and value > 2:
         raise _bad(section, key, value, "0, 1 or 2")
+    if where == ("tracking", "core_max_distortion") and (
+            isinstance(value, bool) or not isinstance(value, Real) or value < 0):
+        raise _bad(section, key, value, "a number >= 0 (nearest-neighbour distances), or "
+                   "nothing")
     if key in ("resolution", "interslice_weight", "onset_threshold") and \
             (not isinstance(value, Real) or value < 0):
         raise _bad(section, key, value, "a number >= 0")

@@ -293,7 +293,8 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         nuc_acc.add(frame, nl, labels=labels[t])
         tw_acc.add(frame, nl, mask=store.read(i, ["solid"])["solid"].astype(bool))
         if core_largest is not None:      # sizes only: the core's onset, beside the nuclei's
-            core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol)
+            core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol,
+                                    max_distortion=tr["core_max_distortion"])
             cn = find_nuclei(frame, core, nl, min_size=tr["min_nucleus"])
             core_largest.append(int((cn == 0).sum()))
             core_atoms.append(np.packbits(core))
