@@ -64,6 +64,7 @@ from multilayer.network.structures import (  # noqa: E402
 )
 
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
+from multilayer.app.config import core_max_distortion  # noqa: E402
 
 ANALYZE_LABELS = _ANALYZE["labels"]          # analyze's [labels] (crystal_types, cna_support)
 ANALYZE = _ANALYZE
@@ -578,7 +579,7 @@ def main(argv=None) -> int:
                 o, lo = onset_of(ds, frames, masks)
                 cores = []
                 oc, lc = onset_of(ds, frames, masks, core=True, keep=cores,
-                                  max_distortion=ANALYZE["tracking"]["core_max_distortion"])
+                                  max_distortion=core_max_distortion(ANALYZE))
                 pc = [np.isin(p, [1, 2, 3]) for p in ptm]
                 grow = [t for t in range(len(frames)) if pc[t].mean() >= 0.01]
                 res.update(_core_scores(cores, pc, grow))

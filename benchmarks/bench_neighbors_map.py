@@ -16,6 +16,9 @@ peak memory (``ru_maxrss``) and its timing are its own.  Measured per frame:
 * ``iter``: :func:`iter_neighbors_map` end to end, neighbour search included and
   done block by block, images consumed chunk by chunk (what a 10^6-atom run does);
 * ``ptm``: OVITO's PolyhedralTemplateMatchingModifier, when ``ovito`` imports;
+* ``shell``: :func:`descriptors.shell.shell_distortion` to fcc, hcp, bcc and ico on a
+  14-nearest-neighbour list (built beforehand, not timed): the shell-geometry half of PTM's
+  test, from the map's first row, compared with ``ptm`` in the ratios;
 * ``kdtree_loop``: the reference code's approach, one ``cKDTree`` ball query plus a
   small periodic tree per atom, in a Python loop over a sample, extrapolated.
 
@@ -110,6 +113,15 @@ pipe.modifiers.append(PolyhedralTemplateMatchingModifier())
 c = time.process_time(); t = time.perf_counter(); out = pipe.compute()
 dt = time.perf_counter() - t; cpu = time.process_time() - c
 extra["fcc_fraction"] = float(np.mean(np.asarray(out.particles["Structure Type"]) == 1))
+""",
+    "shell": """
+from descriptors.shell import shell_distortion
+nl14 = neighbor_list(frame, k=14)
+shell_distortion(nl14, kinds=("fcc", "bcc"), atoms=np.arange(n) < 64)   # compile
+c = time.process_time(); t = time.perf_counter()
+d = shell_distortion(nl14, kinds=("fcc", "hcp", "bcc", "ico"))
+dt = time.perf_counter() - t; cpu = time.process_time() - c
+extra["median_fcc_distortion"] = float(np.median(d[:, 0]))
 """,
     "kdtree_loop": """
 from scipy.spatial import cKDTree
@@ -213,11 +225,11 @@ def run_all(args):
                       f"{per_cpu:9.3g} atoms/CPU-s | peak RSS {res['rss_gb']:5.2f} GB{note}", flush=True)
     per_cpu = {(r["case"], r["n"], r["threads"]): r["n"] / r["cpu"] for r in results}
     for (case, n, threads), rate in per_cpu.items():
-        if case != "map":
+        if case not in ("map", "shell"):
             continue
-        for other in ("ptm", "legacy"):
+        for other in ("ptm", "legacy") if case == "map" else ("ptm",):
             if (other, n, threads) in per_cpu:
-                print(f"map / {other:6s} {n:>9d} atoms, {threads} thr: "
+                print(f"{case:5s} / {other:6s} {n:>9d} atoms, {threads} thr: "
                       f"{rate / per_cpu[other, n, threads]:5.2f}x per CPU-second")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:

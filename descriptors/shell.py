@@ -67,13 +67,15 @@ def _sorted_distances(v: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, parallel=True)
-def _kernel(offsets, vectors, rows, m, template, out):
+def _kernel(offsets, vectors, rows, m, templates, out):
+    """``out[r, c]``: RMS difference of row ``rows[r]``'s sorted, scaled distances among its
+    ``m`` nearest neighbours from ``templates[c]`` (each shell sorted once for all)."""
     n_pairs = m * (m - 1) // 2
     for r in numba.prange(len(rows)):
         a = rows[r]
         s = offsets[a]
         if offsets[a + 1] - s < m:
-            out[r] = np.nan
+            out[r, :] = np.nan
             continue
         mean = 0.0
         for i in range(m):
@@ -89,10 +91,11 @@ def _kernel(offsets, vectors, rows, m, template, out):
                                + (vectors[s + i, 2] - vectors[s + j, 2]) ** 2) / mean
                 k += 1
         d.sort()
-        acc = 0.0
-        for k in range(n_pairs):
-            acc += (d[k] - template[k]) ** 2
-        out[r] = np.sqrt(acc / n_pairs)
+        for c in range(templates.shape[0]):
+            acc = 0.0
+            for k in range(n_pairs):
+                acc += (d[k] - templates[c, k]) ** 2
+            out[r, c] = np.sqrt(acc / n_pairs)
 
 
 def shell_distortion(nl, kinds=("fcc", "hcp"), atoms=None) -> np.ndarray:
@@ -137,8 +140,10 @@ def shell_distortion(nl, kinds=("fcc", "hcp"), atoms=None) -> np.ndarray:
     offsets = np.ascontiguousarray(nl.offsets, dtype=np.int64)
     vectors = np.ascontiguousarray(nl.vectors, dtype=np.float64)
     out = np.full((n, len(kinds)), np.nan)
-    buf = np.empty(len(rows))
-    for c, kind in enumerate(kinds):
-        _kernel(offsets, vectors, rows, _SIZE[kind], _sorted_distances(ideal_shell(kind)), buf)
-        out[rows, c] = buf
+    for m in sorted({_SIZE[k] for k in kinds}):          # 12-neighbour shells, then bcc's 14
+        cols = [c for c, k in enumerate(kinds) if _SIZE[k] == m]
+        templates = np.array([_sorted_distances(ideal_shell(kinds[c])) for c in cols])
+        buf = np.empty((len(rows), len(cols)))
+        _kernel(offsets, vectors, rows, m, templates, buf)
+        out[np.ix_(rows, cols)] = buf
     return out

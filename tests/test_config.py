@@ -55,6 +55,7 @@ def test_frames_option():
     ({"tracking": {"core_tolerance": 2.0}}, "core_tolerance"),
     ({"tracking": {"core_max_distortion": -0.1}}, "core_max_distortion"),
     ({"tracking": {"core_max_distortion": True}}, "core_max_distortion"),
+    ({"tracking": {"core_max_distortion": float("nan")}}, "core_max_distortion"),
     ({"tracking": {"core_max_distortion": "lindemann"}}, "core_max_distortion"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
@@ -69,3 +70,19 @@ def test_config_that_is_a_directory_is_named(tmp_path):
 
     with pytest.raises(ConfigError, match="is a directory, not a TOML config file"):
         load_config(tmp_path)
+
+
+def test_core_max_distortion_default_number_and_false():
+    """[tracking] core_max_distortion: the Lindemann default, any number >= 0, or false (the
+    bonds-only core), and what crystalline_core is given for each; round-trips as TOML."""
+    import tomllib
+
+    from multilayer.app.config import core_max_distortion
+    from multilayer.tracking import CORE_MAX_DISTORTION
+
+    assert core_max_distortion(load_config(None)) == CORE_MAX_DISTORTION == 0.075
+    assert core_max_distortion(load_config(None, {"tracking": {"core_max_distortion": 0.09}})) == 0.09
+    off = load_config(None, {"tracking": {"core_max_distortion": False}})
+    assert core_max_distortion(off) is None
+    again = tomllib.loads(config_to_toml(off))
+    assert again["tracking"]["core_max_distortion"] is False

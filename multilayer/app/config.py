@@ -89,9 +89,9 @@ DEFAULTS: dict = {
         # 14 bcc) that may lack their crystal's common-neighbour signature; 12: no core tracked
         "core_tolerance": 3,
         # and whose shell geometry is a crystal's: shell distortion (descriptors.shell) from
-        # the nearest crystal at most this, in nearest-neighbour distances; None: no such test
-        # (0.075: an fcc crystal at the Lindemann limit, where PTM's RMSD cutoff falls)
-        "core_max_distortion": None,
+        # the nearest crystal at most this, in nearest-neighbour distances (0.075: the median
+        # of an fcc crystal at the Lindemann limit); false: bonds only, no geometric test
+        "core_max_distortion": 0.075,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
@@ -231,15 +231,24 @@ def _check_value(section, key, value, default):
         raise _bad(section, key, value, "an integer >= 0")
     if key == "max_dim" and value > 2:
         raise _bad(section, key, value, "0, 1 or 2")
-    if where == ("tracking", "core_max_distortion") and (
-            isinstance(value, bool) or not isinstance(value, Real) or value < 0):
-        raise _bad(section, key, value, "a number >= 0 (nearest-neighbour distances), or "
-                   "nothing")
+    if where == ("tracking", "core_max_distortion"):
+        if value is not False and (isinstance(value, bool) or not isinstance(value, Real)
+                                   or not np.isfinite(value) or value < 0):
+            raise _bad(section, key, value, "a number >= 0 (nearest-neighbour distances), or "
+                       "false (no geometric test)")
+        return
     if key in ("resolution", "interslice_weight", "onset_threshold") and \
             (not isinstance(value, Real) or value < 0):
         raise _bad(section, key, value, "a number >= 0")
     if key == "stop" and (not isinstance(value, Integral)):
         raise _bad(section, key, value, "an integer or nothing")
+
+
+def core_max_distortion(cfg: dict) -> float | None:
+    """``[tracking] core_max_distortion`` as :func:`multilayer.tracking.crystalline_core` takes
+    it: ``None`` where the config says ``false`` (bonds only)."""
+    value = cfg["tracking"]["core_max_distortion"]
+    return None if value is False else float(value)
 
 
 def load_config(path=None, overrides: dict | None = None) -> dict:
