@@ -100,9 +100,8 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
     the bonds to its 12 nearest neighbours lack a close-packed signature ((4, 2, 1) or
     (4, 2, 2), fcc or hcp), or of the bonds to its 14 nearest lack bcc's ((6, 6, 6) or
     (4, 4, 4)) -- adaptive common-neighbour analysis (:mod:`descriptors.cna`) with a
-    tolerance for thermal noise; ``tolerance`` 0 is Stukowski's a-CNA.
-
-    and whose shell's *geometry* is a crystal's too: its shell distortion
+    tolerance for thermal noise; ``tolerance`` 0 is Stukowski's a-CNA.  The shell's
+    *geometry* must be a crystal's too: its shell distortion
     (:func:`descriptors.shell.shell_distortion`) from the nearer of fcc and hcp, or from bcc,
     at most ``max_distortion``.
 
