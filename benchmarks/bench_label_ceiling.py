@@ -26,6 +26,11 @@ crystal-like cluster holds >= 20 atoms for good), of
   fcc and hcp averaged over the first shell): what PTM's RMSD test sees and the bond
   signatures do not;
 * ``shell@r.9``: the shell distortion alone (the smaller of fcc and hcp), cut at recall 0.9;
+* ``rows@r.9``, ``rows@0.084``: the same neighbour by neighbour (``method="rows"``, stop 36,
+  cached in ``shellrows_<run>.npz``), cut at recall 0.9 or at analyze's
+  ``core_max_distortion``; ``core-all``: analyze's crystalline core rule (that cut, and at
+  most ``core_tolerance`` bonds lacking the signature) applied to every atom, not only the
+  crystal-like ones;
 * ``acna-tol{k}``: adaptive CNA of the frame itself with ``k`` bonds of tolerance (at least
   12 - k close-packed signatures among the 12 nearest, or 14 - k bcc signatures among the
   14 nearest; ``k`` = 0 is Stukowski's a-CNA, 3 the tolerance of crystopo's crystalline
@@ -107,13 +112,13 @@ def bond_signatures(ds, cache: Path):
 
 
 def shell_geometry(ds, cache: Path):
-    """Per frame (n, 5) float32: :func:`descriptors.shell.shell_distortion` to fcc, hcp, bcc
-    and ico (14 nearest neighbours), and the smaller of fcc and hcp averaged over the first
-    shell (``neighbour_graphs``), cached in one npz per dataset."""
+    """Per frame (n, 5) float32: :func:`descriptors.shell.shell_distortion` (``pooled``, stop
+    35's measure) to fcc, hcp, bcc and ico (14 nearest neighbours), and the smaller of fcc and
+    hcp averaged over the first shell (``neighbour_graphs``), cached in one npz per dataset."""
     from descriptors.shell import shell_distortion
 
     dist = per_frame_cached(ds, cache, "shell", lambda nl: shell_distortion(
-        nl, kinds=("fcc", "hcp", "bcc", "ico")).astype(np.float32))
+        nl, kinds=("fcc", "hcp", "bcc", "ico"), method="pooled").astype(np.float32))
     graphs = neighbour_graphs(ds, cache)
     return [np.column_stack([d, shell_mean(d[:, :2].min(axis=1), g)]).astype(np.float32)
             for d, g in zip(dist, graphs)]
@@ -261,6 +266,23 @@ def ceiling(ds, cache, anchored=True):
     dist = [-s[:, :2].min(axis=1) for s in shell]
     thr = threshold_at(dist, ptm, grow, recall=0.9)
     preds["shell@r.9"] = [d >= thr for d in dist]
+    from descriptors.shell import shell_distortion
+    from multilayer.app.config import DEFAULTS as ANALYZE
+
+    rowd = per_frame_cached(ds, cache, "shellrows", lambda nl: shell_distortion(
+        nl, kinds=("fcc", "hcp", "bcc"), method="rows").astype(np.float32))
+    close = [-np.nan_to_num(r[:, :2].min(axis=1), nan=np.inf) for r in rowd]
+    thr = threshold_at(close, ptm, grow, recall=0.9)
+    preds["rows@r.9"] = [d >= thr for d in close]
+    cut, tol = ANALYZE["tracking"]["core_max_distortion"], ANALYZE["tracking"]["core_tolerance"]
+    preds[f"rows@{cut}"] = [d >= -cut for d in close]
+    core = []
+    for b, r in zip(bonds, rowd):
+        cp = ((b[:, 0] + b[:, 1] >= 12 - tol)
+              & (np.nan_to_num(r[:, :2].min(axis=1), nan=np.inf) <= cut))
+        core.append(cp | (~cp & (b[:, 2] + b[:, 3] >= 14 - tol)
+                          & (np.nan_to_num(r[:, 2], nan=np.inf) <= cut)))
+    preds["core-all"] = core
     for k in (0, 3, 4):
         preds[f"acna-tol{k}"] = [(b[:, 0] + b[:, 1] >= 12 - k) | (b[:, 2] + b[:, 3] >= 14 - k)
                                  for b in bonds]

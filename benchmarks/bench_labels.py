@@ -24,7 +24,10 @@ Per dataset and method it prints:
 * ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, the same
   for the nuclei of its crystalline core (``onset_core``, analyze's ``[tracking]
   core_tolerance``) and PTM's; ``onset_rule``: the three by analyze's own rule
-  (``nucleation_onset``, its threshold from the liquid's fluctuations).
+  (``nucleation_onset``, its threshold from the liquid's fluctuations); ``onset_med3``: the
+  core's and PTM's with each largest-nucleus series first smoothed by a running median of
+  three frames (:func:`median3`: one frame's flicker of PTM's largest cluster below 20 atoms
+  then no longer moves PTM's onset).
 
 Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.fit_structures`),
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
@@ -411,6 +414,16 @@ def _core_scores(cores, ptm_masks, grow, tag=""):
             f"core_prec{tag}": float((c & p).sum() / max(c.sum(), 1))}
 
 
+def median3(series):
+    """Running median over three consecutive frames (the end frames kept as they are)."""
+    s = np.asarray(series, dtype=np.float64)
+    if len(s) < 3:
+        return s.copy()
+    out = s.copy()
+    out[1:-1] = np.median(np.stack([s[:-2], s[1:-1], s[2:]]), axis=0)
+    return out
+
+
 def _stays(largest, threshold, frames):
     above = largest >= threshold
     idx = [i for i in range(len(above)) if above[i:].all()]
@@ -505,12 +518,16 @@ def main(argv=None) -> int:
     ap.add_argument("--core-max-distortion", type=float, action="append", default=[],
                     help="with --onset: also score the core with this [tracking] "
                          "core_max_distortion (repeatable; core_rec/core_prec/onset_core@VALUE)")
+    ap.add_argument("--core-tolerance", type=int,
+                    help="with --onset: the core's [tracking] core_tolerance (default analyze's)")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--reference-vacancies", default=",".join(map(str, VACANCIES)),
                     help="[labels] reference_vacancies, comma-separated")
     ap.add_argument("--noise", default=",".join(map(str, NOISE)),
                     help="reference crystal noises (x d_nn)")
     args = ap.parse_args(argv)
+    if args.core_tolerance is not None:
+        ANALYZE["tracking"]["core_tolerance"] = args.core_tolerance
     NOISE = tuple(float(v) for v in args.noise.split(","))
     VACANCIES = tuple(float(v) for v in args.reference_vacancies.split(","))
     from validation_data import cache_dir, load_suite
@@ -590,6 +607,7 @@ def main(argv=None) -> int:
                     res.update(_core_scores(more, pc, grow, f"@{v}"))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
+                res["onset_med3"] = [_stays(median3(x), 20, frames) for x in (lc, lp)]
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series
                 res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
             if ds.kind == "nucleation":

@@ -73,14 +73,14 @@ def test_config_that_is_a_directory_is_named(tmp_path):
 
 
 def test_core_max_distortion_default_number_and_false():
-    """[tracking] core_max_distortion: the Lindemann default, any number >= 0, or false (the
+    """[tracking] core_max_distortion: the PTM-calibrated default, any number >= 0, or false (the
     bonds-only core), and what crystalline_core is given for each; round-trips as TOML."""
     import tomllib
 
     from multilayer.app.config import core_max_distortion
     from multilayer.tracking import CORE_MAX_DISTORTION
 
-    assert core_max_distortion(load_config(None)) == CORE_MAX_DISTORTION == 0.075
+    assert core_max_distortion(load_config(None)) == CORE_MAX_DISTORTION == 0.084
     assert core_max_distortion(load_config(None, {"tracking": {"core_max_distortion": 0.09}})) == 0.09
     off = load_config(None, {"tracking": {"core_max_distortion": False}})
     assert core_max_distortion(off) is None

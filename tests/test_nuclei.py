@@ -275,33 +275,56 @@ def test_crystalline_core_of_thermal_crystals_is_the_crystal(kind, cells):
 def test_crystalline_core_geometry_test_keeps_exactly_the_undistorted_shells(kind, cells):
     """max_distortion: of the atoms the bond test keeps, exactly those whose shell distortion
     from their crystal (fcc or hcp, or bcc) is at most the cut; a crystal shaken well below
-    the Lindemann limit (0.02 d per coordinate) is all core at 0.075, and 0.075 is what the
-    docstring says: the median distortion of fcc at the Lindemann limit (root-mean-square
-    displacement 0.1 d)."""
+    the Lindemann limit (0.02 d per coordinate) is all core at the default cut, one shaken
+    at 0.06 d (near PTM's cutoff) only in part."""
     from descriptors import first_shell_distance
     from descriptors.shell import shell_distortion
-    from multilayer.tracking.nuclei import crystalline_core
+    from multilayer.tracking.nuclei import CORE_MAX_DISTORTION, crystalline_core
 
     everyone = None
+    cut = CORE_MAX_DISTORTION
     for noise in (0.02, 0.06):
         f = make_lattice(kind, cells, noise=noise, seed=2)
         nl = neighbor_list(f, r_cut=1.35 * first_shell_distance(f))
         everyone = np.ones(f.n_atoms, bool)
         bonds = crystalline_core(everyone, nl, max_distortion=None)
-        geo = crystalline_core(everyone, nl, max_distortion=0.075)
+        geo = crystalline_core(everyone, nl)
         d = shell_distortion(nl, kinds=("bcc",) if kind == "bcc" else ("fcc", "hcp"))
-        want = bonds & (np.nan_to_num(d, nan=np.inf).min(axis=1) <= 0.075)
+        want = bonds & (np.nan_to_num(d, nan=np.inf).min(axis=1) <= cut)
         npt.assert_array_equal(geo, want)
         if noise == 0.02:
             assert geo.all()
-        else:      # near the Lindemann limit the cut removes shells the bonds let through
+        else:      # near PTM's cutoff the cut removes shells the bonds let through
             assert 0 < (bonds & ~geo).sum() < bonds.sum()
     assert crystalline_core(everyone, nl, max_distortion=0.0).sum() == 0
-    f = make_lattice("fcc", 6, noise=0.1 / np.sqrt(3), seed=0)
-    nl = neighbor_list(f, k=14)
-    assert np.median(shell_distortion(nl, kinds=("fcc",))) == pytest.approx(0.075, abs=0.001)
     with pytest.raises(ValueError, match="max_distortion"):
-        crystalline_core(np.ones(f.n_atoms, bool), nl, max_distortion=-1.0)
+        crystalline_core(everyone, nl, max_distortion=-1.0)
+
+
+def test_core_max_distortion_is_ptm_cutoff_in_shell_distortion():
+    """The default cut is what the docstring says: on thermally shaken ideal fcc and hcp, the
+    shell distortion at which half the atoms pass PTM's standard RMSD cutoff (0.1), measured
+    here with OVITO's PTM: a calibration on ideal crystals, not on any MD run."""
+    pytest.importorskip("ovito")
+    from descriptors.shell import shell_distortion
+    from multilayer.learn.trusted import ovito_structures
+    from multilayer.tracking.nuclei import CORE_MAX_DISTORTION
+
+    dist, passes = [], []
+    for kind, cells in (("fcc", 6), ("hcp", (7, 4, 5))):
+        for i, noise in enumerate(np.arange(0.055, 0.0701, 0.0025)):
+            f = make_lattice(kind, cells, noise=float(noise), seed=10 + i)
+            _, rmsd = ovito_structures(f, rmsd_cutoff=0.0, structures=("fcc", "hcp"), rmsd=True)
+            d = shell_distortion(neighbor_list(f, k=14), kinds=("fcc", "hcp")).min(axis=1)
+            dist.append(d)
+            passes.append(np.nan_to_num(rmsd, nan=np.inf) <= 0.1)
+    dist, passes = np.concatenate(dist), np.concatenate(passes)
+    near = np.abs(dist - CORE_MAX_DISTORTION) < 0.002
+    assert near.sum() > 500
+    assert 0.4 < passes[near].mean() < 0.6
+    # and it is a sharp threshold in the distortion: 0.01 either side, mostly one way
+    assert passes[np.abs(dist - (CORE_MAX_DISTORTION - 0.01)) < 0.002].mean() > 0.85
+    assert passes[np.abs(dist - (CORE_MAX_DISTORTION + 0.01)) < 0.002].mean() < 0.2
 
 
 def test_crystalline_core_of_a_gas_and_argument_checks():

@@ -87,11 +87,12 @@ DEFAULTS: dict = {
         "onset_threshold": None,   # atoms; None: chosen from the pre-onset fluctuations
         # crystalline core of the crystal-like atoms: first-shell bonds (of 12 close-packed or
         # 14 bcc) that may lack their crystal's common-neighbour signature; 12: no core tracked
-        "core_tolerance": 3,
-        # and whose shell geometry is a crystal's: shell distortion (descriptors.shell) from
-        # the nearest crystal at most this, in nearest-neighbour distances (0.075: the median
-        # of an fcc crystal at the Lindemann limit); false: bonds only, no geometric test
-        "core_max_distortion": 0.075,
+        "core_tolerance": 6,
+        # and whose shell geometry is a crystal's: shell distortion (descriptors.shell, each
+        # neighbour's distances) from the nearest crystal at most this, in nearest-neighbour
+        # distances (0.084: PTM's standard RMSD cutoff 0.1, calibrated on shaken ideal fcc and
+        # hcp); false: bonds only, no geometric test
+        "core_max_distortion": 0.084,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)

@@ -32,7 +32,7 @@ _PTM_NEIGHBORS = 18   # PTM's templates (sc ... bcc, ico) read no more than the 
 
 
 def ovito_structures(frame, method: str = "ptm", *, rmsd_cutoff: float = 0.1,
-                     structures=None, atoms=None) -> np.ndarray:
+                     structures=None, atoms=None, rmsd: bool = False):
     """OVITO's per-atom structure types: PTM, adaptive CNA or diamond identification.
 
     Parameters
@@ -48,11 +48,16 @@ def ovito_structures(frame, method: str = "ptm", *, rmsd_cutoff: float = 0.1,
         PTM only: rows of the atoms to type.  PTM then runs on them and their 18 nearest
         neighbours only, which are all its templates read, so each gets the type it gets in
         the whole frame, at a fraction of the cost when they are few.
+    rmsd : bool
+        PTM only, whole frame: return the fitted RMSD of each atom's best template too (NaN
+        where no template fits; compare with ``rmsd_cutoff`` 0 to see every fit).
 
     Returns
     -------
     types : ndarray of shape (n_atoms,) or (len(atoms),), int64
         OVITO's type ids, named in ``TRUSTED_METHODS[method]`` (0 = other).
+    rmsd : ndarray of shape (n_atoms,), float64
+        With ``rmsd=True`` only: ``(types, rmsd)``.
     """
     try:
         from ovito.data import DataCollection, Particles, SimulationCell
@@ -63,12 +68,15 @@ def ovito_structures(frame, method: str = "ptm", *, rmsd_cutoff: float = 0.1,
         raise ImportError(f"method={method!r} needs OVITO: pip install ovito "
                           f"(or crystopo[ovito]); {err}") from err
     frame = as_frame(frame)
+    if rmsd and (method != "ptm" or atoms is not None):
+        raise ValueError(f"rmsd=True needs method='ptm' on the whole frame, got method={method!r}"
+                         f"{'' if atoms is None else ' with atoms='}")
     if atoms is not None:
         if method != "ptm":
             raise ValueError(f"atoms= needs method='ptm', got {method!r}")
         return _ptm_of_rows(frame, np.asarray(atoms, dtype=np.int64), rmsd_cutoff, structures)
     if method == "ptm":
-        mod = PolyhedralTemplateMatchingModifier(rmsd_cutoff=float(rmsd_cutoff))
+        mod = PolyhedralTemplateMatchingModifier(rmsd_cutoff=float(rmsd_cutoff), output_rmsd=rmsd)
         if structures is not None:
             names = {v: k for k, v in _PTM_NAMES.items()}
             bad = [s for s in structures if s not in names or s == "other"]
@@ -95,7 +103,12 @@ def ovito_structures(frame, method: str = "ptm", *, rmsd_cutoff: float = 0.1,
     data.objects.append(particles)
     pipeline = Pipeline(source=StaticSource(data=data))
     pipeline.modifiers.append(mod)
-    return np.asarray(pipeline.compute().particles["Structure Type"], dtype=np.int64)
+    out = pipeline.compute().particles
+    types = np.asarray(out["Structure Type"], dtype=np.int64)
+    if not rmsd:
+        return types
+    fit = np.asarray(out["RMSD"], dtype=np.float64)
+    return types, np.where(types > 0, fit, np.nan)
 
 
 def _ptm_of_rows(frame, atoms, rmsd_cutoff, structures):
