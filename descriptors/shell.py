@@ -82,9 +82,12 @@ def _sorted_distances(v: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
-def _scaled_distances(vectors, s, m):
-    """(m, m) distances among the ``m`` neighbour vectors from ``vectors[s]``, over their mean
-    distance to the atom."""
+def _scaled_distances(offsets, vectors, a, m):
+    """(m, m) distances among atom ``a``'s ``m`` nearest neighbours, over their mean distance
+    to the atom; (0, 0) when it has fewer than ``m``."""
+    s = offsets[a]
+    if offsets[a + 1] - s < m:
+        return np.zeros((0, 0))
     mean = 0.0
     for i in range(m):
         mean += np.sqrt(vectors[s + i, 0] ** 2 + vectors[s + i, 1] ** 2 + vectors[s + i, 2] ** 2)
@@ -104,11 +107,10 @@ def _kernel(offsets, vectors, rows, m, templates, out):
     ``m`` nearest neighbours from ``templates[c]`` (each shell sorted once for all)."""
     n_pairs = m * (m - 1) // 2
     for r in numba.prange(len(rows)):
-        a = rows[r]
-        if offsets[a + 1] - offsets[a] < m:
+        full = _scaled_distances(offsets, vectors, rows[r], m)
+        if full.shape[0] == 0:
             out[r, :] = np.nan
             continue
-        full = _scaled_distances(vectors, offsets[a], m)
         d = np.empty(n_pairs)
         k = 0
         for i in range(m):
@@ -142,11 +144,10 @@ def _rows_kernel(offsets, vectors, rows, m, templates, counts, n_kinds, out):
     scaled distances from template ``c`` (``n_kinds[c]`` kinds of neighbour, the first
     ``counts[c, 0]`` of them of kind 0), neighbours assigned to kinds optimally."""
     for r in numba.prange(len(rows)):
-        a = rows[r]
-        if offsets[a + 1] - offsets[a] < m:
+        full = _scaled_distances(offsets, vectors, rows[r], m)
+        if full.shape[0] == 0:
             out[r, :] = np.nan
             continue
-        full = _scaled_distances(vectors, offsets[a], m)
         d = np.empty((m, m - 1))
         for i in range(m):
             k = 0
