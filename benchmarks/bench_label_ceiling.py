@@ -30,7 +30,8 @@ crystal-like cluster holds >= 20 atoms for good), of
   cached in ``shellrows_<run>.npz``), cut at recall 0.9 or at analyze's
   ``core_max_distortion``; ``core-all``: analyze's crystalline core rule (that cut, and at
   most ``core_tolerance`` bonds lacking the signature) applied to every atom, not only the
-  crystal-like ones;
+  crystal-like ones; ``gbt+cna+rows@r.9``: ``gbt+cna+shell@r.9`` given the rows
+  distortions as well;
 * ``acna-tol{k}``: adaptive CNA of the frame itself with ``k`` bonds of tolerance (at least
   12 - k close-packed signatures among the 12 nearest, or 14 - k bcc signatures among the
   14 nearest; ``k`` = 0 is Stukowski's a-CNA, 3 the tolerance of crystopo's crystalline
@@ -283,6 +284,9 @@ def ceiling(ds, cache, anchored=True):
         core.append(cp | (~cp & (b[:, 2] + b[:, 3] >= 14 - tol)
                           & (np.nan_to_num(r[:, 2], nan=np.inf) <= cut)))
     preds["core-all"] = core
+    preds["gbt+cna+rows@r.9"], _ = supervised_masks(
+        feats, ptm, grow, seed=0, extra=[np.column_stack([b, s, r]) for b, s, r
+                                         in zip(bonds, shell, rowd)])
     for k in (0, 3, 4):
         preds[f"acna-tol{k}"] = [(b[:, 0] + b[:, 1] >= 12 - k) | (b[:, 2] + b[:, 3] >= 14 - k)
                                  for b in bonds]
