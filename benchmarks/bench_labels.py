@@ -68,6 +68,7 @@ from multilayer.network.structures import (  # noqa: E402
 
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
 from multilayer.app.config import core_max_distortion  # noqa: E402
+from label_onsets import analyze_onset, core_scores, median3, onset_of, stays  # noqa: E402
 
 ANALYZE_LABELS = _ANALYZE["labels"]          # analyze's [labels] (crystal_types, cna_support)
 ANALYZE = _ANALYZE
@@ -374,62 +375,6 @@ def score(ds, frames, names, ptm, truth=None, iface=None):
     return out
 
 
-def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
-             max_distortion=None):
-    """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
-    nucleus of every frame; ``core``: of the crystalline core of the masks
-    (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
-    each frame's core mask appended to the list ``keep`` when given; ``max_distortion``: its
-    ``[tracking] core_max_distortion``."""
-    from descriptors import first_shell_distance, neighbor_list
-    from multilayer.tracking.nuclei import crystalline_core, find_nuclei
-
-    traj = ds.trajectory()
-    r_cut = None
-    largest = []
-    for t, f in enumerate(frames):
-        fr = traj[f]
-        if r_cut is None:
-            r_cut = 1.35 * first_shell_distance(fr)
-        nl = neighbor_list(fr, r_cut=r_cut)
-        mask = crystal_masks[t]
-        if core:
-            mask = crystalline_core(mask, nl, tolerance=ANALYZE["tracking"]["core_tolerance"],
-                                    max_distortion=max_distortion)
-            if keep is not None:
-                keep.append(mask)
-        nuc = find_nuclei(fr, mask, nl, min_size=2)
-        largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
-    largest = np.array(largest)
-    return _stays(largest, threshold, frames), largest
-
-
-def _core_scores(cores, ptm_masks, grow, tag=""):
-    """The core as a crystal call: recall / precision against PTM over the growth frames."""
-    if not grow:
-        return {}
-    c = np.concatenate([cores[t] for t in grow])
-    p = np.concatenate([ptm_masks[t] for t in grow])
-    return {f"core_rec{tag}": float((c & p).sum() / max(p.sum(), 1)),
-            f"core_prec{tag}": float((c & p).sum() / max(c.sum(), 1))}
-
-
-def median3(series):
-    """Running median over three consecutive frames (the end frames kept as they are)."""
-    s = np.asarray(series, dtype=np.float64)
-    if len(s) < 3:
-        return s.copy()
-    out = s.copy()
-    out[1:-1] = np.median(np.stack([s[:-2], s[1:-1], s[2:]]), axis=0)
-    return out
-
-
-def _stays(largest, threshold, frames):
-    above = largest >= threshold
-    idx = [i for i in range(len(above)) if above[i:].all()]
-    return frames[idx[0]] if idx else None
-
-
 PTM_CLASSES = ((1, "fcc"), (2, "hcp"), (3, "bcc"), (4, "ico"), (0, "other"))
 KINDS = ("fcc", "hcp", "bcc", "ico", "liquid")
 
@@ -469,15 +414,6 @@ def composition(ds, names, ptm, cache: Path) -> dict:
                 out["quenched"] = _shares(nq, isp, [(k, k) for k in KINDS],
                                           [(c, k) for c, k in PTM_CLASSES])
     return out
-
-
-def analyze_onset(largest, frames):
-    """The onset ``crystopo analyze`` reports: :func:`multilayer.tracking.nucleation_onset`
-    with its default threshold (twice the liquid's typical largest cluster)."""
-    from multilayer.tracking.nuclei import nucleation_onset
-
-    o = nucleation_onset(largest).frame
-    return None if o is None else frames[o]
 
 
 def main(argv=None) -> int:
@@ -526,8 +462,8 @@ def main(argv=None) -> int:
     ap.add_argument("--noise", default=",".join(map(str, NOISE)),
                     help="reference crystal noises (x d_nn)")
     args = ap.parse_args(argv)
-    if args.core_tolerance is not None:
-        ANALYZE["tracking"]["core_tolerance"] = args.core_tolerance
+    core_tol = (ANALYZE["tracking"]["core_tolerance"] if args.core_tolerance is None
+                else args.core_tolerance)
     NOISE = tuple(float(v) for v in args.noise.split(","))
     VACANCIES = tuple(float(v) for v in args.reference_vacancies.split(","))
     from validation_data import cache_dir, load_suite
@@ -595,19 +531,20 @@ def main(argv=None) -> int:
                 masks = [_crystal(n) for n in names]
                 o, lo = onset_of(ds, frames, masks)
                 cores = []
-                oc, lc = onset_of(ds, frames, masks, core=True, keep=cores,
+                oc, lc = onset_of(ds, frames, masks, core=True, keep=cores, tolerance=core_tol,
                                   max_distortion=core_max_distortion(ANALYZE))
                 pc = [np.isin(p, [1, 2, 3]) for p in ptm]
                 grow = [t for t in range(len(frames)) if pc[t].mean() >= 0.01]
-                res.update(_core_scores(cores, pc, grow))
+                res.update(core_scores(cores, pc, grow))
                 for v in args.core_max_distortion:
                     more = []
                     res[f"onset_core@{v}"], _ = onset_of(ds, frames, masks, core=True, keep=more,
+                                                         tolerance=core_tol,
                                                          max_distortion=v)
-                    res.update(_core_scores(more, pc, grow, f"@{v}"))
+                    res.update(core_scores(more, pc, grow, f"@{v}"))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
-                res["onset_med3"] = [_stays(median3(x), 20, frames) for x in (lc, lp)]
+                res["onset_med3"] = [stays(median3(x), 20, frames) for x in (lc, lp)]
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series
                 res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
             if ds.kind == "nucleation":

@@ -24,7 +24,7 @@ Two ways of comparing (``method``):
   rows by how much nearer they are to the first kind).  A liquid shell can have fcc's
   *histogram* of distances without any one neighbour seeing fcc's surroundings; this sees
   it.  On noisy ideal fcc and hcp it is 0.84 times the RMSD that PTM fits, and PTM's
-  standard cutoff (RMSD 0.1) falls at 0.085 (half the atoms at that distortion pass it).
+  standard cutoff (RMSD 0.1) falls at 0.084 (half the atoms at that distortion pass it).
 * ``"pooled"``: the ``m (m - 1) / 2`` distances sorted together (one histogram per shell),
   the measure of stop 35; rotation- and permutation-free too, but blind to which
   neighbour has which distances.

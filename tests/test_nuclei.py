@@ -325,6 +325,8 @@ def test_core_max_distortion_is_ptm_cutoff_in_shell_distortion():
     # and it is a sharp threshold in the distortion: 0.01 either side, mostly one way
     assert passes[np.abs(dist - (CORE_MAX_DISTORTION - 0.01)) < 0.002].mean() > 0.85
     assert passes[np.abs(dist - (CORE_MAX_DISTORTION + 0.01)) < 0.002].mean() < 0.2
+    with pytest.raises(ValueError, match="rmsd=True"):
+        ovito_structures(f, "acna", rmsd=True)
 
 
 def test_crystalline_core_of_a_gas_and_argument_checks():

@@ -112,8 +112,8 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
     own shell.  The geometric test does what Polyhedral Template Matching's RMSD cutoff
     does, from each neighbour's sorted distances to the others (no fit); its default is
     PTM's standard cutoff expressed in this measure, calibrated on shaken ideal crystals,
-    not on any MD run.  Stop 36 (``python benchmarks/bench_labels.py --onset``, twelve
-    LAMMPS runs): recall / precision against instantaneous PTM 0.86-0.93 / 0.73-0.88, where
+    not on any MD run.  Stop 36 (``python benchmarks/bench_labels.py --onset``, thirteen
+    LAMMPS runs): recall / precision against instantaneous PTM 0.86-0.93 / 0.72-0.89, where
     the bond test at tolerance 3 with stop 35's pooled-histogram geometry had 0.73-0.85 /
     0.75-0.88.
 

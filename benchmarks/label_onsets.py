@@ -1,0 +1,77 @@
+"""Onsets and core scores for ``bench_labels.py``: the frame from which the largest nucleus
+stays at or above 20 atoms (of the crystal-like atoms, their crystalline core, or PTM's), the
+same on series smoothed over three frames, analyze's own rule, and the core as a crystal call
+against PTM."""
+from __future__ import annotations
+
+import numpy as np
+
+from multilayer.app.config import DEFAULTS
+
+__all__ = ["onset_of", "core_scores", "median3", "stays", "analyze_onset"]
+
+
+def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
+             max_distortion=None, tolerance=None):
+    """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
+    nucleus of every frame; ``core``: of the crystalline core of the masks
+    (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
+    each frame's core mask appended to the list ``keep`` when given; ``max_distortion`` and
+    ``tolerance``: its ``[tracking] core_max_distortion`` and ``core_tolerance`` (default
+    analyze's)."""
+    from descriptors import first_shell_distance, neighbor_list
+    from multilayer.tracking.nuclei import crystalline_core, find_nuclei
+
+    tol = DEFAULTS["tracking"]["core_tolerance"] if tolerance is None else tolerance
+    traj = ds.trajectory()
+    r_cut = None
+    largest = []
+    for t, f in enumerate(frames):
+        fr = traj[f]
+        if r_cut is None:
+            r_cut = 1.35 * first_shell_distance(fr)
+        nl = neighbor_list(fr, r_cut=r_cut)
+        mask = crystal_masks[t]
+        if core:
+            mask = crystalline_core(mask, nl, tolerance=tol, max_distortion=max_distortion)
+            if keep is not None:
+                keep.append(mask)
+        nuc = find_nuclei(fr, mask, nl, min_size=2)
+        largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
+    largest = np.array(largest)
+    return stays(largest, threshold, frames), largest
+
+
+def core_scores(cores, ptm_masks, grow, tag=""):
+    """The core as a crystal call: recall / precision against PTM over the growth frames."""
+    if not grow:
+        return {}
+    c = np.concatenate([cores[t] for t in grow])
+    p = np.concatenate([ptm_masks[t] for t in grow])
+    return {f"core_rec{tag}": float((c & p).sum() / max(p.sum(), 1)),
+            f"core_prec{tag}": float((c & p).sum() / max(c.sum(), 1))}
+
+
+def median3(series):
+    """Running median over three consecutive frames (the end frames kept as they are)."""
+    s = np.asarray(series, dtype=np.float64)
+    if len(s) < 3:
+        return s.copy()
+    out = s.copy()
+    out[1:-1] = np.median(np.stack([s[:-2], s[1:-1], s[2:]]), axis=0)
+    return out
+
+
+def stays(largest, threshold, frames):
+    above = largest >= threshold
+    idx = [i for i in range(len(above)) if above[i:].all()]
+    return frames[idx[0]] if idx else None
+
+
+def analyze_onset(largest, frames):
+    """The onset ``crystopo analyze`` reports: :func:`multilayer.tracking.nucleation_onset`
+    with its default threshold (twice the liquid's typical largest cluster)."""
+    from multilayer.tracking.nuclei import nucleation_onset
+
+    o = nucleation_onset(largest).frame
+    return None if o is None else frames[o]
