@@ -456,6 +456,9 @@ def main(argv=None) -> int:
                          "core_max_distortion (repeatable; core_rec/core_prec/onset_core@VALUE)")
     ap.add_argument("--core-tolerance", type=int,
                     help="with --onset: the core's [tracking] core_tolerance (default analyze's)")
+    ap.add_argument("--core-outside-tolerance", default=None,
+                    help="with --onset: the core's [tracking] core_outside_tolerance, an integer "
+                         "or 'none' (crystal-like atoms only, stop 36); default analyze's")
     ap.add_argument("--json", help="write the table here")
     ap.add_argument("--reference-vacancies", default=",".join(map(str, VACANCIES)),
                     help="[labels] reference_vacancies, comma-separated")
@@ -464,6 +467,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     core_tol = (ANALYZE["tracking"]["core_tolerance"] if args.core_tolerance is None
                 else args.core_tolerance)
+    outside = ("analyze" if args.core_outside_tolerance is None
+               else None if args.core_outside_tolerance.lower() in ("none", "false")
+               else int(args.core_outside_tolerance))
     NOISE = tuple(float(v) for v in args.noise.split(","))
     VACANCIES = tuple(float(v) for v in args.reference_vacancies.split(","))
     from validation_data import cache_dir, load_suite
@@ -532,7 +538,8 @@ def main(argv=None) -> int:
                 o, lo = onset_of(ds, frames, masks)
                 cores = []
                 oc, lc = onset_of(ds, frames, masks, core=True, keep=cores, tolerance=core_tol,
-                                  max_distortion=core_max_distortion(ANALYZE))
+                                  max_distortion=core_max_distortion(ANALYZE),
+                                  outside_tolerance=outside)
                 pc = [np.isin(p, [1, 2, 3]) for p in ptm]
                 grow = [t for t in range(len(frames)) if pc[t].mean() >= 0.01]
                 res.update(core_scores(cores, pc, grow))
@@ -540,7 +547,8 @@ def main(argv=None) -> int:
                     more = []
                     res[f"onset_core@{v}"], _ = onset_of(ds, frames, masks, core=True, keep=more,
                                                          tolerance=core_tol,
-                                                         max_distortion=v)
+                                                         max_distortion=v,
+                                                         outside_tolerance=outside)
                     res.update(core_scores(more, pc, grow, f"@{v}"))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op

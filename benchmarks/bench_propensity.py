@@ -8,7 +8,7 @@ geometric inputs); beside it, single classic predictors computed in the same run
 same rows: averaged q6 (Lechner-Dellago) of the atom and its neighbours' mean, coordination
 number (neighbours within 1.35 d), crystal fraction of the neighbours and distance to
 the nearest crystal atom.  Crystal: ``crystopo propensity``'s default target, the
-crystalline core of the crystal-like atoms (``--target crystal_like``: all crystal-like
+crystalline core (``--target crystal_like``: all crystal-like
 atoms, the target until stop 31).
 
     python benchmarks/bench_propensity.py [--out DIR] [--model hgb|logistic]

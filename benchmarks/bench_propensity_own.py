@@ -10,7 +10,7 @@ PTM-crystalline at t + H.  Two kinds of own target:
 * ``crystal-like``: the structure labels (``analyze``'s defaults, as ``bench_labels.py``
   makes them);
 * ``core``: their crystalline core (:func:`multilayer.tracking.crystalline_core`, the
-  crystal-like atoms whose own first shell is a crystal's).
+  atoms whose own first shell is a crystal's).
 
 Beside them, in the same run and on the same rows: averaged q6 alone and the model trained on
 PTM's own targets (``bench_propensity_ptm.py``'s question).  Inputs: the averaged Steinhardt

@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from multilayer.app.config import DEFAULTS
+from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
 __all__ = ["onset_of", "core_scores", "median3", "stays", "analyze_onset"]
 
 
 def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
-             max_distortion=None, tolerance=None):
+             max_distortion=None, tolerance=None, outside_tolerance="analyze"):
     """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
     nucleus of every frame; ``core``: of the crystalline core of the masks
     (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
     each frame's core mask appended to the list ``keep`` when given; ``max_distortion`` and
     ``tolerance``: its ``[tracking] core_max_distortion`` and ``core_tolerance`` (default
-    analyze's)."""
+    analyze's); ``outside_tolerance``: its ``core_outside_tolerance`` (``None``: the
+    crystal-like atoms only; default analyze's)."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.tracking.nuclei import crystalline_core, find_nuclei
 
     tol = DEFAULTS["tracking"]["core_tolerance"] if tolerance is None else tolerance
+    if outside_tolerance == "analyze":
+        outside_tolerance = core_outside_tolerance(DEFAULTS)
     traj = ds.trajectory()
     r_cut = None
     largest = []
@@ -33,7 +36,8 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
         nl = neighbor_list(fr, r_cut=r_cut)
         mask = crystal_masks[t]
         if core:
-            mask = crystalline_core(mask, nl, tolerance=tol, max_distortion=max_distortion)
+            mask = crystalline_core(mask, nl, tolerance=tol, max_distortion=max_distortion,
+                                    outside_tolerance=outside_tolerance)
             if keep is not None:
                 keep.append(mask)
         nuc = find_nuclei(fr, mask, nl, min_size=2)

@@ -72,6 +72,24 @@ def test_config_that_is_a_directory_is_named(tmp_path):
         load_config(tmp_path)
 
 
+def test_core_outside_tolerance_default_integer_and_false():
+    """[tracking] core_outside_tolerance: 0 (the strict a-CNA) by default, an integer in
+    [0, 12], or false (the crystal-like atoms only); anything else is refused; round-trips."""
+    import tomllib
+
+    from multilayer.app.config import core_outside_tolerance
+    from multilayer.tracking import CORE_OUTSIDE_TOLERANCE
+
+    assert core_outside_tolerance(load_config(None)) == CORE_OUTSIDE_TOLERANCE == 0
+    assert core_outside_tolerance(load_config(None, {"tracking": {"core_outside_tolerance": 3}})) == 3
+    off = load_config(None, {"tracking": {"core_outside_tolerance": False}})
+    assert core_outside_tolerance(off) is None
+    assert tomllib.loads(config_to_toml(off))["tracking"]["core_outside_tolerance"] is False
+    for bad in (13, -1, 2.5, True, "0"):
+        with pytest.raises(ConfigError, match="core_outside_tolerance"):
+            load_config(None, {"tracking": {"core_outside_tolerance": bad}})
+
+
 def test_core_max_distortion_default_number_and_false():
     """[tracking] core_max_distortion: the PTM-calibrated default, any number >= 0, or false (the
     bonds-only core), and what crystalline_core is given for each; round-trips as TOML."""

@@ -267,8 +267,13 @@ def test_crystalline_core_of_thermal_crystals_is_the_crystal(kind, cells):
     c, b = cna_counts(nl), bcc_counts(nl)
     strict = (c.astype(int).sum(axis=1) == 12) | (b.astype(int).sum(axis=1) == 14)
     npt.assert_array_equal(crystalline_core(everyone, nl, tolerance=0, max_distortion=None), strict)
-    half = np.arange(f.n_atoms) % 2 == 0                 # never outside the crystal-like mask
-    npt.assert_array_equal(crystalline_core(half, nl), half)
+    half = np.arange(f.n_atoms) % 2 == 0
+    npt.assert_array_equal(crystalline_core(half, nl, outside_tolerance=None), half)
+    # outside the mask only the strict a-CNA's shells get in (those within the default cut)
+    strict_geo = crystalline_core(everyone, nl, tolerance=0)
+    npt.assert_array_equal(crystalline_core(half, nl), half | strict_geo)
+    npt.assert_array_equal(crystalline_core(half, nl, outside_tolerance=3),
+                           half | crystalline_core(everyone, nl, tolerance=3))
 
 
 @pytest.mark.parametrize("kind,cells", [("fcc", 4), ("hcp", (5, 3, 4)), ("bcc", 5)])
@@ -339,6 +344,26 @@ def test_crystalline_core_of_a_gas_and_argument_checks():
         crystalline_core(np.ones(399, bool), nl)
     with pytest.raises(ValueError, match="tolerance"):
         crystalline_core(np.ones(400, bool), nl, tolerance=13)
+    with pytest.raises(ValueError, match="outside_tolerance"):
+        crystalline_core(np.ones(400, bool), nl, outside_tolerance=-1)
+    assert not crystalline_core(np.zeros(400, bool), nl, outside_tolerance=12).any()
+
+
+def test_crystalline_core_outside_the_mask_takes_only_strict_crystal_shells():
+    """An fcc crystal shaken at 0.03 d with every atom outside the mask: the strict a-CNA with
+    the geometric test keeps it whole; a liquid-like shake (0.25 d) leaves no atom, whatever
+    the tolerance inside the mask (the liquid has no strict shells)."""
+    from multilayer.tracking.nuclei import crystalline_core
+
+    f = make_lattice("fcc", 5, noise=0.03, seed=6)
+    nl = neighbor_list(f, r_cut=1.35)
+    nobody = np.zeros(f.n_atoms, bool)
+    assert crystalline_core(nobody, nl).all()
+    assert not crystalline_core(nobody, nl, outside_tolerance=None).any()
+    rng = np.random.default_rng(7)
+    g = Frame(f.positions + rng.normal(0, 0.25, f.positions.shape), f.box, f.ids, f.types)
+    nl = neighbor_list(g, r_cut=1.35)
+    assert not crystalline_core(nobody, nl).any()
 
 
 def test_crystalline_core_of_a_seed_in_liquid_is_inside_the_seed():

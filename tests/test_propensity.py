@@ -238,7 +238,6 @@ def test_default_target_is_the_crystalline_core(tmp_path):
     frames = sorted(labels["frame"].unique())
     early = labels[labels["frame"].isin(frames[:-1])]
     assert len(res.table) == int((~early["core"]).sum())
-    assert (early["core"] <= early["crystal_like"]).all()
     assert int((early["crystal_like"] & ~early["core"]).sum()) > 0   # halo atoms have rows
     # each row's target is the atom's core membership in the next selected frame
     core = labels.set_index(["frame", "id"])["core"]

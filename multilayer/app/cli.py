@@ -138,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "often it was crystal-like in them (1: the present frame only)")
     p.add_argument("--model", choices=["hgb", "logistic"], default="hgb")
     p.add_argument("--target", choices=["core", "crystal_like"], default="core",
-                   help="crystal means: in the crystalline core of the crystal-like atoms (their "
-                        "own first shell is a crystal's; default), or crystal-like")
+                   help="crystal means: in the crystalline core (the atom's own first shell is a "
+                        "crystal's; default), or crystal-like")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--force", action="store_true",

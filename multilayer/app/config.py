@@ -85,7 +85,7 @@ DEFAULTS: dict = {
         "min_overlap": 0.3,        # Jaccard threshold for life-cycle events
         "min_nucleus": 5,          # atoms; smaller crystal-like clusters are not nuclei
         "onset_threshold": None,   # atoms; None: chosen from the pre-onset fluctuations
-        # crystalline core of the crystal-like atoms: first-shell bonds (of 12 close-packed or
+        # crystalline core: crystal-like atoms' first-shell bonds (of 12 close-packed or
         # 14 bcc) that may lack their crystal's common-neighbour signature; 12: no core tracked
         "core_tolerance": 6,
         # and whose shell geometry is a crystal's: shell distortion (descriptors.shell, each
@@ -93,6 +93,10 @@ DEFAULTS: dict = {
         # distances (0.084: PTM's standard RMSD cutoff 0.1, calibrated on shaken ideal fcc and
         # hcp); false: bonds only, no geometric test
         "core_max_distortion": 0.084,
+        # atoms outside the crystal-like ones are core too when their shell passes the same
+        # geometric test and at most this many bonds lack the signature (0: Stukowski's strict
+        # a-CNA); false: the crystal-like atoms only
+        "core_outside_tolerance": 0,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
@@ -232,6 +236,12 @@ def _check_value(section, key, value, default):
         raise _bad(section, key, value, "an integer >= 0")
     if key == "max_dim" and value > 2:
         raise _bad(section, key, value, "0, 1 or 2")
+    if where == ("tracking", "core_outside_tolerance"):
+        if value is not False and (isinstance(value, bool) or not isinstance(value, int)
+                                   or not 0 <= value <= 12):
+            raise _bad(section, key, value, "an integer in [0, 12] (first-shell bonds), or "
+                       "false (the crystal-like atoms only)")
+        return
     if where == ("tracking", "core_max_distortion"):
         if value is not False and (isinstance(value, bool) or not isinstance(value, Real)
                                    or not np.isfinite(value) or value < 0):
@@ -250,6 +260,13 @@ def core_max_distortion(cfg: dict) -> float | None:
     it: ``None`` where the config says ``false`` (bonds only)."""
     value = cfg["tracking"]["core_max_distortion"]
     return None if value is False else float(value)
+
+
+def core_outside_tolerance(cfg: dict) -> int | None:
+    """``[tracking] core_outside_tolerance`` as :func:`multilayer.tracking.crystalline_core`
+    takes it: ``None`` where the config says ``false`` (the crystal-like atoms only)."""
+    value = cfg["tracking"]["core_outside_tolerance"]
+    return None if value is False else int(value)
 
 
 def load_config(path=None, overrides: dict | None = None) -> dict:

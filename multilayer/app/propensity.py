@@ -51,7 +51,8 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
     target : {"core", "crystal_like"}
         Which atoms are crystal, for the targets (and the distance to the nearest crystal
         atom and the crystal fraction of the neighbours among the inputs): the crystalline
-        core of the crystal-like atoms (``labels.parquet``'s ``core``, the default), or all
+        core (``labels.parquet``'s ``core``, the default: the atom's own first shell is a
+        crystal's), or all
         crystal-like atoms.  The crystal-like set also holds the liquid on a nucleus's surface
         (its averaged q̄_l are a crystal's), and a model that learns when that halo forms
         predicts less of what crystallizes: scored against PTM-crystalline at t + 5, the core

@@ -210,7 +210,7 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
                              f"{s['crystal_rule']}"),
             ("Nucleation onset (frame)", s["onset_frame"]),
             ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
-            *([("Onset from the crystalline core of the crystal-like atoms (frame)",
+            *([("Onset from the crystalline core (frame)",
                 s["onset_frame_core"]),
                ("Largest crystalline core, last frame", f"{s['largest_core_final']} atoms")]
               if s.get("largest_core_final") is not None else []),

@@ -18,7 +18,7 @@ from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
 from ..tracking.nuclei import (NucleiAccumulator, crystalline_core, find_nuclei, mfpt_fit,
                                nucleation_onset)
-from .config import ConfigError, core_max_distortion
+from .config import ConfigError, core_max_distortion, core_outside_tolerance
 from .result import ClusterResult, TrackResult
 
 logger = logging.getLogger(__name__)
@@ -294,7 +294,8 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         tw_acc.add(frame, nl, mask=store.read(i, ["solid"])["solid"].astype(bool))
         if core_largest is not None:      # sizes only: the core's onset, beside the nuclei's
             core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol,
-                                    max_distortion=core_max_distortion(cfg))
+                                    max_distortion=core_max_distortion(cfg),
+                                    outside_tolerance=core_outside_tolerance(cfg))
             cn = find_nuclei(frame, core, nl, min_size=tr["min_nucleus"])
             core_largest.append(int((cn == 0).sum()))
             core_atoms.append(np.packbits(core))

@@ -3,7 +3,8 @@ mean first-passage times, and their plots.  Imports only from :mod:`multilayer.n
 from .histories import atom_histories, lifetimes, precursors, transition_matrix
 from .lifecycle import (CommunityTracker, CrystalCriterion, community_events, community_sizes,
                         crystal_communities)
-from .nuclei import (CORE_MAX_DISTORTION, CORE_TOLERANCE, MFPTResult, NucleiResult,
+from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE, MFPTResult,
+                     NucleiResult,
                      NucleusTracker, Onset,
                      crystalline_core, find_nuclei,
                      first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties,
