@@ -52,7 +52,7 @@ def own_masks(ds, feats, fs):
                          inherit=ANALYZE_LABELS.get("cna_inherit", False))
     like = [_crystal(n) for n in names]
     traj = ds.trajectory()
-    core = [crystalline_core(m, neighbor_list(traj[t], r_cut=fs.shell_cut_))
+    core = [crystalline_core(m, neighbor_list(traj[t], r_cut=fs.shell_cut_), frame=traj[t])
             for t, m in enumerate(like)]
     return like, core
 

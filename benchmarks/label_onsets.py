@@ -37,7 +37,7 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
         mask = crystal_masks[t]
         if core:
             mask = crystalline_core(mask, nl, tolerance=tol, max_distortion=max_distortion,
-                                    outside_tolerance=outside_tolerance)
+                                    outside_tolerance=outside_tolerance, frame=fr)
             if keep is not None:
                 keep.append(mask)
         nuc = find_nuclei(fr, mask, nl, min_size=2)

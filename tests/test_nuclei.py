@@ -349,6 +349,26 @@ def test_crystalline_core_of_a_gas_and_argument_checks():
     assert not crystalline_core(np.zeros(400, bool), nl, outside_tolerance=12).any()
 
 
+def test_crystalline_core_judges_bcc_on_its_14_nearest_whatever_the_list_cutoff():
+    """A bcc crystal with a list cut between its two shells (8 neighbours listed): without
+    the frame no atom can be judged; with it every atom is judged on its 14 nearest, as
+    a-CNA and PTM judge it, and the result is the one a list reaching the second shell gives."""
+    from descriptors import first_shell_distance
+    from multilayer.tracking.nuclei import crystalline_core
+
+    f = make_lattice("bcc", 5, noise=0.02, seed=8)
+    d = first_shell_distance(f)
+    short = neighbor_list(f, r_cut=1.08 * d)             # second shell at 1.155 d
+    assert short.counts.max() < 14
+    everyone = np.ones(f.n_atoms, bool)
+    assert not crystalline_core(everyone, short).any()
+    full = crystalline_core(everyone, neighbor_list(f, r_cut=1.35 * d))
+    assert full.all()
+    npt.assert_array_equal(crystalline_core(everyone, short, frame=f), full)
+    with pytest.raises(ValueError, match="frame has"):
+        crystalline_core(everyone, short, frame=make_lattice("bcc", 4))
+
+
 def test_crystalline_core_outside_the_mask_takes_only_strict_crystal_shells():
     """An fcc crystal shaken at 0.03 d with every atom outside the mask: the strict a-CNA with
     the geometric test keeps it whole; a liquid-like shake (0.25 d) leaves no atom, whatever

@@ -295,7 +295,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         if core_largest is not None:      # sizes only: the core's onset, beside the nuclei's
             core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol,
                                     max_distortion=core_max_distortion(cfg),
-                                    outside_tolerance=core_outside_tolerance(cfg))
+                                    outside_tolerance=core_outside_tolerance(cfg), frame=frame)
             cn = find_nuclei(frame, core, nl, min_size=tr["min_nucleus"])
             core_largest.append(int((cn == 0).sum()))
             core_atoms.append(np.packbits(core))

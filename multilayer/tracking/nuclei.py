@@ -98,7 +98,8 @@ def find_nuclei(frame, mask, neighbors=None, *, r_cut=None, min_size=2):
 
 def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
                      max_distortion: float | None = CORE_MAX_DISTORTION,
-                     outside_tolerance: int | None = CORE_OUTSIDE_TOLERANCE) -> np.ndarray:
+                     outside_tolerance: int | None = CORE_OUTSIDE_TOLERANCE,
+                     frame=None) -> np.ndarray:
     """The atoms whose own first shell is a crystal's: its *geometry* -- the
     shell distortion (:func:`descriptors.shell.shell_distortion`, neighbour by neighbour)
     from the nearer of fcc and hcp, or from bcc, at most ``max_distortion`` -- and, as a
@@ -120,9 +121,10 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
     per-atom tests call crystalline get in: single atoms of the liquid whose shell is for a
     moment a crystal's, which PTM counts (14 % of its crystalline atoms on the validation
     runs have no crystalline neighbour) and the averaged labels do not.  Stop 37 (``python
-    benchmarks/bench_labels.py --onset``, thirteen LAMMPS runs): recall / precision against
-    instantaneous PTM 0.88-0.93 / 0.71-0.88, both of the issue's bars (0.9 / 0.7) on eight
-    runs; with ``outside_tolerance=None`` (stop 36) 0.86-0.93 / 0.72-0.89, on four.
+    benchmarks/bench_labels.py --onset``, fourteen LAMMPS runs, with ``frame``): recall /
+    precision against instantaneous PTM 0.895-0.934 / 0.709-0.880, both of the issue's bars
+    (0.9 / 0.7) on thirteen runs; stop 36's core (``outside_tolerance=None``, no ``frame``)
+    0.86-0.93 / 0.72-0.89, on four of thirteen.
 
     Parameters
     ----------
@@ -152,6 +154,15 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
         them (14 % of its crystalline atoms on the validation runs have no crystalline
         neighbour), the neighbourhood-averaged labels do not.  ``None``: the crystal-like
         atoms only (the core up to stop 36).
+    frame : Frame, optional
+        The frame of ``neighbors``: a crystal-like atom whose list holds fewer than its
+        shell's 12 (or, for bcc, 14) neighbours is then judged on its 12 (14) nearest all
+        the same, as PTM and a-CNA judge it (a first-shell cutoff can fall short of a
+        distorted bcc atom's second shell: on the hcp magnesium run, 12 % of PTM's bcc atoms
+        have their 14th neighbour past 1.35 first-neighbour distances).  Without it such an
+        atom is not core.  The atoms outside ``mask`` are judged on the list as given: in
+        a liquid most atoms list fewer than 14 within a first-shell cutoff, and a
+        k-nearest search for all of them would cost five times the rest of the test.
 
     Returns
     -------
@@ -169,8 +180,6 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
     >>> int(crystalline_core(np.zeros(f.n_atoms, bool), nl, outside_tolerance=None).sum())
     0
     """
-    from descriptors.cna import bcc_counts, cna_counts
-
     check_scalar(tolerance, "tolerance", Integral, min_val=0, max_val=12)
     if outside_tolerance is not None:
         check_scalar(outside_tolerance, "outside_tolerance", Integral, min_val=0, max_val=12)
@@ -183,15 +192,36 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
     # 12 - tolerance (14 - for bcc), the others 12 - outside_tolerance, or they are not examined
     need = np.where(mask, tolerance, 99 if outside_tolerance is None else outside_tolerance)
     examined = need <= 12
-    close = examined & (cna_counts(neighbors, examined).astype(np.int64).sum(axis=1)
-                        >= 12 - need)
-    if max_distortion is not None:
-        close &= _undistorted(neighbors, close, ("fcc", "hcp"), max_distortion)
+    if frame is not None:
+        frame = as_frame(frame)
+        if frame.n_atoms != neighbors.n_atoms:
+            raise ValueError(f"frame has {frame.n_atoms} atoms, neighbors {neighbors.n_atoms}")
+    close = _shell_passes(neighbors, frame, examined, need, "close", max_distortion, mask)
     rest = examined & ~close                   # for bcc only those not close-packed
-    bcc = rest & (bcc_counts(neighbors, rest).astype(np.int64).sum(axis=1) >= 14 - need)
-    if max_distortion is not None:
-        bcc &= _undistorted(neighbors, bcc, ("bcc",), max_distortion)
-    return close | bcc
+    return close | _shell_passes(neighbors, frame, rest, need, "bcc", max_distortion, mask)
+
+
+def _shell_passes(neighbors, frame, atoms, need, kind, cut, reach):
+    """``atoms`` whose close-packed (12 nearest) or bcc (14 nearest) shell has at least
+    12 (14) - ``need`` signature bonds and, unless ``cut`` is None, a distortion at most
+    ``cut``; with ``frame``, the atoms of ``reach`` listing too few neighbours are judged on
+    a k-nearest list."""
+    from descriptors.cna import bcc_counts, cna_counts
+
+    m, signature, kinds = ((12, cna_counts, ("fcc", "hcp")) if kind == "close"
+                           else (14, bcc_counts, ("bcc",)))
+
+    def test(nl, rows, need):
+        ok = rows & (signature(nl, rows).astype(np.int64).sum(axis=1) >= m - need)
+        return ok if cut is None else ok & _undistorted(nl, ok, kinds, cut)
+
+    ok = test(neighbors, atoms, need)
+    if frame is not None:
+        short = np.flatnonzero(atoms & reach & (neighbors.counts < m))
+        if len(short):
+            ok[short] = test(neighbor_list(frame, k=m, query=short),
+                             np.ones(len(short), bool), need[short])
+    return ok
 
 
 def _undistorted(neighbors, atoms, kinds, cut):
