@@ -416,6 +416,19 @@ def composition(ds, names, ptm, cache: Path) -> dict:
     return out
 
 
+def _outside_tolerance(text: str):
+    """``--core-outside-tolerance``: an integer in [0, 12], or 'none' / 'false'."""
+    if text.strip().lower() in ("none", "false"):
+        return "none"
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 12:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 12] or 'none', got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     global NOISE, VACANCIES
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -456,7 +469,7 @@ def main(argv=None) -> int:
                          "core_max_distortion (repeatable; core_rec/core_prec/onset_core@VALUE)")
     ap.add_argument("--core-tolerance", type=int,
                     help="with --onset: the core's [tracking] core_tolerance (default analyze's)")
-    ap.add_argument("--core-outside-tolerance", default=None,
+    ap.add_argument("--core-outside-tolerance", default=None, type=_outside_tolerance,
                     help="with --onset: the core's [tracking] core_outside_tolerance, an integer "
                          "or 'none' (crystal-like atoms only, stop 36); default analyze's")
     ap.add_argument("--json", help="write the table here")
@@ -467,9 +480,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     core_tol = (ANALYZE["tracking"]["core_tolerance"] if args.core_tolerance is None
                 else args.core_tolerance)
-    outside = ("analyze" if args.core_outside_tolerance is None
-               else None if args.core_outside_tolerance.lower() in ("none", "false")
-               else int(args.core_outside_tolerance))
+    outside = "analyze" if args.core_outside_tolerance is None else args.core_outside_tolerance
+    outside = None if outside == "none" else outside
     NOISE = tuple(float(v) for v in args.noise.split(","))
     VACANCIES = tuple(float(v) for v in args.reference_vacancies.split(","))
     from validation_data import cache_dir, load_suite

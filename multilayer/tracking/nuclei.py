@@ -153,7 +153,7 @@ def crystalline_core(mask, neighbors, *, tolerance: int = CORE_TOLERANCE,
         mostly single atoms in the liquid whose shell is momentarily a crystal's: PTM counts
         them (14 % of its crystalline atoms on the validation runs have no crystalline
         neighbour), the neighbourhood-averaged labels do not.  ``None``: the crystal-like
-        atoms only (the core up to stop 36).
+        atoms only (with no ``frame``, the core up to stop 36).
     frame : Frame, optional
         The frame of ``neighbors``: a crystal-like atom whose list holds fewer than its
         shell's 12 (or, for bcc, 14) neighbours is then judged on its 12 (14) nearest all
