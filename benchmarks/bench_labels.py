@@ -24,10 +24,14 @@ Per dataset and method it prints:
 * ``onset``: frame where the largest crystal-like nucleus passes 20 atoms for good, the same
   for the nuclei of its crystalline core (``onset_core``, analyze's ``[tracking]
   core_tolerance``) and PTM's; ``onset_rule``: the three by analyze's own rule
-  (``nucleation_onset``, its threshold from the liquid's fluctuations); ``onset_med3``: the
+  (``nucleation_onset``: its threshold from the liquid's fluctuations, >= 13 atoms); ``onset_med3``: the
   core's and PTM's with each largest-nucleus series first smoothed by a running median of
   three frames (:func:`median3`: one frame's flicker of PTM's largest cluster below 20 atoms
-  then no longer moves PTM's onset).
+  then no longer moves PTM's onset); ``onset_ptm_at``: PTM's onset at 16-24 atoms instead of
+  20 (how sharply the reference itself defines it); ``onset_core_scaled``: the core's onset
+  at 20 atoms times ``core_ptm_ratio`` (its atoms over PTM's in the growth frames), which
+  compares the two at the same size scale -- a diagnostic that uses PTM; ``largest``: the
+  largest nucleus of every frame for the crystal-like atoms, the core and PTM.
 
 Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.fit_structures`),
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
@@ -567,6 +571,18 @@ def main(argv=None) -> int:
                 res["onset_med3"] = [stays(median3(x), 20, frames) for x in (lc, lp)]
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series
                 res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
+                # how finely the onset is defined: PTM's own onset at thresholds 10 % and 20 %
+                # from 20 atoms, and the core's at 20 atoms times its size ratio to PTM's over
+                # the growth frames (core atoms / PTM atoms: a diagnostic that uses PTM)
+                res["onset_ptm_at"] = {t: stays(lp, t, frames) for t in (16, 18, 20, 22, 24)}
+                if grow:
+                    ratio = (sum(int(cores[t].sum()) for t in grow)
+                             / max(sum(int(pc[t].sum()) for t in grow), 1))
+                    res["core_ptm_ratio"] = ratio
+                    res["onset_core_scaled"] = stays(lc, 20 * ratio, frames)
+                # the largest nucleus per frame (crystal-like, core, PTM), for other onset rules
+                res["largest"] = {k: np.asarray(x).astype(int).tolist()
+                                  for k, x in (("crystal_like", lo), ("core", lc), ("ptm", lp))}
             if ds.kind == "nucleation":
                 res["composition"] = composition(ds, names, ptm, cache)
             u, c = np.unique(np.concatenate(names), return_counts=True)   # every method's

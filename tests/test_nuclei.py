@@ -149,9 +149,20 @@ def test_onset():
     assert nucleation_onset([3, 9, 4, 12, 9, 15, 40, 90], threshold=8).frame == 3  # dips reset it
     assert nucleation_onset([3, 9, 4, 12, 7, 15, 40, 90], threshold=8).frame == 5
     assert nucleation_onset([3, 5, 9, 9, 9], threshold=8).frame is None  # above but not growing
-    # default threshold: twice the 25th percentile of the first 10 % (here 2 x 5)
-    sizes = np.r_[np.full(10, 5), [6, 8, 11, 30, 80]]
-    assert nucleation_onset(sizes) == Onset(12, 10.0)
+    # default threshold: twice the 25th percentile of the first 10 % (here 2 x 8), at least 13
+    sizes = np.r_[np.full(10, 8), [9, 12, 17, 30, 80]]
+    assert nucleation_onset(sizes) == Onset(12, 16.0)
+    low = np.r_[np.full(10, 5), [6, 8, 11, 30, 80]]      # 2 x 5 = 10 < 13: the floor
+    assert nucleation_onset(low) == Onset(13, 13.0)
+    assert nucleation_onset(low, min_threshold=0) == Onset(12, 10.0)
+    # a core-like series, no crystalline cluster in the first frames: without the floor the
+    # threshold would be 2 atoms and the onset frame 2, where the "nucleus" has 2 atoms
+    empty = [0, 0, 2, 3, 2, 4, 3, 6, 9, 15, 13, 22, 40, 75, 130]
+    assert nucleation_onset(empty, min_threshold=0) == Onset(2, 2.0)
+    assert nucleation_onset(empty) == Onset(9, 13.0)
+    assert nucleation_onset(empty, threshold=5) == Onset(7, 5.0)   # a given threshold is kept
+    with pytest.raises(ValueError, match="min_threshold"):
+        nucleation_onset(empty, min_threshold=-1)
     early = [50, 60, 300, 500, 800, 900, 1000, 1200, 1300, 1500, 2000, 2500]  # grows from frame 2
     # a 3-frame window [50, 60, 300] that catches the growth: p25 = 55 stays a liquid value
     assert nucleation_onset(early, baseline=0.25) == Onset(2, 110.0)

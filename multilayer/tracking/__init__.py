@@ -4,6 +4,7 @@ from .histories import atom_histories, lifetimes, precursors, transition_matrix
 from .lifecycle import (CommunityTracker, CrystalCriterion, community_events, community_sizes,
                         crystal_communities)
 from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE, MFPTResult,
+                     MIN_ONSET_THRESHOLD,
                      NucleiResult,
                      NucleusTracker, Onset,
                      crystalline_core, find_nuclei,

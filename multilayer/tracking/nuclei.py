@@ -28,7 +28,8 @@ from .mfpt import MFPTResult, first_passage_times, mfpt_fit
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
            "NucleiResult", "track_nuclei", "NucleusTracker", "Onset", "nucleation_onset",
            "first_passage_times", "MFPTResult", "mfpt_fit", "NucleiAccumulator",
-           "crystalline_core", "CORE_TOLERANCE", "CORE_MAX_DISTORTION", "CORE_OUTSIDE_TOLERANCE"]
+           "crystalline_core", "CORE_TOLERANCE", "CORE_MAX_DISTORTION", "CORE_OUTSIDE_TOLERANCE",
+           "MIN_ONSET_THRESHOLD"]
 
 CORE_TOLERANCE = 6   # first-shell bonds a core atom may lack of its crystal's signature
 # largest shell distortion (descriptors.shell, neighbour by neighbour) of a core atom: PTM's
@@ -542,6 +543,9 @@ class NucleusTracker(BaseEstimator):
         return self
 
 
+MIN_ONSET_THRESHOLD = 13   # atoms: one atom and its whole close-packed first shell
+
+
 @dataclass(frozen=True)
 class Onset:
     """Nucleation onset: ``frame`` (int, or None when there is none) and the size ``threshold``."""
@@ -550,7 +554,7 @@ class Onset:
     threshold: float
 
 
-def nucleation_onset(largest, threshold=None, *, baseline=0.1):
+def nucleation_onset(largest, threshold=None, *, baseline=0.1, min_threshold=MIN_ONSET_THRESHOLD):
     """First frame after which the largest nucleus stays at or above ``threshold`` and grows.
 
     Parameters
@@ -560,8 +564,15 @@ def nucleation_onset(largest, threshold=None, *, baseline=0.1):
     threshold : float, optional
         Default: twice the 25th percentile of ``largest`` over the first ``baseline``
         fraction of the frames (the liquid's typical largest cluster; a low quantile,
-        so a window that catches the start of growth still gives a liquid value), >= 2.
+        so a window that catches the start of growth still gives a liquid value), and at
+        least ``min_threshold``.  A threshold given here is used as it is.
     baseline : float in (0, 1]
+    min_threshold : float, default 13
+        Floor of the default threshold, in atoms: 13 is the smallest cluster in which one
+        atom has its whole close-packed first shell (12 neighbours) inside the nucleus.
+        Without it, a run whose first frames hold no crystalline cluster (a largest
+        nucleus of 0-2 atoms, as the crystalline core gives) gets a threshold of 2 atoms
+        and an onset in a frame whose largest "nucleus" has 2-4 atoms.
 
     Returns
     -------
@@ -575,14 +586,17 @@ def nucleation_onset(largest, threshold=None, *, baseline=0.1):
     Onset(frame=3, threshold=8.0)
     >>> nucleation_onset([3, 5, 4, 6], threshold=8).frame is None
     True
+    >>> nucleation_onset([0, 0, 2, 3, 4, 6, 9, 14, 20, 35, 60])   # the floor, not 2 x 0
+    Onset(frame=7, threshold=13.0)
     """
     s = np.asarray(largest, dtype=np.float64)
     if s.ndim != 1 or s.size == 0:
         raise ValueError(f"largest must be 1-D (one size per frame), got shape {s.shape}")
     check_scalar(baseline, "baseline", Real, min_val=0, max_val=1, include_boundaries="right")
+    check_scalar(min_threshold, "min_threshold", Real, min_val=0)
     if threshold is None:
         b = max(1, int(round(baseline * len(s))))
-        threshold = max(2.0, 2.0 * float(np.percentile(s[:b], 25)))
+        threshold = max(2.0, float(min_threshold), 2.0 * float(np.percentile(s[:b], 25)))
     stays = np.logical_and.accumulate((s >= threshold)[::-1])[::-1]
     cand = np.flatnonzero(stays & (s < s[-1]))
     return Onset(int(cand[0]) if len(cand) else None, float(threshold))
