@@ -130,7 +130,15 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     s = res.summary
     assert 0 < s["largest_core_final"] <= s["largest_nucleus_final"]
     assert s["onset_frame_core"] is None or s["onset_frame_core"] in res.frames
-    assert "crystalline core" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "crystalline core" in page
+    # the core's onset is the headline (the per-atom call); the halo-carrying nuclei's after it
+    from multilayer.app.cli import onset_line
+
+    line = onset_line(s)
+    assert line.startswith(f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core")
+    assert f"halo included: frame {s['onset_frame']}" in line
+    assert page.index("Nucleation onset, crystalline core") < page.index("Onset of the crystal-like nuclei")
     lab = res.labels                    # the core atoms, per atom: in the table and the dump
     assert lab["core"].any()
     last = lab[lab["frame"] == lab["frame"].max()].sort_values("id")

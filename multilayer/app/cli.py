@@ -41,6 +41,18 @@ def _frames(text):
     return None if text is None else slice(part.get("start"), part.get("stop"), part.get("step"))
 
 
+def onset_line(summary) -> str:
+    """The onset line ``analyze`` prints: the crystalline core's onset first (the per-atom
+    crystal call), then the crystal-like nuclei's (averaged labels, their halo included) and
+    the ten Wolde criterion's; the crystal-like nuclei's alone when the core is off."""
+    s = summary
+    tw = f"ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']}"
+    if s.get("largest_core_final") is None:
+        return f"nucleation onset: frame {s['onset_frame']} ({tw})"
+    return (f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core "
+            f"(crystal-like nuclei, their halo included: frame {s['onset_frame']}; {tw})")
+
+
 def _cmd_analyze(args) -> int:
     from .pipeline import analyze
 
@@ -51,10 +63,7 @@ def _cmd_analyze(args) -> int:
     print(f"analysed {s['frames']} frames; {s['n_communities']} communities; "
           f"crystal-like: {', '.join(s['crystal_structures']) or 'none'}")
     print("structures: " + ", ".join(f"{k} = {v}" for k, v in s['structures'].items()))
-    core = "" if s.get("largest_core_final") is None else \
-        f"; crystalline core: frame {s['onset_frame_core']}"
-    print(f"nucleation onset: frame {s['onset_frame']} "
-          f"(ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']}{core})")
+    print(onset_line(s))
     crit = "n/a" if s["critical_size"] is None else f"{s['critical_size']:.1f} atoms"
     print(f"critical nucleus size (MFPT): {crit}; final crystalline fraction "
           f"{s['crystalline_fraction_final']:.3f}")

@@ -208,12 +208,13 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
              ", ".join(f"{k}: {v}" for k, v in s.get("structures", {}).items())),
             ("Crystal-like", f"{', '.join(s.get('crystal_structures', [])) or 'none'} — "
                              f"{s['crystal_rule']}"),
-            ("Nucleation onset (frame)", s["onset_frame"]),
-            ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
-            *([("Onset from the crystalline core (frame)",
-                s["onset_frame_core"]),
+            *([("Nucleation onset, crystalline core (frame)", s["onset_frame_core"]),
                ("Largest crystalline core, last frame", f"{s['largest_core_final']} atoms")]
               if s.get("largest_core_final") is not None else []),
+            ("Onset of the crystal-like nuclei (frame; averaged labels, halo included)"
+             if s.get("largest_core_final") is not None else "Nucleation onset (frame)",
+             s["onset_frame"]),
+            ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
             ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
              else f"{s['critical_size']:.1f} atoms"),
             ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),
