@@ -88,7 +88,8 @@ NUCLEATION_SEEDS = (1, 2)
 # runs made after the defaults were chosen, at new state points and seeds, to judge them on
 # data they were not tuned on (--held-out; built into the cache's held_out/ folder)
 HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5),    # the third: stop 28
-            (0.52, 3.5, 6))   # stop 37: made after its core default, to judge it
+            (0.52, 3.5, 6),   # stop 37: made after its core default, to judge it
+            (0.48, 2.5, 7), (0.58, 4.5, 8))   # stop 38: made after stop 37's defaults
 HELD_OUT_MAX_TIME = 120.0
 #: held-out slabs (stop 30): the same phases side by side at another temperature and seed
 HELD_OUT_SLABS = ((0.5, 22),)
