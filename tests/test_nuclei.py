@@ -170,6 +170,26 @@ def test_onset():
         nucleation_onset(sizes, baseline=0)
 
 
+def test_onset_spread_brackets_the_onset():
+    """A higher threshold can only move the onset later: the spread brackets the onset, and
+    a series that jumps far past its threshold has none."""
+    from multilayer.tracking import onset_spread
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        s = np.maximum(0, np.cumsum(rng.normal(0.6, 4.0, 60))).round()
+        o = nucleation_onset(s)
+        lo, hi = onset_spread(s, o)
+        if o.frame is None:
+            assert hi is None
+            continue
+        assert lo is not None and lo <= o.frame and (hi is None or hi >= o.frame)
+    steep = np.r_[np.zeros(10), [2, 3, 200, 400, 800]]
+    assert onset_spread(steep, nucleation_onset(steep)) == (12, 12)
+    with pytest.raises(ValueError, match="rel"):
+        onset_spread(steep, nucleation_onset(steep), rel=1)
+
+
 def test_first_passage_times_never_reached_is_nan():
     n, tau = first_passage_times([[1, 3, 5], [1, 2, 2]], times=[0.0, 2.0, 4.0], n=[1, 2, 3, 5])
     npt.assert_allclose(tau, [0.0, 2.0, np.nan, np.nan])

@@ -139,6 +139,10 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     assert line.startswith(f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core")
     assert f"halo included: frame {s['onset_frame']}" in line
     assert page.index("Nucleation onset, crystalline core") < page.index("Onset of the crystal-like nuclei")
+    lo, hi = s["onset_frame_core_spread"]         # thresholds 10 % lower and higher
+    if s["onset_frame_core"] is not None:
+        assert lo is not None and lo <= s["onset_frame_core"] and (hi is None or hi >= s["onset_frame_core"])
+        assert "at its threshold -/+ 10 %" in line
     lab = res.labels                    # the core atoms, per atom: in the table and the dump
     assert lab["core"].any()
     last = lab[lab["frame"] == lab["frame"].max()].sort_values("id")

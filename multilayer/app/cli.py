@@ -43,14 +43,25 @@ def _frames(text):
 
 def onset_line(summary) -> str:
     """The onset line ``analyze`` prints: the crystalline core's onset first (the per-atom
-    crystal call), then the crystal-like nuclei's (averaged labels, their halo included) and
-    the ten Wolde criterion's; the crystal-like nuclei's alone when the core is off."""
+    crystal call) with its spread (the onsets at its threshold 10 % lower and higher), then
+    the crystal-like nuclei's (averaged labels, their halo included) and the ten Wolde
+    criterion's; the crystal-like nuclei's alone when the core is off."""
     s = summary
     tw = f"ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']}"
     if s.get("largest_core_final") is None:
-        return f"nucleation onset: frame {s['onset_frame']} ({tw})"
-    return (f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core "
+        return (f"nucleation onset: frame {s['onset_frame']}{_spread(s.get('onset_frame_spread'))} "
+                f"({tw})")
+    return (f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core"
+            f"{_spread(s.get('onset_frame_core_spread'))} "
             f"(crystal-like nuclei, their halo included: frame {s['onset_frame']}; {tw})")
+
+
+def _spread(pair) -> str:
+    """' (frames a-b at its threshold -/+ 10 %)' from the summary's onset spread."""
+    if not pair:
+        return ""
+    lo, hi = ("none" if v is None else v for v in pair)
+    return f" (frames {lo}-{hi} at its threshold -/+ 10 %)"
 
 
 def _cmd_analyze(args) -> int:

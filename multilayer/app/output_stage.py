@@ -16,6 +16,7 @@ from descriptors import write_extxyz, write_lammps_dump
 from descriptors.arrays import unique_sorted
 
 from ..network.progress import progress_bar
+from ..tracking.nuclei import onset_spread
 from ..tracking.routes import route_summary
 from .config import config_to_toml
 from .outputs import commit_outputs, staging_dir
@@ -212,6 +213,10 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "crystal_rule": tracked.crystal_rule,
         "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
         "onset_frame_core": None if core is None else _onset_frame(tracked.onset_core, good),
+        # the onsets at thresholds 10 % below and above: how sharply the series defines it
+        "onset_frame_spread": [_onset_frame(o, good) for o in onset_spread(nuc.largest, tracked.onset)],
+        "onset_frame_core_spread": None if core is None else
+        [_onset_frame(o, good) for o in onset_spread(core, tracked.onset_core)],
         "largest_nucleus_final": int(nuc.largest[-1]),
         "largest_core_final": None if core is None else int(core[-1]),
         "crystalline_fraction_final": float(nuc.crystalline_fraction[-1]),

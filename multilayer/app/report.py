@@ -209,6 +209,8 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
             ("Crystal-like", f"{', '.join(s.get('crystal_structures', [])) or 'none'} — "
                              f"{s['crystal_rule']}"),
             *([("Nucleation onset, crystalline core (frame)", s["onset_frame_core"]),
+               ("The same at its threshold 10 % lower / higher (frame)",
+                " / ".join(str(v) for v in s.get("onset_frame_core_spread") or [])),
                ("Largest crystalline core, last frame", f"{s['largest_core_final']} atoms")]
               if s.get("largest_core_final") is not None else []),
             ("Onset of the crystal-like nuclei (frame; averaged labels, halo included)"

@@ -8,6 +8,6 @@ from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE
                      NucleiResult,
                      NucleusTracker, Onset,
                      crystalline_core, find_nuclei,
-                     first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties,
+                     first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties, onset_spread,
                      track_nuclei)
 from .plot import plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab
