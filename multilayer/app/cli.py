@@ -52,8 +52,8 @@ def onset_line(summary) -> str:
         return (f"nucleation onset: frame {s['onset_frame']}{_spread(s.get('onset_frame_spread'))} "
                 f"({tw})")
     return (f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core"
-            f"{_spread(s.get('onset_frame_core_spread'))} "
-            f"(crystal-like nuclei, their halo included: frame {s['onset_frame']}; {tw})")
+            f"{_spread(s.get('onset_frame_core_spread'))}; crystal-like nuclei, their halo "
+            f"included: frame {s['onset_frame']}; {tw}")
 
 
 def _spread(pair) -> str:
