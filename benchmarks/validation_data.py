@@ -29,7 +29,8 @@ Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`
    in the seed.
 
 ``--held-out`` builds, into ``held_out/``, runs made after the defaults were chosen: LJ
-nucleation at new state points and seeds (:data:`HELD_OUT`), slabs at another temperature
+nucleation at new state points and seeds (:data:`HELD_OUT`), in a larger box
+(:data:`HELD_OUT_LARGE`, 70,304 atoms), slabs at another temperature
 (:data:`HELD_OUT_SLABS`) and real metals, Mishin's EAM copper, Mendelev's bcc iron and Sun
 and Mendelev's hcp magnesium (``nucleation_Cu_T<K>_s<seed>``, ``nucleation_Fe_T<K>_s<seed>``,
 ``nucleation_Mg_T<K>_s<seed>``,
@@ -91,6 +92,9 @@ HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5),    # the third: stop 
             (0.52, 3.5, 6),   # stop 37: made after its core default, to judge it
             (0.48, 2.5, 7), (0.58, 4.5, 8))   # stop 38: made after stop 37's defaults
 HELD_OUT_MAX_TIME = 120.0
+#: held-out LJ runs of a larger box (stop 38): (T*, P*, seed, fcc cells per side; 4 n^3 atoms),
+#: to judge at 70,304 atoms the defaults chosen at 16,384 (more liquid, more nuclei at once)
+HELD_OUT_LARGE = ((0.55, 5.0, 9, 26),)
 #: held-out slabs (stop 30): the same phases side by side at another temperature and seed
 HELD_OUT_SLABS = ((0.5, 22),)
 #: held-out runs of a real metal (stop 31): (metal of descriptors.md.EAM_METALS, T in K,
@@ -182,6 +186,11 @@ def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
                  "temperature": T, "pressure": P, "seed": seed,
                  "params": dict(cfg["nucleation"], max_time=HELD_OUT_MAX_TIME)}
                 for T, P, seed in HELD_OUT] + [
+                {"name": f"nucleation_T{_fmt(T)}_P{_fmt(P)}_s{seed}_n{n}", "kind": "nucleation",
+                 "temperature": T, "pressure": P, "seed": seed,
+                 "params": dict(cfg["nucleation"], max_time=HELD_OUT_MAX_TIME,
+                                n_cells=min(n, cfg["nucleation"]["n_cells"]) if quick else n)}
+                for T, P, seed, n in HELD_OUT_LARGE] + [
                 {"name": f"slabs_T{_fmt(T)}_s{seed}", "kind": "slabs", "phases": list(PHASE_NAMES),
                  "seed": seed, "params": dict(cfg["slabs"], temperature=T)}
                 for T, seed in HELD_OUT_SLABS] + [
