@@ -350,6 +350,15 @@ def test_validation_suite_plan(tmp_path, monkeypatch):
         cells = vd.PHASE_CELLS["quick" if quick else "full"]
         per = {"fcc": 4, "hcp": 4, "bcc": 2, "liquid": 4}
         assert len({per[p] * int(np.prod(c)) for p, c in cells.items()}) == 1
+    # held-out runs: names unique, never a tuning run's; the large box has its 4 n^3 atoms
+    held = vd.suite_jobs(quick=False, held_out=True)
+    names = [j["name"] for j in held]
+    assert len(set(names)) == len(names) and not set(names) & {j["name"] for j in jobs}
+    large = [j for j in held if j["name"].endswith("_n26")]
+    assert len(large) == 1 and 4 * large[0]["params"]["n_cells"] ** 3 == 70_304
+    assert all(j["params"]["n_cells"] <= vd.SETTINGS["quick"]["nucleation"]["n_cells"]
+               for j in vd.suite_jobs(quick=True, held_out=True) if not j.get("metal")
+               and j["kind"] == "nucleation")
     monkeypatch.setenv("CRYSTOPO_CACHE", str(tmp_path))
     assert vd.cache_dir() == tmp_path and vd.cache_dir(quick=True) == tmp_path / "quick"
     assert vd.load_suite() == {}
