@@ -16,7 +16,7 @@ from descriptors import write_extxyz, write_lammps_dump
 from descriptors.arrays import unique_sorted
 
 from ..network.progress import progress_bar
-from ..tracking.nuclei import onset_spread
+from ..tracking.onset import onset_spread
 from ..tracking.routes import route_summary
 from .config import config_to_toml
 from .outputs import commit_outputs, staging_dir

@@ -5,8 +5,9 @@
   neighbour list (a union-find kernel; a nucleus across the box boundary is one).
 * :func:`nucleus_properties` gives size, periodic-aware centre and radius of gyration.
 * :func:`track_nuclei` follows nuclei over frames by shared atom ids.
-* :func:`nucleation_onset`; :func:`first_passage_times` and :func:`mfpt_fit` (mean
-  first-passage time) live in :mod:`multilayer.tracking.mfpt` and are re-exported here.
+* :func:`nucleation_onset` and :func:`onset_spread` live in :mod:`multilayer.tracking.onset`,
+  :func:`first_passage_times` and :func:`mfpt_fit` (mean first-passage time) in
+  :mod:`multilayer.tracking.mfpt`; both are re-exported here.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from descriptors import as_frame, first_shell_distance, neighbor_list
 from ._nuclei_kernels import cluster_roots, unwrap_csr
 from .lifecycle import CrystalCriterion, resolve_criterion, crystal_communities
 from .mfpt import MFPTResult, first_passage_times, mfpt_fit
+from .onset import MIN_ONSET_THRESHOLD, Onset, nucleation_onset, onset_spread
 
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
            "NucleiResult", "track_nuclei", "NucleusTracker", "Onset", "nucleation_onset", "onset_spread",
@@ -541,95 +543,3 @@ class NucleusTracker(BaseEstimator):
         self.largest_ = self.result_.largest
         self.criterion_ = self.result_.criterion
         return self
-
-
-MIN_ONSET_THRESHOLD = 13   # atoms: one atom and its whole close-packed first shell
-
-
-@dataclass(frozen=True)
-class Onset:
-    """Nucleation onset: ``frame`` (int, or None when there is none) and the size ``threshold``."""
-
-    frame: int | None
-    threshold: float
-
-
-def nucleation_onset(largest, threshold=None, *, baseline=0.1, min_threshold=MIN_ONSET_THRESHOLD):
-    """First frame after which the largest nucleus stays at or above ``threshold`` and grows.
-
-    Parameters
-    ----------
-    largest : array of shape (n_frames,)
-        Largest-nucleus size per frame (``NucleiResult.largest``).
-    threshold : float, optional
-        Default: twice the 25th percentile of ``largest`` over the first ``baseline``
-        fraction of the frames (the liquid's typical largest cluster; a low quantile,
-        so a window that catches the start of growth still gives a liquid value), and at
-        least ``min_threshold``.  A threshold given here is used as it is.
-    baseline : float in (0, 1]
-    min_threshold : float, default 13
-        Floor of the default threshold, in atoms: 13 is the smallest cluster in which one
-        atom has its whole close-packed first shell (12 neighbours) inside the nucleus.
-        Without it, a run whose first frames hold no crystalline cluster (a largest
-        nucleus of 0-2 atoms, as the crystalline core gives) gets a threshold of 2 atoms
-        and an onset in a frame whose largest "nucleus" has 2-4 atoms.
-
-    Returns
-    -------
-    onset : Onset
-        ``frame``: the first t with ``largest[s] >= threshold`` for every s >= t and
-        ``largest[-1] > largest[t]`` (None when there is no such frame); ``threshold`` used.
-
-    Examples
-    --------
-    >>> nucleation_onset([3, 5, 4, 12, 9, 15, 40, 90], threshold=8)
-    Onset(frame=3, threshold=8.0)
-    >>> nucleation_onset([3, 5, 4, 6], threshold=8).frame is None
-    True
-    >>> nucleation_onset([0, 0, 2, 3, 4, 6, 9, 14, 20, 35, 60])   # the floor, not 2 x 0
-    Onset(frame=7, threshold=13.0)
-    """
-    s = np.asarray(largest, dtype=np.float64)
-    if s.ndim != 1 or s.size == 0:
-        raise ValueError(f"largest must be 1-D (one size per frame), got shape {s.shape}")
-    check_scalar(baseline, "baseline", Real, min_val=0, max_val=1, include_boundaries="right")
-    check_scalar(min_threshold, "min_threshold", Real, min_val=0)
-    if threshold is None:
-        b = max(1, int(round(baseline * len(s))))
-        threshold = max(2.0, float(min_threshold), 2.0 * float(np.percentile(s[:b], 25)))
-    stays = np.logical_and.accumulate((s >= threshold)[::-1])[::-1]
-    cand = np.flatnonzero(stays & (s < s[-1]))
-    return Onset(int(cand[0]) if len(cand) else None, float(threshold))
-
-
-def onset_spread(largest, onset, rel=0.1):
-    """How sharply a largest-nucleus series defines its onset: the onset frames at thresholds
-    ``rel`` below and above ``onset.threshold`` (each None where there is none).
-
-    A slowly rising, flickering series crosses a threshold where it happens to: on LAMMPS
-    nucleation runs a 10 % change of PTM's threshold (20 -> 22 atoms) moves PTM's own onset
-    by more than 3 frames on 6 runs of 16.  The spread says how far to trust one onset frame.
-
-    Parameters
-    ----------
-    largest : array of shape (n_frames,)
-    onset : Onset
-        From :func:`nucleation_onset` on the same series.
-    rel : float in [0, 1)
-
-    Returns
-    -------
-    (low, high) : tuple of int or None
-        Onsets at ``(1 - rel)`` and ``(1 + rel)`` times the threshold.
-
-    Examples
-    --------
-    >>> s = [0, 1, 6, 12, 9, 14, 12, 13, 25, 60]
-    >>> o = nucleation_onset(s)            # threshold 13: from frame 7 (13, 25, 60)
-    >>> o.frame, onset_spread(s, o)        # 11.7: from frame 5 (14, 12, ...); 14.3: frame 8
-    (7, (5, 8))
-    """
-    check_scalar(rel, "rel", Real, min_val=0, max_val=1, include_boundaries="left")
-    t = float(onset.threshold)
-    return (nucleation_onset(largest, (1 - rel) * t).frame,
-            nucleation_onset(largest, (1 + rel) * t).frame)
