@@ -75,7 +75,14 @@ def test_core_onset_is_drawn_with_its_own_threshold():
     ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=core_onset)
     labels = [ln.get_label() for ln in ax.lines]
     assert f"core threshold {core_onset.threshold:g}" in labels
-    assert f"threshold {onset.threshold:g}" in labels
+    # beside the core, the nuclei's series, threshold and onset say they are the crystal-like
+    assert f"crystal-like threshold {onset.threshold:g}" in labels
+    assert f"crystal-like onset (frame {onset.frame})" in labels
+    assert "largest crystal-like nucleus" in labels
+    plt.close(ax.figure)
+    ax = plot_largest_nucleus(largest, onset=onset)
+    assert {"largest nucleus", f"threshold {onset.threshold:g}"} <= {
+        ln.get_label() for ln in ax.lines}
     plt.close(ax.figure)
     same = nucleation_onset(core, onset.threshold)
     ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=same)

@@ -182,11 +182,15 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
         threshold = onset.threshold if threshold is None else threshold
         onset = onset.frame
     ax = _axes(ax)
-    ax.plot(x, y, "-o", ms=3, color="C0", label="largest nucleus")
+    # beside a core, say which series is which: the nuclei of the crystal-like names carry the
+    # halo and start earlier; the core's onset is the one analyze reports first
+    what = "" if core is None else "crystal-like "
+    ax.plot(x, y, "-o", ms=3, color="C0",
+            label="largest nucleus" if core is None else "largest crystal-like nucleus")
     if threshold is not None:
-        ax.axhline(threshold, color="0.5", ls=":", label=f"threshold {threshold:g}")
+        ax.axhline(threshold, color="0.5", ls=":", label=f"{what}threshold {threshold:g}")
     if onset is not None:
-        ax.axvline(x[onset], color="C3", ls="--", label=f"onset (frame {onset})")
+        ax.axvline(x[onset], color="C3", ls="--", label=f"{what}onset (frame {onset})")
     if core is not None:
         ax.plot(x, np.asarray(core, dtype=np.float64), "-s", ms=3, color="C1",
                 label="its crystalline core")
