@@ -190,6 +190,30 @@ def test_onset_spread_brackets_the_onset():
         onset_spread(steep, nucleation_onset(steep), rel=1)
 
 
+def test_onset_growth_tells_growth_from_a_plateau():
+    """After an onset a growing nucleus multiplies; a sub-critical cluster held above the
+    threshold (a run that has not crystallized) does not.  The fold is scale-free."""
+    from multilayer.tracking import MIN_ONSET_GROWTH, onset_growth
+
+    t = np.arange(80)
+    grows = np.where(t < 30, 8.0, 14.0 * np.exp((t - 30) / 12.0)).round()   # e-fold in 12
+    o = nucleation_onset(grows, threshold=13)
+    assert o.frame == 30
+    # medians of 8 frames: from the onset 14 e^(3.5/12), at the end 14 e^(45.5/12)
+    npt.assert_allclose(onset_growth(grows, o), np.exp(42 / 12), rtol=0.03)
+    assert onset_growth(grows, o) == onset_growth(10 * grows, o.frame)
+    rng = np.random.default_rng(0)
+    plateau = np.r_[rng.integers(0, 10, 37), rng.integers(20, 60, 43)].astype(float)
+    g = onset_growth(plateau, nucleation_onset(plateau))
+    assert g is not None and g < MIN_ONSET_GROWTH
+    assert onset_growth(plateau, None) is None
+    assert onset_growth([0, 0, 5, 9], 0) == np.inf and onset_growth([0, 0, 0], 1) == 1.0
+    with pytest.raises(ValueError, match="outside"):
+        onset_growth(grows, 80)
+    with pytest.raises(ValueError, match="tail"):
+        onset_growth(grows, o, tail=0)
+
+
 def test_first_passage_times_never_reached_is_nan():
     n, tau = first_passage_times([[1, 3, 5], [1, 2, 2]], times=[0.0, 2.0, 4.0], n=[1, 2, 3, 5])
     npt.assert_allclose(tau, [0.0, 2.0, np.nan, np.nan])

@@ -143,6 +143,18 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     if s["onset_frame_core"] is not None:
         assert lo is not None and lo <= s["onset_frame_core"] and (hi is None or hi >= s["onset_frame_core"])
         assert "at its threshold -/+ 10 %" in line
+    # how much the core grows after its onset: reported, and warned about only when small
+    from multilayer.app.output_stage import growth_warning
+    from multilayer.tracking import MIN_ONSET_GROWTH
+
+    g = s["onset_growth_core"]
+    assert (g is None) == (s["onset_frame_core"] is None)
+    assert "Growth of the largest core after its onset" in page
+    assert (growth_warning(s) is None) == (g is None or g >= MIN_ONSET_GROWTH)
+    stalled = dict(s, onset_frame_core=37, onset_growth_core=1.7, largest_core_final=38)
+    assert growth_warning(stalled).startswith("after the onset (frame 37) the crystalline core's "
+                                              "largest nucleus grows only 1.7-fold (to 38 atoms")
+    assert growth_warning(dict(stalled, onset_growth_core=4.3)) is None
     lab = res.labels                    # the core atoms, per atom: in the table and the dump
     assert lab["core"].any()
     last = lab[lab["frame"] == lab["frame"].max()].sort_values("id")

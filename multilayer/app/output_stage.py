@@ -16,7 +16,7 @@ from descriptors import write_extxyz, write_lammps_dump
 from descriptors.arrays import unique_sorted
 
 from ..network.progress import progress_bar
-from ..tracking.onset import onset_spread
+from ..tracking.onset import MIN_ONSET_GROWTH, onset_growth, onset_spread
 from ..tracking.routes import route_summary
 from .config import config_to_toml
 from .outputs import commit_outputs, staging_dir
@@ -217,6 +217,11 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "onset_frame_spread": [_onset_frame(o, good) for o in onset_spread(nuc.largest, tracked.onset)],
         "onset_frame_core_spread": None if core is None else
         [_onset_frame(o, good) for o in onset_spread(core, tracked.onset_core)],
+        # how much the largest nucleus grows after the onset (last frames over the onset's):
+        # below MIN_ONSET_GROWTH the frames show no sustained growth (warned below)
+        "onset_growth": _rounded(onset_growth(nuc.largest, tracked.onset)),
+        "onset_growth_core": None if core is None else
+        _rounded(onset_growth(core, tracked.onset_core)),
         "largest_nucleus_final": int(nuc.largest[-1]),
         "largest_core_final": None if core is None else int(core[-1]),
         "crystalline_fraction_final": float(nuc.crystalline_fraction[-1]),
@@ -226,12 +231,36 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "timing_s": {k: round(v, 2) for k, v in timing.items()},
         "leiden": {k: info[k] for k in ("resolution", "n_nodes", "n_intra_edges", "build_s", "leiden_s")},
     }
+    warning = growth_warning(summary)
+    if warning:
+        logger.warning(warning)
     if info.get("scan"):    # [labels] scan: one dict per resolution, the chosen one marked
         summary["structure_scan"] = info["scan"]
     # what the final crystal's atoms were before, and the moves between structures, by name
     summary["routes"] = route_summary(labels, ids, sorted(crystal), name_of,
                                       seed=cfg["labels"]["seed"])
     return summary
+
+
+def _rounded(x, digits=2):
+    return None if x is None else round(float(x), digits)
+
+
+def growth_warning(summary) -> str | None:
+    """The warning for an onset that no sustained growth follows (its nuclei grow less than
+    :data:`~multilayer.tracking.MIN_ONSET_GROWTH`-fold from the onset to the last frames):
+    of the headline onset, the crystalline core's where there is one; None when it grows."""
+    core = summary.get("onset_growth_core") is not None
+    g = summary["onset_growth_core"] if core else summary.get("onset_growth")
+    if g is None or g >= MIN_ONSET_GROWTH:
+        return None
+    frame = summary["onset_frame_core"] if core else summary["onset_frame"]
+    final = summary["largest_core_final"] if core else summary["largest_nucleus_final"]
+    what = "the crystalline core's" if core else "the"
+    return (f"after the onset (frame {frame}) {what} largest nucleus grows only {g:.1f}-fold "
+            f"(to {final} atoms in the last frame; under {MIN_ONSET_GROWTH:g}-fold): these "
+            f"frames show no sustained growth, so the onset may mark a sub-critical cluster; "
+            f"analyse a longer part of the run")
 
 
 _PTM_WHOLE = 65_536     # frames up to this size are typed whole; larger ones by a sample

@@ -181,6 +181,18 @@ def _ptm_html(ptm) -> str:
             + table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0))
 
 
+def _growth(g) -> str:
+    """The report's growth cell: the fold, and what it means below MIN_ONSET_GROWTH."""
+    from ..tracking.onset import MIN_ONSET_GROWTH
+
+    if g is None:
+        return "n/a (no onset)"
+    if g < MIN_ONSET_GROWTH:
+        return (f"{g:.1f}-fold: under {MIN_ONSET_GROWTH:g}-fold, no sustained growth in these "
+                f"frames; the onset may mark a sub-critical cluster")
+    return f"{g:.1f}-fold"
+
+
 def _mapper_line(m: dict) -> str:
     line = f"{m['nodes']} nodes, {m['edges']} edges"
     if m.get("sampled"):
@@ -211,6 +223,8 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
             *([("Nucleation onset, crystalline core (frame)", s["onset_frame_core"]),
                ("The same at its threshold 10 % lower / higher (frame)",
                 " / ".join(str(v) for v in s.get("onset_frame_core_spread") or [])),
+               ("Growth of the largest core after its onset (last frames / onset frames)",
+                _growth(s.get("onset_growth_core"))),
                ("Largest crystalline core, last frame", f"{s['largest_core_final']} atoms")]
               if s.get("largest_core_final") is not None else []),
             ("Onset of the crystal-like nuclei (frame; averaged labels, halo included)"

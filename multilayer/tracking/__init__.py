@@ -4,10 +4,11 @@ from .histories import atom_histories, lifetimes, precursors, transition_matrix
 from .lifecycle import (CommunityTracker, CrystalCriterion, community_events, community_sizes,
                         crystal_communities)
 from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE, MFPTResult,
-                     MIN_ONSET_THRESHOLD,
+                     MIN_ONSET_GROWTH, MIN_ONSET_THRESHOLD,
                      NucleiResult,
                      NucleusTracker, Onset,
                      crystalline_core, find_nuclei,
-                     first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties, onset_spread,
+                     first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties, onset_growth,
+                     onset_spread,
                      track_nuclei)
 from .plot import plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab

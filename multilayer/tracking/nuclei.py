@@ -5,7 +5,7 @@
   neighbour list (a union-find kernel; a nucleus across the box boundary is one).
 * :func:`nucleus_properties` gives size, periodic-aware centre and radius of gyration.
 * :func:`track_nuclei` follows nuclei over frames by shared atom ids.
-* :func:`nucleation_onset` and :func:`onset_spread` live in :mod:`multilayer.tracking.onset`,
+* :func:`nucleation_onset`, :func:`onset_spread` and :func:`onset_growth` live in :mod:`multilayer.tracking.onset`,
   :func:`first_passage_times` and :func:`mfpt_fit` (mean first-passage time) in
   :mod:`multilayer.tracking.mfpt`; both are re-exported here.
 """
@@ -25,13 +25,15 @@ from descriptors import as_frame, first_shell_distance, neighbor_list
 from ._nuclei_kernels import cluster_roots, unwrap_csr
 from .lifecycle import CrystalCriterion, resolve_criterion, crystal_communities
 from .mfpt import MFPTResult, first_passage_times, mfpt_fit
-from .onset import MIN_ONSET_THRESHOLD, Onset, nucleation_onset, onset_spread
+from .onset import (MIN_ONSET_GROWTH, MIN_ONSET_THRESHOLD, Onset, nucleation_onset, onset_growth,
+                    onset_spread)
 
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
            "NucleiResult", "track_nuclei", "NucleusTracker", "Onset", "nucleation_onset", "onset_spread",
+           "onset_growth",
            "first_passage_times", "MFPTResult", "mfpt_fit", "NucleiAccumulator",
            "crystalline_core", "CORE_TOLERANCE", "CORE_MAX_DISTORTION", "CORE_OUTSIDE_TOLERANCE",
-           "MIN_ONSET_THRESHOLD"]
+           "MIN_ONSET_THRESHOLD", "MIN_ONSET_GROWTH"]
 
 CORE_TOLERANCE = 6   # first-shell bonds a core atom may lack of its crystal's signature
 # largest shell distortion (descriptors.shell, neighbour by neighbour) of a core atom: PTM's
