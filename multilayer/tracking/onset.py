@@ -113,7 +113,7 @@ def onset_growth(largest, onset, tail=0.1):
 
     An onset is the first frame from which a series stays above a threshold; a run that has
     not crystallized within its frames can hold a sub-critical cluster above it to the end
-    and still get one.  Growth says which: on the validation suite's nineteen LAMMPS
+    and still get one.  Growth says which: on the validation suite's twenty-one LAMMPS
     nucleation runs the crystalline core grows 4.3- to 400-fold after its onset, and 1.7-fold
     on the one that barely crystallizes (bcc iron at 800 K, 0.5 % crystalline at its last
     frame).  ``crystopo analyze`` warns below :data:`MIN_ONSET_GROWTH`.
