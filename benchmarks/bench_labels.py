@@ -30,8 +30,11 @@ Per dataset and method it prints:
   then no longer moves PTM's onset); ``onset_ptm_at``: PTM's onset at 16-24 atoms instead of
   20 (how sharply the reference itself defines it); ``onset_core_scaled``: the core's onset
   at 20 atoms times ``core_ptm_ratio`` (its atoms over PTM's in the growth frames), which
-  compares the two at the same size scale -- a diagnostic that uses PTM; ``largest``: the
-  largest nucleus of every frame for the crystal-like atoms, the core and PTM.
+  compares the two at the same size scale -- a diagnostic that uses PTM; ``onset_growth``:
+  how much each of the three grows after its ``onset_rule`` onset
+  (:func:`multilayer.tracking.onset_growth`; ``crystopo analyze`` warns under 3-fold);
+  ``largest``: the largest nucleus of every frame for the crystal-like atoms, the core and
+  PTM.
 
 Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.fit_structures`),
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
@@ -73,6 +76,7 @@ from multilayer.network.structures import (  # noqa: E402
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
 from multilayer.app.config import core_max_distortion  # noqa: E402
 from label_onsets import analyze_onset, core_scores, median3, onset_of, stays  # noqa: E402
+from multilayer.tracking.onset import nucleation_onset, onset_growth  # noqa: E402
 
 ANALYZE_LABELS = _ANALYZE["labels"]          # analyze's [labels] (crystal_types, cna_support)
 ANALYZE = _ANALYZE
@@ -571,6 +575,8 @@ def main(argv=None) -> int:
                 res["onset_med3"] = [stays(median3(x), 20, frames) for x in (lc, lp)]
                 # analyze's own rule (threshold from the liquid's fluctuations), on each series
                 res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
+                # and how much each largest nucleus grows after it (analyze warns under 3-fold)
+                res["onset_growth"] = [onset_growth(x, nucleation_onset(x)) for x in (lo, lc, lp)]
                 # how finely the onset is defined: PTM's own onset at thresholds 10 % and 20 %
                 # from 20 atoms, and the core's at 20 atoms times its size ratio to PTM's over
                 # the growth frames (core atoms / PTM atoms: a diagnostic that uses PTM)
