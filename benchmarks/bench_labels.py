@@ -75,8 +75,7 @@ from multilayer.network.structures import (  # noqa: E402
 
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
 from multilayer.app.config import core_max_distortion  # noqa: E402
-from label_onsets import analyze_onset, core_scores, median3, onset_of, stays  # noqa: E402
-from multilayer.tracking.onset import nucleation_onset, onset_growth  # noqa: E402
+from label_onsets import core_scores, onset_diagnostics, onset_of  # noqa: E402
 
 ANALYZE_LABELS = _ANALYZE["labels"]          # analyze's [labels] (crystal_types, cna_support)
 ANALYZE = _ANALYZE
@@ -572,23 +571,7 @@ def main(argv=None) -> int:
                     res.update(core_scores(more, pc, grow, f"@{v}"))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
-                res["onset_med3"] = [stays(median3(x), 20, frames) for x in (lc, lp)]
-                # analyze's own rule (threshold from the liquid's fluctuations), on each series
-                res["onset_rule"] = [analyze_onset(x, frames) for x in (lo, lc, lp)]
-                # and how much each largest nucleus grows after it (analyze warns under 3-fold)
-                res["onset_growth"] = [onset_growth(x, nucleation_onset(x)) for x in (lo, lc, lp)]
-                # how finely the onset is defined: PTM's own onset at thresholds 10 % and 20 %
-                # from 20 atoms, and the core's at 20 atoms times its size ratio to PTM's over
-                # the growth frames (core atoms / PTM atoms: a diagnostic that uses PTM)
-                res["onset_ptm_at"] = {t: stays(lp, t, frames) for t in (16, 18, 20, 22, 24)}
-                if grow:
-                    ratio = (sum(int(cores[t].sum()) for t in grow)
-                             / max(sum(int(pc[t].sum()) for t in grow), 1))
-                    res["core_ptm_ratio"] = ratio
-                    res["onset_core_scaled"] = stays(lc, 20 * ratio, frames)
-                # the largest nucleus per frame (crystal-like, core, PTM), for other onset rules
-                res["largest"] = {k: np.asarray(x).astype(int).tolist()
-                                  for k, x in (("crystal_like", lo), ("core", lc), ("ptm", lp))}
+                res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow))
             if ds.kind == "nucleation":
                 res["composition"] = composition(ds, names, ptm, cache)
             u, c = np.unique(np.concatenate(names), return_counts=True)   # every method's

@@ -41,7 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from label_onsets import stays  # noqa: E402
 
-#: method -> how its crystalline mask is made from one frame's calls
+#: the crystal calls compared (their masks: :func:`crystal_masks`)
 METHODS = ("ptm", "acna", "ptm_0.08", "ptm_0.12", "tenwolde")
 CRYSTAL_CODES = (1, 2, 3)   # fcc, hcp, bcc in OVITO's PTM and a-CNA numbering
 WITHIN = 3
@@ -63,7 +63,7 @@ def crystal_masks(frame, neighbors, r_cut):
     return out
 
 
-def largest_series(ds, threshold_check=None):
+def largest_series(ds):
     """Largest nucleus of every frame for every method; and the agreement of this PTM with
     the suite's cached one (the same OVITO call, to check the pipeline)."""
     from descriptors import first_shell_distance, neighbor_list
@@ -120,6 +120,10 @@ def main(argv=None) -> int:
     from validation_data import load_suite
 
     suite = load_suite(kinds=["nucleation"])
+    missing = sorted(set(args.only or ()) - set(suite))
+    if missing:
+        raise SystemExit(f"no nucleation run {missing} in the suite's cache (held-out runs: set "
+                         f"CRYSTOPO_CACHE to its held_out/ folder); it has {sorted(suite)}")
     core = {}
     for f in args.labels or ():
         f = Path(f)

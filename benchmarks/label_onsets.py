@@ -8,7 +8,7 @@ import numpy as np
 
 from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
-__all__ = ["onset_of", "core_scores", "median3", "stays", "analyze_onset"]
+__all__ = ["onset_of", "core_scores", "median3", "stays", "analyze_onset", "onset_diagnostics"]
 
 
 def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
@@ -79,3 +79,31 @@ def analyze_onset(largest, frames):
 
     o = nucleation_onset(largest).frame
     return None if o is None else frames[o]
+
+
+def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow) -> dict:
+    """``bench_labels.py``'s onset diagnostics from the largest nucleus of every frame of the
+    crystal-like atoms (``lo``), their core (``lc``) and PTM (``lp``): the onsets of series
+    smoothed over three frames, by analyze's rule and the growth after it, PTM's own onset at
+    16-24 atoms, the core's at 20 atoms times its size ratio to PTM's, and the series."""
+    from multilayer.tracking.onset import nucleation_onset, onset_growth
+
+    out = {"onset_med3": [stays(median3(x), 20, frames) for x in (lc, lp)],
+           # analyze's own rule (threshold from the liquid's fluctuations), on each series,
+           # and how much each largest nucleus grows after it (analyze warns under 3-fold)
+           "onset_rule": [analyze_onset(x, frames) for x in (lo, lc, lp)],
+           "onset_growth": [onset_growth(x, nucleation_onset(x)) for x in (lo, lc, lp)],
+           # how finely the onset is defined: PTM's own onset at thresholds 10 % and 20 %
+           # from 20 atoms
+           "onset_ptm_at": {t: stays(lp, t, frames) for t in (16, 18, 20, 22, 24)}}
+    if grow:
+        # the core's onset at 20 atoms times its size ratio to PTM's over the growth frames
+        # (core atoms / PTM atoms: a diagnostic that uses PTM)
+        ratio = (sum(int(cores[t].sum()) for t in grow)
+                 / max(sum(int(ptm_masks[t].sum()) for t in grow), 1))
+        out["core_ptm_ratio"] = ratio
+        out["onset_core_scaled"] = stays(lc, 20 * ratio, frames)
+    # the largest nucleus per frame (crystal-like, core, PTM), for other onset rules
+    out["largest"] = {k: np.asarray(x).astype(int).tolist()
+                      for k, x in (("crystal_like", lo), ("core", lc), ("ptm", lp))}
+    return out

@@ -155,6 +155,10 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     assert growth_warning(stalled).startswith("after the onset (frame 37) the crystalline core's "
                                               "largest nucleus grows only 1.7-fold (to 38 atoms")
     assert growth_warning(dict(stalled, onset_growth_core=4.3)) is None
+    # the core on but without an onset: no warning from the halo-carrying nuclei instead
+    assert growth_warning(dict(stalled, onset_growth_core=None, onset_growth=1.0)) is None
+    assert "sub-critical" in growth_warning(dict(stalled, largest_core_final=None,
+                                                 onset_growth=1.0))
     lab = res.labels                    # the core atoms, per atom: in the table and the dump
     assert lab["core"].any()
     last = lab[lab["frame"] == lab["frame"].max()].sort_values("id")

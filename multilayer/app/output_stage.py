@@ -16,7 +16,7 @@ from descriptors import write_extxyz, write_lammps_dump
 from descriptors.arrays import unique_sorted
 
 from ..network.progress import progress_bar
-from ..tracking.onset import MIN_ONSET_GROWTH, onset_growth, onset_spread
+from ..tracking.onset import MIN_ONSET_GROWTH, NO_GROWTH, onset_growth, onset_spread
 from ..tracking.routes import route_summary
 from .config import config_to_toml
 from .outputs import commit_outputs, staging_dir
@@ -249,18 +249,17 @@ def _rounded(x, digits=2):
 def growth_warning(summary) -> str | None:
     """The warning for an onset that no sustained growth follows (its nuclei grow less than
     :data:`~multilayer.tracking.MIN_ONSET_GROWTH`-fold from the onset to the last frames):
-    of the headline onset, the crystalline core's where there is one; None when it grows."""
-    core = summary.get("onset_growth_core") is not None
-    g = summary["onset_growth_core"] if core else summary.get("onset_growth")
+    of the headline onset, the crystalline core's where the core is on; None when it grows."""
+    core = summary.get("largest_core_final") is not None
+    g = summary.get("onset_growth_core" if core else "onset_growth")
     if g is None or g >= MIN_ONSET_GROWTH:
         return None
     frame = summary["onset_frame_core"] if core else summary["onset_frame"]
     final = summary["largest_core_final"] if core else summary["largest_nucleus_final"]
     what = "the crystalline core's" if core else "the"
     return (f"after the onset (frame {frame}) {what} largest nucleus grows only {g:.1f}-fold "
-            f"(to {final} atoms in the last frame; under {MIN_ONSET_GROWTH:g}-fold): these "
-            f"frames show no sustained growth, so the onset may mark a sub-critical cluster; "
-            f"analyse a longer part of the run")
+            f"(to {final} atoms in the last frame; under {MIN_ONSET_GROWTH:g}-fold): "
+            f"{NO_GROWTH}; analyse a longer part of the run")
 
 
 _PTM_WHOLE = 65_536     # frames up to this size are typed whole; larger ones by a sample

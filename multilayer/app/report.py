@@ -183,13 +183,12 @@ def _ptm_html(ptm) -> str:
 
 def _growth(g) -> str:
     """The report's growth cell: the fold, and what it means below MIN_ONSET_GROWTH."""
-    from ..tracking.onset import MIN_ONSET_GROWTH
+    from ..tracking.onset import MIN_ONSET_GROWTH, NO_GROWTH
 
     if g is None:
         return "n/a (no onset)"
     if g < MIN_ONSET_GROWTH:
-        return (f"{g:.1f}-fold: under {MIN_ONSET_GROWTH:g}-fold, no sustained growth in these "
-                f"frames; the onset may mark a sub-critical cluster")
+        return f"{g:.1f}-fold: under {MIN_ONSET_GROWTH:g}-fold, {NO_GROWTH}"
     return f"{g:.1f}-fold"
 
 

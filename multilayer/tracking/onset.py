@@ -10,12 +10,15 @@ import numpy as np
 from sklearn.utils import check_scalar
 
 __all__ = ["MIN_ONSET_THRESHOLD", "MIN_ONSET_GROWTH", "Onset", "nucleation_onset",
-           "onset_spread", "onset_growth"]
+           "onset_spread", "onset_growth", "NO_GROWTH"]
 
 MIN_ONSET_THRESHOLD = 13   # atoms: one atom and its whole close-packed first shell
 #: below this :func:`onset_growth`, ``crystopo analyze`` warns that no sustained growth
 #: follows the onset (a run that has not crystallized within its frames)
 MIN_ONSET_GROWTH = 3.0
+#: what a growth under :data:`MIN_ONSET_GROWTH` means (analyze's warning, the report)
+NO_GROWTH = ("no sustained growth in these frames, so the onset may mark a sub-critical "
+             "cluster")
 
 
 @dataclass(frozen=True)
