@@ -450,3 +450,60 @@ def test_eam_liquid_is_the_metal(tmp_path, metal, temperature, density, shell):
         assert len(fr) == 4 * kw["n_cells"] ** 3
         assert density[0] < len(fr) / fr.box.volume < density[1]
         assert shell[0] < first_shell_distance(fr) < shell[1]
+
+
+# --------------------------------------------------------------------------- #
+# a seed of the metal's own crystal in its undercooled liquid (bcc iron)
+# --------------------------------------------------------------------------- #
+SEED_KW = dict(metal="Fe", temperature=1250.0, seed_atoms=40, n_cells=5, seed=3, n_frames=3,
+               frame_interval=0.1, melt_time=0.5, cooling_time=0.5, hold_time=0.2,
+               n_threads=1)
+
+
+def test_eam_seed_argument_checks(tmp_path):
+    with pytest.raises(ValueError, match="seed lattice"):
+        md.eam_seed_in_liquid(tmp_path / "x.dump", metal="Mg")
+    with pytest.raises(ValueError, match="does not fit"):
+        md.eam_seed_in_liquid(tmp_path / "x.dump", seed_atoms=200, n_cells=5)
+    with pytest.raises(ValueError, match="frame_interval"):
+        md.eam_seed_in_liquid(tmp_path / "x.dump", frame_interval=0)
+
+
+def _nearest(frame, select, among):
+    """Distance from each ``select`` atom to its nearest other ``among`` atom (minimum image)."""
+    L = np.diag(frame.box.cell)
+    p = frame.positions[select]
+    d = p[:, None, :] - frame.positions[among][None, :, :]
+    d -= L * np.round(d / L)
+    r = np.sqrt(np.einsum("ijk,ijk->ij", d, d))
+    r[r == 0] = np.inf
+    return r.min(axis=1)
+
+
+@needs_lammps
+def test_eam_seed_is_an_ideal_bcc_sphere_in_a_melt(tmp_path):
+    """At release (frame 0) the seed atoms sit on the bcc lattice they were frozen on (every
+    nearest neighbour at sqrt(3)/2 a), a compact sphere of about the asked size; the atoms
+    around it were melted (their nearest distances spread, the density is liquid iron's);
+    the same seed gives the same bytes."""
+    a = md.eam_seed_in_liquid(tmp_path / "a.dump", **SEED_KW)
+    frames = list(read_trajectory(a))
+    assert len(frames) == SEED_KW["n_frames"]
+    n = 2 * SEED_KW["n_cells"] ** 3
+    f0 = frames[0]
+    assert len(f0) == n and np.array_equal(f0.ids, np.arange(1, n + 1))
+    seed = f0.extra["truth"] == 1
+    assert set(np.unique(f0.extra["truth"])) == {0, 1}
+    assert 0.7 * SEED_KW["seed_atoms"] <= seed.sum() <= 1.3 * SEED_KW["seed_atoms"]
+    lat, a0 = md.SEED_LATTICES["Fe"]
+    nn = np.sqrt(3) / 2 * a0 * 1.012          # the default expansion
+    r_seed = _nearest(f0, seed, seed)         # to the nearest seed atom: the lattice's
+    assert lat == "bcc"
+    np.testing.assert_allclose(r_seed, nn, atol=2e-3)
+    r_liq = _nearest(f0, ~seed, ~seed)
+    assert r_liq.std() > 0.05                 # melted: no lattice left
+    assert 0.065 < n / f0.box.volume < 0.09
+    for fr in frames:
+        np.testing.assert_array_equal(fr.extra["truth"], f0.extra["truth"])
+    b = md.eam_seed_in_liquid(tmp_path / "b.dump", **SEED_KW)
+    assert a.read_bytes() == b.read_bytes()
