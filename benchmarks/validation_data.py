@@ -35,7 +35,10 @@ nucleation at new state points and seeds (:data:`HELD_OUT`), in a larger box
 and Mendelev's hcp magnesium (``nucleation_Cu_T<K>_s<seed>``, ``nucleation_Fe_T<K>_s<seed>``,
 ``nucleation_Mg_T<K>_s<seed>``,
 :func:`descriptors.md.run_eam_nucleation`, LAMMPS metal units, 16,384 atoms, 80 frames;
-:data:`HELD_OUT_METAL`).
+:data:`HELD_OUT_METAL`), and a bcc iron seed growing into its undercooled liquid
+(``growth_Fe_T<K>_s<seed>``, kind ``growth``, :func:`descriptors.md.eam_seed_in_liquid`,
+16,000 atoms, 80 frames 0.25 ps apart; :data:`HELD_OUT_GROWTH`): bcc iron does not nucleate
+homogeneously within reach here.
 
 For every frame of every dataset OVITO's polyhedral template matching (fcc, hcp, bcc and
 ico templates, RMSD cutoff 0.1) is stored in ``<name>/labels.npz`` (keys ``ptm_0000``,
