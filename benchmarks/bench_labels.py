@@ -552,9 +552,10 @@ def main(argv=None) -> int:
                                              n_seeds=args.seeds)
                 res["seed"] = float(np.mean(np.concatenate(names)
                                             == np.concatenate(stack(names_s, frames))))
-            if args.onset and ds.kind == "nucleation":
+            if args.onset and ds.kind in ("nucleation", "growth"):
                 masks = [_crystal(n) for n in names]
-                o, lo = onset_of(ds, frames, masks)
+                po, pp = [], []
+                o, lo = onset_of(ds, frames, masks, persistence=po)
                 cores = []
                 oc, lc = onset_of(ds, frames, masks, core=True, keep=cores, tolerance=core_tol,
                                   max_distortion=core_max_distortion(ANALYZE),
@@ -569,10 +570,11 @@ def main(argv=None) -> int:
                                                          max_distortion=v,
                                                          outside_tolerance=outside)
                     res.update(core_scores(more, pc, grow, f"@{v}"))
-                op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm])
+                op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm],
+                                  persistence=pp)
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
-                res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow))
-            if ds.kind == "nucleation":
+                res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow, (po, pp)))
+            if ds.kind in ("nucleation", "growth"):
                 res["composition"] = composition(ds, names, ptm, cache)
             u, c = np.unique(np.concatenate(names), return_counts=True)   # every method's
             res["names"] = {str(k): int(v) for k, v in zip(u, c)}         # calls, in all

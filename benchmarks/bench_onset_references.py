@@ -16,7 +16,8 @@ fixed threshold favours no method only where their liquids look alike; ten Wolde
 at 0.12 find 20-atom "nuclei" in a deeply undercooled liquid.  So each onset is also given by
 ``crystopo analyze``'s own rule (:func:`multilayer.tracking.nucleation_onset`: the threshold
 twice the method's typical largest cluster in the first tenth of the frames, at least 13
-atoms).  With ``--labels FILE|DIR ...`` (the JSON files of ``bench_labels.py --onset
+atoms; the first frame when the first frame's largest nucleus persists and grows).  With
+``--labels FILE|DIR ...`` (the JSON files of ``bench_labels.py --onset
 --json``) crystopo's crystalline core joins the table, from its ``largest`` series.
 
 Prints, per run, every method's onset and its distance from PTM's; then for each method on
@@ -64,14 +65,18 @@ def crystal_masks(frame, neighbors, r_cut):
 
 
 def largest_series(ds):
-    """Largest nucleus of every frame for every method; and the agreement of this PTM with
-    the suite's cached one (the same OVITO call, to check the pipeline)."""
+    """Largest nucleus of every frame for every method; the agreement of this PTM with the
+    suite's cached one (the same OVITO call, to check the pipeline); and every method's
+    :class:`multilayer.tracking.StartPersistence` (for ``crystopo analyze``'s rule)."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.tracking.nuclei import find_nuclei
 
     traj = ds.trajectory()
     r_cut = None
+    from multilayer.tracking import StartPersistence
+
     series = {m: [] for m in METHODS}
+    persist = {m: StartPersistence() for m in METHODS}
     agree = []
     for t in range(ds.n_frames):
         fr = traj[t]
@@ -83,7 +88,9 @@ def largest_series(ds):
         for m in METHODS:
             nuc = find_nuclei(fr, masks[m], nl, min_size=2)
             series[m].append(int(np.bincount(nuc[nuc >= 0]).max()) if (nuc >= 0).any() else 0)
-    return {m: np.array(s) for m, s in series.items()}, min(agree)
+            persist[m].add(fr.ids, nuc == 0)
+    return ({m: np.array(s) for m, s in series.items()}, min(agree),
+            {m: p.values for m, p in persist.items()})
 
 
 def onset(largest, threshold):
@@ -124,7 +131,7 @@ def main(argv=None) -> int:
     if missing:
         raise SystemExit(f"no nucleation run {missing} in the suite's cache (held-out runs: set "
                          f"CRYSTOPO_CACHE to its held_out/ folder); it has {sorted(suite)}")
-    core = {}
+    core, core_persist = {}, {}
     for f in args.labels or ():
         f = Path(f)
         for g in sorted(f.glob("*.json")) if f.is_dir() else [f]:
@@ -136,6 +143,8 @@ def main(argv=None) -> int:
                         raise SystemExit(f"{g}: a second anchored row for {row['dataset']}; "
                                          f"give the files one by one")
                     core[row["dataset"]] = np.array(row["largest"]["core"])
+                    # analyze gives the core the crystal-like nuclei's persistence
+                    core_persist[row["dataset"]] = row.get("persistence", {}).get("crystal_like")
     rows = []
     names = [m for m in METHODS if m != "ptm"] + (["core"] if core else [])
     print(f"{'run':28s} {'PTM':>4s} " + " ".join(f"{m:>10s}" for m in names))
@@ -143,11 +152,12 @@ def main(argv=None) -> int:
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
-        series, agree = largest_series(ds)
+        series, agree, persist = largest_series(ds)
         if name in core and len(core[name]) == ds.n_frames:
             series["core"] = core[name]
+            persist["core"] = core_persist[name]
         ons = {m: onset(s, args.threshold) for m, s in series.items()}
-        rule = {m: nucleation_onset(s).frame for m, s in series.items()}
+        rule = {m: nucleation_onset(s, persistence=persist[m]).frame for m, s in series.items()}
         for tag, o in ((f"{args.threshold:g} atoms", ons), ("own rule", rule)):
             print(f"{name:28s} {str(o['ptm']):>4s} " + " ".join(_cell(o, m) for m in names)
                   + f"   [{tag}]")

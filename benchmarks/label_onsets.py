@@ -12,15 +12,17 @@ __all__ = ["onset_of", "core_scores", "median3", "stays", "analyze_onset", "onse
 
 
 def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
-             max_distortion=None, tolerance=None, outside_tolerance="analyze"):
+             max_distortion=None, tolerance=None, outside_tolerance="analyze", persistence=None):
     """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
     nucleus of every frame; ``core``: of the crystalline core of the masks
     (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
     each frame's core mask appended to the list ``keep`` when given; ``max_distortion`` and
     ``tolerance``: its ``[tracking] core_max_distortion`` and ``core_tolerance`` (default
     analyze's); ``outside_tolerance``: its ``core_outside_tolerance`` (``None``: the
-    crystal-like atoms only; default analyze's)."""
+    crystal-like atoms only; default analyze's); ``persistence``: a list, extended with the
+    :class:`multilayer.tracking.StartPersistence` values of the largest nuclei."""
     from descriptors import first_shell_distance, neighbor_list
+    from multilayer.tracking import StartPersistence
     from multilayer.tracking.nuclei import crystalline_core, find_nuclei
 
     tol = DEFAULTS["tracking"]["core_tolerance"] if tolerance is None else tolerance
@@ -28,7 +30,7 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
         outside_tolerance = core_outside_tolerance(DEFAULTS)
     traj = ds.trajectory()
     r_cut = None
-    largest = []
+    largest, persist = [], StartPersistence()
     for t, f in enumerate(frames):
         fr = traj[f]
         if r_cut is None:
@@ -42,6 +44,9 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
                 keep.append(mask)
         nuc = find_nuclei(fr, mask, nl, min_size=2)
         largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
+        persist.add(fr.ids, nuc == 0)                  # 0: the largest nucleus
+    if persistence is not None:
+        persistence.extend(persist.values)
     largest = np.array(largest)
     return stays(largest, threshold, frames), largest
 
@@ -72,27 +77,34 @@ def stays(largest, threshold, frames):
     return frames[idx[0]] if idx else None
 
 
-def analyze_onset(largest, frames):
+def analyze_onset(largest, frames, persistence=None):
     """The onset ``crystopo analyze`` reports: :func:`multilayer.tracking.nucleation_onset`
-    with its default threshold (twice the liquid's typical largest cluster)."""
+    with its default threshold (twice the liquid's typical largest cluster; the first frame
+    when its nucleus persists, given ``persistence``)."""
     from multilayer.tracking.nuclei import nucleation_onset
 
-    o = nucleation_onset(largest).frame
+    o = nucleation_onset(largest, persistence=persistence).frame
     return None if o is None else frames[o]
 
 
-def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow) -> dict:
+def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None, None)) -> dict:
     """``bench_labels.py``'s onset diagnostics from the largest nucleus of every frame of the
     crystal-like atoms (``lo``), their core (``lc``) and PTM (``lp``): the onsets of series
     smoothed over three frames, by analyze's rule and the growth after it, PTM's own onset at
-    16-24 atoms, the core's at 20 atoms times its size ratio to PTM's, and the series."""
+    16-24 atoms, the core's at 20 atoms times its size ratio to PTM's, and the series.
+    ``persist``: the :class:`~multilayer.tracking.StartPersistence` values of the
+    crystal-like nuclei (analyze's for them and their core) and of PTM's."""
     from multilayer.tracking.onset import nucleation_onset, onset_growth
 
+    po, pp = persist
+    rule = [nucleation_onset(x, persistence=p) for x, p in ((lo, po), (lc, po), (lp, pp))]
     out = {"onset_med3": [stays(median3(x), 20, frames) for x in (lc, lp)],
-           # analyze's own rule (threshold from the liquid's fluctuations), on each series,
-           # and how much each largest nucleus grows after it (analyze warns under 3-fold)
-           "onset_rule": [analyze_onset(x, frames) for x in (lo, lc, lp)],
-           "onset_growth": [onset_growth(x, nucleation_onset(x)) for x in (lo, lc, lp)],
+           # analyze's own rule (threshold from the liquid's fluctuations; the first frame
+           # when its nucleus persists), on each series, and how much each largest nucleus
+           # grows after it (analyze warns under 3-fold)
+           "onset_rule": [None if o.frame is None else frames[o.frame] for o in rule],
+           "onset_at_start": [bool(o.at_start) for o in rule],
+           "onset_growth": [onset_growth(x, o) for x, o in zip((lo, lc, lp), rule)],
            # how finely the onset is defined: PTM's own onset at thresholds 10 % and 20 %
            # from 20 atoms
            "onset_ptm_at": {t: stays(lp, t, frames) for t in (16, 18, 20, 22, 24)}}
@@ -106,4 +118,7 @@ def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow) -> dict:
     # the largest nucleus per frame (crystal-like, core, PTM), for other onset rules
     out["largest"] = {k: np.asarray(x).astype(int).tolist()
                       for k, x in (("crystal_like", lo), ("core", lc), ("ptm", lp))}
+    if po is not None and pp is not None:     # and whether the first frame's nucleus persists
+        out["persistence"] = {"crystal_like": [round(float(v), 4) for v in po],
+                              "ptm": [round(float(v), 4) for v in pp]}
     return out

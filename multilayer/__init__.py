@@ -21,7 +21,7 @@ from .tracking import (CommunityTracker, CrystalCriterion, MFPTResult, NucleiRes
                        mfpt_fit, nucleation_onset, nucleus_properties, onset_growth, onset_spread,
                        plot_alluvial,
                        plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab, precursors,
-                       track_nuclei, transition_matrix)
+                       StartPersistence, track_nuclei, transition_matrix)
 from .learn import (Embedding, PropensityResult, StructureClassifier, StructureFeatures,
                     classify_trajectory, crystallization_propensity, embed_frames, fit_embedding,
                     gmm_labels, hdbscan_labels, kmeans_labels, plot_embedding, read_labels,

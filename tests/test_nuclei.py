@@ -170,6 +170,68 @@ def test_onset():
         nucleation_onset(sizes, baseline=0)
 
 
+def _spheres(frame, centre, radii):
+    """Per radius, the atoms of ``frame`` within it of ``centre`` (minimum image)."""
+    L = np.diag(frame.box.cell)
+    d = frame.positions - np.asarray(centre, dtype=float)
+    d -= L * np.round(d / L)
+    r = np.linalg.norm(d, axis=1)
+    return [r <= rad for rad in radii]
+
+
+def test_onset_at_start_when_the_first_nucleus_persists():
+    """A crystal already in the first frame (a seed, or frames chosen after nucleation) that
+    keeps its atoms as it grows puts the onset at frame 0; the baseline rule, which takes the
+    first frames for liquid, would put it where that crystal has doubled.  Sub-critical
+    clusters of the same size that dissolve (other atoms every frame) leave the rule as it was."""
+    from multilayer.tracking import START_PERSISTENCE, StartPersistence
+
+    f = make_lattice("fcc", 10)                    # 4,000 atoms, box ~14.1, nn distance 1
+    nl = neighbor_list(f, r_cut=R_CUT)
+    c = np.diag(f.box.cell) / 2
+
+    def follow(masks):
+        sizes, persist = [], StartPersistence()
+        for m in masks:
+            nuc = find_nuclei(f, m, nl, min_size=2)
+            sizes.append(int((nuc == 0).sum()))
+            persist.add(f.ids, nuc == 0)
+        return np.array(sizes), persist.values
+
+    seeded = _spheres(f, c, 2.5 + 0.15 * np.arange(30))         # 79 atoms, then growing
+    sizes, p = follow(seeded)
+    assert sizes[0] >= 13 and min(p) == 1.0
+    o = nucleation_onset(sizes, persistence=p)
+    assert o.frame == 0 and o.at_start and o.threshold == 13.0
+    assert nucleation_onset(sizes).frame > 5                   # twice the seed: later
+    # for a few frames another cluster is the largest: still the seed's run up to a tenth of
+    # the 30 frames; beyond, not
+    other = _spheres(f, c + np.array([7.0, 7.0, 0.0]), [3.4])[0]    # a box diagonal away
+    for k, want in ((1, True), (3, True), (4, False)):
+        masks = [m | other if 3 <= t < 3 + k else m for t, m in enumerate(seeded)]
+        sizes_k, p_k = follow(masks)
+        assert sum(v < START_PERSISTENCE for v in p_k) == k
+        assert nucleation_onset(sizes_k, persistence=p_k).at_start is want
+    # the same sizes from clusters that dissolve: a new place every frame, then growth
+    rng = np.random.default_rng(0)
+    liquid = [_spheres(f, rng.uniform(0, 14, 3), [2.5])[0] for _ in range(12)]
+    grow = _spheres(f, c, 2.5 + 0.4 * np.arange(1, 19))
+    sizes, p = follow(liquid + grow)
+    assert min(p) < START_PERSISTENCE
+    o = nucleation_onset(sizes, persistence=p)
+    assert o == nucleation_onset(sizes) and not o.at_start and o.frame > 0
+    # a crystal that persists but does not grow: no onset at the start
+    flat, p = follow(seeded[:1] * 10)
+    assert not nucleation_onset(flat, persistence=p).at_start
+    # a given threshold is used as it is
+    sizes, p = follow(seeded)
+    assert nucleation_onset(sizes, 100, persistence=p).frame > 0
+    with pytest.raises(ValueError, match="persistence"):
+        nucleation_onset(sizes, persistence=p[:-1])
+    with pytest.raises(ValueError, match="in_largest"):
+        StartPersistence().add([1, 2, 3], [True, False])
+
+
 def test_onset_spread_brackets_the_onset():
     """A higher threshold can only move the onset later: the spread brackets the onset, and
     a series that jumps far past its threshold has none."""

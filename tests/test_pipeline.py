@@ -139,6 +139,13 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     assert line.startswith(f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core")
     assert f"halo included: frame {s['onset_frame']}" in line
     assert page.index("Nucleation onset, crystalline core") < page.index("Onset of the crystal-like nuclei")
+    # the run begins liquid: no nucleus of the first frame persists and grows
+    assert s["onset_core_at_start"] is False and s["onset_at_start"] is False
+    seeded = dict(s, onset_frame_core=s["first_frame"], onset_core_at_start=True)
+    assert onset_line(seeded).startswith(f"nucleation onset: frame {s['first_frame']} by the "
+                                         "crystalline core, the first analysed frame: its "
+                                         "largest nucleus is already there")
+    assert "nucleation came before these frames" in onset_line(seeded)
     lo, hi = s["onset_frame_core_spread"]         # thresholds 10 % lower and higher
     if s["onset_frame_core"] is not None:
         assert lo is not None and lo <= s["onset_frame_core"] and (hi is None or hi >= s["onset_frame_core"])

@@ -49,11 +49,21 @@ def onset_line(summary) -> str:
     s = summary
     tw = f"ten Wolde solid-bond criterion: frame {s['onset_frame_tenwolde']}"
     if s.get("largest_core_final") is None:
-        return (f"nucleation onset: frame {s['onset_frame']}{_spread(s.get('onset_frame_spread'))} "
-                f"({tw})")
-    return (f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core"
-            f"{_spread(s.get('onset_frame_core_spread'))}; crystal-like nuclei, their halo "
-            f"included: frame {s['onset_frame']}; {tw}")
+        head = _head(s["onset_frame"], s.get("onset_at_start"), s.get("onset_frame_spread"), "")
+        return f"nucleation onset: {head} ({tw})"
+    head = _head(s["onset_frame_core"], s.get("onset_core_at_start"),
+                 s.get("onset_frame_core_spread"), " by the crystalline core")
+    return (f"nucleation onset: {head}; crystal-like nuclei, their halo included: frame "
+            f"{s['onset_frame']}; {tw}")
+
+
+def _head(frame, at_start, spread, by) -> str:
+    """'frame F<by> (spread)', or what an onset at the first frame means when its nucleus
+    was already there."""
+    if at_start:
+        return (f"frame {frame}{by}, the first analysed frame: its largest nucleus is already "
+                f"there, persists and grows, so nucleation came before these frames")
+    return f"frame {frame}{by}{_spread(spread)}"
 
 
 def _spread(pair) -> str:

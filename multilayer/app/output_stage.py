@@ -213,6 +213,11 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "crystal_rule": tracked.crystal_rule,
         "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
         "onset_frame_core": None if core is None else _onset_frame(tracked.onset_core, good),
+        # the first frame already holds a nucleus that persists and grows: nucleation came
+        # before the analysed frames (a seeded run, or frames chosen after the onset)
+        "onset_at_start": bool(getattr(tracked.onset, "at_start", False)),
+        "onset_core_at_start": None if core is None else
+        bool(getattr(tracked.onset_core, "at_start", False)),
         # the onsets at thresholds 10 % below and above: how sharply the series defines it
         "onset_frame_spread": [_onset_frame(o, good) for o in onset_spread(nuc.largest, tracked.onset)],
         "onset_frame_core_spread": None if core is None else

@@ -181,6 +181,17 @@ def _ptm_html(ptm) -> str:
             + table.to_html(index=False, float_format=lambda v: f"{v:.3f}", border=0))
 
 
+def _onset_cell(frame, at_start) -> str:
+    """The report's onset cell: the frame, and when the nucleus was there from the first
+    frame on (it persists and grows), that nucleation came before the analysed frames."""
+    if frame is None:
+        return "none"
+    if at_start:
+        return (f"{frame}: the first analysed frame already holds the nucleus, which persists "
+                f"and grows, so nucleation came before these frames")
+    return str(frame)
+
+
 def _growth(g) -> str:
     """The report's growth cell: the fold, and what it means below MIN_ONSET_GROWTH."""
     from ..tracking.onset import MIN_ONSET_GROWTH, NO_GROWTH
@@ -219,7 +230,8 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
              ", ".join(f"{k}: {v}" for k, v in s.get("structures", {}).items())),
             ("Crystal-like", f"{', '.join(s.get('crystal_structures', [])) or 'none'} — "
                              f"{s['crystal_rule']}"),
-            *([("Nucleation onset, crystalline core (frame)", s["onset_frame_core"]),
+            *([("Nucleation onset, crystalline core (frame)",
+                _onset_cell(s["onset_frame_core"], s.get("onset_core_at_start"))),
                ("The same at its threshold 10 % lower / higher (frame)",
                 " / ".join(str(v) for v in s.get("onset_frame_core_spread") or [])),
                ("Growth of the largest core after its onset (last frames / onset frames)",
@@ -228,7 +240,7 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
               if s.get("largest_core_final") is not None else []),
             ("Onset of the crystal-like nuclei (frame; averaged labels, halo included)"
              if s.get("largest_core_final") is not None else "Nucleation onset (frame)",
-             s["onset_frame"]),
+             _onset_cell(s["onset_frame"], s.get("onset_at_start"))),
             ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
             ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
              else f"{s['critical_size']:.1f} atoms"),

@@ -446,7 +446,8 @@ class NucleiAccumulator:
     """:func:`track_nuclei` one frame at a time, so that a caller's frame loop can share each
     frame's neighbour list between several trackers (crystal-like and ten Wolde nuclei).
 
-    ``add(frame, neighbors, labels=..., mask=...)`` per frame, in order; ``result()`` at the end.
+    ``add(frame, neighbors, labels=..., mask=...)`` per frame, in order, returns the frame's
+    nuclei (:func:`find_nuclei`: 0 the largest, -1 outside); ``result()`` at the end.
     Crystal-like atoms are ``mask`` when given, else the atoms whose label is one of
     ``criterion.communities``.
     """
@@ -459,7 +460,7 @@ class NucleiAccumulator:
         self._rows, self._comp, self._per_frame, self._atom_nuclei = [], [], [], []
         self._prev, self._next_id = None, 0
 
-    def add(self, frame, neighbors, *, labels=None, mask=None) -> None:
+    def add(self, frame, neighbors, *, labels=None, mask=None) -> np.ndarray:
         t = len(self._per_frame)
         nl = neighbors
         if neighbors.n_atoms != frame.n_atoms:
@@ -504,6 +505,7 @@ class NucleiAccumulator:
         if self.keep_atoms:
             self._atom_nuclei.append(np.append(pid, -1)[nuc])  # nuc == -1 picks the appended -1
         logger.debug("frame %d: %d nuclei, largest %d", t, len(size), self._per_frame[-1][0])
+        return nuc
 
     def result(self) -> "NucleiResult":
         rows, comp = self._rows, self._comp
