@@ -113,8 +113,9 @@ HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8), ("Cu", 850.0, 0.
 #: held-out seeded growth (stop 40): (metal, T in K, seed atoms, seed), a crystal seed of the
 #: metal's own lattice growing into its undercooled liquid
 #: (:func:`descriptors.md.eam_seed_in_liquid`): bcc iron, whose homogeneous nucleation is too
-#: slow here (HELD_OUT_METAL's 800 K run), grows from a 500-atom seed at 1,250 K = 0.7 T_m
-HELD_OUT_GROWTH = (("Fe", 1250.0, 500, 15),)
+#: slow here (HELD_OUT_METAL's 800 K run), grows from a 500-atom seed at 1,250 K = 0.7 T_m and
+#: from a 600-atom one at 1,300 K
+HELD_OUT_GROWTH = (("Fe", 1250.0, 500, 15), ("Fe", 1300.0, 600, 16))
 GROWTH = dict(n_cells=20, n_frames=80, frame_interval=0.25)
 METAL_NUCLEATION = dict(n_cells=16, n_frames=80, sample_interval=0.5, melt_time=10.0,
                         equilibration_time=10.0, quench_time=10.0, max_time=300.0,

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from descriptors import demo_trajectory_path, write_lammps_dump, read_trajectory
+from descriptors.md import lammps_available
 from multilayer.app.cli import main as cli_main
 from multilayer.app.pipeline import analyze
 from multilayer.app.config import ConfigError
@@ -556,3 +557,28 @@ def test_references_made_beside_the_features_are_the_clustering_s(finished):
     assert all(np.array_equal(u, v) for u, v in zip(a, b))
     multislice = load_config(None, {"labels": {"method": "multislice"}})
     assert start_references(fs, multislice) is None
+
+
+@pytest.mark.skipif(not lammps_available(), reason="LAMMPS not installed")
+def test_a_seeded_run_has_its_onset_before_its_frames(tmp_path):
+    """A bcc iron seed growing into its undercooled liquid (LAMMPS, EAM): the crystal is
+    there from the first frame, so the onset is that frame, flagged as coming before the
+    frames, with no critical size fitted to growth and no warning of missing growth."""
+    from descriptors.md import eam_seed_in_liquid
+    from multilayer.app.cli import onset_line
+    from multilayer.app.output_stage import growth_warning
+
+    traj = eam_seed_in_liquid(tmp_path / "seed.dump.gz", n_cells=10, seed_atoms=250, seed=5,
+                              n_frames=8, frame_interval=0.75, melt_time=2.0,
+                              cooling_time=2.0, hold_time=0.5, n_threads=2)
+    first = read_trajectory(traj)[0]
+    assert first.n_atoms == 2000 and (first.extra["truth"] == 1).sum() > 200
+    res = analyze(traj, tmp_path / "out", config={"output": {"figures": False}})
+    s = res.summary
+    assert "bcc" in s["crystal_structures"]
+    assert s["largest_core_final"] > 300            # it grew
+    assert s["onset_core_at_start"] is True and s["onset_frame_core"] == 0
+    assert s["onset_at_start"] is True and s["onset_frame"] == 0
+    assert s["critical_size"] is None               # no MFPT fit to the growth
+    assert growth_warning(s) is None
+    assert "nucleation came before these frames" in onset_line(s)

@@ -318,16 +318,20 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
         return nucleation_onset(largest, tr["onset_threshold"], persistence=persist[which].values)
 
     onset = onset_of(nuc.largest, "nuclei")
-    try:
-        # one run: fit up to twice the nucleus size at onset (beyond it, growth, not nucleation,
-        # sets the first-passage times)
-        o = getattr(onset, "frame", None)
-        n_max = int(2 * nuc.largest[o]) if o is not None and nuc.largest[o] > 0 else None
-        mfpt = mfpt_fit(nuc.largest, np.asarray(good, dtype=float), volume=float(np.mean(nuc.volumes)),
-                        n_max=n_max)
-    except (ValueError, RuntimeError) as err:
-        logger.warning("MFPT fit skipped: %s", err)
-        mfpt = None
+    mfpt = None
+    if onset.at_start:      # no nucleation in these frames: their first passages are growth's
+        logger.warning("MFPT fit skipped: the first frame already holds a nucleus that persists "
+                       "and grows, so nucleation came before these frames")
+    else:
+        try:
+            # one run: fit up to twice the nucleus size at onset (beyond it, growth, not
+            # nucleation, sets the first-passage times)
+            o = getattr(onset, "frame", None)
+            n_max = int(2 * nuc.largest[o]) if o is not None and nuc.largest[o] > 0 else None
+            mfpt = mfpt_fit(nuc.largest, np.asarray(good, dtype=float),
+                            volume=float(np.mean(nuc.volumes)), n_max=n_max)
+        except (ValueError, RuntimeError) as err:
+            logger.warning("MFPT fit skipped: %s", err)
     onset_tw = onset_of(tw.largest, "tenwolde")
     core = None if core_largest is None else np.asarray(core_largest, dtype=np.int64)
     onset_core = None if core is None else onset_of(core, "nuclei")
