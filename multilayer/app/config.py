@@ -84,7 +84,8 @@ DEFAULTS: dict = {
         "crystal": "auto",         # "auto", or a list of community ids or names ("fcc", ...)
         "min_overlap": 0.3,        # Jaccard threshold for life-cycle events
         "min_nucleus": 5,          # atoms; smaller crystal-like clusters are not nuclei
-        "onset_threshold": None,   # atoms; None: from the pre-onset fluctuations, >= 13
+        "onset_threshold": None,   # atoms; None: from the pre-onset fluctuations, >= 13 (the first
+                                   # frame when its nucleus persists and grows)
         # crystalline core: crystal-like atoms' first-shell bonds (of 12 close-packed or
         # 14 bcc) that may lack their crystal's common-neighbour signature; 12: no core tracked
         "core_tolerance": 6,
