@@ -53,7 +53,7 @@ Run::
     python benchmarks/validation_data.py [--quick] [--only NAME[,NAME...]] [--force]
 
 ``--only`` takes dataset names or kinds (``nucleation``, ``phases``, ``slabs``,
-``nucleus``).  The full suite takes about an hour on 2 shared cores (LAMMPS uses 2
+``nucleus``, ``growth``).  The full suite takes about an hour on 2 shared cores (LAMMPS uses 2
 OpenMP threads), ``--quick`` (about 2,000 atoms, 20 frames, one seed) a few minutes.
 Other scripts use :func:`load_suite`.
 """
@@ -212,8 +212,9 @@ def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
                 for metal, T, P, seed in HELD_OUT_METAL] + [
                 {"name": f"growth_{metal}_T{_fmt(T)}_s{seed}", "kind": "growth", "metal": metal,
                  "temperature": T, "seed": seed,
-                 "params": dict(GROWTH, seed_atoms=n_seed,
-                                **({"n_cells": 10, "n_frames": 20} if quick else {}))}
+                 "params": {**GROWTH, "seed_atoms": n_seed,
+                            **({"n_cells": 10, "n_frames": 20, "seed_atoms": 200} if quick
+                               else {})}}
                 for metal, T, n_seed, seed in HELD_OUT_GROWTH]
     jobs = []
     for i, seed in enumerate(cfg["seeds"]):        # one seed at every point first
@@ -554,7 +555,7 @@ def load_suite(quick: bool = False, root=None, kinds=None) -> dict[str, Dataset]
     root : path, optional
         Cache directory (default ``$CRYSTOPO_CACHE`` or ``~/.cache/crystopo/validation``).
     kinds : iterable of str, optional
-        Only these kinds (``nucleation``, ``phases``, ``slabs``, ``nucleus``).
+        Only these kinds (``nucleation``, ``phases``, ``slabs``, ``nucleus``, ``growth``).
 
     Examples
     --------

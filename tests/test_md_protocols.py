@@ -359,6 +359,16 @@ def test_validation_suite_plan(tmp_path, monkeypatch):
     assert all(j["params"]["n_cells"] <= vd.SETTINGS["quick"]["nucleation"]["n_cells"]
                for j in vd.suite_jobs(quick=True, held_out=True) if not j.get("metal")
                and j["kind"] == "nucleation")
+    # seeded growth: 16,000 bcc atoms and 80 frames in full; the seed (a sphere of the
+    # lattice's density) fits well inside the box, quick or full
+    grow = [j for j in held if j["kind"] == "growth"]
+    assert grow and all(2 * j["params"]["n_cells"] ** 3 >= 16_000
+                        and j["params"]["n_frames"] >= 80 for j in grow)
+    for j in grow + [j for j in vd.suite_jobs(quick=True, held_out=True) if j["kind"] == "growth"]:
+        lattice, a0 = md.SEED_LATTICES[j["metal"]]
+        p = j["params"]
+        radius = (3 * p["seed_atoms"] * a0 ** 3 / (4 * np.pi * 2)) ** (1 / 3)
+        assert lattice == "bcc" and 2 * radius < 0.7 * p["n_cells"] * a0
     monkeypatch.setenv("CRYSTOPO_CACHE", str(tmp_path))
     assert vd.cache_dir() == tmp_path and vd.cache_dir(quick=True) == tmp_path / "quick"
     assert vd.load_suite() == {}
