@@ -69,12 +69,11 @@ def largest_series(ds):
     suite's cached one (the same OVITO call, to check the pipeline); and every method's
     :class:`multilayer.tracking.StartPersistence` (for ``crystopo analyze``'s rule)."""
     from descriptors import first_shell_distance, neighbor_list
+    from multilayer.tracking import StartPersistence
     from multilayer.tracking.nuclei import find_nuclei
 
     traj = ds.trajectory()
     r_cut = None
-    from multilayer.tracking import StartPersistence
-
     series = {m: [] for m in METHODS}
     persist = {m: StartPersistence() for m in METHODS}
     agree = []

@@ -8,7 +8,7 @@ import numpy as np
 
 from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
-__all__ = ["onset_of", "core_scores", "median3", "stays", "analyze_onset", "onset_diagnostics"]
+__all__ = ["onset_of", "core_scores", "median3", "stays", "onset_diagnostics"]
 
 
 def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
@@ -75,16 +75,6 @@ def stays(largest, threshold, frames):
     above = largest >= threshold
     idx = [i for i in range(len(above)) if above[i:].all()]
     return frames[idx[0]] if idx else None
-
-
-def analyze_onset(largest, frames, persistence=None):
-    """The onset ``crystopo analyze`` reports: :func:`multilayer.tracking.nucleation_onset`
-    with its default threshold (twice the liquid's typical largest cluster; the first frame
-    when its nucleus persists, given ``persistence``)."""
-    from multilayer.tracking.nuclei import nucleation_onset
-
-    o = nucleation_onset(largest, persistence=persistence).frame
-    return None if o is None else frames[o]
 
 
 def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None, None)) -> dict:

@@ -61,8 +61,9 @@ def _head(frame, at_start, spread, by) -> str:
     """'frame F<by> (spread)', or what an onset at the first frame means when its nucleus
     was already there."""
     if at_start:
-        return (f"frame {frame}{by}, the first analysed frame: its largest nucleus is already "
-                f"there, persists and grows, so nucleation came before these frames")
+        from ..tracking.onset import AT_START
+
+        return f"frame {frame}{by}: {AT_START}"
     return f"frame {frame}{by}{_spread(spread)}"
 
 

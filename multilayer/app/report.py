@@ -187,8 +187,9 @@ def _onset_cell(frame, at_start) -> str:
     if frame is None:
         return "none"
     if at_start:
-        return (f"{frame}: the first analysed frame already holds the nucleus, which persists "
-                f"and grows, so nucleation came before these frames")
+        from ..tracking.onset import AT_START
+
+        return f"{frame}: {AT_START}"
     return str(frame)
 
 

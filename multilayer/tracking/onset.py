@@ -12,7 +12,8 @@ import numpy as np
 from sklearn.utils import check_scalar
 
 __all__ = ["MIN_ONSET_THRESHOLD", "MIN_ONSET_GROWTH", "Onset", "nucleation_onset",
-           "onset_spread", "onset_growth", "NO_GROWTH", "START_PERSISTENCE", "StartPersistence"]
+           "onset_spread", "onset_growth", "NO_GROWTH", "START_PERSISTENCE", "StartPersistence",
+           "AT_START"]
 
 MIN_ONSET_THRESHOLD = 13   # atoms: one atom and its whole close-packed first shell
 #: below this :func:`onset_growth`, ``crystopo analyze`` warns that no sustained growth
@@ -25,6 +26,9 @@ NO_GROWTH = ("no sustained growth in these frames, so the onset may mark a sub-c
 #: nine frames of ten, for :func:`nucleation_onset` to put the onset at the first frame (a
 #: growing nucleus keeps its atoms; the largest is, for a frame or two, another cluster)
 START_PERSISTENCE = 0.5
+#: what an onset ``at_start`` means (analyze's line, its warning and the report)
+AT_START = ("the first analysed frame already holds the nucleus, which persists and grows, so "
+            "nucleation came before these frames")
 
 
 @dataclass(frozen=True)
