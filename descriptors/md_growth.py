@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .lammps_engine import check_seed, dump_command, finalize_dump, lammps_session, n_steps
 from .md_eam import EAM_MELT, eam_potential
 
@@ -156,17 +158,25 @@ def eam_seed_in_liquid(path, *, metal: str = "Fe", temperature: float = 1250.0,
             velocity liquid create {Tm} {seed} mom yes rot yes dist gaussian loop geom
             velocity seed set 0 0 0
             fix freeze seed setforce 0 0 0
-            fix md liquid nvt temp {Tm} {Tm} {tdamp}
-            run {n_steps(melt_time, timestep)}
-            unfix md
-            fix md liquid npt temp {Tm} {T} {tdamp} iso {pressure} {pressure} {pdamp} dilate liquid
-            run {n_steps(cooling_time, timestep)}
-            unfix md
-            fix md liquid npt temp {T} {T} {tdamp} iso {pressure} {pressure} {pdamp} dilate liquid
-            run {n_steps(hold_time, timestep)}
-            unfix md
-            unfix freeze
         """)
+        natoms = int(lmp.get_natoms())
+        logger.info("EAM %s seed in its liquid: %d atoms, seed of about %d (radius %.1f A), "
+                    "T=%g K, P=%g bar", metal, natoms, seed_atoms, radius, T, pressure)
+        stages = (("melting the liquid at %g K" % Tm, melt_time,
+                   f"fix md liquid nvt temp {Tm} {Tm} {tdamp}"),
+                  ("cooling it to %g K" % T, cooling_time,
+                   f"fix md liquid npt temp {Tm} {T} {tdamp} iso {pressure} {pressure} "
+                   f"{pdamp} dilate liquid"),
+                  ("holding it at %g K" % T, hold_time,
+                   f"fix md liquid npt temp {T} {T} {tdamp} iso {pressure} {pressure} "
+                   f"{pdamp} dilate liquid"))
+        for what, duration, fix in stages:
+            logger.info("%s, seed frozen (%g ps); %.0f s so far", what, duration,
+                        time.perf_counter() - t0)
+            lmp.command(fix)
+            lmp.command(f"run {n_steps(duration, timestep)}")
+            lmp.command("unfix md")
+        lmp.command("unfix freeze")
         if seed_atoms > 0:
             lmp.command(f"velocity seed create {T} {seed + 1} mom yes rot yes dist gaussian "
                         f"loop geom")
@@ -175,12 +185,23 @@ def eam_seed_in_liquid(path, *, metal: str = "Fe", temperature: float = 1250.0,
             reset_timestep 0
         """)
         lmp.commands_string(dump_command("frames", raw, every, precision, int_columns=_TRUTH))
-        lmp.command(f"run {every * (n_frames - 1)}")
+        # the growth run in about ten pieces, each ending on a frame, so the log shows progress
+        # (a dump is written once per timestep, the pieces' shared ends included)
+        pieces = np.array_split(np.arange(1, n_frames), min(10, max(1, n_frames - 1)))
+        logger.info("seed released: %d frames %g ps apart; %.0f s so far", n_frames,
+                    frame_interval, time.perf_counter() - t0)
+        done = 0
+        for piece in pieces:
+            if len(piece) == 0:
+                continue
+            lmp.command(f"run {every * len(piece)} pre {'yes' if done == 0 else 'no'} post no")
+            done += len(piece)
+            logger.info("frame %d of %d (t = %.2f ps); %.0f s so far", done + 1, n_frames,
+                        done * every * timestep, time.perf_counter() - t0)
+        if n_frames == 1:
+            lmp.command("run 0")
         lmp.command("undump frames")
-        natoms = int(lmp.get_natoms())
         finalize_dump(raw, dest)
-    logger.info("EAM %s seed in its liquid: %d atoms, seed of about %d (radius %.1f A), "
-                "T=%g K, P=%g bar, %d frames %g ps apart; wrote %s in %.0f s", metal, natoms,
-                seed_atoms, radius, T, pressure, n_frames, frame_interval, dest,
+    logger.info("wrote %s (%d atoms, %d frames) in %.0f s", dest, natoms, n_frames,
                 time.perf_counter() - t0)
     return dest

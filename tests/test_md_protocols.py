@@ -499,6 +499,8 @@ def test_eam_seed_is_an_ideal_bcc_sphere_in_a_melt(tmp_path):
     a = md.eam_seed_in_liquid(tmp_path / "a.dump", **SEED_KW)
     frames = list(read_trajectory(a))
     assert len(frames) == SEED_KW["n_frames"]
+    every = round(SEED_KW["frame_interval"] / 0.002)      # the default timestep, 2 fs
+    assert [f.timestep for f in frames] == [k * every for k in range(SEED_KW["n_frames"])]
     n = 2 * SEED_KW["n_cells"] ** 3
     f0 = frames[0]
     assert len(f0) == n and np.array_equal(f0.ids, np.arange(1, n + 1))
