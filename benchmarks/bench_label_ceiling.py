@@ -309,7 +309,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-anchored", action="store_true")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    from validation_data import cache_dir, load_suite
+    from validation_suite import cache_dir, load_suite
 
     suite = load_suite(kinds=["nucleation"])
     out = []

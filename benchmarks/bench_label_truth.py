@@ -404,7 +404,7 @@ def main(argv=None) -> int:
         args.cna_inherit = DEFAULTS["labels"]["cna_inherit"]
     if args.every < 1:
         ap.error("--every must be >= 1")
-    from validation_data import cache_dir, load_suite
+    from validation_suite import cache_dir, load_suite
 
     suite = load_suite(kinds=["nucleation"])
     cache = cache_dir(False)

@@ -491,7 +491,7 @@ def main(argv=None) -> int:
     outside = None if outside == "none" else outside
     NOISE = tuple(float(v) for v in args.noise.split(","))
     VACANCIES = tuple(float(v) for v in args.reference_vacancies.split(","))
-    from validation_data import cache_dir, load_suite
+    from validation_suite import cache_dir, load_suite
 
     suite = load_suite(quick=args.quick)
     cache = cache_dir(args.quick)

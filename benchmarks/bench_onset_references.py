@@ -52,7 +52,7 @@ def crystal_masks(frame, neighbors, r_cut):
     """Crystalline atoms of one frame by every method of :data:`METHODS`."""
     from descriptors import solid_liquid
     from multilayer.learn.trusted import ovito_structures
-    from validation_data import PTM_STRUCTURES
+    from validation_suite import PTM_STRUCTURES
 
     types, rmsd = ovito_structures(frame, "ptm", rmsd_cutoff=0.0, structures=PTM_STRUCTURES,
                                    rmsd=True)
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the series and onsets here")
     args = ap.parse_args(argv)
     from multilayer.tracking import nucleation_onset
-    from validation_data import load_suite
+    from validation_suite import load_suite
 
     suite = load_suite(kinds=["nucleation"])
     missing = sorted(set(args.only or ()) - set(suite))

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_labels import (ANALYZE_LABELS, LABEL_SETS, STRUCTURE_DEFAULTS, Lazy,  # noqa: E402
                           _crystal, cna_stacking, features_of, method_anchored)
-from validation_data import cache_dir, load_suite  # noqa: E402
+from validation_suite import cache_dir, load_suite  # noqa: E402
 
 from multilayer.learn.propensity import crystallization_propensity  # noqa: E402
 

@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_labels import Lazy, features_of  # noqa: E402
-from validation_data import PTM_NAMES, cache_dir, load_suite  # noqa: E402
+from validation_suite import PTM_NAMES, cache_dir, load_suite  # noqa: E402
 
 from multilayer.learn.propensity import WithPast, crystallization_propensity  # noqa: E402
 
