@@ -16,7 +16,8 @@ Per dataset and method it prints:
 * ``fcc/hcp``: among atoms PTM calls fcc or hcp and the method calls fcc or hcp, the
   fraction where both agree;
 * ``range``: agreement of the labels of the last half of the frames between an analysis of
-  all frames and one of the last half only; ``seed``: between seeds 0 and 1;
+  all frames and one of the last half only (``range_detail``: where they differ,
+  :func:`range_detail`); ``seed``: between seeds 0 and 1;
 * ``types``: the same among atoms both call fcc, hcp or bcc (PTM's type against the name);
 * ``composition`` (nucleation runs): PTM's classes by name over the last quarter of the
   frames, the crystal-like fraction of the first eighth, and each name by PTM on the quenched
@@ -382,6 +383,24 @@ def score(ds, frames, names, ptm, truth=None, iface=None):
     return out
 
 
+def range_detail(a, b, ptm, top=6):
+    """Where two analyses' names of the same atom-frames differ: ``crystal``, their agreement
+    on crystal or not (fcc/hcp/bcc against the rest); ``pairs``, the commonest (first name,
+    second name) pairs as shares of all atom-frames; ``ptm``, PTM's classes among the atoms
+    that differ (``range`` misses are halo atoms, between crystal and liquid, when ``other``
+    dominates)."""
+    differ = a != b
+    out = {"crystal": float(np.mean(_crystal(a) == _crystal(b)))}
+    if differ.any():
+        pairs, counts = np.unique(np.char.add(np.char.add(a[differ].astype(str), ">"),
+                                              b[differ].astype(str)), return_counts=True)
+        order = np.argsort(-counts, kind="stable")[:top]
+        out["pairs"] = {str(pairs[i]): round(float(counts[i] / len(a)), 4) for i in order}
+        shares = np.bincount(ptm[differ], minlength=len(PTM_CLASSES)) / differ.sum()
+        out["ptm"] = {n: round(float(shares[c]), 4) for c, n in PTM_CLASSES}
+    return out
+
+
 PTM_CLASSES = ((1, "fcc"), (2, "hcp"), (3, "bcc"), (4, "ico"), (0, "other"))
 KINDS = ("fcc", "hcp", "bcc", "ico", "liquid")
 
@@ -546,6 +565,8 @@ def main(argv=None) -> int:
                 a = np.concatenate(names[len(frames) // 2:])
                 b = np.concatenate(stack(names_h, half))
                 res["range"] = float(np.mean(a == b))
+                res["range_detail"] = range_detail(
+                    a, b, np.concatenate([ptm[t] for t in half]))
                 names_s, _ = method_anchored(feats, fs, frames, sets, seed=1,
                                              resolution=args.resolution, assign=args.assign,
                                              flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,

@@ -93,7 +93,8 @@ NUCLEATION_SEEDS = (1, 2)
 HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5),    # the third: stop 28
             (0.52, 3.5, 6),   # stop 37: made after its core default, to judge it
             (0.48, 2.5, 7), (0.58, 4.5, 8),   # stop 38: made after stop 37's defaults
-            (0.7, 8.0, 10), (0.46, 1.5, 11))  # stop 39: made after stop 38's, none changed
+            (0.7, 8.0, 10), (0.46, 1.5, 11),  # stop 39: made after stop 38's, none changed
+            (0.62, 6.5, 12))  # stop 41: made after stop 40's
 HELD_OUT_MAX_TIME = 120.0
 #: held-out LJ runs of a larger box (stop 38): (T*, P*, seed, fcc cells per side; 4 n^3 atoms),
 #: to judge at 70,304 atoms the defaults chosen at 16,384 (more liquid, more nuclei at once)
@@ -108,7 +109,8 @@ HELD_OUT_SLABS = ((0.5, 22),)
 #: Sun and Mendelev's hcp magnesium (stop 33) at 500 K = 0.55 T_m: 2,048 atoms begin to
 #: crystallize near 40 ps of the hold, mostly hcp once quenched; and at 475 K
 HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8), ("Cu", 850.0, 0.0, 9),
-                  ("Fe", 800.0, 0.0, 11), ("Mg", 500.0, 0.0, 13), ("Mg", 475.0, 0.0, 14))
+                  ("Fe", 800.0, 0.0, 11), ("Mg", 500.0, 0.0, 13), ("Mg", 475.0, 0.0, 14),
+                  ("Cu", 825.0, 0.0, 10))   # stop 41: made after stop 40's defaults
 #: held-out seeded growth (stop 40): (metal, T in K, seed atoms, seed), a crystal seed of the
 #: metal's own lattice growing into its undercooled liquid
 #: (:func:`descriptors.md.eam_seed_in_liquid`): bcc iron, whose homogeneous nucleation is too

@@ -131,8 +131,22 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     s = res.summary
     assert 0 < s["largest_core_final"] <= s["largest_nucleus_final"]
     assert s["onset_frame_core"] is None or s["onset_frame_core"] in res.frames
+    # the final crystalline fraction is the core's, the last frame's `core` column; the
+    # crystal-like atoms' fraction carries the halo around the nuclei, so it is the larger
+    last = res.labels[res.labels["frame"] == res.labels["frame"].max()]
+    assert s["core_fraction_final"] == pytest.approx(last["core"].mean())
+    assert s["crystalline_fraction_final"] == pytest.approx(last["crystal_like"].mean())
+    assert 0 < s["core_fraction_final"] < s["crystalline_fraction_final"]
     page = (out / "report.html").read_text()
     assert "crystalline core" in page
+    assert f"{s['core_fraction_final']:.3f}" in page and "halo included" in page
+    from multilayer.app.cli import fraction_line
+
+    assert fraction_line(s) == (f"final crystalline fraction {s['core_fraction_final']:.3f} "
+                                f"(crystalline core; crystal-like, halo included: "
+                                f"{s['crystalline_fraction_final']:.3f})")
+    assert fraction_line(dict(s, core_fraction_final=None)).startswith(
+        "final crystal-like fraction")
     # the core's onset is the headline (the per-atom call); the halo-carrying nuclei's after it
     from multilayer.app.cli import onset_line
 

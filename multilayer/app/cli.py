@@ -67,6 +67,17 @@ def _head(frame, at_start, spread, by) -> str:
     return f"frame {frame}{by}{_spread(spread)}"
 
 
+def fraction_line(s) -> str:
+    """'final crystalline fraction ...': the crystalline core's, the per-atom crystal call,
+    beside the crystal-like atoms' (halo included); the latter alone when the core is off."""
+    like = s["crystalline_fraction_final"]
+    core = s.get("core_fraction_final")
+    if core is None:
+        return f"final crystal-like fraction {like:.3f}"
+    return (f"final crystalline fraction {core:.3f} (crystalline core; crystal-like, halo "
+            f"included: {like:.3f})")
+
+
 def _spread(pair) -> str:
     """' (frames a-b at its threshold -/+ 10 %)' from the summary's onset spread."""
     if not pair:
@@ -87,8 +98,7 @@ def _cmd_analyze(args) -> int:
     print("structures: " + ", ".join(f"{k} = {v}" for k, v in s['structures'].items()))
     print(onset_line(s))
     crit = "n/a" if s["critical_size"] is None else f"{s['critical_size']:.1f} atoms"
-    print(f"critical nucleus size (MFPT): {crit}; final crystalline fraction "
-          f"{s['crystalline_fraction_final']:.3f}")
+    print(f"critical nucleus size (MFPT): {crit}; {fraction_line(s)}")
     if s["skipped_frames"]:
         print(f"skipped frames: {sorted(s['skipped_frames'])} (see the log and report)")
     report = res.out / "report.html"

@@ -246,7 +246,11 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
             ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
              else f"{s['critical_size']:.1f} atoms"),
             ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),
-            ("Crystalline fraction, last frame", f"{s['crystalline_fraction_final']:.3f}"),
+            *([("Crystalline core, fraction of the atoms, last frame",
+                f"{s['core_fraction_final']:.3f}")]
+              if s.get("core_fraction_final") is not None else []),
+            ("Crystal-like fraction, last frame (halo included)",
+             f"{s['crystalline_fraction_final']:.3f}"),
             ("Skipped frames", ", ".join(map(str, s["skipped_frames"])) or "none"),
             *([("Mapper graph", _mapper_line(s["mapper"]))] if s.get("mapper") else []),
             ("Time per stage (s)", ", ".join(f"{k[:-2]} {v}" for k, v in s["timing_s"].items()))]
