@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--vacancies", type=float, default=0.3)
     ap.add_argument("--reference-vacancies", default=None,
                     help="[labels] reference_vacancies, comma-separated (default: the default)")
+    ap.add_argument("--n-seeds", type=int, default=None,
+                    help="[labels] n_seeds: the per-atom majority of this many codebook seeds")
     ap.add_argument("--seed", type=int, default=None,
                     help="[labels] seed (codebook, sample, Leiden; default: the default)")
     ap.add_argument("--cna-support", type=int, default=None,
@@ -49,6 +51,8 @@ def main(argv=None) -> int:
         labels_cfg["reference_vacancies"] = [float(v) for v in args.reference_vacancies.split(",")]
     if args.seed is not None:
         labels_cfg["seed"] = args.seed
+    if args.n_seeds is not None:
+        labels_cfg["n_seeds"] = args.n_seeds
     frames, truth = [], []
     for i, kind in enumerate(args.kinds.split(",")):
         f = make_lattice(kind, CELLS[kind], noise=args.noise, vacancies=args.vacancies, seed=i)
