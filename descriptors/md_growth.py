@@ -187,18 +187,17 @@ def eam_seed_in_liquid(path, *, metal: str = "Fe", temperature: float = 1250.0,
         lmp.commands_string(dump_command("frames", raw, every, precision, int_columns=_TRUTH))
         # the growth run in about ten pieces, each ending on a frame, so the log shows progress
         # (a dump is written once per timestep, the pieces' shared ends included)
-        pieces = np.array_split(np.arange(1, n_frames), min(10, max(1, n_frames - 1)))
+        pieces = (np.array_split(np.arange(1, n_frames), min(10, n_frames - 1))
+                  if n_frames > 1 else [])
         logger.info("seed released: %d frames %g ps apart; %.0f s so far", n_frames,
                     frame_interval, time.perf_counter() - t0)
         done = 0
         for piece in pieces:
-            if len(piece) == 0:
-                continue
             lmp.command(f"run {every * len(piece)} pre {'yes' if done == 0 else 'no'} post no")
             done += len(piece)
             logger.info("frame %d of %d (t = %.2f ps); %.0f s so far", done + 1, n_frames,
                         done * every * timestep, time.perf_counter() - t0)
-        if n_frames == 1:
+        if not pieces:          # one frame: the release alone
             lmp.command("run 0")
         lmp.command("undump frames")
         finalize_dump(raw, dest)
