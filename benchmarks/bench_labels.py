@@ -365,6 +365,9 @@ def main(argv=None) -> int:
     ap.add_argument("--resolution", type=float, default=STRUCTURE_DEFAULTS["resolution"])
     ap.add_argument("--assign", choices=("harmonic", "leiden"), default=STRUCTURE_DEFAULTS["assign"],
                     help="microstates to structures: harmonic (default) or Leiden's partition")
+    ap.add_argument("--interpolate", action=argparse.BooleanOptionalAction,
+                    default=STRUCTURE_DEFAULTS["interpolate"],
+                    help="[labels] interpolate: an atom's kind from its two nearest microstates")
     ap.add_argument("--flow-weight", type=float, default=STRUCTURE_DEFAULTS["flow_weight"])
     ap.add_argument("--n-microstates", type=int, default=STRUCTURE_DEFAULTS["n_microstates"],
                     help="anchored: [labels] n_microstates (codebook size)")
@@ -439,7 +442,7 @@ def main(argv=None) -> int:
         for meth in methods:
             t0 = time.perf_counter()
             if meth == "anchored":
-                names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution, assign=args.assign,
+                names, model = method_anchored(feats, fs, frames, sets, resolution=args.resolution, assign=args.assign, interpolate=args.interpolate,
                                                flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                                n_seeds=args.seeds)
                 names = stack(names, frames)
@@ -457,7 +460,7 @@ def main(argv=None) -> int:
             res.update(score(ds, frames, names, ptm, truth, iface))
             if meth == "anchored" and not args.no_stability:
                 half = frames[len(frames) // 2:]
-                names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution, assign=args.assign,
+                names_h, _ = method_anchored(feats, fs, half, sets, resolution=args.resolution, assign=args.assign, interpolate=args.interpolate,
                                              flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                              n_seeds=args.seeds)
                 a = np.concatenate(names[len(frames) // 2:])
@@ -466,7 +469,7 @@ def main(argv=None) -> int:
                 res["range_detail"] = range_detail(
                     a, b, np.concatenate([ptm[t] for t in half]))
                 names_s, _ = method_anchored(feats, fs, frames, sets, seed=1,
-                                             resolution=args.resolution, assign=args.assign,
+                                             resolution=args.resolution, assign=args.assign, interpolate=args.interpolate,
                                              flow_weight=args.flow_weight, n_microstates=args.n_microstates, window=args.window,
                                              n_seeds=args.seeds)
                 res["seed"] = float(np.mean(np.concatenate(names)

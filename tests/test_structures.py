@@ -14,6 +14,8 @@ from multilayer.network.structures import (
     consensus_names,
     describe_references,
     fit_structures,
+    interpolated_labels,
+    nearest_weight,
 )
 
 SETS = ["steinhardt"]   # the default label set (LABEL_SETS)
@@ -474,3 +476,82 @@ def test_harmonic_and_leiden_agree_on_separate_phases_and_harmonic_keeps_probabi
         np.testing.assert_array_equal(x, y)
     with pytest.raises(ValueError, match="assign"):
         fit_structures(feats, ids, refs, feature_sets=SETS, assign="cut")
+
+
+def _interpolated_slow(a, a2, w, microstate_label, probability, kind_labels):
+    """Row by row: both microstates anchored -> the kind of the largest mixed probability."""
+    out = []
+    for i, j, wi in zip(a, a2, w):
+        anchored = [not np.isnan(probability[m]).any() and microstate_label[m] in kind_labels
+                    for m in (i, j)]
+        if all(anchored):
+            f = wi / 255.0
+            mix = [f * probability[i][k] + (1 - f) * probability[j][k]
+                   for k in range(len(kind_labels))]
+            out.append(kind_labels[int(np.argmax(mix))])
+        else:
+            out.append(microstate_label[i])
+    return out
+
+
+def test_interpolated_labels_agree_with_a_row_by_row_reference():
+    rng = np.random.default_rng(5)
+    n_c, n_kinds = 40, 4
+    prob = rng.dirichlet(np.ones(n_kinds), size=n_c)
+    kind_labels = np.array([0, 1, 2, 3])
+    label = np.r_[kind_labels[prob.argmax(axis=1)]]
+    prob[:3] = np.nan                  # no anchor reached
+    label[:3] = 5
+    label[3:6] = 6                     # microstates of an unanchored structure (other-1)
+    a, a2 = rng.integers(0, n_c, 5000), rng.integers(0, n_c, 5000)
+    w = rng.integers(128, 256, 5000).astype(np.uint8)
+    got = interpolated_labels(a, a2, w, label, prob, kind_labels)
+    assert got.dtype == np.int64
+    assert got.tolist() == _interpolated_slow(a, a2, w, label, prob, kind_labels)
+    # a row at its nearest centre (weight 255) keeps that microstate's label
+    at_centre = interpolated_labels(a, a2, np.full(5000, 255, np.uint8), label, prob,
+                                    kind_labels)
+    np.testing.assert_array_equal(at_centre, label[a])
+    # half-way, the two microstates count alike: swapping them changes nothing
+    half = np.full(5000, 128, np.uint8)
+    even = np.abs(interpolated_labels(a, a2, half, label, prob, kind_labels)
+                  - interpolated_labels(a2, a, half, label, prob, kind_labels))
+    both = ~np.isnan(prob[a]).any(1) & ~np.isnan(prob[a2]).any(1) & (label[a] < 4) & (label[a2] < 4)
+    assert (even[both] == 0).mean() >= 0.99     # 128/255 is not exactly 1/2: rare near-ties
+
+
+def test_nearest_weight_is_the_inverse_distance_share():
+    codebook = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]], dtype=np.float32)
+    z = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [0.0, 1.0]], dtype=np.float32)
+    a, a2 = np.array([0, 0, 0, 0]), np.array([1, 1, 1, 2])
+    w = nearest_weight(z, codebook, a, a2)
+    assert w.dtype == np.uint8
+    # at the centre 1; half-way 1/2; d1 = 0.5, d2 = 1.5: 3/4; d1 = 1, d2 = 3: 3/4
+    assert w.tolist() == [255, 128, 191, 191]
+
+
+@pytest.mark.parametrize("interpolate", [True, False])
+def test_predict_gives_the_fitted_labels(nucleus_frames, interpolate):
+    """A fitted model labels the rows it was fitted on as the fit did; without
+    interpolation that is each row's nearest microstate, with it the two labellings differ
+    only where the two nearest microstates are named differently (a boundary)."""
+    frame, _, _, liquid = nucleus_frames
+    fs = FeatureSet(SETS, steinhardt_both=BOTH).fit(liquid)
+    feats = [fs.transform(f).sets for f in (frame, liquid)]
+    refs = describe_references(fs, sets=SETS)
+    model, labels = fit_structures(feats, [frame.ids, liquid.ids], refs, feature_sets=SETS,
+                                   interpolate=interpolate)
+    assert model.interpolate is interpolate
+    for x, lab in zip(feats, labels):
+        np.testing.assert_array_equal(model.predict(x["steinhardt"]), lab)
+    x = feats[0]["steinhardt"]
+    nearest = model.microstate_label[model.microstates(x)]
+    if not interpolate:
+        np.testing.assert_array_equal(labels[0], nearest)
+        return
+    z = model.transform(x)
+    d = ((z[:, None, :] - model.codebook[None]) ** 2).sum(axis=2)
+    two = np.argsort(d, axis=1)[:, :2]
+    same = model.microstate_label[two[:, 0]] == model.microstate_label[two[:, 1]]
+    np.testing.assert_array_equal(labels[0][same], nearest[same])
+    assert (labels[0] != nearest).mean() <= 0.1

@@ -147,7 +147,7 @@ def _anchored_stage(store, cfg, features, *, progress=False, references=None) ->
     fits = [fit_structures(feats, ids, refs, feature_sets=sets,
                            n_microstates=lc["n_microstates"], n_components=lc["n_components"],
                            resolution=lc["resolution"], flow_weight=lc["flow_weight"],
-                           assign=lc["assign"],
+                           assign=lc["assign"], interpolate=lc["interpolate"],
                            seed=lc["seed"] + k, progress=progress)
             for k in range(lc["n_seeds"])]
     model, labels = fits[0]
@@ -224,7 +224,8 @@ def _structure_scan(feats, ids, refs, sets, lc) -> tuple[list, float]:
     scan = scan_resolutions(feats, ids, refs, resolutions=(*SCAN_RESOLUTIONS, lc["resolution"]),
                             seeds=[lc["seed"] + k for k in range(3)], feature_sets=sets,
                             n_microstates=lc["n_microstates"], n_components=lc["n_components"],
-                            flow_weight=lc["flow_weight"], assign=lc["assign"])
+                            flow_weight=lc["flow_weight"], assign=lc["assign"],
+                            interpolate=lc["interpolate"])
     table = scan_table(scan)
     chosen = next(r for r in table if r["chosen"])
     logger.info("structure scan: %d structures at resolution %g (stability %.3f); the labels "
