@@ -41,8 +41,12 @@ def main(argv=None) -> int:
                     help="[labels] cna_support (default: the default)")
     ap.add_argument("--cna-inherit", action=argparse.BooleanOptionalAction, default=None,
                     help="[labels] cna_inherit (default: the default)")
+    ap.add_argument("--interpolate", action=argparse.BooleanOptionalAction, default=None,
+                    help="[labels] interpolate (default: the default)")
     args = ap.parse_args(argv)
     labels_cfg = {}
+    if args.interpolate is not None:
+        labels_cfg["interpolate"] = args.interpolate
     if args.cna_support is not None:
         labels_cfg["cna_support"] = args.cna_support
     if args.cna_inherit is not None:

@@ -36,6 +36,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n-microstates", type=int, default=None,
                     help="codebook size (default: [labels] n_microstates)")
+    ap.add_argument("--interpolate", action=argparse.BooleanOptionalAction, default=None,
+                    help="[labels] interpolate (default: the default)")
     args = ap.parse_args(argv)
     n, n_f = int(args.atoms), args.frames
     frames = LazyBlobFrames(n, n_f, n_features=args.features, n_structures=3, separation=10.0,
@@ -51,6 +53,8 @@ def main(argv=None) -> int:
     ids = np.arange(n, dtype=np.int64)
     t0 = time.perf_counter()
     kw = {} if args.n_microstates is None else {"n_microstates": args.n_microstates}
+    if args.interpolate is not None:
+        kw["interpolate"] = args.interpolate
     model, labels = fit_structures(frames, [ids] * n_f, (x_ref, kind), progress=True,
                                    seed=args.seed, **kw)
     secs = time.perf_counter() - t0

@@ -5,6 +5,7 @@ import pytest
 from descriptors import Box, Frame, first_shell_distance, make_lattice
 from descriptors.reference import REFERENCE_KINDS, lj_liquid, reference_frames
 from multilayer.network.featureset import FeatureSet
+from multilayer.network.graph import assign_microstates
 from multilayer.network.structures import (
     CRYSTAL_NAMES,
     LABEL_LOCAL_STEINHARDT,
@@ -523,11 +524,35 @@ def test_interpolated_labels_agree_with_a_row_by_row_reference():
 def test_nearest_weight_is_the_inverse_distance_share():
     codebook = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 4.0]], dtype=np.float32)
     z = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, 0.0], [0.0, 1.0]], dtype=np.float32)
-    a, a2 = np.array([0, 0, 0, 0]), np.array([1, 1, 1, 2])
-    w = nearest_weight(z, codebook, a, a2)
+    a, a2, d1, d2 = assign_microstates(z, codebook, second=True, distances=True)
+    assert a.tolist() == [0, 0, 0, 0] and a2.tolist()[:3] == [1, 1, 1]
+    # the GEMM's squared distances are the true ones
+    np.testing.assert_allclose(d1, [0, 1, 0.25, 1], atol=1e-5)
+    np.testing.assert_allclose(d2, ((z - codebook[a2]) ** 2).sum(axis=1), atol=1e-5)
+    w = nearest_weight(d1, d2)
     assert w.dtype == np.uint8
-    # at the centre 1; half-way 1/2; d1 = 0.5, d2 = 1.5: 3/4; d1 = 1, d2 = 3: 3/4
-    assert w.tolist() == [255, 128, 191, 191]
+    # at the centre 1; half-way 1/2; d1 = 0.5, d2 = 1.5: 3/4; d1 = 1, d2 = 3 (or sqrt 5): 3/4
+    assert w[:3].tolist() == [255, 128, 191]
+    assert w[3] == round(255 * np.sqrt(d2[3]) / (1 + np.sqrt(d2[3])))
+
+
+def test_microstate_distances_match_brute_force_and_the_tree():
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((5000, 6)).astype(np.float32)
+    cb = rng.standard_normal((50, 6)).astype(np.float32)
+    a, a2, d1, d2 = assign_microstates(x, cb, second=True, distances=True, batch_size=700)
+    full = ((x[:, None, :] - cb[None]) ** 2).sum(axis=2)
+    order = np.argsort(full, axis=1)
+    assert (a == order[:, 0]).mean() >= 0.999 and (a2 == order[:, 1]).mean() >= 0.999
+    np.testing.assert_allclose(d1, full[np.arange(5000), a], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(d2, full[np.arange(5000), a2], rtol=1e-4, atol=1e-4)
+    t1, t2, e1, e2 = assign_microstates(x, cb, second=True, distances=True, tree=cKDTree(cb))
+    assert (t1 == a).mean() >= 0.999
+    np.testing.assert_allclose(e1, d1, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="second"):
+        assign_microstates(x, cb, distances=True)
 
 
 @pytest.mark.parametrize("interpolate", [True, False])

@@ -308,7 +308,8 @@ def fit_codebook(sample, n_microstates, seed):
     return np.ascontiguousarray(km.cluster_centers_, dtype=np.float32)
 
 
-def assign_microstates(x, codebook, *, batch_size=2048, tree=None, second=False):
+def assign_microstates(x, codebook, *, batch_size=2048, tree=None, second=False,
+                       distances=False):
     """Nearest centre of every row (float32 arithmetic, streamed in batches).
 
     Parameters
@@ -326,12 +327,22 @@ def assign_microstates(x, codebook, *, batch_size=2048, tree=None, second=False)
         0.32 / 0.36 s for the GEMM batches, the same centres.
     second : bool
         Also return the second-nearest centre.
+    distances : bool
+        With ``second``, also return the squared distances to both centres (float32, from
+        the same GEMM, clipped at 0).
 
     Returns
     -------
     nearest : ndarray (n,), int32
     second_nearest : ndarray (n,), int32 (only if ``second``)
+    d_nearest, d_second : ndarray (n,), float32 (only if ``second`` and ``distances``)
     """
+    if distances and not second:
+        raise ValueError("distances=True needs second=True")
+    if tree is not None and distances:
+        dist, idx = tree.query(x, k=2, workers=1)
+        sq = (dist ** 2).astype(np.float32)
+        return idx[:, 0].astype(np.int32), idx[:, 1].astype(np.int32), sq[:, 0], sq[:, 1]
     if tree is not None:
         idx = tree.query(x, k=2 if second else 1, workers=1)[1].astype(np.int32)
         return (idx[:, 0], idx[:, 1]) if second else idx
@@ -346,6 +357,8 @@ def assign_microstates(x, codebook, *, batch_size=2048, tree=None, second=False)
     aug = np.vstack([-2.0 * cb.T, (cb ** 2).sum(axis=1)[None]]).astype(np.float32)
     out = np.empty(len(x), dtype=np.int32)
     out2 = np.empty(len(x), dtype=np.int32) if second else None
+    dist1 = np.empty(len(x), dtype=np.float32) if distances else None
+    dist2 = np.empty(len(x), dtype=np.float32) if distances else None
 
     def batch(s):
         xb = x[s:s + batch_size]
@@ -356,8 +369,15 @@ def assign_microstates(x, codebook, *, batch_size=2048, tree=None, second=False)
         best = d.argmin(axis=1)
         out[s:s + batch_size] = best
         if second:
-            d[np.arange(len(d)), best] = np.inf
-            out2[s:s + batch_size] = d.argmin(axis=1)
+            rows = np.arange(len(d))
+            if distances:
+                norm = (xb.astype(np.float32) ** 2).sum(axis=1)
+                dist1[s:s + batch_size] = np.maximum(d[rows, best] + norm, 0.0)
+            d[rows, best] = np.inf
+            nxt = d.argmin(axis=1)
+            out2[s:s + batch_size] = nxt
+            if distances:
+                dist2[s:s + batch_size] = np.maximum(d[rows, nxt] + norm, 0.0)
 
     starts = range(0, len(x), batch_size)
     workers = min(numba.get_num_threads(), len(starts))
@@ -367,6 +387,8 @@ def assign_microstates(x, codebook, *, batch_size=2048, tree=None, second=False)
     else:
         for s in starts:
             batch(s)
+    if distances:
+        return out, out2, dist1, dist2
     return (out, out2) if second else out
 
 

@@ -158,10 +158,9 @@ class StructureModel:
         z = self.transform(x)
         if not self._interpolating():
             return self.microstate_label[assign_microstates(z, self.codebook)]
-        a, a2 = assign_microstates(z, self.codebook, second=True)
-        return interpolated_labels(a, a2, nearest_weight(z, self.codebook, a, a2),
-                                   self.microstate_label, self.anchor_probability,
-                                   self._kind_labels())
+        a, a2, d1, d2 = assign_microstates(z, self.codebook, second=True, distances=True)
+        return interpolated_labels(a, a2, nearest_weight(d1, d2), self.microstate_label,
+                                   self.anchor_probability, self._kind_labels())
 
     def _interpolating(self) -> bool:
         return self.interpolate and self.anchor_probability is not None
@@ -261,15 +260,16 @@ def describe_references(features, kinds=None, *, sets=None, noise=tuple(_D["refe
     return np.concatenate(xs).astype(np.float32), np.array(ks)
 
 
-def nearest_weight(z, codebook, a, a2) -> np.ndarray:
+def nearest_weight(d1_sq, d2_sq) -> np.ndarray:
     """Inverse-distance weight of each row's nearest centre against its second-nearest,
-    ``d2 / (d1 + d2)`` in [0.5, 1], quantised to uint8 (``round(255 w)``) so that a fit and
-    a later :meth:`StructureModel.predict` of the same rows give the same labels and a fit
-    keeps one byte per atom and frame."""
-    cb = np.asarray(codebook, dtype=np.float32)
-    d1 = np.sqrt(((z - cb[a]) ** 2).sum(axis=1))
-    d2 = np.sqrt(((z - cb[a2]) ** 2).sum(axis=1))
-    w = np.divide(d2, d1 + d2, out=np.ones_like(d1), where=d1 + d2 > 0)
+    ``d2 / (d1 + d2)`` in [0.5, 1] from the squared distances
+    (:func:`~multilayer.network.graph.assign_microstates` with ``distances=True``),
+    quantised to uint8 (``round(255 w)``): a fit keeps one byte per atom and frame, and a
+    later :meth:`StructureModel.predict` of the same rows gives the same labels."""
+    d1 = np.sqrt(np.asarray(d1_sq, dtype=np.float32))
+    d2 = np.sqrt(np.maximum(np.asarray(d2_sq, dtype=np.float32), d1 * d1))
+    total = d1 + d2
+    w = np.divide(d2, total, out=np.ones_like(d1), where=total > 0)
     return np.rint(255.0 * w).astype(np.uint8)
 
 
@@ -311,10 +311,13 @@ def interpolated_labels(a, a2, weight, microstate_label, probability, kind_label
     """
     a = np.asarray(a, dtype=np.int64)
     a2 = np.asarray(a2, dtype=np.int64)
-    out = np.asarray(microstate_label, dtype=np.int64)[a]
+    label = np.asarray(microstate_label, dtype=np.int64)
+    out = label[a]
     prob = np.asarray(probability, dtype=np.float64)
-    anchored = ~np.isnan(prob).any(axis=1) & np.isin(microstate_label, kind_labels)
-    both = anchored[a] & anchored[a2]
+    anchored = ~np.isnan(prob).any(axis=1) & np.isin(label, kind_labels)
+    # two microstates of one anchored structure (their most probable kind) mix to that kind:
+    # only rows between two structures can change
+    both = anchored[a] & anchored[a2] & (out != label[a2])
     if both.any():
         w = weight[both].astype(np.float64)[:, None] / 255.0
         mix = w * prob[a[both]] + (1.0 - w) * prob[a2[both]]
@@ -500,13 +503,12 @@ def fit_structures(features, ids, references, *, feature_sets=None,
     a2_type = np.uint16 if n_c <= np.iinfo(np.uint16).max else np.int32
     prev = None
     for t in progress_bar(range(n_f), progress, "microstates"):
-        z = tr(frames.raw(t))
-        a, a2 = assign_microstates(z, codebook, second=True)
+        a, a2, d1, d2 = assign_microstates(tr(frames.raw(t)), codebook, second=True,
+                                           distances=True)
         assignments.append(a)
         if keep_second:
             second.append(a2.astype(a2_type))
-            near_w.append(nearest_weight(z, codebook, a, a2))
-        del z
+            near_w.append(nearest_weight(d1, d2))
         pop += np.bincount(a, minlength=n_c)
         chl_count += np.bincount(a.astype(np.int64) * n_c + a2, minlength=n_c * n_c)
         ids_t = frames.ids[t]
