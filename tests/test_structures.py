@@ -11,13 +11,11 @@ from multilayer.network.structures import (
     LABEL_LOCAL_STEINHARDT,
     REFERENCE_SPACINGS,
     STRUCTURE_NAMES,
-    anchor_probabilities,
     consensus_names,
     describe_references,
     fit_structures,
-    interpolated_labels,
-    nearest_weight,
 )
+from multilayer.network.harmonic import anchor_probabilities, interpolated_labels, nearest_weight
 
 SETS = ["steinhardt"]   # the default label set (LABEL_SETS)
 BOTH = LABEL_LOCAL_STEINHARDT   # the default: q_l beside the averaged q_l or not
