@@ -83,7 +83,8 @@ def nearest_weight(d1_sq, d2_sq) -> np.ndarray:
     ``d2 / (d1 + d2)`` in [0.5, 1] from the squared distances
     (:func:`~multilayer.network.graph.assign_microstates` with ``distances=True``),
     quantised to uint8 (``round(255 w)``): a fit keeps one byte per atom and frame, and a
-    later :meth:`StructureModel.predict` of the same rows gives the same labels."""
+    later :meth:`~multilayer.network.structures.StructureModel.predict` of the same rows
+    gives the same labels."""
     d1 = np.sqrt(np.asarray(d1_sq, dtype=np.float32))
     d2 = np.sqrt(np.maximum(np.asarray(d2_sq, dtype=np.float32), d1 * d1))
     total = d1 + d2
