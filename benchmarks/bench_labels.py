@@ -34,6 +34,9 @@ Per dataset and method it prints:
   compares the two at the same size scale -- a diagnostic that uses PTM; ``onset_growth``:
   how much each of the three grows after its ``onset_rule`` onset
   (:func:`multilayer.tracking.onset_growth`; ``crystopo analyze`` warns under 3-fold);
+  ``mfpt_n_star``: the MFPT critical size of each of the three series as ``crystopo
+  analyze`` fits it (:func:`multilayer.tracking.mfpt_after_onset`; analyze reports the
+  core's);
   ``largest``: the largest nucleus of every frame for the crystal-like atoms, the core and
   PTM.
 

@@ -77,6 +77,19 @@ def stays(largest, threshold, frames):
     return frames[idx[0]] if idx else None
 
 
+def _n_star(largest, onset, frames):
+    """analyze's MFPT n* of one largest-nucleus series and whether the sizes fitted determine
+    it (``[n*, error, determined]``; None: onset at the first frame, or no fit)."""
+    from multilayer.tracking import mfpt_after_onset
+
+    try:
+        fit = mfpt_after_onset(largest, onset, np.asarray(frames, dtype=float))
+    except (ValueError, RuntimeError):
+        return None
+    return None if fit is None else [round(float(fit.n_star), 1),
+                                     round(float(fit.n_star_err), 1), fit.determined]
+
+
 def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None, None)) -> dict:
     """``bench_labels.py``'s onset diagnostics from the largest nucleus of every frame of the
     crystal-like atoms (``lo``), their core (``lc``) and PTM (``lp``): the onsets of series
@@ -95,6 +108,10 @@ def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None,
            "onset_rule": [None if o.frame is None else frames[o.frame] for o in rule],
            "onset_at_start": [bool(o.at_start) for o in rule],
            "onset_growth": [onset_growth(x, o) for x, o in zip((lo, lc, lp), rule)],
+           # the MFPT critical size of each series as analyze fits it (from its onset by the
+           # rule above; analyze reports the core's, the crystal-like nuclei's beside it, each
+           # only where the sizes fitted determine it)
+           "mfpt_n_star": [_n_star(x, o, frames) for x, o in zip((lo, lc, lp), rule)],
            # how finely the onset is defined: PTM's own onset at thresholds 10 % and 20 %
            # from 20 atoms
            "onset_ptm_at": {t: stays(lp, t, frames) for t in (16, 18, 20, 22, 24)}}

@@ -18,7 +18,8 @@ from .network import (FeatureSet, FrameFeatures, FrameLoop, MultilayerLeiden, Mu
 from .tracking import (CommunityTracker, CrystalCriterion, MFPTResult, NucleiResult,
                        NucleusTracker, Onset, atom_histories, community_events, community_sizes,
                        crystal_communities, find_nuclei, first_passage_times, lifetimes,
-                       mfpt_fit, nucleation_onset, nucleus_properties, onset_growth, onset_spread,
+                       mfpt_after_onset, mfpt_fit, nucleation_onset, nucleus_properties,
+                       onset_growth, onset_spread,
                        plot_alluvial,
                        plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab, precursors,
                        StartPersistence, track_nuclei, transition_matrix)

@@ -175,6 +175,31 @@ def test_mfpt_recovers_known_curve():
     npt.assert_allclose(fit.curve(fit.n), fit.tau, atol=0.02 * tau_j)  # residuals: frame steps
 
 
+def test_mfpt_is_determined_only_where_the_sizes_fitted_bracket_the_inflection():
+    """``MFPTResult.determined``: the known curve of many runs pins n* down; the same runs
+    fitted only up to n* / 2 (tau(n) still rising at the last size) leave it to
+    extrapolation, and then it is not determined; ``mfpt_after_onset`` fits up to twice the
+    nucleus at the onset and skips an onset at the first frame."""
+    from multilayer.tracking import Onset, mfpt_after_onset
+
+    n_star, z, n_runs = 40.0, 0.05, 200
+    rng = np.random.default_rng(3)
+    crossing = rng.exponential(200.0, n_runs)
+    t = np.arange(0.0, crossing.max() + 50.0, 1.0)
+    runs = [np.floor(np.clip(n_star + erfinv(np.clip(2.0 * t / T - 1.0, -1 + 1e-12, 1 - 1e-12))
+                             / (z * np.sqrt(np.pi)), 0, 100)) for T in crossing]
+    full = mfpt_fit(runs, t, n_max=90)
+    assert full.determined and full.n.min() <= full.n_star <= full.n.max()
+    short = mfpt_fit(runs, t, n_max=20)
+    assert short.n.max() == 20 and not short.determined
+    one = runs[0]
+    o = int(np.argmax(one >= 13))
+    fit = mfpt_after_onset(one, Onset(frame=o, threshold=13.0), t)
+    assert fit.n.max() == min(2 * int(one[o]), int(one.max()))
+    assert mfpt_after_onset(one, Onset(frame=0, threshold=13.0, at_start=True), t) is None
+    assert mfpt_after_onset(one, None, t) is None
+
+
 def test_mfpt_needs_sizes():
     with pytest.raises(ValueError, match="only 2 sizes to fit"):
         mfpt_fit([0, 1, 2, 2])

@@ -202,6 +202,51 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     assert strict[outside].all()
 
 
+def test_critical_size_is_the_crystalline_core_s(finished):
+    """The MFPT critical size reported first is the crystalline core's: recomputed here from
+    the core column of labels.parquet (its largest nucleus per frame, the onset by analyze's
+    rule, twice the nucleus at onset fitted), the crystal-like nuclei's beside it; the line,
+    the report and the core-off summary say which is which."""
+    from descriptors import first_shell_distance, neighbor_list
+    from multilayer.app.cli import critical_line
+    from multilayer.tracking import (StartPersistence, find_nuclei, mfpt_after_onset,
+                                     nucleation_onset)
+
+    out, res = finished
+    s = res.summary
+    traj = read_trajectory(demo_trajectory_path())
+    lab = res.labels
+    largest, persist = [], StartPersistence()
+    for f in res.frames:
+        fr = traj[f]
+        rows = lab[lab["frame"] == f].set_index("id").loc[fr.ids]
+        nl = neighbor_list(fr, r_cut=1.35 * first_shell_distance(fr))
+        cn = find_nuclei(fr, rows["core"].to_numpy().astype(bool), nl, min_size=5)
+        largest.append(int((cn == 0).sum()))
+        persist.add(fr.ids, (rows["nucleus"] == 0).to_numpy())
+    largest = np.array(largest)
+    assert largest[-1] == s["largest_core_final"]
+    onset = nucleation_onset(largest, persistence=persist.values)
+    assert res.frames[onset.frame] == s["onset_frame_core"]
+    fit = mfpt_after_onset(largest, onset, np.asarray(res.frames, dtype=float))
+    assert fit.determined                         # on this run the core's sizes pin n* down
+    assert s["critical_size"] == pytest.approx(fit.n_star)
+    assert 0 < s["critical_size"] < largest.max()
+    # the crystal-like nuclei carry a halo: on this run their n* is the larger
+    assert s["critical_size_crystal_like"] > s["critical_size"]
+    line = critical_line(s)
+    assert line == (f"critical nucleus size (MFPT): {s['critical_size']:.1f} atoms by the "
+                    f"crystalline core; crystal-like nuclei, their halo included: "
+                    f"{s['critical_size_crystal_like']:.1f} atoms")
+    assert critical_line(dict(s, largest_core_final=None)) == (
+        f"critical nucleus size (MFPT): {s['critical_size']:.1f} atoms")
+    assert critical_line(dict(s, critical_size=None)).startswith(
+        "critical nucleus size (MFPT): n/a by the crystalline core")
+    page = (out / "report.html").read_text()
+    assert "Critical nucleus size (MFPT), crystalline core" in page
+    assert f"{s['critical_size_crystal_like']:.1f} atoms" in page
+
+
 def test_core_tolerance_12_tracks_no_core(tmp_path, capsys):
     """[tracking] core_tolerance = 12 switches the core off: no column, no onset, no line."""
     from multilayer.app.cli import main
@@ -216,6 +261,8 @@ def test_core_tolerance_12_tracks_no_core(tmp_path, capsys):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert "core" not in labels.columns
     assert summary["onset_frame_core"] is None and summary["largest_core_final"] is None
+    # the critical size is then the crystal-like nuclei's, with nothing beside it
+    assert summary["critical_size_crystal_like"] is None
     assert "crystalline core" not in (tmp_path / "run" / "report.html").read_text()
     assert "core" not in read_trajectory(tmp_path / "run" / "labelled.dump.gz")[-1].extra
 

@@ -1,4 +1,9 @@
-"""The ``crystopo`` command line: ``crystopo info TRAJ`` and, later, the analysis commands."""
+"""How crystals are born in MD trajectories: crystopo COMMAND -h for each command's options.
+
+The ``crystopo`` command line: ``info`` (what a trajectory holds), ``analyze`` (the whole
+chain, from descriptors to named structures, nuclei, onset and report), ``demo`` (``analyze``
+on the bundled run), ``propensity``, ``classify`` and ``config``.
+"""
 from __future__ import annotations
 
 import argparse
@@ -39,6 +44,21 @@ def _frames(text):
 
     part = parse_frames(text)
     return None if text is None else slice(part.get("start"), part.get("stop"), part.get("step"))
+
+
+def critical_line(summary) -> str:
+    """The critical-size line ``analyze`` prints: the MFPT n* of the crystalline core's
+    nuclei first, then the crystal-like nuclei's (their halo included); the crystal-like
+    nuclei's alone when the core is off."""
+    def size(v):
+        return "n/a" if v is None else f"{v:.1f} atoms"
+
+    s = summary
+    if s.get("largest_core_final") is None:
+        return f"critical nucleus size (MFPT): {size(s['critical_size'])}"
+    return (f"critical nucleus size (MFPT): {size(s['critical_size'])} by the crystalline "
+            f"core; crystal-like nuclei, their halo included: "
+            f"{size(s.get('critical_size_crystal_like'))}")
 
 
 def onset_line(summary) -> str:
@@ -97,8 +117,7 @@ def _cmd_analyze(args) -> int:
           f"crystal-like: {', '.join(s['crystal_structures']) or 'none'}")
     print("structures: " + ", ".join(f"{k} = {v}" for k, v in s['structures'].items()))
     print(onset_line(s))
-    crit = "n/a" if s["critical_size"] is None else f"{s['critical_size']:.1f} atoms"
-    print(f"critical nucleus size (MFPT): {crit}; {fraction_line(s)}")
+    print(f"{critical_line(s)}; {fraction_line(s)}")
     if s["skipped_frames"]:
         print(f"skipped frames: {sorted(s['skipped_frames'])} (see the log and report)")
     report = res.out / "report.html"

@@ -190,6 +190,25 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                           sorted(skipped), cfg)
 
 
+def _critical_size(mfpt, largest):
+    """``mfpt``'s n*, None where there is no fit, or the sizes fitted do not determine it
+    (:attr:`~multilayer.tracking.MFPTResult.determined`), or it lies outside the sizes
+    observed."""
+    if mfpt is None:
+        return None
+    crit = float(mfpt.n_star)
+    if not mfpt.determined:
+        logger.warning("MFPT critical size %.1f +- %.1f is not determined by the sizes fitted "
+                       "(%d-%d atoms; the first passages still rise at the last): not reported",
+                       crit, mfpt.n_star_err, int(np.min(mfpt.n)), int(np.max(mfpt.n)))
+        return None
+    if not 0 < crit < float(np.max(largest)):
+        logger.warning("MFPT critical size %.1f lies outside the observed nucleus sizes: not reported",
+                       crit)
+        return None
+    return crit
+
+
 def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, timing,
              crystal, name_of, nuc) -> dict:
     """The run's summary, routes included (the Mapper graph's line is added by the caller)."""
@@ -197,11 +216,11 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
     onset_tw = _onset_frame(tracked.onset_tenwolde, good)
     core = tracked.core
     mfpt = tracked.mfpt
-    crit = None if mfpt is None else float(mfpt.n_star)
-    if crit is not None and not (0 < crit < float(nuc.largest.max())):
-        logger.warning("MFPT critical size %.1f lies outside the observed nucleus sizes: not reported",
-                       crit)
-        crit = None
+    # the critical size of the crystalline core's nuclei (the default), else the crystal-like
+    # ones'; with the core, the crystal-like nuclei's beside it (their halo included)
+    crit = _critical_size(mfpt, nuc.largest if core is None else core)
+    crit_halo = (None if core is None
+                 else _critical_size(tracked.mfpt_crystal_like, nuc.largest))
     summary = {
         "frames": len(good), "first_frame": int(good[0]), "last_frame": int(good[-1]),
         "atoms_first_frame": int(store.meta(good[0])["n_atoms"]),
@@ -235,6 +254,7 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "crystalline_fraction_final": float(nuc.crystalline_fraction[-1]),
         "core_fraction_final": None if core is None else _core_fraction(tracked, labels[-1]),
         "critical_size": crit,
+        "critical_size_crystal_like": crit_halo,
         "zeldovich": None if crit is None else float(mfpt.z),
         "skipped_frames": {int(k): v for k, v in skipped.items()},
         "timing_s": {k: round(v, 2) for k, v in timing.items()},

@@ -38,7 +38,9 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
          lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
     ]
     if tracked.mfpt is not None:
-        jobs.append(("Mean first-passage time and fit", "mfpt.png",
+        jobs.append(("Mean first-passage time and fit" + (
+                        ", largest crystalline core" if tracked.core is not None else ""),
+                     "mfpt.png",
                      lambda ax: plot_mfpt(tracked.mfpt, ax=ax)))
     out = {}
     for title, name, draw in jobs:
@@ -193,6 +195,11 @@ def _onset_cell(frame, at_start) -> str:
     return str(frame)
 
 
+def _size(n) -> str:
+    """The report's critical-size cell."""
+    return "n/a" if n is None else f"{n:.1f} atoms"
+
+
 def _growth(g) -> str:
     """The report's growth cell: the fold, and what it means below MIN_ONSET_GROWTH."""
     from ..tracking.onset import MIN_ONSET_GROWTH, NO_GROWTH
@@ -243,8 +250,12 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
              if s.get("largest_core_final") is not None else "Nucleation onset (frame)",
              _onset_cell(s["onset_frame"], s.get("onset_at_start"))),
             ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
-            ("Critical nucleus size (MFPT)", "n/a" if s["critical_size"] is None
-             else f"{s['critical_size']:.1f} atoms"),
+            ("Critical nucleus size (MFPT), crystalline core"
+             if s.get("largest_core_final") is not None else "Critical nucleus size (MFPT)",
+             _size(s["critical_size"])),
+            *([("Critical size of the crystal-like nuclei (MFPT; halo included)",
+                _size(s.get("critical_size_crystal_like")))]
+              if s.get("largest_core_final") is not None else []),
             ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),
             *([("Crystalline core, fraction of the atoms, last frame",
                 f"{s['core_fraction_final']:.3f}")]

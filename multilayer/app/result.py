@@ -29,6 +29,8 @@ class TrackResult:
     nuclei: NucleiResult
     events: pd.DataFrame
     onset: Onset | None
+    # the MFPT fit of the crystalline core's largest nucleus when the core is tracked (the
+    # default), else of the crystal-like nuclei's
     mfpt: MFPTResult | None
     crystal: np.ndarray          # crystal-like community ids
     crystal_rule: str            # how they were chosen, in words
@@ -38,6 +40,8 @@ class TrackResult:
     core: np.ndarray | None = None
     onset_core: Onset | None = None
     core_atoms: list | None = None       # per frame, np.packbits of the core atoms (row order)
+    # with the core tracked: the MFPT fit of the crystal-like nuclei (halo included) beside it
+    mfpt_crystal_like: MFPTResult | None = None
 
     def core_of(self, t: int, n_atoms: int) -> np.ndarray | None:
         """Frame ``t``'s crystalline-core atoms (bool, row order), None when not tracked."""

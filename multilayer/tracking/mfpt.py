@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import erf
 from sklearn.utils import check_scalar
 
-__all__ = ["first_passage_times", "MFPTResult", "mfpt_fit"]
+__all__ = ["first_passage_times", "MFPTResult", "mfpt_fit", "mfpt_after_onset"]
 
 
 def _as_runs(largest, times):
@@ -102,6 +102,19 @@ class MFPTResult:
         """The fitted tau(n), float64 array shaped like ``n``."""
         return _mfpt_model(np.asarray(n, dtype=np.float64), self.n_star, self.z, self.tau_j)
 
+    @property
+    def determined(self) -> bool:
+        """Whether the fitted sizes pin n* down: it lies among them (the inflection of tau(n)
+        is inside the data, not extrapolated past its last size) and its standard error is
+        at most half of it.  One run's staircase of first passages that is still rising at
+        the last size fitted gives an n* past it with an error as large as itself: of fifty
+        fits on eighteen LAMMPS runs (``benchmarks/bench_labels.py --onset``,
+        ``mfpt_n_star``: the crystal-like nuclei, their core and PTM's clusters), the four
+        that fail one test fail both, PTM's among them."""
+        n = np.asarray(self.n)
+        return bool(len(n) and n.min() <= self.n_star <= n.max()
+                    and np.isfinite(self.n_star_err) and self.n_star_err <= 0.5 * self.n_star)
+
 
 def mfpt_fit(largest, times=None, *, volume=None, n_min=1, n_max=None):
     """Critical size, Zeldovich factor and rate by the mean first-passage-time method.
@@ -163,3 +176,30 @@ def mfpt_fit(largest, times=None, *, volume=None, n_min=1, n_max=None):
     rate = 1.0 / (tau_j * volume) if volume else np.nan
     return MFPTResult(n_star, z, tau_j, rate, *map(float, err), float(rate * err[2] / tau_j),
                       n, tau, len(runs), volume)
+
+
+def mfpt_after_onset(largest, onset, times=None, *, volume=None):
+    """:func:`mfpt_fit` of one run's largest-nucleus series as ``crystopo analyze`` makes it:
+    the sizes fitted reach twice the nucleus at ``onset`` (past it, growth, not nucleation,
+    sets the first-passage times); None when there is no onset object or the onset is at the
+    first frame (``onset.at_start``: a nucleus before the frames, whose first passages are
+    growth's).  ``onset``: a :class:`~multilayer.tracking.onset.Onset` of ``largest`` (its
+    ``frame`` None: every size is fitted).  A fit that fails raises as :func:`mfpt_fit` does.
+
+    Examples
+    --------
+    >>> from multilayer.tracking.onset import Onset
+    >>> sizes = np.array([3, 5, 4, 6, 9, 14, 22, 35, 60, 90, 140, 220])
+    >>> fit = mfpt_after_onset(sizes, Onset(frame=6, threshold=13))
+    >>> int(fit.n.max())                        # twice the 22 atoms at the onset
+    44
+    >>> mfpt_after_onset(sizes, Onset(frame=0, threshold=13, at_start=True)) is None
+    True
+    """
+    if onset is None or getattr(onset, "at_start", False):
+        return None
+    largest = np.asarray(largest)
+    o = getattr(onset, "frame", None)
+    n_max = int(2 * largest[o]) if o is not None and largest[o] > 0 else None
+    return mfpt_fit(largest, times, volume=volume, n_max=n_max)
+

@@ -223,7 +223,8 @@ def plot_mfpt(result, *, ax=None):
     3
     """
     ax = _axes(ax)
-    ax.plot(result.n, result.tau, "o", ms=3, color="C0", label=f"MFPT ({result.n_runs} runs)")
+    runs = f"{result.n_runs} run{'' if result.n_runs == 1 else 's'}"
+    ax.plot(result.n, result.tau, "o", ms=3, color="C0", label=f"MFPT ({runs})")
     nn = np.linspace(result.n.min(), result.n.max(), 400)
     ax.plot(nn, result.curve(nn), "-", color="C1",
             label=f"fit: n* = {result.n_star:.1f} ± {result.n_star_err:.1f}, Z = {result.z:.3g}")
