@@ -244,6 +244,7 @@ def test_critical_size_is_the_crystalline_core_s(finished):
         "critical nucleus size (MFPT): n/a by the crystalline core")
     page = (out / "report.html").read_text()
     assert "Critical nucleus size (MFPT), crystalline core" in page
+    assert "Mean first-passage time and fit: crystalline core, crystal-like nuclei" in page
     assert f"{s['critical_size_crystal_like']:.1f} atoms" in page
 
 

@@ -37,11 +37,19 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
         ("Slab of the last frame coloured by community", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
     ]
-    if tracked.mfpt is not None:
-        jobs.append(("Mean first-passage time and fit" + (
-                        ", largest crystalline core" if tracked.core is not None else ""),
-                     "mfpt.png",
+    if tracked.core is None and tracked.mfpt is not None:
+        jobs.append(("Mean first-passage time and fit", "mfpt.png",
                      lambda ax: plot_mfpt(tracked.mfpt, ax=ax)))
+    elif tracked.mfpt is not None or tracked.mfpt_crystal_like is not None:
+        def both(ax):      # the core's fit (the critical size reported) and the halo's
+            for fit, label, color in ((tracked.mfpt, "crystalline core", "C0"),
+                                      (tracked.mfpt_crystal_like,
+                                       "crystal-like nuclei (halo included)", "C7")):
+                if fit is not None:
+                    plot_mfpt(fit, ax=ax, label=label, color=color)
+
+        jobs.append(("Mean first-passage time and fit: crystalline core, crystal-like nuclei",
+                     "mfpt.png", both))
     out = {}
     for title, name, draw in jobs:
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)

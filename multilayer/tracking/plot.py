@@ -211,8 +211,13 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     return ax
 
 
-def plot_mfpt(result, *, ax=None):
+def plot_mfpt(result, *, ax=None, label=None, color=None):
     """Mean first-passage times tau(n) with the fitted erf curve and n* marked.
+
+    ``label`` and ``color`` name and colour this series, so that several fits share one
+    axes (``crystopo analyze``'s report: the crystalline core's and the crystal-like
+    nuclei's); a fit whose sizes do not determine n* (:attr:`~multilayer.tracking.MFPTResult.determined`)
+    says so.
 
     Examples
     --------
@@ -221,14 +226,21 @@ def plot_mfpt(result, *, ax=None):
     ...                np.arange(1, 11), np.linspace(0, 10, 10), 1, None)
     >>> len(plot_mfpt(r).lines)
     3
+    >>> ax = plot_mfpt(r, label="core", color="C0")
+    >>> len(plot_mfpt(r, ax=ax, label="halo", color="C7").lines)
+    6
     """
     ax = _axes(ax)
     runs = f"{result.n_runs} run{'' if result.n_runs == 1 else 's'}"
-    ax.plot(result.n, result.tau, "o", ms=3, color="C0", label=f"MFPT ({runs})")
+    head = "" if label is None else f"{label}: "
+    points, fit, mark = ("C0", "C1", "C3") if color is None else (color, color, color)
+    ax.plot(result.n, result.tau, "o", ms=3, color=points, label=f"{head}MFPT ({runs})")
     nn = np.linspace(result.n.min(), result.n.max(), 400)
-    ax.plot(nn, result.curve(nn), "-", color="C1",
-            label=f"fit: n* = {result.n_star:.1f} ± {result.n_star_err:.1f}, Z = {result.z:.3g}")
-    ax.axvline(result.n_star, color="C3", ls="--")
+    note = "" if result.determined else " (not determined)"
+    ax.plot(nn, result.curve(nn), "-", color=fit,
+            label=f"{head}fit: n* = {result.n_star:.1f} ± {result.n_star_err:.1f}, "
+                  f"Z = {result.z:.3g}{note}")
+    ax.axvline(result.n_star, color=mark, ls="--")
     ax.set_xlabel("nucleus size n")
     ax.set_ylabel("τ(n)")
     ax.legend(fontsize="small")
