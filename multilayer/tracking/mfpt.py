@@ -203,4 +203,3 @@ def mfpt_after_onset(largest, onset, times=None, *, volume=None):
     o = getattr(onset, "frame", None)
     n_max = int(2 * largest[o]) if o is not None and largest[o] > 0 else None
     return mfpt_fit(largest, times, volume=volume, n_max=n_max)
-

@@ -216,8 +216,8 @@ def plot_mfpt(result, *, ax=None, label=None, color=None):
 
     ``label`` and ``color`` name and colour this series, so that several fits share one
     axes (``crystopo analyze``'s report: the crystalline core's and the crystal-like
-    nuclei's); a fit whose sizes do not determine n* (:attr:`~multilayer.tracking.MFPTResult.determined`)
-    says so.
+    nuclei's); a fit whose sizes do not determine n*
+    (:attr:`~multilayer.tracking.MFPTResult.determined`) says so.
 
     Examples
     --------
