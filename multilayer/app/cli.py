@@ -50,7 +50,8 @@ def critical_line(summary) -> str:
     """The critical-size line ``analyze`` prints: the MFPT n* of the crystalline core's
     nuclei first, then the crystal-like nuclei's (their halo included); the crystal-like
     nuclei's alone when the core is off."""
-    from .report import _size as size      # the report's cell: the same words
+    def size(v):
+        return "n/a" if v is None else f"{v:.1f} atoms"
 
     s = summary
     if s.get("largest_core_final") is None:
