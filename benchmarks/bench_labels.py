@@ -36,7 +36,10 @@ Per dataset and method it prints:
   (:func:`multilayer.tracking.onset_growth`; ``crystopo analyze`` warns under 3-fold);
   ``mfpt_n_star``: the MFPT critical size of each of the three series as ``crystopo
   analyze`` fits it (:func:`multilayer.tracking.mfpt_after_onset`; analyze reports the
-  core's);
+  core's); ``growth_n_star``: the committor critical size of the core's and PTM's nuclei,
+  tracked through the frames (:func:`multilayer.tracking.growth_probability`: the size at
+  which half the nuclei seen there grow to ``label_onsets.GROWN`` atoms, 50 and 100),
+  ``[n*, 16th, 84th percentile, determined, grew, dissolved]``;
   ``largest``: the largest nucleus of every frame for the crystal-like atoms, the core and
   PTM.
 
@@ -79,7 +82,7 @@ from multilayer.network.structures import (  # noqa: E402
 
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
 from multilayer.app.config import core_max_distortion  # noqa: E402
-from label_onsets import core_scores, onset_diagnostics, onset_of  # noqa: E402
+from label_onsets import core_scores, growth_n_star, onset_diagnostics, onset_of  # noqa: E402
 from label_scores import (KINDS, PTM_CLASSES, _as_phase, _crystal,  # noqa: E402,F401
                           composition, range_detail, score)
 
@@ -481,10 +484,10 @@ def main(argv=None) -> int:
                 masks = [_crystal(n) for n in names]
                 po, pp = [], []
                 o, lo = onset_of(ds, frames, masks, persistence=po)
-                cores = []
+                cores, tables = [], []
                 oc, lc = onset_of(ds, frames, masks, core=True, keep=cores, tolerance=core_tol,
                                   max_distortion=core_max_distortion(ANALYZE),
-                                  outside_tolerance=outside)
+                                  outside_tolerance=outside, tables=tables)
                 pc = [np.isin(p, [1, 2, 3]) for p in ptm]
                 grow = [t for t in range(len(frames)) if pc[t].mean() >= 0.01]
                 res.update(core_scores(cores, pc, grow))
@@ -496,7 +499,9 @@ def main(argv=None) -> int:
                                                          outside_tolerance=outside)
                     res.update(core_scores(more, pc, grow, f"@{v}"))
                 op, lp = onset_of(ds, frames, [np.isin(p, [1, 2, 3]) for p in ptm],
-                                  persistence=pp)
+                                  persistence=pp, tables=tables)
+                res["growth_n_star"] = {k: growth_n_star(tab, len(frames))
+                                        for k, tab in zip(("core", "ptm"), tables)}
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
                 res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow, (po, pp)))
             if ds.kind in ("nucleation", "growth"):

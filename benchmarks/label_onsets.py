@@ -8,11 +8,16 @@ import numpy as np
 
 from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
-__all__ = ["onset_of", "core_scores", "median3", "stays", "onset_diagnostics"]
+__all__ = ["onset_of", "core_scores", "median3", "stays", "onset_diagnostics", "growth_n_star"]
+
+#: sizes a nucleus must reach to count as grown, for the committor n* (about 2.5-10 times the
+#: MFPT n* of the suite's LJ runs, 8-42 atoms for the core)
+GROWN = (50, 100)
 
 
 def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
-             max_distortion=None, tolerance=None, outside_tolerance="analyze", persistence=None):
+             max_distortion=None, tolerance=None, outside_tolerance="analyze", persistence=None,
+             tables=None):
     """Frame from which the largest nucleus stays >= ``threshold`` atoms, and the largest
     nucleus of every frame; ``core``: of the crystalline core of the masks
     (:func:`multilayer.tracking.crystalline_core`, analyze's ``[tracking] core_tolerance``),
@@ -20,10 +25,12 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
     ``tolerance``: its ``[tracking] core_max_distortion`` and ``core_tolerance`` (default
     analyze's); ``outside_tolerance``: its ``core_outside_tolerance`` (``None``: the
     crystal-like atoms only; default analyze's); ``persistence``: a list, extended with the
-    :class:`multilayer.tracking.StartPersistence` values of the largest nuclei."""
+    :class:`multilayer.tracking.StartPersistence` values of the largest nuclei; ``tables``: a
+    list, to which the nuclei tracked through the frames (persistent ids,
+    :attr:`multilayer.tracking.NucleiResult.table`) are appended."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.tracking import StartPersistence
-    from multilayer.tracking.nuclei import crystalline_core, find_nuclei
+    from multilayer.tracking.nuclei import NucleiAccumulator, crystalline_core
 
     tol = DEFAULTS["tracking"]["core_tolerance"] if tolerance is None else tolerance
     if outside_tolerance == "analyze":
@@ -31,6 +38,7 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
     traj = ds.trajectory()
     r_cut = None
     largest, persist = [], StartPersistence()
+    acc = NucleiAccumulator(None, min_size=2, keep_atoms=False)
     for t, f in enumerate(frames):
         fr = traj[f]
         if r_cut is None:
@@ -42,11 +50,13 @@ def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
                                     outside_tolerance=outside_tolerance, frame=fr)
             if keep is not None:
                 keep.append(mask)
-        nuc = find_nuclei(fr, mask, nl, min_size=2)
+        nuc = acc.add(fr, nl, mask=mask)               # find_nuclei, and tracked
         largest.append(np.bincount(nuc[nuc >= 0]).max() if (nuc >= 0).any() else 0)
         persist.add(fr.ids, nuc == 0)                  # 0: the largest nucleus
     if persistence is not None:
         persistence.extend(persist.values)
+    if tables is not None:
+        tables.append(acc.result().table)
     largest = np.array(largest)
     return stays(largest, threshold, frames), largest
 
@@ -88,6 +98,20 @@ def _n_star(largest, onset, frames):
         return None
     return None if fit is None else [round(float(fit.n_star), 1),
                                      round(float(fit.n_star_err), 1), fit.determined]
+
+
+def growth_n_star(table, n_frames) -> dict:
+    """The committor critical size of one run's tracked nuclei
+    (:func:`multilayer.tracking.growth_probability`) at each ``GROWN`` size:
+    ``{n_grown: [n*, 16th, 84th percentile, determined, grew, dissolved]}``."""
+    from multilayer.tracking import growth_probability
+
+    out = {}
+    for g in GROWN:
+        r = growth_probability(table, g, last_frame=n_frames - 1, n_boot=200, seed=0)
+        out[g] = [round(r.n_star, 1), round(r.n_star_low, 1), round(r.n_star_high, 1),
+                  r.determined, r.n_grew, r.n_dissolved]
+    return out
 
 
 def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None, None)) -> dict:

@@ -1,0 +1,150 @@
+"""Critical size from the fate of every nucleus (committor estimate): planted growth
+probabilities recovered, censoring, invariance, and the tracker's tables read right."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from descriptors import make_lattice
+from multilayer.tracking import growth_probability, nucleus_fates, track_nuclei
+
+N_GROWN = 80
+
+
+def planted_committor(n, n_star=15.0, width=0.25):
+    """P_grow(n) of the planted walk: logistic in log n, 1 at N_GROWN."""
+    f = lambda m: 1.0 / (1.0 + np.exp(-(np.log(m) - np.log(n_star)) / width))  # noqa: E731
+    return f(np.asarray(n, float)) / f(N_GROWN)
+
+
+def planted_table(n_lineages=3000, seed=0, start_id=0, **kw):
+    """Lineages born with 2-40 atoms that gain one atom a frame and, at size n, go on with
+    probability P(n) / P(n + 1) (else dissolve), so that of those seen with n atoms a
+    fraction P(n) reach N_GROWN (the walk has no memory)."""
+    rng = np.random.default_rng(seed)
+    sizes = np.arange(2, N_GROWN + 1)
+    p = planted_committor(sizes, **kw)
+    go_on = np.r_[p[:-1] / p[1:], 1.0][:-1]       # P(n) / P(n + 1) for n < N_GROWN
+    rows = []
+    for k in range(n_lineages):
+        nid, t0, j0 = start_id + k, 100 * k, int(rng.integers(0, 39))
+        for j, n in enumerate(sizes[j0:], start=j0):
+            rows.append((t0 + j, nid, int(n), [] if j == j0 else [nid]))
+            if n == N_GROWN or rng.random() > go_on[j]:
+                break
+    return pd.DataFrame(rows, columns=["frame", "nucleus", "size", "parents"])
+
+
+def true_n_star(**kw):
+    n = np.linspace(2, N_GROWN, 200001)
+    return float(n[np.argmax(planted_committor(n, **kw) >= 0.5)])
+
+
+@pytest.mark.parametrize("n_star, width", [(15.0, 0.25), (30.0, 0.4)])
+def test_planted_growth_probability_is_recovered(n_star, width):
+    t = planted_table(n_star=n_star, width=width)
+    r = growth_probability(t, N_GROWN, last_frame=10 ** 6, n_boot=100, seed=1)
+    truth = true_n_star(n_star=n_star, width=width)
+    assert r.n_grew + r.n_dissolved == 3000 and r.n_censored == 0
+    assert abs(r.n_star - truth) < 0.1 * truth, (r.n_star, truth)
+    spread = r.n_star_high - r.n_star_low                 # about two bootstrap sigmas
+    assert 0 < spread < 0.2 * truth and r.n_star_low - spread <= truth <= r.n_star_high + spread
+    assert r.determined
+    # the fitted curve is the planted one where there are nuclei to see it
+    n = np.arange(3, 40)
+    assert np.max(np.abs(r.curve(n) - planted_committor(n, n_star=n_star, width=width))) < 0.1
+    # binned fractions: rising, from mostly dissolving to all growing
+    seen = r.counts > 50
+    assert r.p_grow[seen][0] < 0.2 and r.p_grow[seen][-1] > 0.9
+
+
+def test_censored_nuclei_do_not_count():
+    """Nuclei that merge into another one, split into new ids or are still there at the
+    end have no fate of their own: adding them leaves the estimate as it was."""
+    base = planted_table(n_lineages=800, seed=2)
+    end = int(base["frame"].max()) + 100
+    ref = growth_probability(base, N_GROWN, last_frame=end, n_boot=0)
+    extra, nid = [], 10 ** 6
+    for k in range(200):          # small nuclei absorbed by a big one: all would "dissolve"
+        a, big, t0 = nid + 2 * k, nid + 2 * k + 1, end - 50
+        extra += [(t0, a, 3, []), (t0, big, 60, []), (t0 + 1, big, 64, [big, a])]
+    extra += [(end, nid + 999, 5, [])]            # alive at the end
+    extra += [(end - 10, nid + 998, 9, []), (end - 9, nid + 997, 5, [nid + 998]),
+              (end - 9, nid + 996, 4, [nid + 998])]       # split into two new ids
+    t = pd.concat([base, pd.DataFrame(extra, columns=base.columns)], ignore_index=True)
+    fates = nucleus_fates(t, N_GROWN, last_frame=end)
+    assert (fates.loc[[nid + 2 * k for k in range(200)], "fate"] == "censored").all()
+    assert fates.loc[nid + 999, "fate"] == "censored"
+    assert fates.loc[nid + 998, "fate"] == "censored"
+    r = growth_probability(t, N_GROWN, last_frame=end, n_boot=0)
+    assert r.n_censored == 202
+    # the big absorbers never reach N_GROWN and end at the last frame: censored, or they
+    # end before it and dissolve (their one frame each at 60-64 atoms, outcome 0)
+    assert r.n_star == pytest.approx(ref.n_star, rel=0.15)
+
+
+def test_same_result_whatever_the_ids_and_row_order_and_seed_reproducible():
+    t = planted_table(n_lineages=600, seed=3)
+    r = growth_probability(t, N_GROWN, last_frame=10 ** 6, n_boot=40, seed=7)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(t["nucleus"].max() + 1) + 5000
+    u = t.assign(nucleus=perm[t["nucleus"]],
+                 parents=[[int(perm[p]) for p in ps] for ps in t["parents"]])
+    u = u.sample(frac=1.0, random_state=1)
+    r2 = growth_probability(u, N_GROWN, last_frame=10 ** 6, n_boot=0)
+    assert r2.n_star == r.n_star and (r2.n_grew, r2.n_dissolved) == (r.n_grew, r.n_dissolved)
+    r3 = growth_probability(t, N_GROWN, last_frame=10 ** 6, n_boot=40, seed=7)
+    assert (r3.n_star_low, r3.n_star_high) == (r.n_star_low, r.n_star_high)
+
+
+def test_nothing_grew_or_nothing_dissolved_is_not_determined():
+    t = planted_table(n_lineages=300, seed=4)
+    never = growth_probability(t, 10 ** 4, last_frame=10 ** 6, n_boot=0)   # none grows
+    assert np.isnan(never.n_star) and not never.determined and never.n_grew == 0
+    grown = t[t.groupby("nucleus")["size"].transform("max") == N_GROWN]
+    always = growth_probability(grown, N_GROWN, last_frame=10 ** 6, n_boot=0)
+    assert np.isnan(always.n_star) and not always.determined and always.n_dissolved == 0
+
+
+def test_fates_of_a_tracked_trajectory():
+    """The tracker's own table: a sphere that grows, one that shrinks away, two that merge."""
+    f = make_lattice("sc", 14)                      # 2,744 atoms, box 14
+    pos = f.positions
+
+    def ball(c, r):
+        d = pos - np.asarray(c, float)
+        return np.linalg.norm(d, axis=1) < r
+
+    radii_grow = [1.5, 2.0, 2.5, 3.2, 3.6]         # 19 -> 179 atoms
+    radii_fade = [2.0, 1.5, 1.1, 0.0, 0.0]
+    masks = []
+    for t in range(5):
+        m = ball((3, 3, 3), radii_grow[t]) | ball((10, 10, 3), radii_fade[t])
+        if t < 3:                                   # two blobs 2 apart, merged from frame 3
+            m |= ball((3, 10, 10), 1.2) | ball((7, 10, 10), 1.2)
+        else:
+            m |= ball((5, 10, 10), 3.0)
+        masks.append(m)
+    res = track_nuclei([f] * 5, mask=masks, r_cut=1.1, min_size=2)
+    table = res.table
+    assert (table["frame"] == 0).sum() == 4
+    fates = nucleus_fates(table, 100, last_frame=4)
+    grower = table.loc[table["size"].idxmax(), "nucleus"]
+    assert fates.loc[grower, "fate"] == "grew" and fates.loc[grower, "grown_at"] == 3
+    at0 = table[table["frame"] == 0].set_index("nucleus")
+    fader = at0.index[(at0["x"] - 10).abs() < 0.5].item()
+    assert fates.loc[fader, "fate"] == "dissolved" and fates.loc[fader, "last"] == 2
+    pair = at0.index[(at0["z"] - 10).abs() < 0.5]
+    assert len(pair) == 2 and (fates.loc[pair, "fate"] == "censored").all()  # merged; at end
+    r = growth_probability(table, 100, last_frame=4, n_boot=0)
+    assert (r.n_grew, r.n_dissolved, r.n_censored) == (1, 1, 2)
+    assert r.n_observations == 3 + 3                  # the grower's frames 0-2, the fader's
+
+
+def test_bad_tables_are_refused():
+    with pytest.raises(ValueError, match="lacks the columns"):
+        nucleus_fates(pd.DataFrame({"frame": [0], "nucleus": [0], "size": [3]}), 10)
+    t = planted_table(n_lineages=5)
+    with pytest.raises(ValueError, match="last_frame"):
+        nucleus_fates(t, 10, last_frame=0)
+    with pytest.raises(ValueError, match="n_grown"):
+        growth_probability(t, 1)
