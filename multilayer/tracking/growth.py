@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_scalar
 
-__all__ = ["GrowthResult", "growth_probability", "nucleus_fates"]
+__all__ = ["GrowthResult", "committor_size", "growth_probability", "nucleus_fates"]
 
 
 def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None = None) -> pd.DataFrame:
@@ -89,13 +89,37 @@ def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None =
                          "grown_at": grown_at, "fate": fate}, index=first.index)
 
 
-def _isotonic_crossing(size, y):
-    """(unique sizes, P_grow fitted on them, n* where it first reaches 1/2): the isotonic
-    (non-decreasing) regression of the outcomes on size, n* interpolated in log n between the
-    last size below 1/2 and the first at or above; n* NaN when the curve never crosses 1/2
-    from below (no nucleus grew, none dissolved, or even the smallest are as likely to grow)."""
+def committor_size(size, outcome):
+    """The size at which the probability of growing reaches 1/2, from outcomes.
+
+    The isotonic (non-decreasing) regression of the outcomes (1 grew, 0 dissolved) on size;
+    n* interpolated in log n between the last size where it is below 1/2 and the first
+    where it is at or above.  No functional form is assumed.
+
+    Parameters
+    ----------
+    size : array of shape (n_observations,)
+    outcome : array of 0 / 1, same shape
+
+    Returns
+    -------
+    sizes : ndarray, the distinct sizes (sorted)
+    p : ndarray, the fitted probability at each
+    n_star : float
+        NaN when the curve never crosses 1/2 from below (all outcomes alike, or 1/2 is
+        reached at the smallest size already).
+
+    Examples
+    --------
+    >>> round(committor_size([5, 5, 10, 10, 20, 20], [0, 0, 0, 1, 1, 1])[2], 6)
+    10.0
+    """
     from sklearn.isotonic import IsotonicRegression
 
+    size = np.asarray(size, dtype=np.float64)
+    y = np.asarray(outcome, dtype=np.float64)
+    if size.shape != y.shape or size.ndim != 1:
+        raise ValueError(f"size and outcome must be 1-D of one length, got {size.shape}, {y.shape}")
     u = np.unique(size)
     if len(y) == 0 or y.min() == y.max():
         return u, np.full(len(u), float(y.mean()) if len(y) else np.nan), np.nan
@@ -232,7 +256,7 @@ def growth_probability(table: pd.DataFrame, n_grown: int, *, last_frame: int | N
     with np.errstate(invalid="ignore"):
         p = np.bincount(which, y, minlength=n_bins) / counts
     centres = np.sqrt(edges[:-1] * edges[1:])
-    fit_sizes, fit_p, n_star = _isotonic_crossing(size, y)
+    fit_sizes, fit_p, n_star = committor_size(size, y)
     low = high = np.nan
     if n_boot and np.isfinite(n_star):
         ids, inv = np.unique(nid, return_inverse=True)
@@ -241,7 +265,7 @@ def growth_probability(table: pd.DataFrame, n_grown: int, *, last_frame: int | N
         boot = []
         for _ in range(n_boot):
             pick = np.concatenate([rows_of[k] for k in rng.integers(0, len(ids), len(ids))])
-            boot.append(_isotonic_crossing(size[pick], y[pick])[2])
+            boot.append(committor_size(size[pick], y[pick])[2])
         boot = np.asarray(boot)
         if np.isfinite(boot).mean() >= 0.9:        # most resamples cross 1/2
             low, high = (float(q) for q in np.nanpercentile(boot, [16, 84]))
