@@ -20,8 +20,9 @@ when a larger nucleus of the frame ends in the same cluster, *undecided* (left o
 ``--horizon``.  P_B(n) over all nuclei and trials, and n* where it reaches 1/2
 (:func:`multilayer.tracking.committor_size`), with a bootstrap over frames.
 
-The frames shot from: ``--frames`` of the run, evenly spaced from the first where PTM's
-largest cluster has 8 atoms to the last before it has ``--grown``.  Each trial is seeded
+The frames shot from: ``--frames`` of the run before PTM's largest cluster first has
+``--grown`` atoms, whose largest clusters are nearest to sizes spread evenly in log from 8
+to 0.8 ``--grown`` (:func:`shot_frames`); every nucleus of 4 atoms or more in them is followed.  Each trial is seeded
 (``--seed`` + frame + trial): the same command gives the same numbers.
 
     python benchmarks/bench_committor.py --only NAME [--frames 8] [--trials 6] [--grown 50]
@@ -144,6 +145,23 @@ def outcomes(frame, start, trial_frames, *, r_cut, grown, min_size):
     return {int(k): (int(sizes[k]), v) for k, v in fate.items()}
 
 
+def shot_frames(largest, n_frames, grown):
+    """Frames to shoot from: before the largest cluster first reaches ``grown`` atoms, those
+    whose largest cluster is nearest (in log size) to ``n_frames`` sizes spread evenly in
+    log from 8 to 0.8 ``grown`` atoms, one frame each (sorted)."""
+    largest = np.asarray(largest, dtype=float)
+    end = int(np.argmax(largest >= grown)) if (largest >= grown).any() else len(largest)
+    free = [t for t in range(end) if largest[t] >= 8]
+    shots = []
+    for target in np.geomspace(8, 0.8 * grown, n_frames):
+        if not free:
+            break
+        t = min(free, key=lambda t: (abs(np.log(largest[t] / target)), t))
+        shots.append(t)
+        free.remove(t)
+    return np.array(sorted(shots), dtype=int)
+
+
 def run_comparison(ds, *, n_frames, trials, grown, horizon, n_threads, seed, min_size=4,
                    progress=True):
     from descriptors import first_shell_distance
@@ -161,11 +179,10 @@ def run_comparison(ds, *, n_frames, trials, grown, horizon, n_threads, seed, min
     onset = nucleation_onset(largest)
     fit = mfpt_after_onset(largest, onset, np.asarray(frames, dtype=float))
     gp = growth_probability(tables[0], grown, last_frame=ds.n_frames - 1, n_boot=200, seed=0)
-    first = int(np.argmax(largest >= 8))
-    last = int(np.argmax(largest >= grown)) - 1
-    if last <= first:
-        raise SystemExit(f"{ds.name}: PTM's largest cluster reaches {grown} atoms before 8")
-    shots = np.unique(np.linspace(first, last, n_frames).round().astype(int))
+    shots = shot_frames(largest, n_frames, grown)
+    if not len(shots):
+        raise SystemExit(f"{ds.name}: no frame before PTM's largest cluster reaches {grown} "
+                         "atoms holds one of 8 or more")
     r_cut = 1.35 * first_shell_distance(traj[0])
     n_checks = max(1, int(np.ceil(horizon / interval)))
     rows, t0 = [], time.perf_counter()
@@ -214,7 +231,8 @@ def run_comparison(ds, *, n_frames, trials, grown, horizon, n_threads, seed, min
             "mfpt_n_star": None if fit is None else [round(fit.n_star, 1),
                                                      round(fit.n_star_err, 1), fit.determined],
             "growth_n_star": [round(gp.n_star, 1), round(gp.n_star_low, 1),
-                              round(gp.n_star_high, 1), gp.determined, gp.n_grew, gp.n_dissolved],
+                              round(gp.n_star_high, 1), gp.determined, gp.n_grew, gp.n_dissolved,
+                              gp.n_fell_back],
             "seconds": round(time.perf_counter() - t0, 1), "observations": rows}
 
 

@@ -39,7 +39,7 @@ Per dataset and method it prints:
   core's); ``growth_n_star``: the committor critical size of the core's and PTM's nuclei,
   tracked through the frames (:func:`multilayer.tracking.growth_probability`: the size at
   which half the nuclei seen there grow to ``label_onsets.GROWN`` atoms, 50 and 100),
-  ``[n*, 16th, 84th percentile, determined, grew, dissolved]``;
+  ``[n*, 16th, 84th percentile, determined, grew, dissolved, grew and then dissolved]``;
   ``largest``: the largest nucleus of every frame for the crystal-like atoms, the core and
   PTM.
 

@@ -103,14 +103,14 @@ def _n_star(largest, onset, frames):
 def growth_n_star(table, n_frames) -> dict:
     """The committor critical size of one run's tracked nuclei
     (:func:`multilayer.tracking.growth_probability`) at each ``GROWN`` size:
-    ``{n_grown: [n*, 16th, 84th percentile, determined, grew, dissolved]}``."""
+    ``{n_grown: [n*, 16th, 84th percentile, determined, grew, dissolved, fell back]}``."""
     from multilayer.tracking import growth_probability
 
     out = {}
     for g in GROWN:
         r = growth_probability(table, g, last_frame=n_frames - 1, n_boot=200, seed=0)
         out[g] = [round(r.n_star, 1), round(r.n_star_low, 1), round(r.n_star_high, 1),
-                  r.determined, r.n_grew, r.n_dissolved]
+                  r.determined, r.n_grew, r.n_dissolved, r.n_fell_back]
     return out
 
 

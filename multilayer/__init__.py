@@ -17,10 +17,11 @@ from .network import (FeatureSet, FrameFeatures, FrameLoop, MultilayerLeiden, Mu
                       plot_mapper, plot_resolution_scan, resolution_scan, summary)
 from .tracking import (CommunityTracker, CrystalCriterion, MFPTResult, NucleiResult,
                        NucleusTracker, Onset, atom_histories, community_events, community_sizes,
-                       crystal_communities, find_nuclei, first_passage_times, lifetimes,
+                       crystal_communities, find_nuclei, first_passage_times, GrowthResult,
+                       growth_probability, lifetimes,
                        mfpt_after_onset, mfpt_fit, nucleation_onset, nucleus_properties,
                        onset_growth, onset_spread,
-                       plot_alluvial,
+                       plot_alluvial, plot_growth_probability,
                        plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab, precursors,
                        StartPersistence, track_nuclei, transition_matrix)
 from .learn import (Embedding, PropensityResult, StructureClassifier, StructureFeatures,

@@ -8,6 +8,7 @@ from descriptors import make_lattice
 from multilayer.tracking import growth_probability, nucleus_fates, track_nuclei
 
 N_GROWN = 80
+END = 10 ** 6           # the planted trajectories' last frame
 
 
 def planted_committor(n, n_star=15.0, width=0.25):
@@ -29,7 +30,10 @@ def planted_table(n_lineages=3000, seed=0, start_id=0, **kw):
         nid, t0, j0 = start_id + k, 100 * k, int(rng.integers(0, 39))
         for j, n in enumerate(sizes[j0:], start=j0):
             rows.append((t0 + j, nid, int(n), [] if j == j0 else [nid]))
-            if n == N_GROWN or rng.random() > go_on[j]:
+            if n == N_GROWN:                          # and it is still there at the end
+                rows.append((END, nid, int(n) + 50, [nid]))
+                break
+            if rng.random() > go_on[j]:
                 break
     return pd.DataFrame(rows, columns=["frame", "nucleus", "size", "parents"])
 
@@ -42,7 +46,7 @@ def true_n_star(**kw):
 @pytest.mark.parametrize("n_star, width", [(15.0, 0.25), (30.0, 0.4)])
 def test_planted_growth_probability_is_recovered(n_star, width):
     t = planted_table(n_star=n_star, width=width)
-    r = growth_probability(t, N_GROWN, last_frame=10 ** 6, n_boot=100, seed=1)
+    r = growth_probability(t, N_GROWN, last_frame=END, n_boot=100, seed=1)
     truth = true_n_star(n_star=n_star, width=width)
     assert r.n_grew + r.n_dissolved == 3000 and r.n_censored == 0
     assert abs(r.n_star - truth) < 0.1 * truth, (r.n_star, truth)
@@ -61,7 +65,7 @@ def test_censored_nuclei_do_not_count():
     """Nuclei that merge into another one, split into new ids or are still there at the
     end have no fate of their own: adding them leaves the estimate as it was."""
     base = planted_table(n_lineages=800, seed=2)
-    end = int(base["frame"].max()) + 100
+    end = END
     ref = growth_probability(base, N_GROWN, last_frame=end, n_boot=0)
     extra, nid = [], 10 ** 6
     for k in range(200):          # small nuclei absorbed by a big one: all would "dissolve"
@@ -84,24 +88,24 @@ def test_censored_nuclei_do_not_count():
 
 def test_same_result_whatever_the_ids_and_row_order_and_seed_reproducible():
     t = planted_table(n_lineages=600, seed=3)
-    r = growth_probability(t, N_GROWN, last_frame=10 ** 6, n_boot=40, seed=7)
+    r = growth_probability(t, N_GROWN, last_frame=END, n_boot=40, seed=7)
     rng = np.random.default_rng(0)
     perm = rng.permutation(t["nucleus"].max() + 1) + 5000
     u = t.assign(nucleus=perm[t["nucleus"]],
                  parents=[[int(perm[p]) for p in ps] for ps in t["parents"]])
     u = u.sample(frac=1.0, random_state=1)
-    r2 = growth_probability(u, N_GROWN, last_frame=10 ** 6, n_boot=0)
+    r2 = growth_probability(u, N_GROWN, last_frame=END, n_boot=0)
     assert r2.n_star == r.n_star and (r2.n_grew, r2.n_dissolved) == (r.n_grew, r.n_dissolved)
-    r3 = growth_probability(t, N_GROWN, last_frame=10 ** 6, n_boot=40, seed=7)
+    r3 = growth_probability(t, N_GROWN, last_frame=END, n_boot=40, seed=7)
     assert (r3.n_star_low, r3.n_star_high) == (r.n_star_low, r.n_star_high)
 
 
 def test_nothing_grew_or_nothing_dissolved_is_not_determined():
     t = planted_table(n_lineages=300, seed=4)
-    never = growth_probability(t, 10 ** 4, last_frame=10 ** 6, n_boot=0)   # none grows
+    never = growth_probability(t, 10 ** 4, last_frame=END, n_boot=0)   # none grows
     assert np.isnan(never.n_star) and not never.determined and never.n_grew == 0
     grown = t[t.groupby("nucleus")["size"].transform("max") == N_GROWN]
-    always = growth_probability(grown, N_GROWN, last_frame=10 ** 6, n_boot=0)
+    always = growth_probability(grown, N_GROWN, last_frame=END, n_boot=0)
     assert np.isnan(always.n_star) and not always.determined and always.n_dissolved == 0
 
 
@@ -138,6 +142,21 @@ def test_fates_of_a_tracked_trajectory():
     r = growth_probability(table, 100, last_frame=4, n_boot=0)
     assert (r.n_grew, r.n_dissolved, r.n_censored) == (1, 1, 2)
     assert r.n_observations == 3 + 3                  # the grower's frames 0-2, the fader's
+
+
+def test_a_grown_size_that_nuclei_fall_back_from_is_not_determined():
+    """If nuclei that reached ``n_grown`` still dissolve, ``n_grown`` does not mean growth:
+    the estimate is flagged."""
+    t = planted_table(n_lineages=1500, seed=5)
+    ok = growth_probability(t, N_GROWN, last_frame=END, n_boot=40)
+    assert ok.determined and ok.n_fell_back == 0
+    # the same lineages, but half of those that grew vanish right after (no successor)
+    grown_ids = t.loc[t["frame"] == END, "nucleus"].to_numpy()
+    drop = (t["frame"] == END) & t["nucleus"].isin(grown_ids[::2])
+    bad = growth_probability(t[~drop], N_GROWN, last_frame=END, n_boot=40)
+    fates = nucleus_fates(t[~drop], N_GROWN, last_frame=END)
+    assert fates["fell_back"].sum() == len(grown_ids[::2]) == bad.n_fell_back
+    assert bad.n_star == ok.n_star and not bad.determined
 
 
 def test_bad_tables_are_refused():

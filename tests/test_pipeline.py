@@ -203,47 +203,63 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
 
 
 def test_critical_size_is_the_crystalline_core_s(finished):
-    """The MFPT critical size reported first is the crystalline core's: recomputed here from
-    the core column of labels.parquet (its largest nucleus per frame, the onset by analyze's
-    rule, twice the nucleus at onset fitted), the crystal-like nuclei's beside it; the line,
-    the report and the core-off summary say which is which."""
+    """The critical size reported first is where half the crystalline core's tracked nuclei
+    grow, recomputed here from the core column of labels.parquet (the core's nuclei per
+    frame, tracked by shared atoms; ``growth_probability`` at analyze's grown size, four
+    times the onset threshold or 50); the MFPT n* of the core's largest nucleus (onset by
+    analyze's rule, twice the nucleus at onset fitted) and the crystal-like nuclei's beside
+    it; the line, the report and the core-off summary say which is which."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.app.cli import critical_line
-    from multilayer.tracking import (StartPersistence, find_nuclei, mfpt_after_onset,
-                                     nucleation_onset)
+    from multilayer.tracking import (StartPersistence, growth_probability, mfpt_after_onset,
+                                     nucleation_onset, track_nuclei)
 
     out, res = finished
     s = res.summary
     traj = read_trajectory(demo_trajectory_path())
     lab = res.labels
-    largest, persist = [], StartPersistence()
+    frames, masks, lists, persist = [], [], [], StartPersistence()
     for f in res.frames:
         fr = traj[f]
         rows = lab[lab["frame"] == f].set_index("id").loc[fr.ids]
-        nl = neighbor_list(fr, r_cut=1.35 * first_shell_distance(fr))
-        cn = find_nuclei(fr, rows["core"].to_numpy().astype(bool), nl, min_size=5)
-        largest.append(int((cn == 0).sum()))
+        frames.append(fr)
+        masks.append(rows["core"].to_numpy().astype(bool))
+        lists.append(neighbor_list(fr, r_cut=1.35 * first_shell_distance(fr)))
         persist.add(fr.ids, (rows["nucleus"] == 0).to_numpy())
-    largest = np.array(largest)
+    tracked = track_nuclei(frames, mask=masks, neighbors=lists, min_size=5, keep_atoms=False)
+    largest = tracked.largest
     assert largest[-1] == s["largest_core_final"]
     onset = nucleation_onset(largest, persistence=persist.values)
     assert res.frames[onset.frame] == s["onset_frame_core"]
+    grown = max(50, int(np.ceil(4 * onset.threshold)))
+    assert s["grown_size"] == grown
+    growth = growth_probability(tracked.table, grown, last_frame=len(frames) - 1, seed=0)
+    assert growth.determined                      # on this run the core's nuclei pin n* down
+    assert s["critical_size"] == pytest.approx(growth.n_star, abs=0.05)
+    assert s["critical_size_range"] == [pytest.approx(growth.n_star_low, abs=0.05),
+                                        pytest.approx(growth.n_star_high, abs=0.05)]
+    assert s["critical_size_method"] == "growth probability"
+    assert 5 <= s["critical_size"] < grown / 2
     fit = mfpt_after_onset(largest, onset, np.asarray(res.frames, dtype=float))
-    assert fit.determined                         # on this run the core's sizes pin n* down
-    assert s["critical_size"] == pytest.approx(fit.n_star)
-    assert 0 < s["critical_size"] < largest.max()
+    assert fit.determined
+    assert s["critical_size_mfpt"] == pytest.approx(fit.n_star)
     # the crystal-like nuclei carry a halo: on this run their n* is the larger
-    assert s["critical_size_crystal_like"] > s["critical_size"]
+    assert s["critical_size_crystal_like"] > s["critical_size_mfpt"]
     line = critical_line(s)
-    assert line == (f"critical nucleus size (MFPT): {s['critical_size']:.1f} atoms by the "
-                    f"crystalline core; crystal-like nuclei, their halo included: "
+    lo, hi = s["critical_size_range"]
+    assert line == (f"critical nucleus size: {s['critical_size']:.1f} atoms ({lo:.1f}-{hi:.1f}), "
+                    f"where half the crystalline core's nuclei grow to {grown} atoms; MFPT of "
+                    f"its largest nucleus {s['critical_size_mfpt']:.1f} atoms, of the "
+                    f"crystal-like nuclei (halo included) "
                     f"{s['critical_size_crystal_like']:.1f} atoms")
     assert critical_line(dict(s, largest_core_final=None)) == (
         f"critical nucleus size (MFPT): {s['critical_size']:.1f} atoms")
-    assert critical_line(dict(s, critical_size=None)).startswith(
-        "critical nucleus size (MFPT): n/a by the crystalline core")
+    assert critical_line(dict(s, critical_size=None, critical_size_range=None)).startswith(
+        "critical nucleus size: n/a, where half")
     page = (out / "report.html").read_text()
-    assert "Critical nucleus size (MFPT), crystalline core" in page
+    assert "Critical size by the MFPT of the largest core nucleus" in page
+    assert "Growth probability of the crystalline core&#x27;s nuclei" in page or \
+        "Growth probability of the crystalline core's nuclei" in page
     assert "Mean first-passage time and fit: crystalline core, crystal-like nuclei" in page
     assert f"{s['critical_size_crystal_like']:.1f} atoms" in page
 
@@ -262,8 +278,10 @@ def test_core_tolerance_12_tracks_no_core(tmp_path, capsys):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert "core" not in labels.columns
     assert summary["onset_frame_core"] is None and summary["largest_core_final"] is None
-    # the critical size is then the crystal-like nuclei's, with nothing beside it
+    # the critical size is then the crystal-like nuclei's MFPT n*, with nothing beside it
     assert summary["critical_size_crystal_like"] is None
+    assert summary["critical_size_method"] == "MFPT" and summary["grown_size"] is None
+    assert summary["critical_size"] == summary["critical_size_mfpt"]
     assert "crystalline core" not in (tmp_path / "run" / "report.html").read_text()
     assert "core" not in read_trajectory(tmp_path / "run" / "labelled.dump.gz")[-1].extra
 
@@ -642,6 +660,6 @@ def test_a_seeded_run_has_its_onset_before_its_frames(tmp_path):
     assert s["largest_core_final"] > 300            # it grew
     assert s["onset_core_at_start"] is True and s["onset_frame_core"] == 0
     assert s["onset_at_start"] is True and s["onset_frame"] == 0
-    assert s["critical_size"] is None               # no MFPT fit to the growth
+    assert s["critical_size_mfpt"] is None          # no MFPT fit to the growth
     assert growth_warning(s) is None
     assert "nucleation came before these frames" in onset_line(s)

@@ -47,18 +47,22 @@ def _frames(text):
 
 
 def critical_line(summary) -> str:
-    """The critical-size line ``analyze`` prints: the MFPT n* of the crystalline core's
-    nuclei first, then the crystal-like nuclei's (their halo included); the crystal-like
-    nuclei's alone when the core is off."""
+    """The critical-size line ``analyze`` prints: with the crystalline core (the default),
+    the size at which half its tracked nuclei grow (its bootstrap interval), then the MFPT
+    n* of its largest nucleus and of the crystal-like nuclei's (their halo included); the
+    crystal-like nuclei's MFPT n* alone when the core is off."""
     def size(v):
         return "n/a" if v is None else f"{v:.1f} atoms"
 
     s = summary
     if s.get("largest_core_final") is None:
         return f"critical nucleus size (MFPT): {size(s['critical_size'])}"
-    return (f"critical nucleus size (MFPT): {size(s['critical_size'])} by the crystalline "
-            f"core; crystal-like nuclei, their halo included: "
-            f"{size(s.get('critical_size_crystal_like'))}")
+    lo_hi = s.get("critical_size_range")
+    spread = "" if not lo_hi else f" ({lo_hi[0]:.1f}-{lo_hi[1]:.1f})"
+    return (f"critical nucleus size: {size(s['critical_size'])}{spread}, where half the "
+            f"crystalline core's nuclei grow to {s.get('grown_size')} atoms; MFPT of its "
+            f"largest nucleus {size(s.get('critical_size_mfpt'))}, of the crystal-like "
+            f"nuclei (halo included) {size(s.get('critical_size_crystal_like'))}")
 
 
 def onset_line(summary) -> str:

@@ -98,6 +98,10 @@ DEFAULTS: dict = {
         # geometric test and at most this many bonds lack the signature (0: Stukowski's strict
         # a-CNA); false: the crystal-like atoms only
         "core_outside_tolerance": 0,
+        # the critical size from the fate of the core's tracked nuclei (the size at which half
+        # grow): a nucleus that reaches this many atoms has grown; None: 50, or four times
+        # the core's onset threshold where that is larger
+        "grown_size": None,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when
     # ovito is installed, on at most ptm_atoms (frame, atom) rows (frames spread over the run)
@@ -124,7 +128,7 @@ _MIN1 = {("labels", "n_microstates"), ("labels", "n_seeds"), ("labels", "n_compo
          ("network", "n_microstates"), ("network", "max_atom_nodes"), ("time_average", "window"),
          ("frames", "step"), ("persistence", "fit_sample"), ("mapper", "sample"),
          ("mapper", "n_microstates"), ("output", "ptm_atoms"),
-         ("tracking", "min_nucleus"), ("soap", "n_max")}
+         ("tracking", "min_nucleus"), ("tracking", "grown_size"), ("soap", "n_max")}
 _UNIT = {("tracking", "min_overlap"), ("mapper", "overlap"), ("leiden", "min_community")}
 
 

@@ -19,8 +19,8 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from ..tracking.plot import (plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations,
-                             plot_slab)
+    from ..tracking.plot import (plot_alluvial, plot_growth_probability, plot_largest_nucleus,
+                                 plot_mfpt, plot_populations, plot_slab)
 
     nuc = tracked.nuclei
     times = np.asarray(good)
@@ -50,6 +50,10 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
 
         jobs.append(("Mean first-passage time and fit: crystalline core, crystal-like nuclei",
                      "mfpt.png", both))
+    if tracked.growth is not None:
+        jobs.append(("Growth probability of the crystalline core's nuclei (critical size)",
+                     "growth_probability.png",
+                     lambda ax: plot_growth_probability(tracked.growth, ax=ax)))
     out = {}
     for title, name, draw in jobs:
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
@@ -258,12 +262,16 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
              if s.get("largest_core_final") is not None else "Nucleation onset (frame)",
              _onset_cell(s["onset_frame"], s.get("onset_at_start"))),
             ("Onset from ten Wolde solid-like atoms (frame)", s["onset_frame_tenwolde"]),
-            ("Critical nucleus size (MFPT), crystalline core"
-             if s.get("largest_core_final") is not None else "Critical nucleus size (MFPT)",
-             _size(s["critical_size"])),
-            *([("Critical size of the crystal-like nuclei (MFPT; halo included)",
+            *([("Critical nucleus size: half the crystalline core's nuclei seen at this size "
+                f"grow to {s.get('grown_size')} atoms (16–84 % over the nuclei)",
+                _size(s["critical_size"]) + (" ({:.1f}–{:.1f})".format(*s["critical_size_range"])
+                                             if s.get("critical_size_range") else "")),
+               ("Critical size by the MFPT of the largest core nucleus",
+                _size(s.get("critical_size_mfpt"))),
+               ("Critical size of the crystal-like nuclei (MFPT; halo included)",
                 _size(s.get("critical_size_crystal_like")))]
-              if s.get("largest_core_final") is not None else []),
+              if s.get("largest_core_final") is not None else
+              [("Critical nucleus size (MFPT)", _size(s["critical_size"]))]),
             ("Largest nucleus, last frame", f"{s['largest_nucleus_final']} atoms"),
             *([("Crystalline core, fraction of the atoms, last frame",
                 f"{s['core_fraction_final']:.3f}")]

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..tracking.growth import GrowthResult
 from ..tracking.nuclei import MFPTResult, NucleiResult, Onset
 from .store import FeatureStore
 
@@ -42,6 +43,8 @@ class TrackResult:
     core_atoms: list | None = None       # per frame, np.packbits of the core atoms (row order)
     # with the core tracked: the MFPT fit of the crystal-like nuclei (halo included) beside it
     mfpt_crystal_like: MFPTResult | None = None
+    # with the core tracked: the growth probability of its tracked nuclei (committor n*)
+    growth: GrowthResult | None = None
 
     def core_of(self, t: int, n_atoms: int) -> np.ndarray | None:
         """Frame ``t``'s crystalline-core atoms (bool, row order), None when not tracked."""

@@ -17,8 +17,9 @@ from ..network.structures import (CRYSTAL_NAMES, consensus_names, describe_refer
 from ..network.time_average import TimeAveragedFrames
 from ..tracking.lifecycle import community_events, crystal_communities, resolve_criterion
 from ..tracking.onset import AT_START, StartPersistence
+from ..tracking.growth import growth_probability
 from ..tracking.mfpt import mfpt_after_onset
-from ..tracking.nuclei import (NucleiAccumulator, crystalline_core, find_nuclei,
+from ..tracking.nuclei import (NucleiAccumulator, crystalline_core,
                                nucleation_onset)
 from .config import ConfigError, core_max_distortion, core_outside_tolerance
 from .result import ClusterResult, TrackResult
@@ -288,6 +289,10 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
     tol = tr["core_tolerance"]
     core_largest = [] if tol < 12 else None
     core_atoms = [] if tol < 12 else None        # per frame, bit-packed (1 bit per atom)
+    # the core's nuclei tracked too, for the fate of each (the growth-probability n*)
+    core_acc = (NucleiAccumulator(resolve_criterion(None, "auto", True),
+                                  min_size=tr["min_nucleus"], keep_atoms=False)
+                if tol < 12 else None)
     position = {i: t for t, i in enumerate(good)}
     # does the first frame's largest nucleus persist (a crystal before the first frame)?  The
     # core's onset asks the crystal-like nuclei: the same crystal, whose atoms keep their
@@ -305,7 +310,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
             core = crystalline_core(np.isin(labels[t], crit.communities), nl, tolerance=tol,
                                     max_distortion=core_max_distortion(cfg),
                                     outside_tolerance=core_outside_tolerance(cfg), frame=frame)
-            cn = find_nuclei(frame, core, nl, min_size=tr["min_nucleus"])
+            cn = core_acc.add(frame, nl, mask=core)
             core_largest.append(int((cn == 0).sum()))
             core_atoms.append(np.packbits(core))
 
@@ -332,10 +337,44 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
     # times, median 1.2; benchmarks/LABELS.md, stop 43)
     mfpt = (mfpt_halo if core is None
             else _mfpt(core, onset_core, good, volume, "crystalline core"))
+    growth = (None if core is None
+              else _growth(core_acc.result().table, grown_size(tr, onset_core), len(good),
+                           cfg["labels"]["seed"]))
     return TrackResult(nuclei=nuc, events=events, onset=onset, mfpt=mfpt, crystal=crystal,
                        crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw,
                        core=core, onset_core=onset_core, core_atoms=core_atoms,
-                       mfpt_crystal_like=None if core is None else mfpt_halo)
+                       mfpt_crystal_like=None if core is None else mfpt_halo, growth=growth)
+
+
+#: ``[tracking] grown_size`` when not given: at least this many atoms
+GROWN_SIZE = 50
+
+
+def grown_size(tracking: dict, onset) -> int:
+    """The size at which a core nucleus has grown: ``[tracking] grown_size``, else
+    :data:`GROWN_SIZE` or four times the onset threshold (twice the liquid's typical largest
+    cluster) where that is larger -- well past what fluctuations reach.  On LAMMPS runs whose
+    critical size brute-force shooting measured (benchmarks/bench_committor.py), n* is 15-30
+    atoms: 50 is about twice it."""
+    if tracking.get("grown_size") is not None:
+        return int(tracking["grown_size"])
+    threshold = getattr(onset, "threshold", None)
+    return max(GROWN_SIZE, int(np.ceil(4 * threshold)) if threshold else 0)
+
+
+def _growth(table, n_grown, n_frames, seed):
+    """:func:`~multilayer.tracking.growth_probability` of the core's tracked nuclei, with a
+    warning where no nucleus grew or none dissolved."""
+    if table.empty:
+        logger.warning("growth-probability critical size skipped: no core nuclei")
+        return None
+    result = growth_probability(table, n_grown, last_frame=n_frames - 1, seed=seed)
+    if not result.determined:
+        logger.warning("growth-probability critical size not determined (%d core nuclei grew "
+                       "to %d atoms, %d dissolved, %d of the grown fell back; n* %.1f): not "
+                       "reported", result.n_grew, n_grown, result.n_dissolved,
+                       result.n_fell_back, result.n_star)
+    return result
 
 
 def _mfpt(largest, onset, good, volume, what):

@@ -14,4 +14,5 @@ from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE
 from .growth import GrowthResult, committor_size, growth_probability, nucleus_fates
 from .mfpt import mfpt_after_onset
 from .onset import AT_START, START_PERSISTENCE, StartPersistence
-from .plot import plot_alluvial, plot_largest_nucleus, plot_mfpt, plot_populations, plot_slab
+from .plot import (plot_alluvial, plot_growth_probability, plot_largest_nucleus, plot_mfpt,
+                   plot_populations, plot_slab)

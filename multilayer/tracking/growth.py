@@ -47,7 +47,8 @@ def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None =
         ``first``, ``last`` (frames), ``grown_at`` (first frame at ``n_grown`` or more, -1
         if never), ``fate``: "grew", "dissolved" (its id ends and no nucleus of the next
         frame has it among its parents) or "censored" (it merged into another nucleus or
-        split into new ids, or the trajectory ended first).
+        split into new ids, or the trajectory ended first); ``fell_back``: it grew and
+        then dissolved all the same (``n_grown`` too small to mean growth).
 
     Examples
     --------
@@ -62,8 +63,8 @@ def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None =
         raise ValueError(f"the nuclei table lacks the columns {sorted(missing)} "
                          "(NucleiResult.table has them)")
     if table.empty:
-        return pd.DataFrame({"first": [], "last": [], "grown_at": [], "fate": []},
-                            index=pd.Index([], name="nucleus"))
+        return pd.DataFrame({"first": [], "last": [], "grown_at": [], "fate": [],
+                             "fell_back": []}, index=pd.Index([], name="nucleus"))
     frame = table["frame"].to_numpy(np.int64)
     nucleus = table["nucleus"].to_numpy(np.int64)
     size = table["size"].to_numpy(np.int64)
@@ -77,16 +78,14 @@ def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None =
     grown_at = grown_at.where(grown_at < np.iinfo(np.int64).max, -1).astype(np.int64)
     # (frame, parent) pairs: the parent had a successor in that frame
     succ = {(int(f), int(p)) for f, ps in zip(frame, table["parents"]) for p in ps}
-    fate = []
+    fate, fell_back = [], []
     for nid, lf in last.items():
-        if grown_at[nid] >= 0:
-            fate.append("grew")
-        elif lf >= end or (int(lf) + 1, int(nid)) in succ:
-            fate.append("censored")
-        else:
-            fate.append("dissolved")
+        ended = not (lf >= end or (int(lf) + 1, int(nid)) in succ)   # vanished, no successor
+        fate.append("grew" if grown_at[nid] >= 0 else "dissolved" if ended else "censored")
+        fell_back.append(bool(grown_at[nid] >= 0 and ended))
     return pd.DataFrame({"first": first.astype(np.int64), "last": last.astype(np.int64),
-                         "grown_at": grown_at, "fate": fate}, index=first.index)
+                         "grown_at": grown_at, "fate": fate, "fell_back": fell_back},
+                        index=first.index)
 
 
 def committor_size(size, outcome):
@@ -154,6 +153,8 @@ class GrowthResult:
     n_grown : int
     n_grew, n_dissolved, n_censored : int
         Nuclei by fate (:func:`nucleus_fates`).
+    n_fell_back : int
+        Of the nuclei that grew, those that dissolved afterwards all the same.
     n_observations : int
         Nucleus-frames fitted: every frame of a decided nucleus before it grew.
     """
@@ -170,6 +171,7 @@ class GrowthResult:
     n_grew: int
     n_dissolved: int
     n_censored: int
+    n_fell_back: int
     n_observations: int
 
     def curve(self, n):
@@ -182,11 +184,13 @@ class GrowthResult:
     @property
     def determined(self) -> bool:
         """Whether the nuclei pin n* down: some grew and some dissolved, n* lies among the
-        sizes observed below ``n_grown``, and the bootstrap's 16-84 % interval is finite and
-        no wider than n* itself."""
+        sizes observed and at most half ``n_grown`` (past n*, growth must be well under
+        way), at most a quarter of the grown nuclei dissolved afterwards all the same, and
+        the bootstrap's 16-84 % interval is finite and no wider than n* itself."""
         s = np.asarray(self.sizes)[np.asarray(self.counts) > 0]
         return bool(self.n_grew and self.n_dissolved and np.isfinite(self.n_star)
-                    and len(s) and s.min() <= self.n_star < self.n_grown
+                    and len(s) and s.min() <= self.n_star <= 0.5 * self.n_grown
+                    and self.n_fell_back <= 0.25 * self.n_grew
                     and np.isfinite(self.n_star_low) and np.isfinite(self.n_star_high)
                     and self.n_star_high - self.n_star_low <= self.n_star)
 
@@ -272,4 +276,5 @@ def growth_probability(table: pd.DataFrame, n_grown: int, *, last_frame: int | N
     return GrowthResult(n_star, fit_sizes, fit_p, low, high, centres, p, counts,
                         int(n_grown), int(counts_by_fate.get("grew", 0)),
                         int(counts_by_fate.get("dissolved", 0)),
-                        int(counts_by_fate.get("censored", 0)), int(len(y)))
+                        int(counts_by_fate.get("censored", 0)), int(fates["fell_back"].sum()),
+                        int(len(y)))

@@ -247,6 +247,52 @@ def plot_mfpt(result, *, ax=None, label=None, color=None):
     return ax
 
 
+def plot_growth_probability(result, *, ax=None, label=None, color=None):
+    """P_grow(n): the fraction of nuclei seen with n atoms that grew
+    (:func:`~multilayer.tracking.growth_probability`), by size bin (marker area grows with
+    the observations in it), the fitted non-decreasing curve, and n* with its bootstrap
+    interval; a result whose nuclei do not determine n* says so.
+
+    Examples
+    --------
+    >>> from multilayer.tracking.growth import GrowthResult
+    >>> r = GrowthResult(12.0, np.array([4., 8, 12, 20]), np.array([0., 0.2, 0.5, 1]), 10.0,
+    ...                  14.0, np.array([5., 10, 20, 40]), np.array([0.02, 0.2, 0.7, 1]),
+    ...                  np.array([400, 90, 30, 8]), 50, 3, 120, 4, 0, 500)
+    >>> len(plot_growth_probability(r).lines)
+    3
+    """
+    ax = _axes(ax)
+    head = "" if label is None else f"{label}: "
+    c = "C0" if color is None else color
+    seen = np.asarray(result.counts) > 0
+    area = 8 + 40 * np.sqrt(np.asarray(result.counts)[seen] / max(np.max(result.counts), 1))
+    ax.scatter(np.asarray(result.sizes)[seen], np.asarray(result.p_grow)[seen], s=area, color=c,
+               label=f"{head}nuclei that grew to {result.n_grown} atoms "
+                     f"({result.n_grew} grew, {result.n_dissolved} dissolved)")
+    if len(result.fit_sizes):
+        ax.plot(result.fit_sizes, result.fit_p, "-", color=c, drawstyle="steps-post", lw=1)
+    note = "" if result.determined else " (not determined)"
+    if np.isfinite(result.n_star):
+        spread = (f" ({result.n_star_low:.1f}–{result.n_star_high:.1f})"
+                  if np.isfinite(result.n_star_low) else "")
+        ax.axvline(result.n_star, color=c, ls="--", label=f"{head}n* = {result.n_star:.1f}"
+                                                          f"{spread}{note}")
+        if np.isfinite(result.n_star_low):
+            ax.axvspan(result.n_star_low, result.n_star_high, color=c, alpha=0.12)
+    ax.axhline(0.5, color="0.6", lw=0.8)
+    ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    for axis_format in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
+        axis_format(FormatStrFormatter("%g"))     # sizes as numbers, not powers of ten
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("nucleus size n")
+    ax.set_ylabel("P(grow | n)")
+    ax.legend(fontsize="small")
+    return ax
+
+
 def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
               legend_title="community", ax=None):
     """Atoms of a slab of one frame, coloured by community.
