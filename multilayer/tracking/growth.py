@@ -88,7 +88,7 @@ def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None =
                         index=first.index)
 
 
-def committor_size(size, outcome):
+def committor_size(size, outcome, weight=None):
     """The size at which the probability of growing reaches 1/2, from outcomes.
 
     The isotonic (non-decreasing) regression of the outcomes (1 grew, 0 dissolved) on size;
@@ -99,6 +99,8 @@ def committor_size(size, outcome):
     ----------
     size : array of shape (n_observations,)
     outcome : array of 0 / 1, same shape
+    weight : array of float >= 0, same shape, optional
+        How many times each observation counts (a bootstrap's multiplicities).
 
     Returns
     -------
@@ -113,21 +115,34 @@ def committor_size(size, outcome):
     >>> round(committor_size([5, 5, 10, 10, 20, 20], [0, 0, 0, 1, 1, 1])[2], 6)
     10.0
     """
-    from sklearn.isotonic import IsotonicRegression
-
     size = np.asarray(size, dtype=np.float64)
     y = np.asarray(outcome, dtype=np.float64)
     if size.shape != y.shape or size.ndim != 1:
         raise ValueError(f"size and outcome must be 1-D of one length, got {size.shape}, {y.shape}")
-    u = np.unique(size)
-    if len(y) == 0 or y.min() == y.max():
-        return u, np.full(len(u), float(y.mean()) if len(y) else np.nan), np.nan
-    f = IsotonicRegression(increasing=True).fit(size, y).predict(u)
-    k = int(np.argmax(f >= 0.5))
-    if f[k] < 0.5 or k == 0:
+    w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=np.float64)
+    u, inv = np.unique(size, return_inverse=True)
+    return _crossing(u, inv, y, w)
+
+
+def _crossing(u, inv, y, w):
+    """:func:`committor_size` of observations already grouped by distinct size (``u``,
+    ``inv``: ``np.unique(size, return_inverse=True)``), weighted by ``w``."""
+    from sklearn.isotonic import IsotonicRegression
+
+    # one point per distinct size (its weight and mean outcome): the same isotonic fit as on
+    # every observation, at the cost of the distinct sizes
+    n = np.bincount(inv, w, minlength=len(u))
+    k = np.bincount(inv, w * y, minlength=len(u))
+    seen = n > 0
+    u, n, k = u[seen], n[seen], k[seen]
+    if not len(u) or k.sum() in (0.0, n.sum()):
+        return u, (k / n if len(u) else np.full(0, np.nan)), np.nan
+    f = IsotonicRegression(increasing=True).fit(u, k / n, sample_weight=n).predict(u)
+    j = int(np.argmax(f >= 0.5))
+    if f[j] < 0.5 or j == 0:
         return u, f, np.nan
-    a, b = np.log(u[k - 1]), np.log(u[k])
-    x = a + (0.5 - f[k - 1]) / (f[k] - f[k - 1]) * (b - a)
+    a, b = np.log(u[j - 1]), np.log(u[j])
+    x = a + (0.5 - f[j - 1]) / (f[j] - f[j - 1]) * (b - a)
     return u, f, float(np.exp(x))
 
 
@@ -264,12 +279,13 @@ def growth_probability(table: pd.DataFrame, n_grown: int, *, last_frame: int | N
     low = high = np.nan
     if n_boot and np.isfinite(n_star):
         ids, inv = np.unique(nid, return_inverse=True)
-        rows_of = [np.flatnonzero(inv == k) for k in range(len(ids))]
+        u, by_size = np.unique(size, return_inverse=True)
+        yf = y.astype(np.float64)
         rng = np.random.default_rng(seed)
         boot = []
-        for _ in range(n_boot):
-            pick = np.concatenate([rows_of[k] for k in rng.integers(0, len(ids), len(ids))])
-            boot.append(committor_size(size[pick], y[pick])[2])
+        for _ in range(n_boot):            # resample nuclei: each row weighs its nucleus's picks
+            picks = np.bincount(rng.integers(0, len(ids), len(ids)), minlength=len(ids))
+            boot.append(_crossing(u, by_size, yf, picks[inv].astype(np.float64))[2])
         boot = np.asarray(boot)
         if np.isfinite(boot).mean() >= 0.9:        # most resamples cross 1/2
             low, high = (float(q) for q in np.nanpercentile(boot, [16, 84]))
