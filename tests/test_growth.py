@@ -167,3 +167,19 @@ def test_bad_tables_are_refused():
         nucleus_fates(t, 10, last_frame=0)
     with pytest.raises(ValueError, match="n_grown"):
         growth_probability(t, 1)
+
+
+def test_analyze_doubles_a_grown_size_under_twice_the_critical_size():
+    """``crystopo analyze``'s default grown size is raised (doubled) while the n* found is
+    more than half of it: a nucleus counts as grown only well past the barrier.  A grown
+    size given in the config is kept."""
+    from multilayer.app.stages import _growth
+
+    t = planted_table(n_lineages=3000, seed=6, n_star=30.0, width=0.3)
+    truth = true_n_star(n_star=30.0, width=0.3)
+    first = growth_probability(t, 40, last_frame=END, n_boot=40)
+    assert first.n_star > 20 and not first.determined       # 40 atoms is too close
+    r = _growth(t, 40, END + 1, seed=0)
+    assert r.n_grown == 80 and r.determined
+    assert abs(r.n_star - truth) < 0.1 * truth
+    assert _growth(t, 40, END + 1, seed=0, fixed=True).n_grown == 40

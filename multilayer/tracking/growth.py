@@ -8,10 +8,14 @@ Frenkel, Nature 409, 1020, 2001; ten Wolde and Frenkel's pB = 1/2 surface).  A l
 trajectory shows that probability directly: every nucleus a tracker follows
 (:func:`multilayer.tracking.track_nuclei`, persistent ids) either grows past a size no
 subcritical fluctuation reaches (``n_grown``) or vanishes, and at each size the fraction of
-the nuclei seen there that went on to grow estimates P_grow(n).  A curve
-fitted to those outcomes (non-decreasing in n, no form assumed) gives n* where it crosses 1/2, with a bootstrap over the nuclei for
-its uncertainty.  The two estimates share no step: where they agree, the critical size is
-a property of the run, not of the method.
+the nuclei seen there that went on to grow estimates P_grow(n) -- a committor with one trial
+per observation.  A curve fitted to those outcomes (non-decreasing in n, no functional form)
+gives n* where it crosses 1/2, with a bootstrap over the nuclei for its uncertainty.
+
+On held-out LAMMPS runs, brute-force shooting from the run's own frames
+(``benchmarks/bench_committor.py``: fresh velocities, the same NPT protocol, every nucleus
+followed) gives n* within this estimate's spread, where the MFPT fit to the largest nucleus
+is off by a factor of two to three either way (benchmarks/LABELS.md, stop 44).
 
 A nucleus whose id ends because it merged into another, split or reached the last frame
 before either outcome is *censored* (not counted): its fate is not its own or not seen.
