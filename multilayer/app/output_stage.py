@@ -221,9 +221,9 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
     crit_mfpt = _critical_size(mfpt, nuc.largest if core is None else core)
     crit_halo = (None if core is None
                  else _critical_size(tracked.mfpt_crystal_like, nuc.largest))
-    # the headline, with the core: the size at which half its tracked nuclei grow (on the
-    # LAMMPS runs brute-force shooting measured, it agrees with the shooting where the MFPT
-    # of the largest nucleus is off by a factor of two; benchmarks/LABELS.md, stop 44)
+    # the headline, with the core: the size at which half its tracked nuclei grow (on four
+    # LAMMPS runs it agrees with brute-force shooting within the spread of either, where the
+    # MFPT of the largest nucleus is off by 2-3 times on two; benchmarks/LABELS.md, stop 44)
     growth = tracked.growth
     crit = (crit_mfpt if core is None
             else (round(float(growth.n_star), 1) if growth is not None and growth.determined

@@ -356,7 +356,7 @@ def grown_size(tracking: dict, onset) -> int:
     cluster) where that is larger -- well past what fluctuations reach (doubled by
     :func:`_growth` where the n* found is more than half of it).  On LAMMPS runs whose
     critical size brute-force shooting measured (benchmarks/bench_committor.py), PTM's n* is
-    20-30 atoms."""
+    17-28 atoms."""
     if tracking.get("grown_size") is not None:
         return int(tracking["grown_size"])
     threshold = getattr(onset, "threshold", None)

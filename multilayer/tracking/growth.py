@@ -12,10 +12,11 @@ the nuclei seen there that went on to grow estimates P_grow(n) -- a committor wi
 per observation.  A curve fitted to those outcomes (non-decreasing in n, no functional form)
 gives n* where it crosses 1/2, with a bootstrap over the nuclei for its uncertainty.
 
-On held-out LAMMPS runs, brute-force shooting from the run's own frames
+On four held-out LAMMPS runs, brute-force shooting from the run's own frames
 (``benchmarks/bench_committor.py``: fresh velocities, the same NPT protocol, every nucleus
-followed) gives n* within this estimate's spread, where the MFPT fit to the largest nucleus
-is off by a factor of two to three either way (benchmarks/LABELS.md, stop 44).
+followed) and this estimate on PTM's nuclei lie within each other's spread (0.83-1.63 times
+the shooting's n*), where the MFPT fit to the largest nucleus is off by 1.9 and 3.2 times on
+two of the three runs it determines (benchmarks/LABELS.md, stop 44).
 
 A nucleus whose id ends because it merged into another, split or reached the last frame
 before either outcome is *censored* (not counted): its fate is not its own or not seen.
