@@ -282,10 +282,13 @@ def plot_growth_probability(result, *, ax=None, label=None, color=None):
             ax.axvspan(result.n_star_low, result.n_star_high, color=c, alpha=0.12)
     ax.axhline(0.5, color="0.6", lw=0.8)
     ax.set_xscale("log")
-    from matplotlib.ticker import FormatStrFormatter
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter
 
-    for axis_format in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
-        axis_format(FormatStrFormatter("%g"))     # sizes as numbers, not powers of ten
+    lo, hi = ax.get_xlim()                        # sizes as numbers, 1-2-3-5 steps
+    ticks = [m * 10.0 ** e for e in range(0, 7) for m in (1, 2, 3, 5) if lo <= m * 10.0 ** e <= hi]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("nucleus size n")
     ax.set_ylabel("P(grow | n)")
