@@ -256,6 +256,15 @@ def test_critical_size_is_the_crystalline_core_s(finished):
         f"critical nucleus size (MFPT): {s['critical_size']:.1f} atoms")
     assert critical_line(dict(s, critical_size=None, critical_size_range=None)).startswith(
         "critical nucleus size: n/a, where half")
+    # the two estimates agree within 1.5 times here: no warning; far apart, a warning
+    from multilayer.app.output_stage import critical_size_warning
+
+    assert critical_size_warning(s) is None
+    apart = dict(s, critical_size=41.0, critical_size_mfpt=17.0)
+    assert critical_size_warning(apart).startswith(
+        "the critical size is uncertain on this run: 41.0 atoms where half")
+    assert critical_size_warning(dict(apart, critical_size=None)) is None
+    assert critical_size_warning(dict(apart, largest_core_final=None)) is None
     page = (out / "report.html").read_text()
     assert "Critical size by the MFPT of the largest core nucleus" in page
     assert "Growth probability of the crystalline core&#x27;s nuclei" in page or \
