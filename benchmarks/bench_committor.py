@@ -65,36 +65,19 @@ def shoot(frame, *, temperature, pressure, seed, interval, n_checks, n_threads):
     ``interval`` tau, ``n_checks`` of them (a generator, so the caller can stop early)."""
     from descriptors.frame import Box, Frame
     from descriptors.lammps_engine import lammps_session, n_steps
-    from descriptors.md_phases import LJ_CUTOFF
+    from descriptors.md_validation import create_lj_atoms
 
     cell = frame.box.cell
     if np.any(cell[~np.eye(3, dtype=bool)] != 0):
         raise ValueError("committor shooting needs an orthogonal box (the LJ runs' boxes)")
     pos = frame.box.wrap(frame.positions) - frame.box.origin
-    n = frame.n_atoms
     hi = np.diag(cell)
     with lammps_session(n_threads) as lmp:
+        create_lj_atoms(lmp, pos, hi, ids=frame.ids)
         lmp.commands_string(f"""
-            units lj
-            atom_style atomic
-            atom_modify map array
-            boundary p p p
-            region box block 0 {hi[0]:.15g} 0 {hi[1]:.15g} 0 {hi[2]:.15g}
-            create_box 1 box
-        """)
-        ids = np.asarray(frame.ids, dtype=np.int64)
-        if lmp.create_atoms(n, ids.tolist(), [1] * n, pos.ravel().tolist()) != n:
-            raise RuntimeError("LAMMPS did not create every atom")
-        lmp.commands_string(f"""
-            mass 1 1.0
-            pair_style lj/cut {LJ_CUTOFF}
-            pair_coeff 1 1 1.0 1.0 {LJ_CUTOFF}
-            neighbor 0.3 bin
-            neigh_modify every 1 delay 0 check yes
             velocity all create {temperature} {seed} dist gaussian mom yes rot no
             fix md all npt temp {temperature} {temperature} {TDAMP} iso {pressure} {pressure} {PDAMP}
             timestep {DT}
-            thermo 0
         """)
         steps = n_steps(interval, DT)
         for _ in range(n_checks):

@@ -22,7 +22,7 @@ from .lammps_engine import (check_seed, check_tether, dump_command, finalize_dum
                             lammps_session, n_steps)
 from .md_phases import LJ_CUTOFF, lj_setup
 
-__all__ = ["SLAB_PHASES", "lj_slab_frames", "lj_nucleus_in_liquid"]
+__all__ = ["SLAB_PHASES", "create_lj_atoms", "lj_slab_frames", "lj_nucleus_in_liquid"]
 
 logger = logging.getLogger("descriptors.md")  # one logger for every LJ protocol
 
@@ -90,9 +90,12 @@ def _slab_geometry(phases, *, density: float, liquid_density: float, slab_width:
     return np.concatenate(pos), np.concatenate(slab), np.array([x0, ly, lz])
 
 
-def _create_atoms_lj(lmp, positions, lengths, *, truth=None) -> None:
-    """An orthogonal periodic LJ box ``[0, lengths)`` holding ``positions`` (ids 1..n)."""
+def create_lj_atoms(lmp, positions, lengths, *, ids=None, truth=None) -> None:
+    """An orthogonal periodic LJ box ``[0, lengths)`` holding ``positions`` (``lj/cut`` at
+    :data:`LJ_CUTOFF`, mass 1), with atom ``ids`` (default 1..n) and, with ``truth``, a
+    per-atom integer property ``i_truth``."""
     n = len(positions)
+    ids = np.arange(1, n + 1) if ids is None else np.asarray(ids, dtype=np.int64)
     lmp.commands_string(f"""
         units lj
         atom_style atomic
@@ -101,7 +104,7 @@ def _create_atoms_lj(lmp, positions, lengths, *, truth=None) -> None:
         region box block 0 {lengths[0]:.12g} 0 {lengths[1]:.12g} 0 {lengths[2]:.12g}
         create_box 1 box
     """)
-    created = lmp.create_atoms(n, list(range(1, n + 1)), [1] * n,
+    created = lmp.create_atoms(n, ids.tolist(), [1] * n,
                                np.asarray(positions, dtype=np.float64).ravel().tolist())
     if created != n:
         raise RuntimeError(f"LAMMPS created {created} of {n} atoms")
@@ -117,8 +120,8 @@ def _create_atoms_lj(lmp, positions, lengths, *, truth=None) -> None:
     if truth is not None:
         truth = np.asarray(truth, dtype=np.int64)
         for k in np.unique(truth):
-            ids = np.flatnonzero(truth == k) + 1
-            runs = np.split(ids, np.flatnonzero(np.diff(ids) != 1) + 1)
+            members = np.sort(ids[truth == k])
+            runs = np.split(members, np.flatnonzero(np.diff(members) != 1) + 1)
             spec = " ".join(f"{r[0]}:{r[-1]}" for r in runs)
             lmp.command(f"group t{k} id {spec}")
             lmp.command(f"set group t{k} i_truth {int(k)}")
@@ -250,7 +253,7 @@ def lj_slab_frames(path, *, phases=("fcc", "hcp", "bcc", "liquid"), temperature:
     with tempfile.TemporaryDirectory(prefix="crystopo-md-") as tmpdir, \
             lammps_session(n_threads) as lmp:
         raw = Path(tmpdir) / "frames.dump"
-        _create_atoms_lj(lmp, pos, lengths, truth=slab)
+        create_lj_atoms(lmp, pos, lengths, truth=slab)
         lmp.command(f"timestep {timestep}")
         k_liq = phases.index("liquid") if "liquid" in phases else None
         if k_liq is not None:
