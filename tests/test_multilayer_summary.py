@@ -119,6 +119,13 @@ def test_plot_mapper(run, color_by):
     assert v.shape == (g.number_of_nodes(),)
     if color_by == "community":                # blobs map to one community each
         assert set(v.astype(int)) <= set(range(labels.max() + 1))
+        assert all(t.get_text().startswith("community ") for t in ax.get_legend().get_texts())
+        names = [f"structure-{c}" for c in range(labels.max() + 1)]
+        named = plot_mapper(g, color_by="community", labels=labels, atom_ids=net.atom_ids,
+                            names=names)
+        drawn = sorted(int(c) for c in np.unique(v[v >= 0]))
+        assert [t.get_text() for t in named.get_legend().get_texts()] == [names[c] for c in drawn]
+        assert named.get_title() == "Mapper graph coloured by structure"
     matplotlib.pyplot.close("all")
 
 

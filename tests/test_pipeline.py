@@ -112,6 +112,14 @@ def test_structures_are_named_and_the_crystal_is_fcc_or_hcp(finished):
     assert crystal.get("fcc", 0) + crystal.get("hcp", 0) > 0.8
     assert crystal.get("hcp", 0) > 0.05 and crystal.get("fcc", 0) > 0.05
     assert res.summary["crystal_structures"] and "liquid" not in res.summary["crystal_structures"]
+    # the names in every figure too: the figures that colour by community say "structure"
+    out, _ = finished
+    page = (out / "report.html").read_text()
+    for title in ("Structure populations over time", "Flow of atoms between structures",
+                  "Slab of the last frame coloured by structure",
+                  "Mapper graph coloured by structure"):
+        assert title in page
+    assert "between communities" not in page and "coloured by community" not in page
 
 
 def test_frames_sharing_no_ids_are_independent_snapshots(tmp_path, caplog):

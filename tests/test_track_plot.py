@@ -41,7 +41,33 @@ def test_alluvial_bands_conserve_atoms(tmp_path):
     ax = plot_alluvial(lab, frames=[0, 2, 5])
     assert len(ax.patches) >= 3 and len(ax.collections) >= 3  # blocks and flow bands
     assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "2", "5"]
+    # every other input frame analysed: the axis says which input frames they were
+    ax2 = plot_alluvial(lab, frames=[0, 2, 5], times=2 * np.arange(len(lab)))
+    assert [t.get_text() for t in ax2.get_xticklabels()] == ["0", "4", "10"]
     ax.figure.savefig(tmp_path / "alluvial.png")
+
+
+def test_legends_name_the_structures():
+    """With the structures' names (indexed by community id) every legend gives the name
+    of each community drawn, under the title "structure"; without, the ids."""
+    lab = random_labels(2)
+    names = ["liquid", "fcc", "hcp"]
+    frame = make_lattice("fcc", 4, noise=0.02, seed=0)
+    slab_labels = np.where(frame.positions[:, 0] > 2, 2, 0)
+
+    def legend(ax):
+        leg = ax.get_legend()
+        return leg.get_title().get_text(), [t.get_text() for t in leg.get_texts()]
+
+    for draw in (lambda **kw: plot_populations(lab, **kw),
+                 lambda **kw: plot_alluvial(lab, **kw)):
+        assert legend(draw(names=names)) == ("structure", ["liquid", "fcc", "hcp"])
+        assert legend(draw()) == ("community", ["0", "1", "2"])
+    assert legend(plot_slab(frame, slab_labels, names=names)) == ("structure", ["liquid", "hcp"])
+    assert legend(plot_slab(frame, slab_labels)) == ("community", ["0", "2"])
+    assert legend(plot_slab(frame, slab_labels, legend_title="nucleus"))[0] == "nucleus"
+    # a community beyond the names (a user's extra id) keeps its id
+    assert legend(plot_alluvial(lab, names=names[:2]))[1] == ["liquid", "fcc", "2"]
 
 
 def test_nucleus_mfpt_and_slab_render(tmp_path):

@@ -169,7 +169,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
                                  "sampled": graph.graph.get("sampled"),
                                  "n_microstates": graph.graph.get("n_microstates")}
             if cfg["output"]["figures"]:
-                figures.update(_mapper_figures(stage, graph, ids, labels))
+                figures.update(_mapper_figures(stage, graph, ids, labels, names))
     except BaseException:
         wait(jobs)               # nothing left writing into the staging folder
         raise
@@ -414,7 +414,7 @@ def _mapper_graph(store, ids, labels, cfg):
         return None
 
 
-def _mapper_figures(folder, graph, ids, labels) -> dict:
+def _mapper_figures(folder, graph, ids, labels, names=None) -> dict:
     import matplotlib.pyplot as plt
 
     from ..network.plot import plot_mapper
@@ -424,10 +424,11 @@ def _mapper_figures(folder, graph, ids, labels) -> dict:
     for how, name in (("community", "mapper_community.png"), ("time", "mapper_time.png")):
         fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
         try:
-            plot_mapper(graph, color_by=how, labels=dense, atom_ids=atom_ids, ax=ax)
+            plot_mapper(graph, color_by=how, labels=dense, atom_ids=atom_ids, names=names,
+                        ax=ax)
             fig.tight_layout()
             fig.savefig(folder / name)
-            out[f"Mapper graph coloured by {how}"] = name
+            out[ax.get_title()] = name
         except Exception as err:  # a figure must not sink the analysis
             logger.warning("Mapper figure skipped: %s", err)
         finally:

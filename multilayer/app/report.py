@@ -25,17 +25,19 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
     nuc = tracked.nuclei
     times = np.asarray(good)
     onset = tracked.onset
+    one, many = (("community", "communities") if names is None    # names in every legend
+                 else ("structure", "structures"))
     jobs = [
         ("Structure populations over time", "populations.png",
          lambda ax: plot_populations(labels, ids, times=times, names=names, ax=ax)),
-        ("Flow of atoms between communities", "alluvial.png",
-         lambda ax: plot_alluvial(labels, ids, ax=ax)),
+        (f"Flow of atoms between {many}", "alluvial.png",
+         lambda ax: plot_alluvial(labels, ids, names=names, times=times, ax=ax)),
         ("Largest nucleus over time", "largest_nucleus.png",
          lambda ax: plot_largest_nucleus(
              nuc.largest, times=times, onset=onset, ax=ax,
              core=tracked.core, core_onset=tracked.onset_core)),
-        ("Slab of the last frame coloured by community", "slab.png",
-         lambda ax: plot_slab(last_frame, labels[-1], ax=ax)),
+        (f"Slab of the last frame coloured by {one}", "slab.png",
+         lambda ax: plot_slab(last_frame, labels[-1], names=names, ax=ax)),
     ]
     if tracked.core is None and tracked.mfpt is not None:
         jobs.append(("Mean first-passage time and fit", "mfpt.png",

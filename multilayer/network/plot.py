@@ -3,7 +3,26 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_mapper", "plot_resolution_scan", "mapper_node_values"]
+__all__ = ["plot_mapper", "plot_resolution_scan", "mapper_node_values", "legend_names"]
+
+
+def legend_names(communities, names=None) -> list[str]:
+    """Legend entries of community ids: each one's structure name where ``names`` has it (a
+    sequence indexed by community id, e.g. ``StructureLabels.names``, or a mapping), else the
+    id.
+
+    >>> legend_names([0, 2, 5], ["liquid", "fcc", "hcp"])
+    ['liquid', 'hcp', '5']
+    >>> legend_names([1], {1: "bcc"}), legend_names([1])
+    (['bcc'], ['1'])
+    """
+    from collections.abc import Mapping
+
+    if names is None:
+        return [str(c) for c in communities]
+    if isinstance(names, Mapping):
+        return [str(names.get(c, c)) for c in communities]
+    return [str(names[c]) if 0 <= c < len(names) else str(c) for c in communities]
 
 
 def mapper_node_values(graph, *, color_by="time", labels=None, atom_ids=None, values=None):
@@ -47,9 +66,10 @@ def mapper_node_values(graph, *, color_by="time", labels=None, atom_ids=None, va
 
 
 def plot_mapper(graph, *, color_by="time", labels=None, atom_ids=None, values=None,
-                value_name="value", ax=None, layout_seed=0, cmap=None):
+                value_name="value", ax=None, layout_seed=0, cmap=None, names=None):
     """Draw a Mapper graph, nodes sized by their atoms and coloured by time, community or a
-    descriptor (see :func:`mapper_node_values`).  Returns the Axes.
+    descriptor (see :func:`mapper_node_values`).  Returns the Axes.  ``names``: the
+    structure name of each community id, for the legend of ``color_by="community"``.
 
     Examples
     --------
@@ -75,7 +95,9 @@ def plot_mapper(graph, *, color_by="time", labels=None, atom_ids=None, values=No
         colors = [cmap(int(v) % cmap.N) if v >= 0 else (0.7, 0.7, 0.7, 1.0) for v in vals]
         nx.draw_networkx_nodes(graph, pos, ax=ax, node_color=colors, node_size=sizes)
         for c in np.unique(vals[vals >= 0]).astype(int):
-            ax.scatter([], [], color=cmap(c % cmap.N), label=f"community {c}")
+            ax.scatter([], [], color=cmap(c % cmap.N),
+                       label=legend_names([c], names)[0] if names is not None
+                       else f"community {c}")
         if len(vals):
             ax.legend(loc="best", fontsize="small", frameon=False)
     else:
@@ -83,7 +105,8 @@ def plot_mapper(graph, *, color_by="time", labels=None, atom_ids=None, values=No
                                      cmap=plt.get_cmap(cmap or "viridis"))
         if len(vals):
             ax.figure.colorbar(art, ax=ax, label="frame" if color_by == "time" else value_name)
-    what = {"time": "time", "community": "community", "value": value_name}[color_by]
+    what = {"time": "time", "community": "community" if names is None else "structure",
+            "value": value_name}[color_by]
     ax.set_title(f"Mapper graph coloured by {what}")
     ax.set_axis_off()
     return ax

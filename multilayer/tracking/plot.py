@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..network.plot import legend_names
 from .lifecycle import check_labels, community_sizes
 
 __all__ = ["plot_populations", "plot_alluvial", "plot_largest_nucleus", "plot_mfpt", "plot_slab"]
@@ -36,6 +37,8 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None
     times : array of shape (n_frames,), optional (default: frame index)
     normalize : bool
         Fractions of the labelled atoms instead of counts.
+    names : sequence of str or mapping, optional
+        Structure name of each community id (``StructureLabels.names``), for the legend.
 
     Returns
     -------
@@ -54,8 +57,7 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None
     x = np.arange(len(sizes)) if times is None else np.asarray(times, dtype=np.float64)
     ax = _axes(ax)
     colors = _colors(list(sizes.columns))
-    legend = [str(names[c]) if names is not None and 0 <= c < len(names) else str(c)
-              for c in sizes.columns]
+    legend = legend_names(sizes.columns, names)
     ax.stackplot(x, y, labels=legend, colors=[colors[c] for c in sizes.columns])
     ax.set_xlabel("frame" if times is None else "time")
     ax.set_ylabel("fraction of atoms" if normalize else "atoms")
@@ -65,7 +67,8 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None
     return ax
 
 
-def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=None):
+def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, names=None,
+                  times=None, ax=None):
     """Alluvial (Sankey-like) flow of atoms between communities over frames.
 
     Each chosen frame is a column of stacked blocks (one per community, height =
@@ -81,6 +84,11 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
         Bands thinner than this fraction of the atoms are not drawn.
     gap : float
         Vertical space between blocks, as a fraction of the column height.
+    names : sequence of str or mapping, optional
+        Structure name of each community id (``StructureLabels.names``), for the legend.
+    times : array of shape (n_frames,), optional
+        What each frame is called on the axis (e.g. its index in the input trajectory when
+        every other frame was analysed); default the frame's position in ``labels``.
 
     Returns
     -------
@@ -142,11 +150,13 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, ax=N
                 ax.fill_between(x, low, low + f, color=colors[comm[p]], alpha=0.45, lw=0)
     ax.set_xlim(-0.5, len(frames) - 0.5)
     ax.set_ylim(0, 1)
-    ax.set_xticks(range(len(frames)), [str(t) for t in frames])
+    shown = frames if times is None else np.asarray(times)[frames]
+    ax.set_xticks(range(len(frames)), [f"{t:g}" for t in shown])
     ax.set_xlabel("frame")
     ax.set_yticks([])
     handles = [Rectangle((0, 0), 1, 1, color=colors[c]) for c in comm]
-    ax.legend(handles, [str(c) for c in comm], title="community", fontsize="small",
+    ax.legend(handles, legend_names(comm, names),
+              title="structure" if names is not None else "community", fontsize="small",
               loc="center left", bbox_to_anchor=(1, 0.5))
     return ax
 
@@ -297,7 +307,7 @@ def plot_growth_probability(result, *, ax=None, label=None, color=None):
 
 
 def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
-              legend_title="community", ax=None):
+              legend_title=None, names=None, ax=None):
     """Atoms of a slab of one frame, coloured by community.
 
     Parameters
@@ -310,8 +320,11 @@ def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
         Fractional coordinate of the slab centre; default 0.5.
     thickness : float, optional
         Cartesian thickness; default 10 % of the box width along ``axis``.
-    legend_title : str
-        E.g. "nucleus" when ``labels`` are ``NucleiResult.atom_nuclei[t]``.
+    legend_title : str, optional
+        Default "structure" with ``names``, else "community"; e.g. "nucleus" when ``labels``
+        are ``NucleiResult.atom_nuclei[t]``.
+    names : sequence of str or mapping, optional
+        Structure name of each community id, for the legend.
 
     Returns
     -------
@@ -341,14 +354,16 @@ def plot_slab(frame, labels, *, axis=2, position=None, thickness=None, size=8.0,
     colors = _colors(comm.tolist())
     for c in comm:
         m = labels[sel] == c
-        ax.scatter(pos[m, plane[0]], pos[m, plane[1]], s=size, color=colors[c], label=str(c),
-                   edgecolors="none")
+        ax.scatter(pos[m, plane[0]], pos[m, plane[1]], s=size, color=colors[c],
+                   label=legend_names([c], names)[0], edgecolors="none")
     ax.set_aspect("equal")
-    names = "xyz"
-    ax.set_xlabel(names[plane[0]])
-    ax.set_ylabel(names[plane[1]])
-    ax.set_title(f"slab {names[axis]} ≈ {centre:.2f} (frac), thickness {thickness:.3g}")
+    xyz = "xyz"
+    ax.set_xlabel(xyz[plane[0]])
+    ax.set_ylabel(xyz[plane[1]])
+    ax.set_title(f"slab {xyz[axis]} ≈ {centre:.2f} (frac), thickness {thickness:.3g}")
     if len(comm) <= 20:  # a legend of hundreds of nuclei says nothing
+        if legend_title is None:
+            legend_title = "structure" if names is not None else "community"
         ax.legend(title=legend_title, fontsize="small", loc="center left",
                   bbox_to_anchor=(1, 0.5))
     return ax
