@@ -261,7 +261,11 @@ def test_report_says_what_ptm_calls_each_structure(finished):
                                                         + comp[n]["bcc"]) for n in names)
                           / sum(comp[n]["atom_frames"] for n in names))
     assert crystal and frac(crystal) > 0.1 and frac(crystal) > 20 * frac(["liquid"])
-    assert "What PTM calls each structure" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "What PTM calls each structure" in page
+    # the counts of atom-frames are printed as counts, not as fractions are
+    liquid_row = page[page.index("<td>liquid</td>", page.index("What PTM calls")):]
+    assert f"<td>{comp['liquid']['atom_frames']}</td>" in liquid_row.split("</tr>")[0]
 
 
 def test_ptm_composition_from_a_sample(finished, monkeypatch):

@@ -184,6 +184,8 @@ def _ptm_html(ptm) -> str:
     import pandas as pd
 
     table = pd.DataFrame(ptm["structures"]).T.rename_axis("structure").reset_index()
+    if "atom_frames" in table:           # a count (the transpose made every column float)
+        table["atom_frames"] = table["atom_frames"].astype("int64")
     frames = ptm["frames"]
     where = (f"all {len(frames)} frames" if len(frames) < 8 else
              f"{len(frames)} frames from {frames[0]} to {frames[-1]}")
