@@ -102,7 +102,16 @@ def test_bad_frame_is_skipped_and_reported(tmp_path):
 
 
 def test_structures_are_named_and_the_crystal_is_fcc_or_hcp(finished):
-    _, res = finished
+    out, res = finished
+    # the community events name their structures beside the ids
+    ev = pd.read_parquet(out / "events.parquet")
+    name = dict(zip(res.labels["label"], res.labels["structure"]))
+    assert len(ev) and list(ev.columns[:6]) == ["frame", "event", "from_communities",
+                                                "to_communities", "from_structures",
+                                                "to_structures"]
+    for side in ("from", "to"):
+        assert [list(x) for x in ev[f"{side}_structures"]] == [
+            [name[c] for c in cs] for cs in ev[f"{side}_communities"]]
     lab = res.labels
     assert set(lab["structure"].unique()) <= {"liquid", "fcc", "hcp", "bcc", "ico"} | {
         n for n in lab["structure"].unique() if n.startswith("other-")}

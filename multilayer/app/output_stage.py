@@ -103,7 +103,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
         if writer is not None:
             writer.close()
     communities = pd.concat(comm_parts, ignore_index=True)
-    events = tracked.events
+    events = _named_events(tracked.events, name_of)
     nuclei = nuc.table.copy()
     if len(nuclei):
         nuclei["frame"] = np.asarray(good)[nuclei["frame"].to_numpy()]
@@ -412,6 +412,20 @@ def _mapper_graph(store, ids, labels, cfg):
     except (ValueError, RuntimeError) as err:
         logger.warning("Mapper skipped: %s", err)
         return None
+
+
+def _named_events(events: pd.DataFrame, name_of) -> pd.DataFrame:
+    """The community events with the structures' names beside their ids:
+    ``from_structures`` and ``to_structures`` after ``to_communities``."""
+    if events is None or "from_communities" not in events:
+        return events
+    events = events.copy()
+    at = events.columns.get_loc("to_communities") + 1
+    for k, side in enumerate(("from", "to")):
+        events.insert(at + k, f"{side}_structures",
+                      [[str(name_of[c]) if 0 <= c < len(name_of) else f"community-{c}"
+                        for c in cs] for cs in events[f"{side}_communities"]])
+    return events
 
 
 def _mapper_figures(folder, graph, ids, labels, names=None) -> dict:
