@@ -222,6 +222,15 @@ def test_a_grown_size_that_nuclei_fall_back_from_is_not_determined():
     fates = nucleus_fates(t[~drop], N_GROWN, last_frame=END)
     assert fates["fell_back"].sum() == len(grown_ids[::2]) == bad.n_fell_back
     assert bad.n_star == ok.n_star and not bad.determined
+    # the line is MAX_FELL_BACK of the grown: one in seven falling back is over it, one in
+    # twenty-five is not
+    from multilayer.tracking import MAX_FELL_BACK
+
+    for every, flagged in ((7, True), (25, False)):
+        drop = (t["frame"] == END) & t["nucleus"].isin(grown_ids[::every])
+        r = growth_probability(t[~drop], N_GROWN, last_frame=END, n_boot=40)
+        assert (r.n_fell_back > MAX_FELL_BACK * r.n_grew) == flagged
+        assert r.determined != flagged
 
 
 def test_bad_tables_are_refused():
@@ -234,17 +243,29 @@ def test_bad_tables_are_refused():
         growth_probability(t, 1)
 
 
-def test_analyze_doubles_a_grown_size_under_twice_the_critical_size():
-    """``crystopo analyze``'s default grown size is raised (doubled) while the n* found is
-    more than half of it: a nucleus counts as grown only well past the barrier.  A grown
-    size given in the config is kept."""
+def test_growers_censored_before_a_larger_grown_size_bias_it_high():
+    """Why ``crystopo analyze`` keeps its grown size rather than raising it: nuclei past the
+    barrier that merge or are still growing at the last frame before they reach a larger
+    grown size are censored there, the growers preferentially, and n* comes out high.  Here
+    two thirds of the planted growers stop being seen (alive at the last frame) between 45
+    and 79 atoms: at 40 atoms grown n* is the planted one, at 80 it is over 20 % too high,
+    as on the LAMMPS runs (benchmarks/LABELS.md, stop 45)."""
     from multilayer.app.stages import _growth
 
-    t = planted_table(n_lineages=3000, seed=6, n_star=30.0, width=0.3)
-    truth = true_n_star(n_star=30.0, width=0.3)
-    first = growth_probability(t, 40, last_frame=END, n_boot=40)
-    assert first.n_star > 20 and not first.determined       # 40 atoms is too close
-    r = _growth(t, 40, END + 1, seed=0)
-    assert r.n_grown == 80 and r.determined
-    assert abs(r.n_star - truth) < 0.1 * truth
-    assert _growth(t, 40, END + 1, seed=0, fixed=True).n_grown == 40
+    t = planted_table(n_lineages=3000, seed=6)
+    truth = true_n_star()
+    top = t.groupby("nucleus")["size"].max()
+    growers = top.index[top > N_GROWN].to_numpy()
+    rng = np.random.default_rng(6)
+    cut = dict(zip(rng.choice(growers, len(growers) * 2 // 3, replace=False).tolist(),
+                   rng.integers(45, N_GROWN, len(growers) * 2 // 3).tolist()))
+    is_cut = t["nucleus"].isin(list(cut))
+    keep = ~is_cut | ((t["size"] <= t["nucleus"].map(cut).fillna(0)) & (t["frame"] != END))
+    alive = pd.DataFrame([(END, n, c, [n]) for n, c in cut.items()], columns=t.columns)
+    u = pd.concat([t[keep], alive], ignore_index=True)
+    at40 = growth_probability(u, 40, last_frame=END, n_boot=50)
+    at80 = growth_probability(u, N_GROWN, last_frame=END, n_boot=50)
+    assert at40.determined and at40.n_censored == 0 and abs(at40.n_star - truth) < 0.1 * truth
+    assert at80.n_censored == len(cut) and at80.n_star > 1.2 * truth
+    r = _growth(u, 40, END + 1, seed=0)               # analyze's: the grown size it is given
+    assert r.n_grown == 40 and r.n_star == at40.n_star

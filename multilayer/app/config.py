@@ -100,8 +100,7 @@ DEFAULTS: dict = {
         "core_outside_tolerance": 0,
         # the critical size from the fate of the core's tracked nuclei (the size at which half
         # grow): a nucleus that reaches this many atoms has grown; None: 50, or four times
-        # the core's onset threshold where that is larger, doubled while the n* found is
-        # more than half of it
+        # the core's onset threshold where that is larger
         "grown_size": None,
     },
     # ptm: OVITO's PTM composition of every structure in the report and summary; "auto": when

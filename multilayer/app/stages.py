@@ -339,7 +339,7 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
             else _mfpt(core, onset_core, good, volume, "crystalline core"))
     growth = (None if core is None
               else _growth(core_acc.result().table, grown_size(tr, onset_core), len(good),
-                           cfg["labels"]["seed"], fixed=tr.get("grown_size") is not None))
+                           cfg["labels"]["seed"]))
     return TrackResult(nuclei=nuc, events=events, onset=onset, mfpt=mfpt, crystal=crystal,
                        crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw,
                        core=core, onset_core=onset_core, core_atoms=core_atoms,
@@ -353,30 +353,25 @@ GROWN_SIZE = 50
 def grown_size(tracking: dict, onset) -> int:
     """The size at which a core nucleus has grown: ``[tracking] grown_size``, else
     :data:`GROWN_SIZE` or four times the onset threshold (twice the liquid's typical largest
-    cluster) where that is larger -- well past what fluctuations reach (doubled by
-    :func:`_growth` where the n* found is more than half of it).  On LAMMPS runs whose
+    cluster) where that is larger -- well past what fluctuations reach.  On LAMMPS runs whose
     critical size brute-force shooting measured (benchmarks/bench_committor.py), PTM's n* is
-    17-28 atoms."""
+    17-28 atoms, and of the core nuclei that reached 52 atoms 1 in 171 dissolved afterwards.
+    A larger grown size is no safer: more of the growing nuclei merge or outlast the frames
+    before they reach it, are censored, and n* comes out high (benchmarks/LABELS.md,
+    stop 45)."""
     if tracking.get("grown_size") is not None:
         return int(tracking["grown_size"])
     threshold = getattr(onset, "threshold", None)
     return max(GROWN_SIZE, int(np.ceil(4 * threshold)) if threshold else 0)
 
 
-def _growth(table, n_grown, n_frames, seed, fixed=False):
+def _growth(table, n_grown, n_frames, seed):
     """:func:`~multilayer.tracking.growth_probability` of the core's tracked nuclei, with a
-    warning where it does not determine n*.  Unless ``fixed`` (a grown size from the
-    config), a grown size under twice the n* found is doubled and the fit repeated, while the
-    run's nuclei reach it: a nucleus must be well past the barrier to count as grown."""
+    warning where it does not determine n*."""
     if table.empty:
         logger.warning("growth-probability critical size skipped: no core nuclei")
         return None
-    top = int(table["size"].max())
     result = growth_probability(table, n_grown, last_frame=n_frames - 1, seed=seed)
-    while (not fixed and not result.determined and np.isfinite(result.n_star)
-           and result.n_star > 0.5 * result.n_grown and 2 * result.n_grown <= top):
-        result = growth_probability(table, 2 * result.n_grown, last_frame=n_frames - 1,
-                                    seed=seed)
     if not result.determined:
         logger.warning("growth-probability critical size not determined (%d core nuclei grew "
                        "to %d atoms, %d dissolved, %d of the grown fell back; n* %.1f): not "

@@ -11,7 +11,8 @@ from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE
                      first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties, onset_growth,
                      onset_spread,
                      track_nuclei)
-from .growth import GrowthResult, committor_size, growth_probability, nucleus_fates
+from .growth import (MAX_FELL_BACK, GrowthResult, committor_size, growth_probability,
+                     nucleus_fates)
 from .mfpt import mfpt_after_onset
 from .onset import AT_START, START_PERSISTENCE, StartPersistence
 from .plot import (plot_alluvial, plot_growth_probability, plot_largest_nucleus, plot_mfpt,

@@ -30,7 +30,14 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_scalar
 
-__all__ = ["GrowthResult", "committor_size", "growth_probability", "nucleus_fates"]
+__all__ = ["GrowthResult", "committor_size", "growth_probability", "nucleus_fates",
+           "MAX_FELL_BACK"]
+
+#: :attr:`GrowthResult.determined` needs at most this fraction of the grown nuclei to
+#: dissolve afterwards: the grown size is then past the barrier (on the validation suite's
+#: LAMMPS runs 1 of the 171 core nuclei that reached 52 atoms did; benchmarks/LABELS.md,
+#: stop 45)
+MAX_FELL_BACK = 0.1
 
 
 def nucleus_fates(table: pd.DataFrame, n_grown: int, *, last_frame: int | None = None) -> pd.DataFrame:
@@ -204,13 +211,15 @@ class GrowthResult:
     @property
     def determined(self) -> bool:
         """Whether the nuclei pin n* down: some grew and some dissolved, n* lies among the
-        sizes observed and at most half ``n_grown`` (past n*, growth must be well under
-        way), at most a quarter of the grown nuclei dissolved afterwards all the same, and
-        the bootstrap's 16-84 % interval is finite and no wider than n* itself."""
+        sizes observed and below ``n_grown``, the grown size is past the barrier -- at most
+        :data:`MAX_FELL_BACK` of the nuclei that reached it dissolved afterwards all the same
+        (a grown size where a fraction f falls back puts n* where P_grow is (1 - f) / 2,
+        too low) --, and the bootstrap's 16-84 % interval is finite and no wider than n*
+        itself."""
         s = np.asarray(self.sizes)[np.asarray(self.counts) > 0]
         return bool(self.n_grew and self.n_dissolved and np.isfinite(self.n_star)
-                    and len(s) and s.min() <= self.n_star <= 0.5 * self.n_grown
-                    and self.n_fell_back <= 0.25 * self.n_grew
+                    and len(s) and s.min() <= self.n_star < self.n_grown
+                    and self.n_fell_back <= MAX_FELL_BACK * self.n_grew
                     and np.isfinite(self.n_star_low) and np.isfinite(self.n_star_high)
                     and self.n_star_high - self.n_star_low <= self.n_star)
 
