@@ -70,6 +70,27 @@ def test_legends_name_the_structures():
     assert legend(plot_alluvial(lab, names=names[:2]))[1] == ["liquid", "fcc", "2"]
 
 
+def test_onsets_in_the_legend_are_read_on_the_axis():
+    """Every other input frame analysed: the onset's line and its legend give the input frame
+    (as analyze's report does), not the onset's position in the analysed list."""
+    sizes = np.array([0, 2, 3, 2, 10, 30, 80, 200])
+    frames = 2 * np.arange(len(sizes))                 # input frames 0, 2, ..., 14
+    core = np.array([0, 0, 1, 0, 4, 14, 60, 150])
+    ax = plot_largest_nucleus(sizes, onset=nucleation_onset(sizes, 6), times=frames,
+                              core=core, core_onset=nucleation_onset(core, 10),
+                              time_label="frame")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "crystal-like onset (frame 8)" in texts and "core onset (frame 10)" in texts
+    assert ax.get_xlabel() == "frame"
+    vlines = [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert vlines == [8, 10]
+    # without times the axis is the position, and says so
+    plain = plot_largest_nucleus(sizes, onset=nucleation_onset(sizes, 6))
+    assert "onset (frame 4)" in [t.get_text() for t in plain.get_legend().get_texts()]
+    assert plot_populations(random_labels(), times=frames[:6], time_label="frame").get_xlabel() == "frame"
+    assert plot_populations(random_labels(), times=frames[:6]).get_xlabel() == "time"
+
+
 def test_nucleus_mfpt_and_slab_render(tmp_path):
     sizes = np.array([2, 3, 2, 10, 30, 80])
     ax = plot_largest_nucleus(sizes, onset=nucleation_onset(sizes, 6), times=10.0 * np.arange(6))

@@ -29,13 +29,14 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
                  else ("structure", "structures"))
     jobs = [
         ("Structure populations over time", "populations.png",
-         lambda ax: plot_populations(labels, ids, times=times, names=names, ax=ax)),
+         lambda ax: plot_populations(labels, ids, times=times, names=names, ax=ax,
+                                     time_label="frame")),
         (f"Flow of atoms between {many}", "alluvial.png",
          lambda ax: plot_alluvial(labels, ids, names=names, times=times, ax=ax)),
         ("Largest nucleus over time", "largest_nucleus.png",
          lambda ax: plot_largest_nucleus(
              nuc.largest, times=times, onset=onset, ax=ax,
-             core=tracked.core, core_onset=tracked.onset_core)),
+             core=tracked.core, core_onset=tracked.onset_core, time_label="frame")),
         (f"Slab of the last frame coloured by {one}", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], names=names, ax=ax)),
     ]

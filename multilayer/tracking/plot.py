@@ -21,6 +21,13 @@ def _axes(ax):
     return ax
 
 
+def _time_label(times, time_label):
+    """The x axis's name: ``time_label``, else "frame" without ``times`` and "time" with."""
+    if time_label is not None:
+        return str(time_label)
+    return "frame" if times is None else "time"
+
+
 def _colors(communities):
     import matplotlib as mpl
 
@@ -28,7 +35,8 @@ def _colors(communities):
     return {c: cmap(k % cmap.N) for k, c in enumerate(communities)}
 
 
-def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None, ax=None):
+def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None, ax=None,
+                     time_label=None):
     """Stacked population of each community over time.
 
     Parameters
@@ -39,6 +47,9 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None
         Fractions of the labelled atoms instead of counts.
     names : sequence of str or mapping, optional
         Structure name of each community id (``StructureLabels.names``), for the legend.
+    time_label : str, optional
+        The x axis's name (default "frame", or "time" with ``times``; "frame" when
+        ``times`` are input frame indices, as in ``crystopo analyze``).
 
     Returns
     -------
@@ -59,7 +70,7 @@ def plot_populations(labels, ids=None, *, times=None, normalize=True, names=None
     colors = _colors(list(sizes.columns))
     legend = legend_names(sizes.columns, names)
     ax.stackplot(x, y, labels=legend, colors=[colors[c] for c in sizes.columns])
-    ax.set_xlabel("frame" if times is None else "time")
+    ax.set_xlabel(_time_label(times, time_label))
     ax.set_ylabel("fraction of atoms" if normalize else "atoms")
     ax.set_xlim(x[0], x[-1] if len(x) > 1 else x[0] + 1)
     ax.legend(title="structure" if names is not None else "community", fontsize="small",
@@ -162,7 +173,7 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, name
 
 
 def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=None,
-                         core=None, core_onset=None):
+                         core=None, core_onset=None, time_label=None):
     """Largest-nucleus size over time, with the nucleation onset and threshold marked.
 
     Parameters
@@ -177,6 +188,9 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
         Largest nucleus of the crystalline core (:func:`multilayer.tracking.crystalline_core`),
         drawn beside it on a symmetric-log scale; ``core_onset`` (int or Onset) marks its onset
         (an Onset's own threshold is drawn too, where it differs from the nuclei's).
+    time_label : str, optional
+        As in :func:`plot_populations`; the onsets in the legend are given on the same axis
+        (the time, or the input frame, at the onset -- not the position in ``largest``).
 
     Examples
     --------
@@ -188,6 +202,7 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     """
     y = np.asarray(largest, dtype=np.float64)
     x = np.arange(len(y)) if times is None else np.asarray(times, dtype=np.float64)
+    axis = _time_label(times, time_label)
     if hasattr(onset, "threshold"):
         threshold = onset.threshold if threshold is None else threshold
         onset = onset.frame
@@ -200,7 +215,7 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     if threshold is not None:
         ax.axhline(threshold, color="0.5", ls=":", label=f"{what}threshold {threshold:g}")
     if onset is not None:
-        ax.axvline(x[onset], color="C3", ls="--", label=f"{what}onset (frame {onset})")
+        ax.axvline(x[onset], color="C3", ls="--", label=f"{what}onset ({axis} {x[onset]:g})")
     if core is not None:
         ax.plot(x, np.asarray(core, dtype=np.float64), "-s", ms=3, color="C1",
                 label="its crystalline core")
@@ -212,10 +227,11 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
             ax.axhline(core_threshold, color="C1", ls=":",
                        label=f"core threshold {core_threshold:g}")
         if core_onset is not None:
-            ax.axvline(x[core_onset], color="C1", ls="--", label=f"core onset (frame {core_onset})")
+            ax.axvline(x[core_onset], color="C1", ls="--",
+                       label=f"core onset ({axis} {x[core_onset]:g})")
         ax.set_yscale("symlog", linthresh=10)
         ax.set_ylim(bottom=0)
-    ax.set_xlabel("frame" if times is None else "time")
+    ax.set_xlabel(axis)
     ax.set_ylabel("atoms in largest nucleus")
     ax.legend(fontsize="small")
     return ax
