@@ -12,14 +12,17 @@ the nuclei seen there that went on to grow estimates P_grow(n) -- a committor wi
 per observation.  A curve fitted to those outcomes (non-decreasing in n, no functional form)
 gives n* where it crosses 1/2, with a bootstrap over the nuclei for its uncertainty.
 
-On four held-out LAMMPS runs, brute-force shooting from the run's own frames
+On five held-out LAMMPS runs, brute-force shooting from the run's own frames
 (``benchmarks/bench_committor.py``: fresh velocities, the same NPT protocol, every nucleus
-followed) and this estimate on PTM's nuclei lie within each other's spread (0.83-1.63 times
-the shooting's n*), where the MFPT fit to the largest nucleus is off by 1.9 and 3.2 times on
-two of the three runs it determines (benchmarks/LABELS.md, stop 44).
+followed) and this estimate on PTM's nuclei are 0.83-1.63 times apart (within each other's
+spread on four), where the MFPT fit to the largest nucleus is off by 1.9, 3.2 and 2.3 times
+on three of the four runs it determines (benchmarks/LABELS.md, stops 44 and 45).
 
 A nucleus whose id ends because it merged into another, split or reached the last frame
 before either outcome is *censored* (not counted): its fate is not its own or not seen.
+Growers are censored more often than nuclei that dissolve (a large nucleus meets others, a
+late one outlasts the frames), so a grown size larger than needed biases n* up: choose the
+smallest one past the barrier, where few grown nuclei fall back (:data:`MAX_FELL_BACK`).
 """
 from __future__ import annotations
 
@@ -242,7 +245,9 @@ def growth_probability(table: pd.DataFrame, n_grown: int, *, last_frame: int | N
     n_grown : int
         A size past the critical one that fluctuations do not reach: a nucleus that gets
         there has grown (its later frames are not observations).  Too small, and
-        subcritical nuclei count as grown (n* biased low); about 3-5 times n* is safe.
+        subcritical nuclei count as grown (n* biased low: :attr:`GrowthResult.determined`
+        checks how many fall back); too large, and growers merge or outlast the frames
+        before they get there (censored; n* biased high).  About 2-3 times n*.
     last_frame : int, optional
         The trajectory's last frame (default the table's).
     n_boot : int
