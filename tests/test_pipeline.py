@@ -103,6 +103,13 @@ def test_bad_frame_is_skipped_and_reported(tmp_path):
 
 def test_structures_are_named_and_the_crystal_is_fcc_or_hcp(finished):
     out, res = finished
+    # the nuclei's composition is given by structure name, and adds up to their size
+    nuc = pd.read_parquet(out / "nuclei.parquet")
+    comp = [c for c in nuc.columns if c.startswith("atoms_")]
+    assert comp and {c[len("atoms_"):] for c in comp} <= set(res.labels["structure"])
+    assert not any(c.startswith("community_") for c in nuc.columns)
+    assert (nuc[comp].sum(axis=1) == nuc["size"]).all()
+    assert {"atoms_fcc", "atoms_hcp"} <= set(comp) and "atoms_liquid" not in comp
     # the community events name their structures beside the ids
     ev = pd.read_parquet(out / "events.parquet")
     name = dict(zip(res.labels["label"], res.labels["structure"]))

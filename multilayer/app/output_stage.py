@@ -107,6 +107,7 @@ def output_stage(traj, out: Path, good, store, labels, info, tracked: TrackResul
     nuclei = nuc.table.copy()
     if len(nuclei):
         nuclei["frame"] = np.asarray(good)[nuclei["frame"].to_numpy()]
+    nuclei = _named_composition(nuclei, name_of)
     for name, df in (("communities", communities), ("events", events),
                      ("nuclei", _parquet_safe(nuclei))):
         df.to_parquet(stage / f"{name}.parquet", index=False)
@@ -412,6 +413,17 @@ def _mapper_graph(store, ids, labels, cfg):
     except (ValueError, RuntimeError) as err:
         logger.warning("Mapper skipped: %s", err)
         return None
+
+
+def _named_composition(nuclei: pd.DataFrame, name_of) -> pd.DataFrame:
+    """The nuclei table's composition by structure name: ``community_<c>`` (atoms of
+    community c in the nucleus) becomes ``atoms_<name>``, e.g. ``atoms_fcc``."""
+    rename = {}
+    for col in nuclei.columns:
+        if col.startswith("community_") and col[len("community_"):].lstrip("-").isdigit():
+            c = int(col[len("community_"):])
+            rename[col] = f"atoms_{name_of[c] if 0 <= c < len(name_of) else col}"
+    return nuclei.rename(columns=rename)
 
 
 def _named_events(events: pd.DataFrame, name_of) -> pd.DataFrame:
