@@ -355,7 +355,7 @@ def grown_size(tracking: dict, onset) -> int:
     :data:`GROWN_SIZE` or four times the onset threshold (twice the liquid's typical largest
     cluster) where that is larger -- well past what fluctuations reach.  On LAMMPS runs whose
     critical size brute-force shooting measured (benchmarks/bench_committor.py), PTM's n* is
-    17-28 atoms, and of the core nuclei that reached 52 atoms 1 in 171 dissolved afterwards.
+    15-28 atoms, and of the core nuclei that reached 52 atoms 1 in 171 dissolved afterwards.
     A larger grown size is no safer: more of the growing nuclei merge or outlast the frames
     before they reach it, are censored, and n* comes out high (benchmarks/LABELS.md,
     stop 45)."""
