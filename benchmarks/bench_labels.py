@@ -41,7 +41,9 @@ Per dataset and method it prints:
   which half the nuclei seen there grow to ``label_onsets.GROWN`` atoms, 50 and 100),
   ``[n*, 16th, 84th percentile, determined, grew, dissolved, grew and then dissolved]``;
   ``largest``: the largest nucleus of every frame for the crystal-like atoms, the core and
-  PTM.
+  PTM; ``onset_critical``: ``crystopo analyze``'s frame of commitment (``committed_frame_core``)
+  for the core and for PTM alike -- the frame after which the largest nucleus stays past the
+  series' own growth-probability n* (:func:`label_onsets.critical_onsets`).
 
 Methods: ``anchored`` (crystopo's labels: :func:`multilayer.network.structures.fit_structures`),
 ``gmm`` (pooled Gaussian mixture, BIC over 2..6 components, on the averaged q4..q12; its
@@ -82,7 +84,8 @@ from multilayer.network.structures import (  # noqa: E402
 
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
 from multilayer.app.config import core_max_distortion  # noqa: E402
-from label_onsets import core_scores, growth_n_star, onset_diagnostics, onset_of  # noqa: E402
+from label_onsets import (core_scores, critical_onsets, growth_n_star,  # noqa: E402
+                          onset_diagnostics, onset_of)
 from label_scores import (KINDS, PTM_CLASSES, _as_phase, _crystal,  # noqa: E402,F401
                           composition, range_detail, score)
 
@@ -503,6 +506,9 @@ def main(argv=None) -> int:
                 res["growth_n_star"] = {k: growth_n_star(tab, len(frames))
                                         for k, tab in zip(("core", "ptm"), tables)}
                 res["onset"], res["onset_core"], res["onset_ptm"] = o, oc, op
+                # analyze's frame of commitment (past each series' own growth-probability
+                # n*) for the core and for PTM
+                res["onset_critical"] = critical_onsets((lc, lp), tables, frames, (po, pp))
                 res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow, (po, pp)))
             if ds.kind in ("nucleation", "growth"):
                 res["composition"] = composition(ds, names, ptm, cache)

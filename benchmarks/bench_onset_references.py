@@ -16,7 +16,10 @@ fixed threshold favours no method only where their liquids look alike; ten Wolde
 at 0.12 find 20-atom "nuclei" in a deeply undercooled liquid.  So each onset is also given by
 ``crystopo analyze``'s own rule (:func:`multilayer.tracking.nucleation_onset`: the threshold
 twice the method's typical largest cluster in the first tenth of the frames, at least 13
-atoms; the first frame when the first frame's largest nucleus persists and grows).  With
+atoms; the first frame when the first frame's largest nucleus persists and grows), and by
+``crystopo analyze``'s frame of commitment: the frame after which the largest nucleus stays past the
+method's own critical size (the growth-probability n* of its tracked nuclei;
+:func:`label_onsets.critical_onsets`).  With
 ``--labels FILE|DIR ...`` (the JSON files of ``bench_labels.py --onset
 --json``) crystopo's crystalline core joins the table, from its ``largest`` series.
 
@@ -40,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from label_onsets import stays  # noqa: E402
+from label_onsets import critical_onsets, stays  # noqa: E402
 
 #: the crystal calls compared (their masks: :func:`crystal_masks`)
 METHODS = ("ptm", "acna", "ptm_0.08", "ptm_0.12", "tenwolde")
@@ -64,18 +67,21 @@ def crystal_masks(frame, neighbors, r_cut):
     return out
 
 
-def largest_series(ds):
+def largest_series(ds, tables=None):
     """Largest nucleus of every frame for every method; the agreement of this PTM with the
     suite's cached one (the same OVITO call, to check the pipeline); and every method's
-    :class:`multilayer.tracking.StartPersistence` (for ``crystopo analyze``'s rule)."""
+    :class:`multilayer.tracking.StartPersistence` (for ``crystopo analyze``'s rule).
+    ``tables``: a dict, given every method's nuclei tracked through the frames
+    (:attr:`multilayer.tracking.NucleiResult.table`, for its growth-probability n*)."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.tracking import StartPersistence
-    from multilayer.tracking.nuclei import find_nuclei
+    from multilayer.tracking.nuclei import NucleiAccumulator
 
     traj = ds.trajectory()
     r_cut = None
     series = {m: [] for m in METHODS}
     persist = {m: StartPersistence() for m in METHODS}
+    acc = {m: NucleiAccumulator(None, min_size=2, keep_atoms=False) for m in METHODS}
     agree = []
     for t in range(ds.n_frames):
         fr = traj[t]
@@ -85,9 +91,11 @@ def largest_series(ds):
         masks = crystal_masks(fr, nl, r_cut)
         agree.append(float(np.mean(masks["ptm"] == np.isin(ds.ptm(t), CRYSTAL_CODES))))
         for m in METHODS:
-            nuc = find_nuclei(fr, masks[m], nl, min_size=2)
+            nuc = acc[m].add(fr, nl, mask=masks[m])        # find_nuclei, and tracked
             series[m].append(int(np.bincount(nuc[nuc >= 0]).max()) if (nuc >= 0).any() else 0)
             persist[m].add(fr.ids, nuc == 0)
+    if tables is not None:
+        tables.update({m: a.result().table for m, a in acc.items()})
     return ({m: np.array(s) for m, s in series.items()}, min(agree),
             {m: p.values for m, p in persist.items()})
 
@@ -130,7 +138,7 @@ def main(argv=None) -> int:
     if missing:
         raise SystemExit(f"no nucleation run {missing} in the suite's cache (held-out runs: set "
                          f"CRYSTOPO_CACHE to its held_out/ folder); it has {sorted(suite)}")
-    core, core_persist = {}, {}
+    core, core_persist, core_critical = {}, {}, {}
     for f in args.labels or ():
         f = Path(f)
         for g in sorted(f.glob("*.json")) if f.is_dir() else [f]:
@@ -142,6 +150,8 @@ def main(argv=None) -> int:
                         raise SystemExit(f"{g}: a second anchored row for {row['dataset']}; "
                                          f"give the files one by one")
                     core[row["dataset"]] = np.array(row["largest"]["core"])
+                    if "onset_critical" in row:    # analyze's commitment, past the core's n*
+                        core_critical[row["dataset"]] = row["onset_critical"]["onset"][0]
                     # analyze gives the core the crystal-like nuclei's persistence
                     core_persist[row["dataset"]] = row.get("persistence", {}).get("crystal_like")
     rows = []
@@ -151,21 +161,32 @@ def main(argv=None) -> int:
         if args.only and name not in args.only:
             continue
         t0 = time.perf_counter()
-        series, agree, persist = largest_series(ds)
+        tables = {}
+        series, agree, persist = largest_series(ds, tables)
+        frames = list(range(ds.n_frames))
+        crit = critical_onsets([series[m] for m in METHODS], [tables[m] for m in METHODS],
+                               frames, [persist[m] for m in METHODS])
+        critical = dict(zip(METHODS, crit["onset"]))
+        n_star = dict(zip(METHODS, crit["n_star"]))
         if name in core and len(core[name]) == ds.n_frames:
             series["core"] = core[name]
             persist["core"] = core_persist[name]
+            if name in core_critical:
+                critical["core"] = core_critical[name]
         ons = {m: onset(s, args.threshold) for m, s in series.items()}
         rule = {m: nucleation_onset(s, persistence=persist[m]).frame for m, s in series.items()}
-        for tag, o in ((f"{args.threshold:g} atoms", ons), ("own rule", rule)):
+        for tag, o in ((f"{args.threshold:g} atoms", ons), ("own rule", rule),
+                       ("own n*", critical)):
             print(f"{name:28s} {str(o['ptm']):>4s} " + " ".join(_cell(o, m) for m in names)
                   + f"   [{tag}]")
         print(f"{'':28s} {time.perf_counter() - t0:.0f} s; PTM as cached: {agree:.4f}",
               flush=True)
         rows.append({"dataset": name, "onsets": ons, "onsets_rule": rule,
+                     "onsets_critical": critical, "n_star": n_star,
                      "ptm_agreement_min": agree,
                      "largest": {m: s.tolist() for m, s in series.items()}})
-    for key, tag in (("onsets", f"at {args.threshold:g} atoms"), ("onsets_rule", "own rule")):
+    for key, tag in (("onsets", f"at {args.threshold:g} atoms"), ("onsets_rule", "own rule"),
+                     ("onsets_critical", "past each method's own n* (analyze's commitment)")):
         print(f"\nwithin {WITHIN} frames of PTM's onset, {tag}:")
         for m in names:
             print(f"  {m:10s} " + _tally([(r[key].get(m), r[key]["ptm"]) for r in rows

@@ -8,7 +8,8 @@ import numpy as np
 
 from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
-__all__ = ["onset_of", "core_scores", "median3", "stays", "onset_diagnostics", "growth_n_star"]
+__all__ = ["onset_of", "core_scores", "median3", "stays", "onset_diagnostics", "growth_n_star",
+           "critical_onsets"]
 
 #: sizes a nucleus must reach to count as grown, for the committor n* (about 2.5-10 times the
 #: MFPT n* of the suite's LJ runs, 8-42 atoms for the core)
@@ -111,6 +112,29 @@ def growth_n_star(table, n_frames) -> dict:
         r = growth_probability(table, g, last_frame=n_frames - 1, n_boot=200, seed=0)
         out[g] = [round(r.n_star, 1), round(r.n_star_low, 1), round(r.n_star_high, 1),
                   r.determined, r.n_grew, r.n_dissolved, r.n_fell_back]
+    return out
+
+
+def critical_onsets(series, tables, frames, persist) -> dict:
+    """``crystopo analyze``'s frame of commitment applied to each largest-nucleus series in turn
+    (``series``, ``tables``, ``persist``: one per method, in order; the persistence ``None``
+    where there is none): its rule's onset from the liquid's fluctuations, the grown size it
+    gives, the growth-probability n* of the method's own tracked nuclei, and the frame after
+    which the largest nucleus stays past that n* (:func:`multilayer.app.stages.committed_onset`;
+    the first onset where n* is not determined).  ``{"onset": [...], "n_star": [...],
+    "critical": [...]}`` (input frames)."""
+    from multilayer.app.stages import committed_onset, grown_size
+    from multilayer.tracking import growth_probability, nucleation_onset
+
+    out = {"onset": [], "n_star": [], "critical": []}
+    for x, table, p in zip(series, tables, persist):
+        first = nucleation_onset(x, persistence=p)
+        g = growth_probability(table, grown_size({}, first), last_frame=len(frames) - 1,
+                               n_boot=200, seed=0)
+        o = committed_onset(np.asarray(x), first, g)
+        out["onset"].append(None if o.frame is None else frames[o.frame])
+        out["n_star"].append(round(float(g.n_star), 1) if g.determined else None)
+        out["critical"].append(bool(o.critical))
     return out
 
 

@@ -17,6 +17,7 @@ from .network import (FeatureSet, FrameFeatures, FrameLoop, MultilayerLeiden, Mu
                       plot_mapper, plot_resolution_scan, resolution_scan, summary)
 from .tracking import (CommunityTracker, CrystalCriterion, MFPTResult, NucleiResult,
                        NucleusTracker, Onset, atom_histories, community_events, community_sizes,
+                       critical_onset,
                        crystal_communities, find_nuclei, first_passage_times, GrowthResult,
                        growth_probability, lifetimes,
                        mfpt_after_onset, mfpt_fit, nucleation_onset, nucleus_properties,

@@ -141,3 +141,111 @@ def test_onset_growth_tells_growth_from_a_plateau():
         onset_growth(grows, 80)
     with pytest.raises(ValueError, match="tail"):
         onset_growth(grows, o, tail=0)
+
+
+def test_critical_onset_is_the_last_upward_passage_of_the_critical_size():
+    """The frame after which the largest nucleus stays at or above n* (and grows); the
+    liquid's threshold (13 atoms here) marks the near-critical cluster earlier; the same
+    point of the process whatever the scale a method counts atoms on; floor and errors."""
+    from multilayer.tracking import critical_onset
+
+    hover = np.array([0, 2, 5, 16, 22, 15, 26, 19, 30, 24, 18, 28, 41, 35, 60, 90, 200, 400])
+    o = critical_onset(hover, 21.0)
+    assert o.frame == 11 and o.threshold == 21.0 and o.critical
+    assert (hover[o.frame:] >= 21).all() and hover[o.frame - 1] < 21
+    assert nucleation_onset(hover).frame == 3                 # first persistent cluster
+    # a method that counts 1.05-1.27 times the atoms, with its n* on its own scale: the same
+    # frame; at one threshold in atoms the two disagree
+    for c in (1.05, 1.2, 1.27):
+        assert critical_onset(np.round(c * hover), c * 21.0).frame == o.frame
+    assert nucleation_onset(np.round(1.27 * hover), 21).frame != nucleation_onset(hover, 21).frame
+    assert critical_onset(hover, 4.0).threshold == 13.0        # the floor
+    assert critical_onset(hover, 4.0, min_threshold=0).frame == 2
+    assert critical_onset(hover, 1000.0).frame is None
+    for bad in (np.nan, 0.0, -3.0):
+        with pytest.raises(ValueError, match="n_star"):
+            critical_onset(hover, bad)
+
+
+def _walk(rng, up, n_grown, steps=6):
+    """One run's largest nucleus, true size per frame: nuclei born with 2-11 atoms walk over
+    the barrier (``up``: probability of a step up) until one grows to ``n_grown``, then
+    grows on for 12 frames."""
+    sizes, m = [], int(rng.integers(2, 12))
+    while True:
+        sizes.append(m)
+        for _ in range(steps):
+            m += 1 if rng.random() < up[m] else -1
+            if m <= 1 or m >= n_grown:
+                break
+        if m <= 1:
+            m = int(rng.integers(2, 12))
+        elif m >= n_grown:
+            return np.array(sizes + [n_grown + 6 * j for j in range(12)])
+
+
+def test_critical_onset_marks_when_a_walk_over_the_barrier_commits():
+    """Runs whose nuclei walk over a classical barrier with a known committor (n* 21.2),
+    seen through two per-atom calls: one that misses 15 % of the atoms and adds as many
+    (PTM-like), one that counts 1.2 times them (the crystalline core's ratio).  Each call's
+    n* comes from the fates of its own nuclei (``growth_probability``).  The onset past that
+    n* falls within 3 frames of the true commitment (the last upward passage of the exact
+    n* by the true size) far more often than the onset at the liquid's threshold (which
+    marks a near-critical excursion), and the two calls' onsets agree more often than at
+    one threshold in atoms."""
+    from multilayer.tracking import critical_onset
+    from test_growth import END, N_GROWN, barrier_walk_committor, barrier_walk_table
+
+    from multilayer.tracking import growth_probability
+
+    up, q = barrier_walk_committor(N_GROWN)
+    truth = float(np.interp(0.5, q[1:N_GROWN + 1], np.arange(1, N_GROWN + 1)))
+    calls = {"ptm": (0.85, 0.15), "core": (1.0, 0.2)}
+    n_star = {k: growth_probability(barrier_walk_table(6000, detect=d, spurious=s, seed=11),
+                                    N_GROWN, last_frame=END, n_boot=0).n_star
+              for k, (d, s) in calls.items()}
+    assert n_star["core"] > 1.1 * n_star["ptm"]               # each on its own scale
+    rng = np.random.default_rng(5)
+    hit = {"critical": 0, "liquid": 0}
+    agree = {"critical": 0, "fixed": 0}
+    n_runs = 200
+    for _ in range(n_runs):
+        true = _walk(rng, up, N_GROWN)
+        commit = critical_onset(true, truth).frame
+        seen = {k: rng.binomial(true, d) + rng.poisson(s * true) for k, (d, s) in calls.items()}
+        core = critical_onset(seen["core"], n_star["core"]).frame
+        hit["critical"] += abs(core - commit) <= 3
+        hit["liquid"] += abs(nucleation_onset(seen["core"]).frame - commit) <= 3
+        agree["critical"] += abs(core - critical_onset(seen["ptm"], n_star["ptm"]).frame) <= 3
+        agree["fixed"] += abs(nucleation_onset(seen["core"], 20).frame
+                              - nucleation_onset(seen["ptm"], 20).frame) <= 3
+    assert hit["critical"] >= 0.7 * n_runs and hit["liquid"] <= 0.4 * n_runs, hit
+    assert agree["critical"] >= agree["fixed"] + 0.15 * n_runs, agree
+
+
+def test_analyze_reads_the_commitment_past_n_star_only_where_n_star_is_determined():
+    """``crystopo analyze``'s frame of commitment: past the growth-probability n* when the
+    nuclei determine it; else, at the first frame (nucleation before the frames) or with a
+    threshold fixed by ``[tracking] onset_threshold``, the liquid-threshold onset as it is
+    (and analyze reports none)."""
+    from test_growth import END, N_GROWN, planted_table
+
+    from multilayer.app.stages import committed_onset
+    from multilayer.tracking import Onset, growth_probability
+
+    hover = np.array([0, 2, 5, 16, 22, 15, 26, 19, 30, 24, 18, 28, 41, 35, 60, 90, 200, 400])
+    first = nucleation_onset(hover)
+    g = growth_probability(planted_table(n_star=21.0, width=0.25), N_GROWN, last_frame=END,
+                           n_boot=50)
+    assert g.determined and 19 < g.n_star < 23
+    o = committed_onset(hover, first, g)
+    assert o.critical and o.threshold == g.n_star and o.frame > first.frame
+    undetermined = growth_probability(planted_table(n_star=21.0)[lambda t: t["size"] < 30],
+                                      N_GROWN, last_frame=END, n_boot=0)
+    assert not undetermined.determined                # nothing grew
+    for args in ((hover, first, undetermined), (hover, first, None),
+                 (hover, first, g, 13.0)):           # a threshold the user set
+        assert committed_onset(*args) is first
+    seeded = Onset(0, 13.0, at_start=True)
+    assert committed_onset(hover, seeded, g) is seeded
+    assert committed_onset(hover, None, g) is None

@@ -41,11 +41,16 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
 
     line = onset_line(s)
     assert line.startswith(f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core")
+    # and when its largest nucleus passes the critical size for good, where n* is determined
+    assert f"past its critical size for good from frame {s['committed_frame_core']};" in line
+    assert "Largest core nucleus past the critical size for good" in page
+    assert "past its critical size" not in onset_line(dict(s, committed_frame_core=None))
     assert f"halo included: frame {s['onset_frame']}" in line
     assert page.index("Nucleation onset, crystalline core") < page.index("Onset of the crystal-like nuclei")
     # the run begins liquid: no nucleus of the first frame persists and grows
     assert s["onset_core_at_start"] is False and s["onset_at_start"] is False
-    seeded = dict(s, onset_frame_core=s["first_frame"], onset_core_at_start=True)
+    seeded = dict(s, onset_frame_core=s["first_frame"], onset_core_at_start=True,
+                  committed_frame_core=None)
     from multilayer.tracking import AT_START
 
     assert onset_line(seeded).startswith(f"nucleation onset: frame {s['first_frame']} by the "
@@ -100,8 +105,8 @@ def test_critical_size_is_the_crystalline_core_s(finished):
     it; the line, the report and the core-off summary say which is which."""
     from descriptors import first_shell_distance, neighbor_list
     from multilayer.app.cli import critical_line
-    from multilayer.tracking import (StartPersistence, growth_probability, mfpt_after_onset,
-                                     nucleation_onset, track_nuclei)
+    from multilayer.tracking import (StartPersistence, critical_onset, growth_probability,
+                                     mfpt_after_onset, nucleation_onset, track_nuclei)
 
     out, res = finished
     s = res.summary
@@ -129,6 +134,13 @@ def test_critical_size_is_the_crystalline_core_s(finished):
                                         pytest.approx(growth.n_star_high, abs=0.05)]
     assert s["critical_size_method"] == "growth probability"
     assert 5 <= s["critical_size"] < grown / 2
+    # beside the onset: the frame after which the largest core nucleus stays past n*
+    committed = critical_onset(largest, growth.n_star)
+    assert res.frames[committed.frame] == s["committed_frame_core"]
+    assert s["onset_frame_core"] <= s["committed_frame_core"]
+    threshold = max(growth.n_star, 13)                # n*, floored at 13 atoms
+    assert (largest[committed.frame:] >= threshold).all()
+    assert largest[committed.frame - 1] < threshold
     fit = mfpt_after_onset(largest, onset, np.asarray(res.frames, dtype=float))
     assert fit.determined
     assert s["critical_size_mfpt"] == pytest.approx(fit.n_star)
@@ -203,6 +215,7 @@ def test_a_seeded_run_has_its_onset_before_its_frames(tmp_path):
     assert "bcc" in s["crystal_structures"]
     assert s["largest_core_final"] > 300            # it grew
     assert s["onset_core_at_start"] is True and s["onset_frame_core"] == 0
+    assert s["committed_frame_core"] is None         # no barrier crossed in these frames
     assert s["onset_at_start"] is True and s["onset_frame"] == 0
     assert s["critical_size_mfpt"] is None          # no MFPT fit to the growth
     assert growth_warning(s) is None

@@ -67,7 +67,9 @@ def critical_line(summary) -> str:
 
 def onset_line(summary) -> str:
     """The onset line ``analyze`` prints: the crystalline core's onset first (the per-atom
-    crystal call) with its spread (the onsets at its threshold 10 % lower and higher), then
+    crystal call) with its spread (the onsets at its threshold 10 % lower and higher) and,
+    where the growth probability determines n*, the frame after which its largest nucleus
+    stays past it, then
     the crystal-like nuclei's (averaged labels, their halo included) and the ten Wolde
     criterion's; the crystal-like nuclei's alone when the core is off."""
     s = summary
@@ -77,8 +79,11 @@ def onset_line(summary) -> str:
         return f"nucleation onset: {head} ({tw})"
     head = _head(s["onset_frame_core"], s.get("onset_core_at_start"),
                  s.get("onset_frame_core_spread"), " by the crystalline core")
-    return (f"nucleation onset: {head}; crystal-like nuclei, their halo included: frame "
-            f"{s['onset_frame']}; {tw}")
+    past = ""
+    if s.get("committed_frame_core") is not None:
+        past = (f", past its critical size for good from frame {s['committed_frame_core']}")
+    return (f"nucleation onset: {head}{past}; crystal-like nuclei, their halo included: "
+            f"frame {s['onset_frame']}; {tw}")
 
 
 def _head(frame, at_start, spread, by) -> str:

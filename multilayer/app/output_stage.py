@@ -241,6 +241,9 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "crystal_rule": tracked.crystal_rule,
         "onset_frame": onset, "onset_frame_tenwolde": onset_tw,
         "onset_frame_core": None if core is None else _onset_frame(tracked.onset_core, good),
+        # and when the core's largest nucleus passes its critical size for good (where the
+        # growth probability determines n*): the hovering near the barrier lies in between
+        "committed_frame_core": _onset_frame(getattr(tracked, "committed_core", None), good),
         # the first frame already holds a nucleus that persists and grows: nucleation came
         # before the analysed frames (a seeded run, or frames chosen after the onset)
         "onset_at_start": bool(getattr(tracked.onset, "at_start", False)),

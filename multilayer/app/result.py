@@ -45,6 +45,9 @@ class TrackResult:
     mfpt_crystal_like: MFPTResult | None = None
     # with the core tracked: the growth probability of its tracked nuclei (committor n*)
     growth: GrowthResult | None = None
+    # with the core tracked and its n* determined: the frame after which its largest nucleus
+    # stays past n* (``onset_core`` is the first persistent cluster, the liquid's threshold)
+    committed_core: Onset | None = None
 
     def core_of(self, t: int, n_atoms: int) -> np.ndarray | None:
         """Frame ``t``'s crystalline-core atoms (bool, row order), None when not tracked."""

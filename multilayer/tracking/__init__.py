@@ -7,7 +7,7 @@ from .nuclei import (CORE_MAX_DISTORTION, CORE_OUTSIDE_TOLERANCE, CORE_TOLERANCE
                      MIN_ONSET_GROWTH, MIN_ONSET_THRESHOLD,
                      NucleiResult,
                      NucleusTracker, Onset,
-                     crystalline_core, find_nuclei,
+                     critical_onset, crystalline_core, find_nuclei,
                      first_passage_times, mfpt_fit, nucleation_onset, nucleus_properties, onset_growth,
                      onset_spread,
                      track_nuclei)

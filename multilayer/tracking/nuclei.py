@@ -25,11 +25,13 @@ from descriptors import as_frame, first_shell_distance, neighbor_list
 from ._nuclei_kernels import cluster_roots, unwrap_csr
 from .lifecycle import CrystalCriterion, resolve_criterion, crystal_communities
 from .mfpt import MFPTResult, first_passage_times, mfpt_fit
-from .onset import (MIN_ONSET_GROWTH, MIN_ONSET_THRESHOLD, Onset, nucleation_onset, onset_growth,
+from .onset import (MIN_ONSET_GROWTH, MIN_ONSET_THRESHOLD, Onset, critical_onset, nucleation_onset,
+                    onset_growth,
                     onset_spread)
 
 __all__ = ["CrystalCriterion", "crystal_communities", "find_nuclei", "nucleus_properties",
            "NucleiResult", "track_nuclei", "NucleusTracker", "Onset", "nucleation_onset", "onset_spread",
+           "critical_onset",
            "onset_growth",
            "first_passage_times", "MFPTResult", "mfpt_fit", "NucleiAccumulator",
            "crystalline_core", "CORE_TOLERANCE", "CORE_MAX_DISTORTION", "CORE_OUTSIDE_TOLERANCE",
