@@ -49,8 +49,11 @@ def _frames(text):
 def critical_line(summary) -> str:
     """The critical-size line ``analyze`` prints: with the crystalline core (the default),
     the size at which half its tracked nuclei grow (its bootstrap interval), then the MFPT
-    n* of its largest nucleus and of the crystal-like nuclei's (their halo included); the
+    n* of its largest nucleus (with how many nuclei grew where more than one did: the MFPT
+    assumes one nucleation event) and of the crystal-like nuclei's (their halo included); the
     crystal-like nuclei's MFPT n* alone when the core is off."""
+    from .report import mfpt_outside_regime
+
     def size(v):
         return "n/a" if v is None else f"{v:.1f} atoms"
 
@@ -59,10 +62,13 @@ def critical_line(summary) -> str:
         return f"critical nucleus size (MFPT): {size(s['critical_size'])}"
     lo_hi = s.get("critical_size_range")
     spread = "" if not lo_hi else f" ({lo_hi[0]:.1f}-{lo_hi[1]:.1f})"
+    regime = ""
+    if s.get("critical_size_mfpt") is not None and mfpt_outside_regime(s):
+        regime = f" ({s['grown_nuclei']} nuclei grew; the MFPT assumes one)"
     return (f"critical nucleus size: {size(s['critical_size'])}{spread}, where half the "
             f"crystalline core's nuclei grow to {s.get('grown_size')} atoms; MFPT of its "
-            f"largest nucleus {size(s.get('critical_size_mfpt'))}, of the crystal-like "
-            f"nuclei (halo included) {size(s.get('critical_size_crystal_like'))}")
+            f"largest nucleus {size(s.get('critical_size_mfpt'))}{regime}, of the "
+            f"crystal-like nuclei (halo included) {size(s.get('critical_size_crystal_like'))}")
 
 
 def onset_line(summary) -> str:
