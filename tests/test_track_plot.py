@@ -144,3 +144,10 @@ def test_core_onset_is_drawn_with_its_own_threshold():
     labels = [ln.get_label() for ln in ax.lines]
     assert "critical size n* 21.5" in labels and "core past n* for good (frame 25)" in labels
     plt.close(ax.figure)
+    # beside the onset (analyze's figure): both frames, and n* as a line of its own
+    ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=core_onset,
+                              core_committed=past, times=np.arange(8) * 5, time_label="frame")
+    labels = [ln.get_label() for ln in ax.lines]
+    assert f"core onset (frame {5 * core_onset.frame})" in labels
+    assert "critical size n* 21.5" in labels and "core past n* for good (frame 25)" in labels
+    plt.close(ax.figure)

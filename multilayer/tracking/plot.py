@@ -173,7 +173,7 @@ def plot_alluvial(labels, ids=None, *, frames=None, min_flow=0.0, gap=0.02, name
 
 
 def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=None,
-                         core=None, core_onset=None, time_label=None):
+                         core=None, core_onset=None, time_label=None, core_committed=None):
     """Largest-nucleus size over time, with the nucleation onset and threshold marked.
 
     Parameters
@@ -192,6 +192,9 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     time_label : str, optional
         As in :func:`plot_populations`; the onsets in the legend are given on the same axis
         (the time, or the input frame, at the onset -- not the position in ``largest``).
+    core_committed : Onset, optional
+        With ``core``: :func:`~multilayer.tracking.critical_onset` of it -- the critical size
+        n* and the frame after which the core stays past it are drawn beside its onset.
 
     Examples
     --------
@@ -233,6 +236,11 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
             ax.axvline(x[core_onset], color="C1", ls="--",
                        label=(f"core past n* for good ({axis} {x[core_onset]:g})" if critical
                               else f"core onset ({axis} {x[core_onset]:g})"))
+        if core_committed is not None and core_committed.frame is not None and not critical:
+            ax.axhline(core_committed.threshold, color="C2", ls=":",
+                       label=f"critical size n* {core_committed.threshold:.1f}")
+            ax.axvline(x[core_committed.frame], color="C2", ls="-.",
+                       label=f"core past n* for good ({axis} {x[core_committed.frame]:g})")
         ax.set_yscale("symlog", linthresh=10)
         ax.set_ylim(bottom=0)
     ax.set_xlabel(axis)
