@@ -42,7 +42,9 @@ def test_crystalline_core_nuclei_are_reported_inside_the_crystal_like_ones(finis
     line = onset_line(s)
     assert line.startswith(f"nucleation onset: frame {s['onset_frame_core']} by the crystalline core")
     # and when its largest nucleus passes the critical size for good, where n* is determined
-    assert f"past its critical size for good from frame {s['committed_frame_core']};" in line
+    lo, hi = s["committed_frame_core_range"]          # at the ends of n*'s interval
+    assert (f"past its critical size for good from frame {s['committed_frame_core']} "
+            f"({lo}-{hi} over n*'s 16-84 % range);") in line
     assert "Largest core nucleus past the critical size for good" in page
     assert "past its critical size" not in onset_line(dict(s, committed_frame_core=None))
     assert f"halo included: frame {s['onset_frame']}" in line
@@ -137,6 +139,10 @@ def test_critical_size_is_the_crystalline_core_s(finished):
     # beside the onset: the frame after which the largest core nucleus stays past n*
     committed = critical_onset(largest, growth.n_star)
     assert res.frames[committed.frame] == s["committed_frame_core"]
+    assert s["committed_frame_core_range"] == [
+        res.frames[critical_onset(largest, v).frame] for v in (growth.n_star_low, growth.n_star_high)]
+    lo, hi = s["committed_frame_core_range"]
+    assert lo <= s["committed_frame_core"] <= hi
     assert s["onset_frame_core"] <= s["committed_frame_core"]
     threshold = max(growth.n_star, 13)                # n*, floored at 13 atoms
     assert (largest[committed.frame:] >= threshold).all()

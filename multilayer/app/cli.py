@@ -87,7 +87,11 @@ def onset_line(summary) -> str:
                  s.get("onset_frame_core_spread"), " by the crystalline core")
     past = ""
     if s.get("committed_frame_core") is not None:
-        past = (f", past its critical size for good from frame {s['committed_frame_core']}")
+        past = f", past its critical size for good from frame {s['committed_frame_core']}"
+        lo_hi = s.get("committed_frame_core_range")
+        if lo_hi:
+            lo, hi = ("none" if v is None else v for v in lo_hi)
+            past += f" ({lo}-{hi} over n*'s 16-84 % range)"
     return (f"nucleation onset: {head}{past}; crystal-like nuclei, their halo included: "
             f"frame {s['onset_frame']}; {tw}")
 

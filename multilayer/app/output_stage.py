@@ -17,7 +17,8 @@ from descriptors.arrays import unique_sorted
 
 from ..network.plot import legend_names
 from ..network.progress import progress_bar
-from ..tracking.onset import MIN_ONSET_GROWTH, NO_GROWTH, onset_growth, onset_spread
+from ..tracking.onset import (MIN_ONSET_GROWTH, NO_GROWTH, critical_onset, onset_growth,
+                              onset_spread)
 from ..tracking.routes import route_summary
 from .config import config_to_toml
 from .outputs import commit_outputs, staging_dir
@@ -245,6 +246,8 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         # and when the core's largest nucleus passes its critical size for good (where the
         # growth probability determines n*): the hovering near the barrier lies in between
         "committed_frame_core": _onset_frame(getattr(tracked, "committed_core", None), good),
+        # the same past the ends of n*'s 16-84 % interval: how far n*'s spread moves it
+        "committed_frame_core_range": _committed_range(tracked, good),
         # the first frame already holds a nucleus that persists and grows: nucleation came
         # before the analysed frames (a seeded run, or frames chosen after the onset)
         "onset_at_start": bool(getattr(tracked.onset, "at_start", False)),
@@ -292,6 +295,18 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
     summary["routes"] = route_summary(labels, ids, sorted(crystal), name_of,
                                       seed=cfg["labels"]["seed"])
     return summary
+
+
+def _committed_range(tracked, good) -> list | None:
+    """The core's frame of commitment at the low and high ends of its n*'s bootstrap
+    interval (each None where the nucleus never stays past it); None without one."""
+    committed, growth = getattr(tracked, "committed_core", None), tracked.growth
+    if committed is None or growth is None:
+        return None
+    ends = (growth.n_star_low, growth.n_star_high)
+    if not all(np.isfinite(v) and v > 0 for v in ends):
+        return None
+    return [_onset_frame(critical_onset(tracked.core, float(v)), good) for v in ends]
 
 
 def _core_fraction(tracked, last_labels) -> float:

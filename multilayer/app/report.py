@@ -269,8 +269,11 @@ def write_report(path: Path, summary: dict, communities, figures: dict, cfg: dic
                 _onset_cell(s["onset_frame_core"], s.get("onset_core_at_start"))),
                ("The same at its threshold 10 % lower / higher (frame)",
                 " / ".join(str(v) for v in s.get("onset_frame_core_spread") or [])),
-               *([("Largest core nucleus past the critical size for good (frame)",
-                   s["committed_frame_core"])]
+               *([("Largest core nucleus past the critical size for good (frame; at the ends "
+                   "of n*'s 16–84 % range)",
+                   f"{s['committed_frame_core']}" + (
+                       " ({} / {})".format(*s["committed_frame_core_range"])
+                       if s.get("committed_frame_core_range") else ""))]
                  if s.get("committed_frame_core") is not None else []),
                ("Growth of the largest core after its onset (last frames / onset frames)",
                 _growth(s.get("onset_growth_core"))),
