@@ -121,8 +121,8 @@ def critical_onsets(series, tables, frames, persist) -> dict:
     where there is none): its rule's onset from the liquid's fluctuations, the grown size it
     gives, the growth-probability n* of the method's own tracked nuclei, and the frame after
     which the largest nucleus stays past that n* (:func:`multilayer.app.stages.committed_onset`;
-    the first onset where n* is not determined).  ``{"onset": [...], "n_star": [...],
-    "critical": [...]}`` (input frames)."""
+    the first onset where there is none, ``critical`` False).  ``{"onset": [...],
+    "n_star": [...], "critical": [...]}`` (input frames)."""
     from multilayer.app.stages import committed_onset, grown_size
     from multilayer.tracking import growth_probability, nucleation_onset
 
@@ -131,10 +131,11 @@ def critical_onsets(series, tables, frames, persist) -> dict:
         first = nucleation_onset(x, persistence=p)
         g = growth_probability(table, grown_size({}, first), last_frame=len(frames) - 1,
                                n_boot=200, seed=0)
-        o = committed_onset(np.asarray(x), first, g)
+        committed = committed_onset(np.asarray(x), first, g)
+        o = first if committed is None else committed
         out["onset"].append(None if o.frame is None else frames[o.frame])
         out["n_star"].append(round(float(g.n_star), 1) if g.determined else None)
-        out["critical"].append(bool(o.critical))
+        out["critical"].append(committed is not None)
     return out
 
 

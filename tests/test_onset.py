@@ -151,7 +151,7 @@ def test_critical_onset_is_the_last_upward_passage_of_the_critical_size():
 
     hover = np.array([0, 2, 5, 16, 22, 15, 26, 19, 30, 24, 18, 28, 41, 35, 60, 90, 200, 400])
     o = critical_onset(hover, 21.0)
-    assert o.frame == 11 and o.threshold == 21.0 and o.critical
+    assert o.frame == 11 and o.threshold == 21.0
     assert (hover[o.frame:] >= 21).all() and hover[o.frame - 1] < 21
     assert nucleation_onset(hover).frame == 3                 # first persistent cluster
     # a method that counts 1.05-1.27 times the atoms, with its n* on its own scale: the same
@@ -226,8 +226,7 @@ def test_critical_onset_marks_when_a_walk_over_the_barrier_commits():
 def test_analyze_reads_the_commitment_past_n_star_only_where_n_star_is_determined():
     """``crystopo analyze``'s frame of commitment: past the growth-probability n* when the
     nuclei determine it; else, at the first frame (nucleation before the frames) or with a
-    threshold fixed by ``[tracking] onset_threshold``, the liquid-threshold onset as it is
-    (and analyze reports none)."""
+    threshold fixed by ``[tracking] onset_threshold``, none."""
     from test_growth import END, N_GROWN, planted_table
 
     from multilayer.app.stages import committed_onset
@@ -239,13 +238,12 @@ def test_analyze_reads_the_commitment_past_n_star_only_where_n_star_is_determine
                            n_boot=50)
     assert g.determined and 19 < g.n_star < 23
     o = committed_onset(hover, first, g)
-    assert o.critical and o.threshold == g.n_star and o.frame > first.frame
+    assert o.threshold == g.n_star and o.frame > first.frame
     undetermined = growth_probability(planted_table(n_star=21.0)[lambda t: t["size"] < 30],
                                       N_GROWN, last_frame=END, n_boot=0)
     assert not undetermined.determined                # nothing grew
     for args in ((hover, first, undetermined), (hover, first, None),
                  (hover, first, g, 13.0)):           # a threshold the user set
-        assert committed_onset(*args) is first
-    seeded = Onset(0, 13.0, at_start=True)
-    assert committed_onset(hover, seeded, g) is seeded
+        assert committed_onset(*args) is None
+    assert committed_onset(hover, Onset(0, 13.0, at_start=True), g) is None
     assert committed_onset(hover, None, g) is None

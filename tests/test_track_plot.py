@@ -135,16 +135,11 @@ def test_core_onset_is_drawn_with_its_own_threshold():
     ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=same)
     assert not any(lab.startswith("core threshold") for lab in (ln.get_label() for ln in ax.lines))
     plt.close(ax.figure)
-    # analyze's headline: the core past its critical size for good, named as such
+    # beside the onset (analyze's figure): the frame the core passes its critical size for
+    # good, and n* as a line of its own
     from multilayer.tracking import critical_onset
 
     past = critical_onset(core, 21.46)
-    ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=past,
-                              times=np.arange(8) * 5, time_label="frame")
-    labels = [ln.get_label() for ln in ax.lines]
-    assert "critical size n* 21.5" in labels and "core past n* for good (frame 25)" in labels
-    plt.close(ax.figure)
-    # beside the onset (analyze's figure): both frames, and n* as a line of its own
     ax = plot_largest_nucleus(largest, onset=onset, core=core, core_onset=core_onset,
                               core_committed=past, times=np.arange(8) * 5, time_label="frame")
     labels = [ln.get_label() for ln in ax.lines]

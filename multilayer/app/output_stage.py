@@ -245,7 +245,7 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
         "onset_frame_core": None if core is None else _onset_frame(tracked.onset_core, good),
         # and when the core's largest nucleus passes its critical size for good (where the
         # growth probability determines n*): the hovering near the barrier lies in between
-        "committed_frame_core": _onset_frame(getattr(tracked, "committed_core", None), good),
+        "committed_frame_core": _onset_frame(tracked.committed_core, good),
         # the same past the ends of n*'s 16-84 % interval: how far n*'s spread moves it
         "committed_frame_core_range": _committed_range(tracked, good),
         # the first frame already holds a nucleus that persists and grows: nucleation came
@@ -300,7 +300,7 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
 def _committed_range(tracked, good) -> list | None:
     """The core's frame of commitment at the low and high ends of its n*'s bootstrap
     interval (each None where the nucleus never stays past it); None without one."""
-    committed, growth = getattr(tracked, "committed_core", None), tracked.growth
+    committed, growth = tracked.committed_core, tracked.growth
     if committed is None or growth is None:
         return None
     ends = (growth.n_star_low, growth.n_star_high)

@@ -37,7 +37,7 @@ def make_figures(folder: Path, labels, ids, good, tracked, last_frame, names=Non
          lambda ax: plot_largest_nucleus(
              nuc.largest, times=times, onset=onset, ax=ax,
              core=tracked.core, core_onset=tracked.onset_core, time_label="frame",
-             core_committed=getattr(tracked, "committed_core", None))),
+             core_committed=tracked.committed_core)),
         (f"Slab of the last frame coloured by {one}", "slab.png",
          lambda ax: plot_slab(last_frame, labels[-1], names=names, ax=ax)),
     ]

@@ -348,16 +348,14 @@ def track_stage(traj, good, store, labels, cfg, features, *, progress=False,
                        crystal_rule=description, tenwolde=tw, onset_tenwolde=onset_tw,
                        core=core, onset_core=onset_core, core_atoms=core_atoms,
                        mfpt_crystal_like=None if core is None else mfpt_halo, growth=growth,
-                       committed_core=(committed if getattr(committed, "critical", False)
-                                       else None))
+                       committed_core=committed)
 
 
 def committed_onset(largest, first, growth, threshold=None):
     """When the crystalline core's largest nucleus passes its critical size for good:
     :func:`~multilayer.tracking.critical_onset` at the growth-probability n* where that is
-    determined, else ``first`` (:func:`~multilayer.tracking.nucleation_onset`'s, from the
-    liquid's fluctuations).  ``first`` stays where it is at the first frame (nucleation
-    before the frames: no barrier is crossed in them) or where ``[tracking]
+    determined; None where it is not, where the onset ``first`` is at the first frame
+    (nucleation before the frames: no barrier is crossed in them) or where ``[tracking]
     onset_threshold`` fixes the threshold.
 
     Not the headline onset: on eight held-out LAMMPS runs the core's and PTM's onsets, each
@@ -367,7 +365,7 @@ def committed_onset(largest, first, growth, threshold=None):
     """
     if (first is None or getattr(first, "at_start", False) or threshold is not None
             or growth is None or not growth.determined):
-        return first
+        return None
     return critical_onset(largest, float(growth.n_star))
 
 

@@ -36,13 +36,11 @@ AT_START = ("the first analysed frame already holds the nucleus, which persists 
 class Onset:
     """Nucleation onset: ``frame`` (int, or None when there is none) and the size ``threshold``;
     ``at_start``: the first frame already holds a nucleus that persists and grows, so
-    nucleation precedes the frames (``frame`` is 0); ``critical``: the threshold is the
-    run's critical size (:func:`critical_onset`), not one set by the liquid's fluctuations."""
+    nucleation precedes the frames (``frame`` is 0)."""
 
     frame: int | None
     threshold: float
     at_start: bool = field(default=False, repr=False)
-    critical: bool = field(default=False, repr=False)
 
 
 class StartPersistence:
@@ -178,7 +176,7 @@ def critical_onset(largest, n_star, *, min_threshold=MIN_ONSET_THRESHOLD):
     Returns
     -------
     onset : Onset
-        ``critical`` True, ``threshold`` max(n*, ``min_threshold``).
+        ``threshold`` max(n*, ``min_threshold``).
 
     Examples
     --------
@@ -192,8 +190,7 @@ def critical_onset(largest, n_star, *, min_threshold=MIN_ONSET_THRESHOLD):
     if not np.isfinite(n) or n <= 0:
         raise ValueError(f"n_star must be a finite size > 0, got {n_star}")
     check_scalar(min_threshold, "min_threshold", Real, min_val=0)
-    o = nucleation_onset(largest, max(n, float(min_threshold)))
-    return Onset(o.frame, o.threshold, critical=True)
+    return nucleation_onset(largest, max(n, float(min_threshold)))
 
 
 def onset_spread(largest, onset, rel=0.1):

@@ -187,8 +187,7 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
     core : array of shape (n_frames,), optional
         Largest nucleus of the crystalline core (:func:`multilayer.tracking.crystalline_core`),
         drawn beside it on a symmetric-log scale; ``core_onset`` (int or Onset) marks its onset
-        (an Onset's own threshold is drawn too, where it differs from the nuclei's: the
-        critical size n* for an onset of :func:`~multilayer.tracking.critical_onset`).
+        (an Onset's own threshold is drawn too, where it differs from the nuclei's).
     time_label : str, optional
         As in :func:`plot_populations`; the onsets in the legend are given on the same axis
         (the time, or the input frame, at the onset -- not the position in ``largest``).
@@ -224,19 +223,16 @@ def plot_largest_nucleus(largest, *, onset=None, threshold=None, times=None, ax=
         ax.plot(x, np.asarray(core, dtype=np.float64), "-s", ms=3, color="C1",
                 label="its crystalline core")
         core_threshold = getattr(core_onset, "threshold", None)
-        critical = bool(getattr(core_onset, "critical", False))
         core_onset = getattr(core_onset, "frame", core_onset)
         if core_threshold is not None and core_threshold != threshold:
-            # the core's onset has its own threshold (its critical size, or from the core's
-            # liquid frames): draw it, or a reader takes the onset against the nuclei's line
+            # the core's onset has its own threshold (from the core's liquid frames): draw it,
+            # or a reader takes the onset against the nuclei's line
             ax.axhline(core_threshold, color="C1", ls=":",
-                       label=(f"critical size n* {core_threshold:.1f}" if critical
-                              else f"core threshold {core_threshold:g}"))
+                       label=f"core threshold {core_threshold:g}")
         if core_onset is not None:
             ax.axvline(x[core_onset], color="C1", ls="--",
-                       label=(f"core past n* for good ({axis} {x[core_onset]:g})" if critical
-                              else f"core onset ({axis} {x[core_onset]:g})"))
-        if core_committed is not None and core_committed.frame is not None and not critical:
+                       label=f"core onset ({axis} {x[core_onset]:g})")
+        if core_committed is not None and core_committed.frame is not None:
             ax.axhline(core_committed.threshold, color="C2", ls=":",
                        label=f"critical size n* {core_committed.threshold:.1f}")
             ax.axvline(x[core_committed.frame], color="C2", ls="-.",
