@@ -83,9 +83,9 @@ from multilayer.network.structures import (  # noqa: E402
 )
 
 from multilayer.app.config import DEFAULTS as _ANALYZE  # noqa: E402
-from multilayer.app.config import core_max_distortion  # noqa: E402
-from label_onsets import (core_scores, critical_onsets, growth_n_star,  # noqa: E402
-                          onset_diagnostics, onset_of)
+from multilayer.app.config import core_max_distortion, core_outside_tolerance  # noqa: E402
+from label_onsets import (COUNT_TOLERANCE, core_scores, critical_onsets,  # noqa: E402
+                          growth_n_star, onset_diagnostics, onset_of)
 from label_scores import (KINDS, PTM_CLASSES, _as_phase, _crystal,  # noqa: E402,F401
                           composition, range_detail, score)
 
@@ -509,7 +509,16 @@ def main(argv=None) -> int:
                 # analyze's frame of commitment (past each series' own growth-probability
                 # n*) for the core and for PTM
                 res["onset_critical"] = critical_onsets((lc, lp), tables, frames, (po, pp))
-                res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow, (po, pp)))
+                # the core counted as PTM counts (a subset of it: the crystal-like atoms
+                # with at most COUNT_TOLERANCE bonds lacking the signature)
+                lcount = None
+                out_tol = core_outside_tolerance(ANALYZE) if outside == "analyze" else outside
+                if core_tol > COUNT_TOLERANCE and (out_tol is None or out_tol <= COUNT_TOLERANCE):
+                    _, lcount = onset_of(ds, frames, masks, core=True, tolerance=COUNT_TOLERANCE,
+                                         max_distortion=core_max_distortion(ANALYZE),
+                                         outside_tolerance=outside)
+                res.update(onset_diagnostics(lo, lc, lp, frames, cores, pc, grow, (po, pp),
+                                             counted=lcount))
             if ds.kind in ("nucleation", "growth"):
                 res["composition"] = composition(ds, names, ptm, cache)
             u, c = np.unique(np.concatenate(names), return_counts=True)   # every method's

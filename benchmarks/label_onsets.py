@@ -8,12 +8,14 @@ import numpy as np
 
 from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
-__all__ = ["onset_of", "core_scores", "median3", "stays", "onset_diagnostics", "growth_n_star",
+__all__ = ["COUNT_TOLERANCE", "onset_of", "core_scores", "median3", "stays", "onset_diagnostics", "growth_n_star",
            "critical_onsets"]
 
 #: sizes a nucleus must reach to count as grown, for the committor n* (about 2.5-10 times the
 #: MFPT n* of the suite's LJ runs, 8-42 atoms for the core)
 GROWN = (50, 100)
+#: the core's ``core_tolerance`` whose atoms PTM's count matches (``onset_counted``)
+COUNT_TOLERANCE = 3
 
 
 def onset_of(ds, frames, crystal_masks, threshold=20, core=False, keep=None,
@@ -139,13 +141,19 @@ def critical_onsets(series, tables, frames, persist) -> dict:
     return out
 
 
-def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None, None)) -> dict:
+def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None, None),
+                      counted=None) -> dict:
     """``bench_labels.py``'s onset diagnostics from the largest nucleus of every frame of the
     crystal-like atoms (``lo``), their core (``lc``) and PTM (``lp``): the onsets of series
     smoothed over three frames, by analyze's rule and the growth after it, PTM's own onset at
     16-24 atoms, the core's at 20 atoms times its size ratio to PTM's, and the series.
     ``persist``: the :class:`~multilayer.tracking.StartPersistence` values of the
-    crystal-like nuclei (analyze's for them and their core) and of PTM's."""
+    crystal-like nuclei (analyze's for them and their core) and of PTM's.  ``counted``: the
+    largest nucleus of the core *counted as PTM counts*, the core at ``[tracking]
+    core_tolerance`` :data:`COUNT_TOLERANCE` (0.92-0.95 times PTM's atoms on seventeen LJ
+    runs, the default core 1.12-1.21 times): ``onset_counted`` gives its onset and PTM's, at
+    20 atoms (``at_20``) and by analyze's rule with a floor of 20 atoms instead of 13
+    (``rule``; benchmarks/LABELS.md, stop 47)."""
     from multilayer.tracking.onset import nucleation_onset, onset_growth
 
     po, pp = persist
@@ -171,9 +179,16 @@ def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None,
                  / max(sum(int(ptm_masks[t].sum()) for t in grow), 1))
         out["core_ptm_ratio"] = ratio
         out["onset_core_scaled"] = stays(lc, 20 * ratio, frames)
+    if counted is not None:
+        pair = [nucleation_onset(x, persistence=p, min_threshold=20)
+                for x, p in ((counted, po), (lp, pp))]
+        out["onset_counted"] = {
+            "at_20": [stays(np.asarray(x), 20, frames) for x in (counted, lp)],
+            "rule": [None if o.frame is None else frames[o.frame] for o in pair]}
     # the largest nucleus per frame (crystal-like, core, PTM), for other onset rules
     out["largest"] = {k: np.asarray(x).astype(int).tolist()
-                      for k, x in (("crystal_like", lo), ("core", lc), ("ptm", lp))}
+                      for k, x in (("crystal_like", lo), ("core", lc), ("ptm", lp))
+                      + ((("counted", counted),) if counted is not None else ())}
     if po is not None and pp is not None:     # and whether the first frame's nucleus persists
         out["persistence"] = {"crystal_like": [round(float(v), 4) for v in po],
                               "ptm": [round(float(v), 4) for v in pp]}

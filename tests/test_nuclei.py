@@ -536,3 +536,28 @@ def test_nuclei_kernels_equal_a_slow_reference(fcc, case):
     touched[qi[agree]] = touched[nl.indices[agree]] = True
     in_big = nuc == 0
     assert touched[in_big].all()
+
+
+def test_crystalline_core_shrinks_monotonically_as_the_tolerance_tightens():
+    """An fcc seed in a liquid-like rest: asking more signature bonds of the crystal-like
+    atoms (tolerance 6 -> 0) only removes atoms (the seed's surface first), never adds one,
+    and the atoms whose whole first shell is in the seed stay at every tolerance
+    (``bench_labels.py`` reads the onset of the core "counted as PTM counts" as the core at
+    tolerance 3: a subset of the default core)."""
+    from multilayer.tracking.nuclei import crystalline_core
+
+    f = make_lattice("fcc", 8, noise=0.03, seed=4)
+    rng = np.random.default_rng(5)
+    centre = f.box.cell.sum(axis=0) / 2
+    seed = blob(f, centre, 3.5)
+    pos = f.positions.copy()
+    pos[~seed] += rng.normal(0, 0.12, (int((~seed).sum()), 3))
+    g = Frame(pos, f.box, f.ids, f.types)
+    nl = neighbor_list(g, r_cut=1.35)
+    mask = blob(g, centre, 4.5)
+    interior = np.array([seed[a] and seed[nl.of(a)[0][:12]].all() for a in range(g.n_atoms)])
+    cores = [crystalline_core(mask, nl, tolerance=k, frame=g) for k in (6, 5, 3, 2, 0)]
+    for looser, tighter in zip(cores, cores[1:]):
+        assert not (tighter & ~looser).any()
+        assert tighter[interior].all()
+    assert cores[2].sum() < cores[0].sum()          # tolerance 3 drops part of the surface
