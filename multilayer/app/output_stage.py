@@ -225,9 +225,9 @@ def _summary(good, store, ids, labels, info, tracked, cfg, features, skipped, ti
     crit_mfpt = _critical_size(mfpt, nuc.largest if core is None else core)
     crit_halo = (None if core is None
                  else _critical_size(tracked.mfpt_crystal_like, nuc.largest))
-    # the headline, with the core: the size at which half its tracked nuclei grow (on seven
+    # the headline, with the core: the size at which half its tracked nuclei grow (on nine
     # LAMMPS runs 0.93-1.88 times brute-force shooting, where the MFPT of the largest nucleus
-    # is off by 2-5 times on four; benchmarks/LABELS.md, stops 44-46)
+    # is off by 2-5 times on four; benchmarks/LABELS.md, stops 44-47)
     growth = tracked.growth
     crit = (crit_mfpt if core is None
             else (round(float(growth.n_star), 1) if growth is not None and growth.determined
