@@ -8,8 +8,8 @@ import numpy as np
 
 from multilayer.app.config import DEFAULTS, core_outside_tolerance
 
-__all__ = ["COUNT_TOLERANCE", "onset_of", "core_scores", "median3", "stays", "onset_diagnostics", "growth_n_star",
-           "critical_onsets"]
+__all__ = ["COUNT_TOLERANCE", "onset_of", "core_scores", "median3", "stays", "onset_diagnostics",
+           "growth_n_star", "critical_onsets"]
 
 #: sizes a nucleus must reach to count as grown, for the committor n* (about 2.5-10 times the
 #: MFPT n* of the suite's LJ runs, 8-42 atoms for the core)
@@ -150,8 +150,8 @@ def onset_diagnostics(lo, lc, lp, frames, cores, ptm_masks, grow, persist=(None,
     ``persist``: the :class:`~multilayer.tracking.StartPersistence` values of the
     crystal-like nuclei (analyze's for them and their core) and of PTM's.  ``counted``: the
     largest nucleus of the core *counted as PTM counts*, the core at ``[tracking]
-    core_tolerance`` :data:`COUNT_TOLERANCE` (0.92-0.95 times PTM's atoms on seventeen LJ
-    runs, the default core 1.12-1.21 times): ``onset_counted`` gives its onset and PTM's, at
+    core_tolerance`` :data:`COUNT_TOLERANCE` (0.92-0.97 times PTM's atoms on seventeen LJ
+    runs, the default core 1.12-1.27 times): ``onset_counted`` gives its onset and PTM's, at
     20 atoms (``at_20``) and by analyze's rule with a floor of 20 atoms instead of 13
     (``rule``; benchmarks/LABELS.md, stop 47)."""
     from multilayer.tracking.onset import nucleation_onset, onset_growth
