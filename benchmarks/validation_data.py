@@ -99,13 +99,15 @@ HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5),    # the third: stop 
             (0.56, 4.0, 19), (0.47, 1.2, 20),  # stop 44: after stop 43's, none changed
             (0.51, 2.8, 21), (0.64, 7.0, 23),  # stop 45: after stop 44's, none changed
             (0.49, 1.8, 24), (0.6, 5.6, 25),   # stop 46: after stop 45's, none changed
-            (0.54, 3.2, 26), (0.61, 6.0, 27))  # stop 47: after stop 46's, none changed
+            (0.54, 3.2, 26), (0.61, 6.0, 27),  # stop 47: after stop 46's, none changed
+            (0.43, 1.0, 28), (0.57, 5.2, 29))  # stop 48: after stop 47's, none changed
 HELD_OUT_MAX_TIME = 120.0
 #: held-out LJ runs of a larger box (stop 38): (T*, P*, seed, fcc cells per side; 4 n^3 atoms),
 #: to judge at 70,304 atoms the defaults chosen at 16,384 (more liquid, more nuclei at once)
 HELD_OUT_LARGE = ((0.55, 5.0, 9, 26),)
 #: held-out slabs (stop 30): the same phases side by side at another temperature and seed
-HELD_OUT_SLABS = ((0.5, 22),)
+HELD_OUT_SLABS = ((0.5, 22),
+                  (0.35, 30), (0.6, 31))   # stop 48: colder and hotter crystals, new seeds
 #: held-out runs of a real metal (stop 31): (metal of descriptors.md.EAM_METALS, T in K,
 #: P in bar, seed), the nucleation protocol in LAMMPS metal units -- another material than
 #: the LJ model every default was chosen on

@@ -203,7 +203,7 @@ def _check_value(section, key, value, default):
                 isinstance(v, Real) and not isinstance(v, bool) and 0 <= v <= 0.3 for v in value):
             raise _bad(section, key, value, "a non-empty list of numbers in [0, 0.3]")
         return
-    if where in (("labels", "resolution"), ("labels", "flow_weight")):
+    if where in (("labels", "resolution"), ("labels", "flow_weight"), ("labels", "novelty")):
         if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(value) \
                 or value < 0:
             raise _bad(section, key, value, "a finite number >= 0")

@@ -150,7 +150,7 @@ def _anchored_stage(store, cfg, features, *, progress=False, references=None) ->
                            n_microstates=lc["n_microstates"], n_components=lc["n_components"],
                            resolution=lc["resolution"], flow_weight=lc["flow_weight"],
                            assign=lc["assign"], interpolate=lc["interpolate"],
-                           seed=lc["seed"] + k, progress=progress)
+                           novelty=lc["novelty"], seed=lc["seed"] + k, progress=progress)
             for k in range(lc["n_seeds"])]
     model, labels = fits[0]
     names = list(model.names)
@@ -227,7 +227,7 @@ def _structure_scan(feats, ids, refs, sets, lc) -> tuple[list, float]:
                             seeds=[lc["seed"] + k for k in range(3)], feature_sets=sets,
                             n_microstates=lc["n_microstates"], n_components=lc["n_components"],
                             flow_weight=lc["flow_weight"], assign=lc["assign"],
-                            interpolate=lc["interpolate"])
+                            interpolate=lc["interpolate"], novelty=lc["novelty"])
     table = scan_table(scan)
     chosen = next(r for r in table if r["chosen"])
     logger.info("structure scan: %d structures at resolution %g (stability %.3f); the labels "
