@@ -30,8 +30,9 @@ Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`
 
 ``--held-out`` builds, into ``held_out/``, runs made after the defaults were chosen: LJ
 nucleation at new state points and seeds (:data:`HELD_OUT`), in a larger box
-(:data:`HELD_OUT_LARGE`, 70,304 atoms), slabs at another temperature
-(:data:`HELD_OUT_SLABS`) and real metals, Mishin's EAM copper, Mendelev's bcc iron and Sun
+(:data:`HELD_OUT_LARGE`, 70,304 atoms), slabs at other temperatures
+(:data:`HELD_OUT_SLABS`), one phase per frame at other temperatures (``phases_s41``,
+:data:`HELD_OUT_PHASES`) and real metals, Mishin's EAM copper, Mendelev's bcc iron and Sun
 and Mendelev's hcp magnesium (``nucleation_Cu_T<K>_s<seed>``, ``nucleation_Fe_T<K>_s<seed>``,
 ``nucleation_Mg_T<K>_s<seed>``,
 :func:`descriptors.md.run_eam_nucleation`, LAMMPS metal units, 16,384 atoms, 80 frames;
@@ -108,6 +109,10 @@ HELD_OUT_LARGE = ((0.55, 5.0, 9, 26),)
 #: held-out slabs (stop 30): the same phases side by side at another temperature and seed
 HELD_OUT_SLABS = ((0.5, 22),
                   (0.35, 30), (0.6, 31))   # stop 48: colder and hotter crystals, new seeds
+#: held-out one-phase-per-frame set (stop 48): crystals and liquids at temperatures the tuning
+#: set does not have, another seed: ((phase, T*), ...), seed
+HELD_OUT_PHASES = ((("fcc", 0.25), ("fcc", 0.55), ("hcp", 0.25), ("hcp", 0.55), ("bcc", 0.25),
+                    ("bcc", 0.55), ("liquid", 1.2), ("liquid", 2.0)), 41)
 #: held-out runs of a real metal (stop 31): (metal of descriptors.md.EAM_METALS, T in K,
 #: P in bar, seed), the nucleation protocol in LAMMPS metal units -- another material than
 #: the LJ model every default was chosen on
@@ -181,7 +186,8 @@ def _fmt(x: float) -> str:
 
 def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
     """The datasets in build order: name, kind and the parameters of each; ``held_out``: the
-    nucleation runs of :data:`HELD_OUT`, the slabs of :data:`HELD_OUT_SLABS` and the metal
+    nucleation runs of :data:`HELD_OUT`, the slabs of :data:`HELD_OUT_SLABS`, the phases of
+    :data:`HELD_OUT_PHASES` and the metal
     runs of :data:`HELD_OUT_METAL` instead (same protocols, new state points, seeds and, for
     the metal, material)."""
     cfg = SETTINGS["quick" if quick else "full"]
@@ -198,6 +204,9 @@ def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
                 {"name": f"slabs_T{_fmt(T)}_s{seed}", "kind": "slabs", "phases": list(PHASE_NAMES),
                  "seed": seed, "params": dict(cfg["slabs"], temperature=T)}
                 for T, seed in HELD_OUT_SLABS] + [
+                {"name": f"phases_s{HELD_OUT_PHASES[1]}", "kind": "phases",
+                 "conditions": list(HELD_OUT_PHASES[0]), "seed": HELD_OUT_PHASES[1],
+                 "cells": PHASE_CELLS["quick" if quick else "full"], "params": cfg["phases"]}] + [
                 {"name": f"nucleation_{metal}_T{_fmt(T)}_s{seed}", "kind": "nucleation",
                  "metal": metal, "temperature": T, "pressure": P, "seed": seed,
                  "params": dict(METAL_NUCLEATION, **({"n_cells": 10, "n_frames": 20}

@@ -354,6 +354,11 @@ def test_validation_suite_plan(tmp_path, monkeypatch):
     held = vd.suite_jobs(quick=False, held_out=True)
     names = [j["name"] for j in held]
     assert len(set(names)) == len(names) and not set(names) & {j["name"] for j in jobs}
+    # the held-out phases: every phase, at temperatures the tuning set does not have
+    ph = [j for j in held if j["kind"] == "phases"]
+    tuned = {tuple(c) for j in jobs if j["kind"] == "phases" for c in j["conditions"]}
+    assert len(ph) == 1 and {p for p, _ in ph[0]["conditions"]} == {"fcc", "hcp", "bcc", "liquid"}
+    assert not {tuple(c) for c in ph[0]["conditions"]} & tuned
     large = [j for j in held if j["name"].endswith("_n26")]
     assert len(large) == 1 and 4 * large[0]["params"]["n_cells"] ** 3 == 70_304
     assert all(j["params"]["n_cells"] <= vd.SETTINGS["quick"]["nucleation"]["n_cells"]
