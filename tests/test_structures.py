@@ -167,6 +167,9 @@ def test_a_crystal_no_reference_describes_is_a_structure_of_its_own(distorted_wi
     assert top.startswith("other-") and c.max() / c.sum() > 0.95, dict(zip(v, c))
     # ... that holds none of the crystals the references describe
     assert np.mean(names[truth != "diamond"] == top) < 0.002
+    # the model labels the fitted rows as the fit did, the novel structure included
+    for x, lab in zip(feats, labels):
+        np.testing.assert_array_equal(model.predict(x["steinhardt"]), lab)
     for kind in ("fcc", "hcp", "bcc"):
         assert np.mean(names[truth == kind] == kind) > 0.8, kind
     # without the rule, the same draw gives diamond to an anchor (fcc): what the rule is for

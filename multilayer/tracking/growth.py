@@ -12,11 +12,11 @@ the nuclei seen there that went on to grow estimates P_grow(n) -- a committor wi
 per observation.  A curve fitted to those outcomes (non-decreasing in n, no functional form)
 gives n* where it crosses 1/2, with a bootstrap over the nuclei for its uncertainty.
 
-On nine held-out LAMMPS runs, brute-force shooting from the run's own frames
+On eleven held-out LAMMPS runs, brute-force shooting from the run's own frames
 (``benchmarks/bench_committor.py``: fresh velocities, the same NPT protocol, every nucleus
 followed) and this estimate on PTM's nuclei are 0.83-2.1 times apart (within each other's
-spread on seven), where the MFPT fit to the largest nucleus is off by 1.9-4.7 times on five of
-the seven runs it determines (benchmarks/LABELS.md, stops 44-47).
+spread on nine), where the MFPT fit to the largest nucleus is off by 1.6-4.7 times on six of
+the eight runs it determines (benchmarks/LABELS.md, stops 44-48).
 
 A nucleus whose id ends because it merged into another, split or reached the last frame
 before either outcome is *censored* (not counted): its fate is not its own or not seen.
