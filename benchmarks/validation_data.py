@@ -32,7 +32,8 @@ Datasets (reduced LJ units, ``lj/cut 2.5``, LAMMPS through :mod:`descriptors.md`
 nucleation at new state points and seeds (:data:`HELD_OUT`), in a larger box
 (:data:`HELD_OUT_LARGE`, 70,304 atoms), slabs at other temperatures
 (:data:`HELD_OUT_SLABS`), one phase per frame at other temperatures (``phases_s41``,
-:data:`HELD_OUT_PHASES`) and real metals, Mishin's EAM copper, Mendelev's bcc iron and Sun
+:data:`HELD_OUT_PHASES`), a 300-atom fcc seed in its liquid (:data:`HELD_OUT_NUCLEUS`) and
+real metals, Mishin's EAM copper, Mendelev's bcc iron and Sun
 and Mendelev's hcp magnesium (``nucleation_Cu_T<K>_s<seed>``, ``nucleation_Fe_T<K>_s<seed>``,
 ``nucleation_Mg_T<K>_s<seed>``,
 :func:`descriptors.md.run_eam_nucleation`, LAMMPS metal units, 16,384 atoms, 80 frames;
@@ -113,6 +114,9 @@ HELD_OUT_SLABS = ((0.5, 22),
 #: set does not have, another seed: ((phase, T*), ...), seed
 HELD_OUT_PHASES = ((("fcc", 0.25), ("fcc", 0.55), ("hcp", 0.25), ("hcp", 0.55), ("bcc", 0.25),
                     ("bcc", 0.55), ("liquid", 1.2), ("liquid", 2.0)), 41)
+#: held-out fcc seed in its undercooled liquid (stop 48): (seed atoms, T*, P*, seed), the
+#: issue's 300-atom nucleus at another state point than the tuning set's 600-atom one
+HELD_OUT_NUCLEUS = ((300, 0.55, 4.0, 32),)
 #: held-out runs of a real metal (stop 31): (metal of descriptors.md.EAM_METALS, T in K,
 #: P in bar, seed), the nucleation protocol in LAMMPS metal units -- another material than
 #: the LJ model every default was chosen on
@@ -207,6 +211,9 @@ def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
                 {"name": f"phases_s{HELD_OUT_PHASES[1]}", "kind": "phases",
                  "conditions": list(HELD_OUT_PHASES[0]), "seed": HELD_OUT_PHASES[1],
                  "cells": PHASE_CELLS["quick" if quick else "full"], "params": cfg["phases"]}] + [
+                {"name": f"nucleus_n{n}_T{_fmt(T)}_s{seed}", "kind": "nucleus", "seed": seed,
+                 "params": dict(cfg["nucleus"], nucleus_atoms=n, temperature=T, pressure=P)}
+                for n, T, P, seed in HELD_OUT_NUCLEUS] + [
                 {"name": f"nucleation_{metal}_T{_fmt(T)}_s{seed}", "kind": "nucleation",
                  "metal": metal, "temperature": T, "pressure": P, "seed": seed,
                  "params": dict(METAL_NUCLEATION, **({"n_cells": 10, "n_frames": 20}

@@ -359,6 +359,12 @@ def test_validation_suite_plan(tmp_path, monkeypatch):
     tuned = {tuple(c) for j in jobs if j["kind"] == "phases" for c in j["conditions"]}
     assert len(ph) == 1 and {p for p, _ in ph[0]["conditions"]} == {"fcc", "hcp", "bcc", "liquid"}
     assert not {tuple(c) for c in ph[0]["conditions"]} & tuned
+    # the held-out seed in liquid: the 300 atoms, at another state point and seed
+    nucs = [j for j in held if j["kind"] == "nucleus"]
+    tuned_nuc = next(j for j in jobs if j["kind"] == "nucleus")
+    point = lambda j: (j["params"]["temperature"], j["params"]["pressure"], j["seed"])  # noqa: E731
+    assert nucs and all(j["params"]["nucleus_atoms"] == 300 and point(j) != point(tuned_nuc)
+                        for j in nucs)
     large = [j for j in held if j["name"].endswith("_n26")]
     assert len(large) == 1 and 4 * large[0]["params"]["n_cells"] ** 3 == 70_304
     assert all(j["params"]["n_cells"] <= vd.SETTINGS["quick"]["nucleation"]["n_cells"]

@@ -138,7 +138,8 @@ class StructureModel:
     anchor_probability : ndarray (n_microstates, n_kinds), float64, or None
         ``assign="harmonic"``: per microstate, the probability that a random walk on the
         graph reaches each kind's anchor first (rows sum to 1; NaN where no anchor is
-        reachable); None with ``assign="leiden"``.
+        reachable and on novel microstates, see ``fit_structures``' ``novelty``); None with
+        ``assign="leiden"``.
     interpolate : bool
         Rows take the kind their two nearest microstates' ``anchor_probability`` rows,
         weighted by inverse distance, make most likely
