@@ -191,7 +191,7 @@ def _fmt(x: float) -> str:
 def suite_jobs(quick: bool = False, held_out: bool = False) -> list[dict]:
     """The datasets in build order: name, kind and the parameters of each; ``held_out``: the
     nucleation runs of :data:`HELD_OUT`, the slabs of :data:`HELD_OUT_SLABS`, the phases of
-    :data:`HELD_OUT_PHASES` and the metal
+    :data:`HELD_OUT_PHASES`, the seed in liquid of :data:`HELD_OUT_NUCLEUS` and the metal
     runs of :data:`HELD_OUT_METAL` instead (same protocols, new state points, seeds and, for
     the metal, material)."""
     cfg = SETTINGS["quick" if quick else "full"]

@@ -6,13 +6,14 @@ microstates in one graph with an anchor node per reference kind.  Each microstat
 comes from the random walk on that graph (:func:`anchor_probabilities`, the harmonic function
 with the anchors as boundary); each atom's from the probabilities of its two nearest
 microstates, weighted by inverse distance (:func:`nearest_weight`,
-:func:`interpolated_labels`).  Plain numpy and scipy: no graph library, no state.
+:func:`interpolated_labels`).  Microstates that no reference describes are kept out of
+the anchors (:func:`novel_microstates`).  Plain numpy and scipy: no graph library, no state.
 """
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["anchor_probabilities", "nearest_weight", "interpolated_labels"]
+__all__ = ["anchor_probabilities", "nearest_weight", "interpolated_labels", "novel_microstates"]
 
 
 def anchor_probabilities(weights, n_free: int) -> np.ndarray:
@@ -142,3 +143,45 @@ def interpolated_labels(a, a2, weight, microstate_label, probability, kind_label
         mix = w * prob[a[both]] + (1.0 - w) * prob[a2[both]]
         out[both] = np.asarray(kind_labels, dtype=np.int64)[mix.argmax(axis=1)]
     return out
+
+
+def novel_microstates(centres, z_ref, kind_ref, novelty=0.5) -> np.ndarray:
+    """Which microstates no reference environment describes (bool per centre).
+
+    A centre is novel when its distance to the nearest reference environment exceeds
+    ``novelty`` times the largest distance between the centroid of the liquid references
+    and the centroid of a crystal kind's (fcc, hcp, bcc), all in the same standardised
+    space: the scale is set by the references themselves, so the rule does not depend on
+    the feature sets or on the run.  Half that distance (``novelty = 0.5``) is the farthest
+    a blend of the liquid and a crystal can lie from both; a centre beyond it is not between
+    known structures but away from all of them.  No liquid or no crystal among the
+    references, or ``novelty`` 0: none is novel.
+
+    Examples
+    --------
+    Liquid references at 0, fcc at 4: a centre at 2 (half-way) is a blend, one at 10 and
+    one off to the side at (2, 3) are novel.
+
+    >>> z_ref = np.array([[0.0, 0.0], [4.0, 0.0]])
+    >>> kind = np.array(["liquid", "fcc"])
+    >>> novel_microstates(np.array([[2.0, 0.0], [10.0, 0.0], [2.0, 3.0]]), z_ref, kind).tolist()
+    [False, True, True]
+    """
+    from scipy.spatial import cKDTree
+
+    centres = np.asarray(centres, dtype=np.float64)
+    out = np.zeros(len(centres), dtype=bool)
+    if isinstance(novelty, bool) or not np.isfinite(novelty) or novelty < 0:
+        raise ValueError(f"novelty must be a finite number >= 0, got {novelty!r}")
+    kind_ref = np.asarray(kind_ref)
+    crystals = [k for k in ("fcc", "hcp", "bcc") if np.any(kind_ref == k)]
+    if novelty == 0 or not len(centres) or not crystals or not np.any(kind_ref == "liquid"):
+        return out
+    z_ref = np.asarray(z_ref, dtype=np.float64)
+    liquid = z_ref[kind_ref == "liquid"].mean(axis=0)
+    scale = max(float(np.linalg.norm(z_ref[kind_ref == k].mean(axis=0) - liquid))
+                for k in crystals)
+    if scale <= 0:
+        return out
+    d, _ = cKDTree(z_ref).query(centres)
+    return d > novelty * scale

@@ -53,7 +53,7 @@ import numpy as np
 
 from .features import FeatureTransform, as_feature_frames
 from .graph import assign_microstates, fit_codebook
-from .harmonic import anchor_probabilities, interpolated_labels, nearest_weight
+from .harmonic import anchor_probabilities, interpolated_labels, nearest_weight, novel_microstates
 from .progress import progress_bar
 
 __all__ = ["STRUCTURE_NAMES", "CRYSTAL_NAMES", "STRUCTURE_DEFAULTS", "LABEL_SETS",
@@ -61,7 +61,7 @@ __all__ = ["STRUCTURE_NAMES", "CRYSTAL_NAMES", "STRUCTURE_DEFAULTS", "LABEL_SETS
            "REFERENCE_SPACINGS",
            "LABEL_LOCAL_STEINHARDT", "StructureModel",
            "fit_structures", "describe_references", "label_sets", "consensus_names",
-           "interpolated_labels", "nearest_weight", "novel_microstates"]
+           "interpolated_labels", "nearest_weight"]
 
 logger = logging.getLogger(__name__)
 
@@ -346,8 +346,8 @@ def fit_structures(features, ids, references, *, feature_sets=None,
         crystal's (same standardised space) is described by no reference: it is kept out
         of the anchored structures, and the novel microstates form structures of their own
         (``other-i``), one per connected part of the graph among them
-        (:func:`novel_microstates`).  0 (or references without a liquid or without a
-        crystal): off.  Why: at resolution 0 every structure grows from an anchor, so a
+        (:func:`~multilayer.network.harmonic.novel_microstates`).  0 (or references without
+        a liquid or without a crystal): off.  Why: at resolution 0 every structure grows from an anchor, so a
         structure no reference describes went to whichever anchor a weak edge reached
         first; on distorted crystals (``benchmarks/bench_distorted_labels.py``, cubic
         diamond beside fcc, hcp and bcc, sigma 0.08 d, 30 % vacancies) diamond was named
@@ -516,48 +516,6 @@ def fit_structures(features, ids, references, *, feature_sets=None,
     else:
         labels = [micro_label[a] for a in assignments]
     return model, labels
-
-
-def novel_microstates(centres, z_ref, kind_ref, novelty=_D["novelty"]) -> np.ndarray:
-    """Which microstates no reference environment describes (bool per centre).
-
-    A centre is novel when its distance to the nearest reference environment exceeds
-    ``novelty`` times the largest distance between the centroid of the liquid references
-    and the centroid of a crystal kind's (fcc, hcp, bcc), all in the same standardised
-    space: the scale is set by the references themselves, so the rule does not depend on
-    the feature sets or on the run.  Half that distance (``novelty = 0.5``) is the farthest
-    a blend of the liquid and a crystal can lie from both; a centre beyond it is not between
-    known structures but away from all of them.  No liquid or no crystal among the
-    references, or ``novelty`` 0: none is novel.
-
-    Examples
-    --------
-    Liquid references at 0, fcc at 4: a centre at 2 (half-way) is a blend, one at 10 and
-    one off to the side at (2, 3) are novel.
-
-    >>> z_ref = np.array([[0.0, 0.0], [4.0, 0.0]])
-    >>> kind = np.array(["liquid", "fcc"])
-    >>> novel_microstates(np.array([[2.0, 0.0], [10.0, 0.0], [2.0, 3.0]]), z_ref, kind).tolist()
-    [False, True, True]
-    """
-    from scipy.spatial import cKDTree
-
-    centres = np.asarray(centres, dtype=np.float64)
-    out = np.zeros(len(centres), dtype=bool)
-    if isinstance(novelty, bool) or not np.isfinite(novelty) or novelty < 0:
-        raise ValueError(f"novelty must be a finite number >= 0, got {novelty!r}")
-    kind_ref = np.asarray(kind_ref)
-    crystals = [k for k in CRYSTAL_NAMES if np.any(kind_ref == k)]
-    if novelty == 0 or not len(centres) or not crystals or not np.any(kind_ref == "liquid"):
-        return out
-    z_ref = np.asarray(z_ref, dtype=np.float64)
-    liquid = z_ref[kind_ref == "liquid"].mean(axis=0)
-    scale = max(float(np.linalg.norm(z_ref[kind_ref == k].mean(axis=0) - liquid))
-                for k in crystals)
-    if scale <= 0:
-        return out
-    d, _ = cKDTree(z_ref).query(centres)
-    return d > novelty * scale
 
 
 def consensus_names(fits) -> list:
