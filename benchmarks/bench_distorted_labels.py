@@ -45,6 +45,9 @@ def main(argv=None) -> int:
                     help="[labels] cna_support (default: the default)")
     ap.add_argument("--cna-inherit", action=argparse.BooleanOptionalAction, default=None,
                     help="[labels] cna_inherit (default: the default)")
+    ap.add_argument("--cna-inherit-rounds", type=int, default=None,
+                    help="[labels] cna_inherit_rounds (default: the default; 0: until no atom "
+                    "changes)")
     ap.add_argument("--interpolate", action=argparse.BooleanOptionalAction, default=None,
                     help="[labels] interpolate (default: the default)")
     args = ap.parse_args(argv)
@@ -55,6 +58,8 @@ def main(argv=None) -> int:
         labels_cfg["cna_support"] = args.cna_support
     if args.cna_inherit is not None:
         labels_cfg["cna_inherit"] = args.cna_inherit
+    if args.cna_inherit_rounds is not None:
+        labels_cfg["cna_inherit_rounds"] = args.cna_inherit_rounds
     if args.reference_vacancies:
         labels_cfg["reference_vacancies"] = [float(v) for v in args.reference_vacancies.split(",")]
     if args.seed is not None:

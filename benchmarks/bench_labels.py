@@ -198,14 +198,16 @@ def local_stacking(ds, names, frames, cache):
     return [np.array(order)[lab] for lab in assign_crystal_types(labels, ql, order, model)]
 
 
-def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=False):
+def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=False,
+                 inherit_rounds=ANALYZE_LABELS.get("cna_inherit_rounds", 1)):
     """``[labels] crystal_types = "cna"`` applied to per-frame structure ``names``: atoms named
     fcc or hcp take the stacking vote of their first-shell bonds (descriptors.cna) where it
     decides, from the same first-shell list as ``analyze`` (rows in atom-id order); ``strict``
     (``"cna-strict"``): where it abstains, they are named liquid; ``support``
     (``[labels] cna_support``): named liquid unless that many first-shell neighbours are
     core atoms; ``inherit`` (``[labels] cna_inherit``): an abstaining atom that stays takes
-    its voting neighbours' majority stacking
+    its voting neighbours' majority stacking, spread in ``inherit_rounds`` rounds (default
+    analyze's; None: until none changes; 1: the voting neighbours only, until stop 48)
     (:func:`multilayer.network.stacking.assign_stacking`)."""
     from descriptors import neighbor_list
     from descriptors.cna import stacking
@@ -224,7 +226,7 @@ def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=Fals
         lab = np.array([code[n] for n in x], dtype=np.int64)
         new = assign_stacking([lab], [stacking(nl, bcc=True)], vocab, strict=strict,
                               support=support, shells=[(nl.offsets, nl.indices)],
-                              inherit=inherit)[0]
+                              inherit=inherit, inherit_rounds=inherit_rounds)[0]
         out.append(np.asarray(vocab, dtype=object)[new])
     return out
 
@@ -399,6 +401,11 @@ def main(argv=None) -> int:
                     default=ANALYZE_LABELS.get("cna_inherit", False),
                     help="cna: [labels] cna_inherit (an undecided fcc/hcp atom that stays takes "
                          "its voting neighbours' majority stacking; default: analyze's)")
+    ap.add_argument("--inherit-rounds", type=int,
+                    default=ANALYZE_LABELS.get("cna_inherit_rounds", 1),
+                    help="cna: [labels] cna_inherit_rounds, the rounds over which inherited "
+                         "names spread (default: analyze's; 1: the voting neighbours only, "
+                         "until stop 48; 0: until none changes)")
     ap.add_argument("--onset", action="store_true")
     ap.add_argument("--core-max-distortion", type=float, action="append", default=[],
                     help="with --onset: also score the core with this [tracking] "
@@ -445,7 +452,8 @@ def main(argv=None) -> int:
                 strict = args.crystal_types == "cna-strict"     # cna_support is cna's alone
                 return cna_stacking(ds, names, frames, fs, strict=strict,
                                     support=None if strict else args.cna_support,
-                                    inherit=args.cna_inherit)
+                                    inherit=args.cna_inherit,
+                                    inherit_rounds=args.inherit_rounds or None)
             return names
 
         for meth in methods:

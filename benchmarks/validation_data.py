@@ -109,7 +109,8 @@ HELD_OUT_MAX_TIME = 120.0
 HELD_OUT_LARGE = ((0.55, 5.0, 9, 26),)
 #: held-out slabs (stop 30): the same phases side by side at another temperature and seed
 HELD_OUT_SLABS = ((0.5, 22),
-                  (0.35, 30), (0.6, 31))   # stop 48: colder and hotter crystals, new seeds
+                  (0.35, 30), (0.6, 31),   # stop 48: colder and hotter crystals, new seeds
+                  (0.45, 33), (0.55, 34))  # stop 49: made after inheritance spread in rounds
 #: held-out one-phase-per-frame set (stop 48): crystals and liquids at temperatures the tuning
 #: set does not have, another seed: ((phase, T*), ...), seed
 HELD_OUT_PHASES = ((("fcc", 0.25), ("fcc", 0.55), ("hcp", 0.25), ("hcp", 0.55), ("bcc", 0.25),

@@ -255,11 +255,49 @@ def test_inherit_names_abstaining_atoms_after_their_crystal(kind, vote_code, nam
         assert np.all(old[odd] == wrong)
 
 
-def test_inherit_is_the_neighbour_majority_exactly():
+def _inherit_loop(lab, vote, base, nl, rounds):
+    """The rule of ``inherit`` atom by atom: in each round, every abstaining fcc/hcp atom not
+    yet named takes the kind most of its neighbours hold (voting, or named in an earlier
+    round), and a bcc-labelled atom not voting bcc counts for bcc once bcc is that kind; a
+    tie or none: not yet."""
+    kind = np.zeros(len(lab), dtype=np.int64)
+    for i in range(len(lab)):
+        if lab[i] in (1, 2) and vote[i] in (FCC, HCP):
+            kind[i] = vote[i]
+        elif lab[i] == 3 and vote[i] == BCC:
+            kind[i] = 3
+    want = base.copy()
+    todo = [i for i in range(len(lab))
+            if lab[i] in (1, 2) and vote[i] in (UNDECIDED, BCC) and base[i] in (1, 2)]
+    quiet = [i for i in range(len(lab)) if lab[i] == 3 and vote[i] != BCC]
+    r = 0
+    while (todo or quiet) and (rounds is None or r < rounds):
+        named = {}
+        for i in todo + quiet:
+            nbrs = nl.indices[nl.offsets[i]:nl.offsets[i + 1]]
+            n = [sum(1 for j in nbrs if kind[j] == k) for k in (1, 2, 3)]
+            top = max(n)
+            if top and n.count(top) == 1 and (i in todo or n.index(top) == 2):
+                named[i] = n.index(top) + 1
+        if not named:
+            break
+        for i, k in named.items():
+            kind[i] = k
+            if i in todo:
+                want[i] = k
+        todo = [i for i in todo if i not in named]
+        quiet = [i for i in quiet if i not in named]
+        r += 1
+    return want
+
+
+@pytest.mark.parametrize("rounds", [1, 2, None])
+def test_inherit_is_the_neighbour_majority_exactly(rounds):
     """Against a loop: an abstaining fcc/hcp atom that stays takes the majority vote of its
     voting neighbours -- fcc/hcp-labelled ones voting fcc or hcp, bcc-labelled ones voting
-    bcc (ties and no vote: unchanged); inheriting never changes which atoms are
-    crystal-like, nor any decided atom or other label."""
+    bcc (ties and no vote: unchanged) -- and, round by round, of the neighbours named so in
+    earlier rounds; inheriting never changes which atoms are crystal-like, nor any decided
+    atom or other label."""
     frame = make_lattice("fcc", 4, noise=0.05, seed=5)
     nl = neighbor_list(frame, r_cut=1.25)
     names = ["liquid", "fcc", "hcp", "bcc", "ico"]
@@ -270,21 +308,39 @@ def test_inherit_is_the_neighbour_majority_exactly():
         for support in (0, 3):
             base = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)])[0]
             got = assign_stacking([lab], [vote], names, support=support, shells=[_shell(nl)],
-                                  inherit=True)[0]
-            want = base.copy()
-            for i in range(frame.n_atoms):
-                if lab[i] in (1, 2) and vote[i] in (UNDECIDED, BCC) and base[i] in (1, 2):
-                    nbrs = nl.indices[nl.offsets[i]:nl.offsets[i + 1]]
-                    n = [sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == FCC),
-                         sum(1 for j in nbrs if lab[j] in (1, 2) and vote[j] == HCP),
-                         sum(1 for j in nbrs if lab[j] == 3 and vote[j] == BCC)]
-                    top = max(n)
-                    want[i] = [1, 2, 3][n.index(top)] if n.count(top) == 1 and top else lab[i]
-            np.testing.assert_array_equal(got, want)
+                                  inherit=True, inherit_rounds=rounds)[0]
+            np.testing.assert_array_equal(got, _inherit_loop(lab, vote, base, nl, rounds))
             assert np.array_equal(np.isin(got, (1, 2, 3)), np.isin(base, (1, 2, 3)))
             assert (got[~np.isin(lab, (1, 2))] == base[~np.isin(lab, (1, 2))]).all()
     with pytest.raises(ValueError, match="inherit needs shells"):
         assign_stacking([lab], [vote], names, inherit=True)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="inherit_rounds"):
+            assign_stacking([lab], [vote], names, shells=[_shell(nl)], inherit=True,
+                            inherit_rounds=bad)
+
+
+@pytest.mark.parametrize("kind,vote_code,name,wrong", [("bcc", BCC, 3, 2), ("fcc", FCC, 1, 2)])
+def test_inherit_spreads_into_a_band_that_cannot_vote(kind, vote_code, name, wrong):
+    """A slab of an ideal crystal five layers thick whose atoms abstain and carry another
+    name (a bcc face against hcp, its shells reaching across): with one round only its
+    outer layers, which touch voting atoms, take the crystal's name; in rounds the whole
+    band does."""
+    frame = make_lattice(kind, 5, noise=0.0)
+    nl = neighbor_list(frame, k=14)
+    vote = stacking(nl, bcc=True)
+    assert np.all(vote == vote_code)
+    z = frame.positions[:, 2] - frame.positions[:, 2].min()
+    layers = np.unique(np.round(z, 3))
+    band = np.isin(np.round(z, 3), layers[3:8])
+    vote = np.where(band, UNDECIDED, vote)
+    names = ["liquid", "fcc", "hcp", "bcc"]
+    lab = np.where(band, wrong, name)
+    one = assign_stacking([lab], [vote], names, support=4, shells=[_shell(nl)], inherit=True,
+                          inherit_rounds=1)[0]
+    assert np.any(one[band] == wrong) and np.any(one[band] == name)
+    out = assign_stacking([lab], [vote], names, support=4, shells=[_shell(nl)], inherit=True)[0]
+    assert np.all(out == name)
 
 
 def test_support_keeps_a_crystal_whose_shells_cannot_vote():

@@ -359,6 +359,14 @@ def test_validation_suite_plan(tmp_path, monkeypatch):
     tuned = {tuple(c) for j in jobs if j["kind"] == "phases" for c in j["conditions"]}
     assert len(ph) == 1 and {p for p, _ in ph[0]["conditions"]} == {"fcc", "hcp", "bcc", "liquid"}
     assert not {tuple(c) for c in ph[0]["conditions"]} & tuned
+    # the held-out slabs: every phase, each set at a temperature and seed of its own, none the
+    # tuning slabs'
+    sl = [j for j in held if j["kind"] == "slabs"]
+    tuned_sl = next(j for j in jobs if j["kind"] == "slabs")
+    at = lambda j: (j["params"]["temperature"], j["seed"])  # noqa: E731
+    assert len(sl) >= 5 and len({at(j) for j in sl}) == len(sl)
+    assert all(j["phases"] == tuned_sl["phases"] and j["seed"] != tuned_sl["seed"] and
+               at(j)[0] != at(tuned_sl)[0] for j in sl)
     # the held-out seed in liquid: the issue's 300 atoms, at another state point and seed
     nucs = [j for j in held if j["kind"] == "nucleus"]
     tuned_nuc = next(j for j in jobs if j["kind"] == "nucleus")

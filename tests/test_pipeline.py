@@ -352,7 +352,9 @@ def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, h
     default's crystal-like atoms are theirs too, and the only others are fcc or hcp atoms
     (or, inherited, bcc) the default names liquid (its first-shell support rule); the same ico atoms, the same bcc
     atoms but for fcc/hcp-named ones that the default's inherit names bcc (their voting
-    neighbours are bcc); otherwise only fcc and hcp are redistributed."""
+    neighbours are bcc); otherwise only fcc and hcp are redistributed.  With cna_support = 0
+    the atoms the default drops vote in the spread's later rounds; with one round
+    (cna_inherit_rounds = 1) they are all that differs."""
     out, res = finished
     config = {"support0": {"labels": {"cna_support": 0}},
               "no_inherit": {"labels": {"cna_inherit": False}}}.get(
@@ -367,9 +369,19 @@ def test_crystal_types_only_move_atoms_between_fcc_and_hcp(finished, tmp_path, h
     kept = ~dropped
     moved = kept & (a["structure"] != b["structure"])
     assert a.loc[moved, "structure"].isin(["fcc", "hcp", "bcc"]).all()
-    assert b.loc[moved, "structure"].isin(["fcc", "hcp"]).all()
+    # cna_support 0 keeps atoms that then vote in the spread's later rounds: bcc too
+    assert b.loc[moved, "structure"].isin(["fcc", "hcp"] + ["bcc"] * (how == "support0")).all()
     if how == "support0":       # the same votes: the support rule is all that differs
-        assert dropped.any() and not moved.any()
+        assert dropped.any()
+        one = analyze(demo_trajectory_path(), tmp_path / "support0_1", frames=FRAMES,
+                      config={"labels": {"cna_support": 0, "cna_inherit_rounds": 1}})
+        # with one round the kept atoms' names are the default's: what the support rule
+        # drops reaches others only through the rounds of the spread, as a voter
+        c = one.labels.sort_values(["frame", "id"]).reset_index(drop=True)
+        d = analyze(demo_trajectory_path(), tmp_path / "default_1", frames=FRAMES,
+                    config={"labels": {"cna_inherit_rounds": 1}}).labels
+        d = d.sort_values(["frame", "id"]).reset_index(drop=True)
+        assert ((c["structure"] != d["structure"]) == (c["crystal_like"] != d["crystal_like"])).all()
     elif how == "no_inherit":   # the same crystal-like atoms; abstaining ones renamed
         assert not dropped.any() and moved.any()
     else:

@@ -210,7 +210,8 @@ def _crystal_types(store, features, lc, names, labels):
             shells = ((a[keys[0]], a[keys[1]]) for a in (store.read(i, keys)
                                                          for i in store.frames))
         return assign_stacking(labels, arrays, names, strict=how == "cna-strict",
-                               support=support, shells=shells, inherit=inherit)
+                               support=support, shells=shells, inherit=inherit,
+                               inherit_rounds=lc["cna_inherit_rounds"] or None)
     model = crystal_type_model(features, noise=tuple(lc["reference_noise"]), seed=lc["seed"])
     if model is None:
         return None
