@@ -69,6 +69,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 
+from multilayer.network.stacking import INHERIT_ROUNDS
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 CRYSTAL_CODES = (1, 2, 3)           # PTM fcc, hcp, bcc (validation_data.PTM_NAMES)
@@ -262,7 +264,7 @@ def onset_frame(masks, graphs, frames):
 
 def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored=True,
                 both=False, n_seeds=1, crystal_types="communities", cna_support=None,
-                cna_inherit=False):
+                cna_inherit=False, inherit_rounds=INHERIT_ROUNDS):
     from bench_label_ceiling import neighbour_graphs, threshold_at
     from bench_labels import _crystal, cna_stacking, features_of, local_stacking, method_anchored
 
@@ -308,7 +310,8 @@ def truth_score(ds, cache: Path, *, every: int = 1, n_threads: int = 1, anchored
             names_all = cna_stacking(ds, names_all, list(range(n)), fs,
                                      strict=crystal_types == "cna-strict",
                                      support=cna_support if crystal_types == "cna" else None,
-                                     inherit=cna_inherit and crystal_types == "cna")
+                                     inherit=cna_inherit and crystal_types == "cna",
+                                     inherit_rounds=inherit_rounds)
         names = [names_all[f] for f in frames]
         preds["anchored"] = [_crystal(x) for x in names]
         row["anchored_s"] = round(time.perf_counter() - t1, 1)
@@ -395,6 +398,9 @@ def main(argv=None) -> int:
                     help="cna: [labels] cna_support (default: analyze's)")
     ap.add_argument("--cna-inherit", action=argparse.BooleanOptionalAction, default=None,
                     help="cna: [labels] cna_inherit (default: analyze's)")
+    ap.add_argument("--inherit-rounds", type=int, default=None,
+                    help="cna: [labels] cna_inherit_rounds (default: analyze's; 0: until none "
+                         "changes)")
     ap.add_argument("--json", help="write the rows here")
     args = ap.parse_args(argv)
     from multilayer.app.config import DEFAULTS
@@ -402,6 +408,8 @@ def main(argv=None) -> int:
         args.cna_support = DEFAULTS["labels"]["cna_support"]
     if args.cna_inherit is None:
         args.cna_inherit = DEFAULTS["labels"]["cna_inherit"]
+    if args.inherit_rounds is None:
+        args.inherit_rounds = DEFAULTS["labels"]["cna_inherit_rounds"]
     if args.every < 1:
         ap.error("--every must be >= 1")
     from validation_suite import cache_dir, load_suite
@@ -424,7 +432,8 @@ def main(argv=None) -> int:
         row = truth_score(ds, cache, every=args.every, n_threads=args.threads,
                           anchored=not args.no_anchored, both=args.both, n_seeds=args.seeds,
                           crystal_types=args.crystal_types, cna_support=args.cna_support,
-                          cna_inherit=args.cna_inherit)
+                          cna_inherit=args.cna_inherit,
+                          inherit_rounds=args.inherit_rounds or None)
         row["s"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
         print("   ", json.dumps({k: v for k, v in row.items()
