@@ -14,7 +14,7 @@ from .structures import STRUCTURE_DEFAULTS as _D
 __all__ = ["crystal_type_model", "assign_crystal_types", "assign_stacking", "INHERIT_ROUNDS"]
 
 _STACKING = ("fcc", "hcp")     # the crystal types told apart by each atom's own q_l
-INHERIT_ROUNDS = 3             # rounds the inherited crystals spread (``[labels] cna_inherit_rounds``)
+INHERIT_ROUNDS = 3             # rounds inherited crystals spread ([labels] cna_inherit_rounds)
 
 
 def crystal_type_model(features, *, noise=tuple(_D["reference_noise"]), n_per_kind=1000, seed=0):
@@ -117,29 +117,28 @@ def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=
       (fcc/hcp-labelled neighbours voting ``FCC`` / ``HCP``) or bcc (bcc-labelled neighbours
       voting ``BCC``: votes from :func:`descriptors.cna.stacking` with ``bcc=True``; votes
       without ``BCC`` leave bcc out); a tie for the most, or no voting neighbour: its
-      structure's name for now.  The names spread in rounds (``inherit_rounds``, default
-      :data:`INHERIT_ROUNDS`; None: until a round names no atom; 1: the voting neighbours
-      only, as until stop 48): an atom
+      structure's name for now.  Why: on the surface of a nucleus, half of an atom's shell
+      is liquid and its averaged q̄_l, a blend of crystal and liquid, lies nearest the hcp
+      reference, so an fcc seed's surface was named hcp (on the suite's fcc seed in liquid,
+      862 of the 933 seed atoms named hcp are PTM ``other``); the same blend names a bcc
+      crystal's face close-packed where it meets hcp or the liquid (on the suite's slabs,
+      903 of the 953 bcc atoms whose shell reaches into the hcp slab were named fcc or hcp,
+      though none of their shells votes fcc or hcp; with the bcc votes counted, 182).  Only
+      votes count, so a crystal whose shells cannot vote (30 % vacancies) keeps its names.
+
+      The names spread in rounds (``inherit_rounds``, default :data:`INHERIT_ROUNDS`; None:
+      until a round names no atom; 1: the voting neighbours only, as until stop 48): an atom
       that inherited a crystal counts as voting for it in the next round, and so does a
       bcc-labelled atom whose own shell does not vote bcc once most of its neighbours' votes
-      are bcc (it keeps its name either way), so that a band of abstaining atoms two or three
-      layers deep (a bcc face against hcp, whose shells all reach across) takes the crystal
-      behind it.  Every atom of a round is decided from the kinds the round began with, so
-      the result does not depend on the atoms' order; where nothing votes nothing spreads.
-      Three rounds keep the rule local (an atom's name rests on votes within three shells):
-      on the slabs three rounds do all that more rounds do, while in a crystal whose shells
-      almost never vote (30 % vacancies: 0.5 % of the atoms) unbounded rounds flood it from
-      those few votes.  Why: on the surface of a nucleus, half of an atom's shell is liquid
-      and its averaged q̄_l, a blend of crystal and liquid, lies nearest the hcp reference,
-      so an fcc seed's surface was named hcp (on the suite's fcc seed in liquid, 862 of the
-      933 seed atoms named hcp are PTM ``other``); the same blend names a bcc crystal's face
-      close-packed where it meets hcp or the liquid (on the suite's slabs, 903 of the 953 bcc
-      atoms whose shell reaches into the hcp slab were named fcc or hcp, though none of
-      their shells votes fcc or hcp; with the bcc votes counted, 182).  Only votes count, so
-      a crystal whose shells cannot vote (30 % vacancies) keeps its names.  Spreading in
-      rounds (stop 49) lifts the slabs from 0.980 to 0.985 and the held-out slabs from
-      0.974-0.978 to 0.981-0.984: the bcc atoms at the hcp face, whose neighbours abstain
-      too, took hcp by a tie.
+      are bcc (it keeps its name either way).  Every atom of a round is decided from the
+      kinds the round began with, so the result does not depend on the atoms' order; where
+      nothing votes nothing spreads.  Why: a bcc face against hcp is a band of abstaining
+      atoms two or three layers deep, every shell reaching across, and one round reached
+      only its inner edge (the rest took hcp by a tie); three rounds lift the slabs from
+      0.980 to 0.985 and the held-out slabs from 0.974-0.978 to 0.981-0.985, and do all
+      that more rounds do there.  Three keep the rule local (an atom's name rests on votes
+      within three shells): in a crystal whose shells almost never vote (30 % vacancies: 0.5 %
+      of the atoms) unbounded rounds flood it from those few votes.
 
     Examples
     --------
@@ -230,7 +229,6 @@ def assign_stacking(labels, votes, names, *, strict=False, support=None, shells=
             lab[drop] = names.index("liquid")
         out.append(lab)
     return out
-
 
 
 def _inherit(lab, kind, todo, quiet_bcc, offsets, indices, codes, rounds):

@@ -347,10 +347,11 @@ def fit_structures(features, ids, references, *, feature_sets=None,
         of the anchored structures, and the novel microstates form structures of their own
         (``other-i``), one per connected part of the graph among them
         (:func:`~multilayer.network.harmonic.novel_microstates`).  0 (or references without
-        a liquid or without a crystal): off.  Why: at resolution 0 every structure grows from an anchor, so a
-        structure no reference describes went to whichever anchor a weak edge reached
-        first; on distorted crystals (``benchmarks/bench_distorted_labels.py``, cubic
-        diamond beside fcc, hcp and bcc, sigma 0.08 d, 30 % vacancies) diamond was named
+        a liquid or without a crystal): off.  Why: at resolution 0 every structure grows
+        from an anchor, so a structure no reference describes went to whichever anchor a
+        weak edge reached first; on distorted crystals
+        (``benchmarks/bench_distorted_labels.py``, cubic diamond beside fcc, hcp and bcc,
+        sigma 0.08 d, 30 % vacancies) diamond was named
         liquid on one draw of the crystals, fcc on two and a structure of its own on one.
         A blend of the liquid and any crystal stays within half their distance of one of
         them, so 0.5 keeps every such blend (a nucleus' halo, an interface) anchored; on
