@@ -5,6 +5,7 @@ its own atoms (independent snapshots), thermal-like noise and vacancies.
     python benchmarks/bench_distorted_labels.py --noise 0.04 --vacancies 0
     python benchmarks/bench_distorted_labels.py --seed 1     # another codebook / Leiden seed
     python benchmarks/bench_distorted_labels.py --data-seed 1   # other crystals: new noise, vacancies
+    python benchmarks/bench_distorted_labels.py --steinhardt-w 6   # label features + w̄6
 
 Prints the confusion table (truth x structure name) and two accuracies: the names against
 the truth, and the best one-to-one matching of names to crystals (unsupervised: a crystal
@@ -50,6 +51,9 @@ def main(argv=None) -> int:
                     "changes)")
     ap.add_argument("--interpolate", action=argparse.BooleanOptionalAction, default=None,
                     help="[labels] interpolate (default: the default)")
+    ap.add_argument("--steinhardt-w", default="",
+                    help="[steinhardt] w: the l of the ŵ_l columns added to the Steinhardt set, "
+                    "comma-separated (default: the default, none)")
     args = ap.parse_args(argv)
     labels_cfg = {}
     if args.interpolate is not None:
@@ -80,7 +84,9 @@ def main(argv=None) -> int:
             warnings.simplefilter("ignore")
             res = analyze(path, Path(tmp) / "out",
                           config={"output": {"ptm": "off"}, "mapper": {"enabled": False}}
-                          | ({"labels": labels_cfg} if labels_cfg else {}))
+                          | ({"labels": labels_cfg} if labels_cfg else {})
+                          | ({"steinhardt": {"w": [int(v) for v in args.steinhardt_w.split(",")]}}
+                             if args.steinhardt_w else {}))
     lab = res.labels
     lab["truth"] = pd.concat(truth).loc[lab["id"]].to_numpy()
     table = pd.crosstab(lab["truth"], lab["structure"])

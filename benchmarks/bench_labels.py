@@ -108,15 +108,17 @@ class Lazy:
         return self.fn(t)
 
 
-def features_of(ds, sets, cache: Path, progress=True, both=False):
-    """Per-frame feature dicts (cached as .npy per frame), ids, and the fitted FeatureSet."""
+def features_of(ds, sets, cache: Path, progress=True, both=False, w=()):
+    """Per-frame feature dicts (cached as .npy per frame), ids, and the fitted FeatureSet;
+    ``w``: ``[steinhardt] w``, the l of the ŵ_l columns after the q_l (none by default)."""
     import pickle
 
     from multilayer.network.featureset import FeatureSet
 
     # the dataset's build time is in the key: a rebuilt dataset never meets stale features
     key = hashlib.sha256(json.dumps([ds.name, sorted(sets)] + (["both"] if both else [])
-                                    + [ds.meta.get("built")]).encode()).hexdigest()[:10]
+                                    + [ds.meta.get("built")]
+                                    + ([f"w={list(w)}"] if w else [])).encode()).hexdigest()[:10]
     folder = cache / f"features_{ds.name}_{key}"
     folder.mkdir(parents=True, exist_ok=True)
     traj = ds.trajectory()
@@ -124,7 +126,8 @@ def features_of(ds, sets, cache: Path, progress=True, both=False):
     if fs_file.exists():
         fs = pickle.loads(fs_file.read_bytes())
     else:
-        fs = FeatureSet(sets, steinhardt_both=both).fit(traj[0])
+        fs = FeatureSet(sets, steinhardt_both=both,
+                        config={"steinhardt": {"w": list(w)}} if w else None).fit(traj[0])
         fs_file.write_bytes(pickle.dumps(fs))
     t0 = time.perf_counter()
     for t in range(len(traj)):
@@ -231,12 +234,13 @@ def cna_stacking(ds, names, frames, fs, strict=False, support=None, inherit=Fals
     return out
 
 
-def method_gmm(feats, frames, ptm, seed=0):
+def method_gmm(feats, frames, ptm, seed=0, n_w=0):
     from sklearn.mixture import GaussianMixture
 
     # the baseline is on the averaged q4..q12: the last five columns when the Steinhardt set
-    # holds q_l and averaged q_l side by side (--both)
-    x = [feats[f]["steinhardt"][:, -5:] for f in frames]
+    # holds q_l and averaged q_l side by side (--both), before the n_w ŵ_l columns
+    x = [feats[f]["steinhardt"][:, :feats[f]["steinhardt"].shape[1] - n_w][:, -5:]
+         for f in frames]
     pooled = np.concatenate(x)
     rng = np.random.default_rng(seed)
     sample = pooled[rng.choice(len(pooled), min(len(pooled), 40000), replace=False)]
@@ -387,6 +391,9 @@ def main(argv=None) -> int:
                     default=LABEL_LOCAL_STEINHARDT,
                     help="Steinhardt set = q_l and averaged q_l (default: "
                          "LABEL_LOCAL_STEINHARDT); --no-both: averaged q_l only")
+    ap.add_argument("--steinhardt-w", default="",
+                    help="[steinhardt] w: the l of the ŵ_l columns added to the Steinhardt set, "
+                         "comma-separated (e.g. 4,6; default none; features cached apart)")
     ap.add_argument("--window", type=int, default=1, help="time averaging window (frames)")
     ap.add_argument("--seeds", type=int, default=1,
                     help="anchored: per-atom majority over this many codebook seeds")
@@ -438,7 +445,8 @@ def main(argv=None) -> int:
         if args.only and name not in args.only:
             continue
         print(f"== {name} ({ds.kind}, {ds.n_atoms} atoms, {ds.n_frames} frames)", flush=True)
-        feats, fs = features_of(ds, args.feature_sets.split(","), cache, both=args.both)
+        w_l = [int(v) for v in args.steinhardt_w.split(",") if v]
+        feats, fs = features_of(ds, args.feature_sets.split(","), cache, both=args.both, w=w_l)
         frames = list(range(ds.n_frames))
         ptm = [ds.ptm(t) for t in frames]
         truth = [truth_names(ds, t) for t in frames] if ds.has_truth else None
@@ -464,7 +472,7 @@ def main(argv=None) -> int:
                                                n_seeds=args.seeds)
                 names = stack(names, frames)
             elif meth == "gmm":
-                names = method_gmm(feats, frames, ptm)
+                names = method_gmm(feats, frames, ptm, n_w=len(w_l))
             elif meth == "soap":
                 names = method_soap(soap_of(ds, cache), frames, ptm)
             elif meth == "ptm":

@@ -2,6 +2,7 @@
 
     python benchmarks/bench_steinhardt.py                         # ~256k atoms, current threads
     python benchmarks/bench_steinhardt.py --atoms 1e5 --threads 1 2 --repeat 3
+    python benchmarks/bench_steinhardt.py --w                     # also w̄4, w̄6 vs freud's wl
 
 On a thermally noisy fcc frame (noise 0.05 nn), with one neighbour list at the
 default shell cutoff built beforehand (not timed), each configuration times:
@@ -12,7 +13,10 @@ default shell cutoff built beforehand (not timed), each configuration times:
   ``solid_liquid(..., backend="freud")`` (freud's float32 harmonics, twice, on crystopo's
   bonds, averages and coherences in numpy/scipy);
 * ``freud_raw`` (``--raw``): freud's own ``Steinhardt(average=True)`` + ``SolidLiquid``
-  on a freud NeighborList made from the same bonds, its native kernels alone.
+  on a freud NeighborList made from the same bonds, its native kernels alone;
+* ``--w``: the third-order invariants w̄4, w̄6, ``steinhardt_w(frame, nl, l=(4, 6),
+  average=True)`` (float64) against freud's own ``Steinhardt([4, 6], average=True, wl=True,
+  wl_normalize=True)`` on the same bonds.
 
 The best of ``--repeat`` wall-clock times is reported (after a warm-up call that
 compiles numba), with atoms/s, CPU seconds and the ratio freud / numba.  ``--threads``
@@ -46,6 +50,7 @@ def main(argv=None):
     ap.add_argument("--noise", type=float, default=0.05)
     ap.add_argument("--raw", action="store_true", help="also time freud's own Steinhardt + SolidLiquid")
     ap.add_argument("--no-freud", action="store_true", help="numba only")
+    ap.add_argument("--w", action="store_true", help="also time w̄4, w̄6 against freud's wl")
     args = ap.parse_args(argv)
 
     import freud
@@ -53,7 +58,7 @@ def main(argv=None):
 
     from descriptors import make_lattice, neighbor_list
     from descriptors.steinhardt import (default_shell_cutoff, solid_liquid, steinhardt,
-                                        steinhardt_and_solid)
+                                        steinhardt_and_solid, steinhardt_w)
 
     cells = max(1, int(round((args.atoms / 4) ** (1 / 3))))
     frame = make_lattice("fcc", cells, noise=args.noise, seed=0)
@@ -110,6 +115,24 @@ def main(argv=None):
                 print(f"{t:>7} {name:>10} {fs:>9.3f} {fcpu:>8.3f} {n / fs:>12.4g} {fs / sec:>7.2f}"
                       f"   max|dq|={np.abs(q - fq).max():.1e} solid flags differ: "
                       f"{int((solid != fsolid).sum())}")
+            if args.w:
+                steinhardt_w(make_lattice("fcc", 3, noise=0.05, seed=0), l=(4, 6))  # compile
+                ws, wcpu, w = _timed(lambda: steinhardt_w(frame, nl, l=(4, 6), average=True),
+                                     args.repeat)
+                print(f"{t:>7} {'w numba':>10} {ws:>9.3f} {wcpu:>8.3f} {n / ws:>12.4g} {1.0:>7.2f}")
+                box = freud.box.Box.from_matrix(frame.box.cell.T)
+                pts = box.wrap(frame.positions - frame.box.origin - frame.box.cell.sum(0) / 2)
+                fnl = freud.locality.NeighborList.from_arrays(n, n, nl.query_indices(),
+                                                              nl.indices, nl.vectors)
+
+                def freud_w():
+                    st = freud.order.Steinhardt([4, 6], average=True, wl=True,
+                                                wl_normalize=True)
+                    st.compute((box, pts), neighbors=fnl)
+                    return np.real(st.particle_order)
+                fs, fcpu, fw = _timed(freud_w, max(1, min(args.repeat, 2)))
+                print(f"{t:>7} {'w freud':>10} {fs:>9.3f} {fcpu:>8.3f} {n / fs:>12.4g} "
+                      f"{fs / ws:>7.2f}   max|dw|={np.abs(w - fw).max():.1e}")
     finally:
         numba.set_num_threads(before)
     print(f"solid fraction {solid.mean():.3f}, mean q6bar {q[:, 1].mean():.4f}")

@@ -20,12 +20,14 @@ __all__ = [
 from .neighbors_map import (NMAP_BACKENDS, default_map_cutoff, iter_neighbors_map, neighbors_map,
                             neighbors_map_features)
 from .plot import plot_maps, plot_mean_map, plot_neighbors_map
-from .steinhardt import default_shell_cutoff, solid_bond_counts, solid_liquid, steinhardt
+from .steinhardt import (default_shell_cutoff, solid_bond_counts, solid_liquid, steinhardt,
+                         steinhardt_w, wigner_3j)
 
 __all__ += [
     "NMAP_BACKENDS", "default_map_cutoff", "iter_neighbors_map", "neighbors_map",
     "neighbors_map_features", "plot_maps", "plot_mean_map", "plot_neighbors_map",
-    "default_shell_cutoff", "solid_bond_counts", "solid_liquid", "steinhardt",
+    "default_shell_cutoff", "solid_bond_counts", "solid_liquid", "steinhardt", "steinhardt_w",
+    "wigner_3j",
 ]
 from .shell import SHELL_KINDS, ideal_shell, shell_distortion
 

@@ -227,3 +227,49 @@ def neighbor_kernel(offsets, indices, qlm, col_l, store_col, average, solid_l, i
                         s1 += (acc[t] * inv) ** 2
                     qbar[i, col] = math.sqrt(4.0 * math.pi / (2 * l + 1) * (s0 + 2.0 * s1))
     return qbar, counts
+
+
+@numba.njit(cache=True, parallel=True)
+def wl_kernel(qlm, store_col, col_l, t_off, t_m, t_c):
+    """Normalised third-order invariants ``ŵ_l`` from the stored ``q_lm`` (m >= 0).
+
+    ``ŵ_l = sum_{m1+m2+m3=0} (l l l; m1 m2 m3) q_lm1 q_lm2 q_lm3 / (sum_m |q_lm|^2)^(3/2)``,
+    with ``q_l,-m = (-1)^m conj(q_lm)``; the sum is real (the imaginary parts cancel
+    pairwise), its real part is taken.  ``t_off`` (n_cols + 1,): the triples of column
+    ``col`` are rows ``t_off[col]:t_off[col + 1]`` of ``t_m`` (m1, m2, m3) and ``t_c``
+    (their Wigner 3j symbols).  Atoms whose ``sum_m |q_lm|^2`` is at most ``1e-24`` (no
+    neighbours, or a shell whose ``q_l`` vanishes by symmetry, as an icosahedron's at
+    l = 4: ``ŵ_l`` is then 0/0, rounding noise) get 0.
+    """
+    n = qlm.shape[0]
+    n_cols = len(col_l)
+    w = np.zeros((n, n_cols))
+    for i in numba.prange(n):
+        for col in range(n_cols):
+            l = col_l[col]
+            d = 2 * store_col[l]
+            s = qlm[i, d] * qlm[i, d] + qlm[i, d + 1] * qlm[i, d + 1]
+            for m in range(1, l + 1):
+                s += 2.0 * (qlm[i, d + 2 * m] ** 2 + qlm[i, d + 2 * m + 1] ** 2)
+            if s <= 1e-24:
+                continue
+            acc = 0.0
+            for t in range(t_off[col], t_off[col + 1]):
+                r1, i1 = _qlm_at(qlm, i, d, t_m[t, 0])
+                r2, i2 = _qlm_at(qlm, i, d, t_m[t, 1])
+                r3, i3 = _qlm_at(qlm, i, d, t_m[t, 2])
+                pr = r1 * r2 - i1 * i2
+                pi = r1 * i2 + i1 * r2
+                acc += t_c[t] * (pr * r3 - pi * i3)
+            w[i, col] = acc / (s * math.sqrt(s))
+    return w
+
+
+@numba.njit(cache=True, inline="always")
+def _qlm_at(qlm, i, d, m):
+    """(re, im) of ``q_lm`` for any ``m`` from the stored ``m >= 0`` block at column ``d``."""
+    if m >= 0:
+        return qlm[i, d + 2 * m], qlm[i, d + 2 * m + 1]
+    k = -m
+    sign = 1.0 if k % 2 == 0 else -1.0
+    return sign * qlm[i, d + 2 * k], -sign * qlm[i, d + 2 * k + 1]

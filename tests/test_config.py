@@ -63,12 +63,22 @@ def test_frames_option():
     ({"tracking": {"core_max_distortion": True}}, "core_max_distortion"),
     ({"tracking": {"core_max_distortion": float("nan")}}, "core_max_distortion"),
     ({"tracking": {"core_max_distortion": "lindemann"}}, "core_max_distortion"),
+    ({"steinhardt": {"w": [5]}}, r"\[steinhardt\] w"),
+    ({"steinhardt": {"w": [0]}}, r"\[steinhardt\] w"),
+    ({"steinhardt": {"w": [6, 6]}}, r"\[steinhardt\] w"),
+    ({"steinhardt": {"w": 6}}, r"\[steinhardt\] w"),
+    ({"steinhardt": {"w": [True]}}, r"\[steinhardt\] w"),
 ])
 def test_values_that_would_fail_later_are_refused_before_any_work(bad, match):
     from multilayer.app.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match=match):
         load_config(None, bad)
+
+
+def test_steinhardt_w_accepts_even_l_and_none():
+    assert load_config(None)["steinhardt"]["w"] == []
+    assert load_config(None, {"steinhardt": {"w": [4, 6]}})["steinhardt"]["w"] == [4, 6]
 
 
 def test_config_that_is_a_directory_is_named(tmp_path):

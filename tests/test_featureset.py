@@ -350,3 +350,22 @@ def test_first_shell_is_kept_for_the_nuclei(fitted):
                                       fitted.shell_cut_)
     np.testing.assert_allclose(again.distances, out.shell.distances, atol=1e-12)
     np.testing.assert_allclose(again.vectors, out.shell.vectors, atol=1e-12)
+
+
+def test_w_columns_follow_the_q_columns():
+    """``[steinhardt] w``: the ŵ_l of the same averaged harmonics, after the q̄_l; the q̄_l,
+    the averaged q6 and the solid flags are those of the FeatureSet without them."""
+    from descriptors import steinhardt_w
+
+    f = make_lattice("hcp", (6, 4, 4), noise=0.05, seed=2)
+    plain = FeatureSet(["steinhardt"]).fit(f)
+    with_w = FeatureSet(["steinhardt"], config={"steinhardt": {"w": [4, 6]}}).fit(f)
+    a, b = plain.transform(f), with_w.transform(f)
+    q, qw = a.sets["steinhardt"], b.sets["steinhardt"]
+    assert qw.shape == (f.n_atoms, q.shape[1] + 2)
+    np.testing.assert_array_equal(qw[:, :q.shape[1]], q)
+    np.testing.assert_array_equal(b.q6, a.q6)
+    np.testing.assert_array_equal(b.solid, a.solid)
+    np.testing.assert_allclose(qw[:, -2:], steinhardt_w(f, b.shell, l=(4, 6), average=True),
+                               rtol=1e-6)
+    assert np.median(qw[:, -2]) > 0.05          # hcp's w̄4 is positive (fcc's negative)

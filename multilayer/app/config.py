@@ -228,6 +228,13 @@ def _check_value(section, key, value, default):
         if not isinstance(value, list) or not value or not all(isinstance(v, int) and v >= 0 for v in value):
             raise _bad(section, key, value, "a non-empty list of integers >= 0")
         return
+    if where == ("steinhardt", "w"):
+        if not isinstance(value, list) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 2 and v % 2 == 0
+                for v in value) or len(set(value)) != len(value):
+            raise _bad(section, key, value, "a list of distinct even integers >= 2 (the l of "
+                       "the ŵ_l; [] for none)")
+        return
     if where == ("tracking", "crystal"):
         if value != "auto" and not (isinstance(value, list) and value and all(
                 isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)

@@ -134,8 +134,9 @@ def propensity(trajectory, out, *, horizon=5, config=None, frames=None, feature_
         n_splits=n_splits, model=model, max_train=max_train, seed=seed, progress=progress)
     if "steinhardt" in sets:     # name the bond-order columns by their l (q4, q6, ...)
         ls = cfg["steinhardt"]["l"]
-        ren = {f"{pre}steinhardt[{k}]": f"{pre}q{l}" for pre in ("", "nbr:", "past:")
-               for k, l in enumerate(ls)}
+        names = [f"q{l}" for l in ls] + [f"w{l}" for l in cfg["steinhardt"].get("w") or []]
+        ren = {f"{pre}steinhardt[{k}]": f"{pre}{name}" for pre in ("", "nbr:", "past:")
+               for k, name in enumerate(names)}
         result.feature_names = [ren.get(n, n) for n in result.feature_names]
         for d in (result.importances, result.single_auc):
             for h in d:

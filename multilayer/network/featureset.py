@@ -49,7 +49,10 @@ FEATURE_DEFAULTS: dict = {
         "method": "stats",         # vectorisation: stats | image | betti | landscape
         "fit_sample": 4000,        # atoms whose diagrams fix the vectorisation ranges
     },
-    "steinhardt": {"l": [4, 6, 8, 10, 12], "average": True},
+    # w: the l of Steinhardt's third-order invariants ŵ_l (w̄_l when averaged), as columns
+    # after the q_l; none by default (benchmarks/LABELS.md, stop 50: w̄6 lifts the distorted
+    # crystals and costs the nucleation runs' crystal-like recall)
+    "steinhardt": {"l": [4, 6, 8, 10, 12], "average": True, "w": []},
     # dscribe SOAP / ACSF (descriptors.soap); lengths in first-neighbour distances
     "soap": {"r_cut": 1.5, "sigma": 0.125, "n_max": 8, "l_max": 6},
     "acsf": {"r_cut": 1.55},
@@ -405,6 +408,13 @@ class FeatureSet:
         else:
             out.sets["steinhardt"] = steinhardt(frame, shell, l=ls,
                                                 average=c["steinhardt"]["average"])
+        w = c["steinhardt"].get("w") or []    # absent from FeatureSets pickled before it
+        if w:
+            from descriptors.steinhardt import steinhardt_w
+
+            q = out.sets["steinhardt"]
+            out.sets["steinhardt"] = np.hstack([q, steinhardt_w(
+                frame, shell, l=w, average=c["steinhardt"]["average"]).astype(q.dtype)])
 
     def _dscribe(self, frame, name):
         from descriptors.soap import acsf_features, soap_features
