@@ -58,6 +58,9 @@ def main(argv=None) -> int:
     ap.add_argument("--past", type=int, default=1, help="also give the model the causal "
                     "average of every input over the last PAST frames (t-PAST+1 .. t, matched "
                     "by id) and the fraction of them in which the atom was crystalline")
+    ap.add_argument("--steinhardt-w", default="",
+                    help="[steinhardt] w: the l of the ŵ_l columns added to the Steinhardt set, "
+                    "comma-separated (e.g. 6; default none; features cached apart)")
     ap.add_argument("--peek", action="store_true", help="also fit the future-peeking ceiling "
                     "(present inputs + the atom's PTM around t + H, not at it; one horizon, "
                     "--truth instant)")
@@ -81,7 +84,8 @@ def main(argv=None) -> int:
     for name in runs:
         ds = suite[name]
         t0 = time.perf_counter()
-        feats, fs = features_of(ds, sets, cache_dir(), progress=False)
+        feats, fs = features_of(ds, sets, cache_dir(), progress=False,
+                                w=[int(v) for v in args.steinhardt_w.split(",") if v])
         frames_idx = list(range(0, ds.n_frames, args.step))
         traj = ds.trajectory()
         quenched = None

@@ -103,7 +103,8 @@ HELD_OUT = ((0.5, 2.0, 3), (0.65, 6.0, 4), (0.42, 0.5, 5),    # the third: stop 
             (0.49, 1.8, 24), (0.6, 5.6, 25),   # stop 46: after stop 45's, none changed
             (0.54, 3.2, 26), (0.61, 6.0, 27),  # stop 47: after stop 46's, none changed
             (0.43, 1.0, 28), (0.57, 5.2, 29),  # stop 48: after stop 47's, none changed
-            (0.455, 1.4, 35), (0.585, 5.8, 36))  # stop 49: after stop 48's novelty
+            (0.455, 1.4, 35), (0.585, 5.8, 36),  # stop 49: after stop 48's novelty
+            (0.465, 1.6, 37), (0.595, 6.2, 38))  # stop 50: after stop 49's rounds
 HELD_OUT_MAX_TIME = 120.0
 #: held-out LJ runs of a larger box (stop 38): (T*, P*, seed, fcc cells per side; 4 n^3 atoms),
 #: to judge at 70,304 atoms the defaults chosen at 16,384 (more liquid, more nuclei at once)

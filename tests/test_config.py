@@ -120,3 +120,19 @@ def test_core_max_distortion_default_number_and_false():
     assert core_max_distortion(off) is None
     again = tomllib.loads(config_to_toml(off))
     assert again["tracking"]["core_max_distortion"] is False
+
+
+def test_checkpoint_fingerprint_ignores_an_empty_w():
+    """Checkpoints made before ``[steinhardt] w`` existed stay valid for ``--resume``; a
+    configured w changes what the features are, and so their fingerprint."""
+    import copy
+
+    from multilayer.app.pipeline import features_config
+
+    cfg = load_config(None)
+    old = copy.deepcopy(cfg)
+    del old["steinhardt"]["w"]
+    assert features_config(cfg) == features_config(old)
+    assert "w" in cfg["steinhardt"]                     # the config itself is untouched
+    with_w = load_config(None, {"steinhardt": {"w": [6]}})
+    assert features_config(with_w) != features_config(cfg)

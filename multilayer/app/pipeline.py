@@ -41,7 +41,7 @@ from .stages import cluster_stage, start_references, track_stage
 from .store import BackgroundWriter, FeatureStore, atomic_save_npz, atomic_write_bytes
 
 __all__ = ["analyze", "AnalysisResult", "fit_features", "check_shells", "content_key",
-           "frame_selection", "OutputError", "OutputLock"]
+           "features_config", "frame_selection", "OutputError", "OutputLock"]
 
 logger = logging.getLogger(__name__)
 
@@ -172,6 +172,17 @@ def content_key(path, *, block: int = 1 << 20, n_blocks: int = 8) -> str | None:
     return h.hexdigest()[:24]
 
 
+def features_config(cfg: dict) -> dict:
+    """The sections the features depend on, as the checkpoints' fingerprint sees them.
+    ``[steinhardt] w = []`` (no ŵ_l column, the default) is left out, so checkpoints made
+    before that key existed are still reused by ``--resume``."""
+    out = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
+                               "steinhardt", "soap", "acsf") if k in cfg}
+    if "steinhardt" in out and not out["steinhardt"].get("w"):
+        out["steinhardt"] = {k: v for k, v in out["steinhardt"].items() if k != "w"}
+    return out
+
+
 def _fingerprint(key, cfg) -> str:
     text = json.dumps({"cfg": cfg, "content": key}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -238,8 +249,7 @@ def analyze(trajectory, out, *, config=None, frames=None, resume: bool = False,
         work = out / ".crystopo"
         # checkpoints are kept per stage: features depend on the descriptor sections only, so a
         # resumed run with new clustering or tracking parameters reuses them
-        feat_cfg = {k: cfg[k] for k in ("neighbors", "features", "neighbors_map", "persistence",
-                                        "steinhardt", "soap", "acsf") if k in cfg}
+        feat_cfg = features_config(cfg)
         # keyed by content; the feature pipeline is fitted on the first selected frame, so a
         # resume that starts elsewhere recomputes the features (as a fresh run would)
         key = content_key(trajectory)
