@@ -129,7 +129,8 @@ HELD_OUT_NUCLEUS = ((300, 0.55, 4.0, 32),)
 #: crystallize near 40 ps of the hold, mostly hcp once quenched; and at 475 K
 HELD_OUT_METAL = (("Cu", 800.0, 0.0, 7), ("Cu", 850.0, 0.0, 8), ("Cu", 850.0, 0.0, 9),
                   ("Fe", 800.0, 0.0, 11), ("Mg", 500.0, 0.0, 13), ("Mg", 475.0, 0.0, 14),
-                  ("Cu", 825.0, 0.0, 10))   # stop 41: made after stop 40's defaults
+                  ("Cu", 825.0, 0.0, 10),   # stop 41: made after stop 40's defaults
+                  ("Cu", 815.0, 0.0, 39))   # stop 50: made after stop 49's defaults
 #: held-out seeded growth (stop 40): (metal, T in K, seed atoms, seed), a crystal seed of the
 #: metal's own lattice growing into its undercooled liquid
 #: (:func:`descriptors.md.eam_seed_in_liquid`): bcc iron, whose homogeneous nucleation is too
