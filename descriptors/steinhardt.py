@@ -440,8 +440,6 @@ def steinhardt_w(frame, neighbors=None, *, l=(4, 6), average: bool = False,
     >>> [round(float(v), 6) for v in w[0]]
     [-0.159317, -0.013161]
     """
-    from scipy.sparse import csr_matrix
-
     from . import _steinhardt_kernels as K
 
     frame = as_frame(frame)
@@ -457,9 +455,7 @@ def steinhardt_w(frame, neighbors=None, *, l=(4, 6), average: bool = False,
     _, qlm, _ = K.qlm_kernel(offsets, vectors, a, b, pmm, acc_col, width, col_l, store_col,
                              width, -1)
     if average:
-        n = nl.n_atoms
-        adjacency = csr_matrix((np.ones(len(nl.indices)), nl.indices, nl.offsets), shape=(n, n))
-        qlm = (qlm + adjacency @ qlm) / (1.0 + nl.counts)[:, None]
+        qlm = _average(nl, qlm)
     t_m, t_c, t_off = [], [], [0]
     for ll in ls:
         m, c = _w_triples(ll)

@@ -111,12 +111,28 @@ def test_rotation_translation_and_permutation_invariance():
     npt.assert_allclose(steinhardt_w(h, l=(4, 6), average=True, r_cut=1.25), w, atol=1e-12)
 
 
-def test_separates_fcc_from_hcp_where_q_overlaps():
+def test_averaged_w4_sign_separates_thermal_fcc_from_hcp():
     """Thermal noise: averaged w̄4 has opposite signs in fcc and hcp on most atoms."""
     w_fcc = steinhardt_w(make_lattice("fcc", 6, noise=0.06, seed=1), l=4, average=True)[:, 0]
     w_hcp = steinhardt_w(make_lattice("hcp", (7, 4, 4), noise=0.06, seed=1), l=4,
                          average=True)[:, 0]
     assert np.mean(w_fcc < 0) > 0.95 and np.mean(w_hcp > 0) > 0.9
+
+
+def test_independent_of_thread_count():
+    import numba
+
+    f = make_lattice("fcc", 7, noise=0.1, seed=6)        # 1372 atoms: several parallel chunks
+    nl = neighbor_list(f, r_cut=1.3)
+    before = numba.get_num_threads()
+    out = []
+    try:
+        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(threads)
+            out.append(steinhardt_w(f, nl, l=(4, 6, 8), average=True))
+    finally:
+        numba.set_num_threads(before)
+    npt.assert_array_equal(out[0], out[1])                # bitwise
 
 
 def test_no_neighbours_empty_frame_and_bad_l():
