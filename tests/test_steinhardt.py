@@ -5,7 +5,7 @@ import pytest
 
 from descriptors import Box, Frame, make_lattice, neighbor_list
 from descriptors.steinhardt import (default_shell_cutoff, solid_bond_counts, solid_liquid,
-                                    steinhardt, steinhardt_and_solid)
+                                    steinhardt, steinhardt_and_solid, steinhardt_w)
 
 # Published q4, q6 (e.g. Mickel et al., J. Chem. Phys. 138, 044501; Lechner & Dellago 2008):
 # fcc/hcp with 12 neighbours, bcc with 8 + 6 neighbours (or 8 alone), sc with 6.
@@ -361,8 +361,8 @@ def test_independent_of_thread_count():
     try:
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
-            out.append((steinhardt(f, nl, l=LS),) + steinhardt_and_solid(f, nl, l=LS, average=True,
-                                                                          return_counts=True))
+            out.append((steinhardt(f, nl, l=LS), steinhardt_w(f, nl, l=(4, 6), average=True))
+                       + steinhardt_and_solid(f, nl, l=LS, average=True, return_counts=True))
     finally:
         numba.set_num_threads(before)
     for a, b in zip(*out):

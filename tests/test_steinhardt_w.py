@@ -119,22 +119,6 @@ def test_averaged_w4_sign_separates_thermal_fcc_from_hcp():
     assert np.mean(w_fcc < 0) > 0.95 and np.mean(w_hcp > 0) > 0.9
 
 
-def test_independent_of_thread_count():
-    import numba
-
-    f = make_lattice("fcc", 7, noise=0.1, seed=6)        # 1372 atoms: several parallel chunks
-    nl = neighbor_list(f, r_cut=1.3)
-    before = numba.get_num_threads()
-    out = []
-    try:
-        for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(threads)
-            out.append(steinhardt_w(f, nl, l=(4, 6, 8), average=True))
-    finally:
-        numba.set_num_threads(before)
-    npt.assert_array_equal(out[0], out[1])                # bitwise
-
-
 def test_no_neighbours_empty_frame_and_bad_l():
     f = Frame(np.array([[0.0, 0, 0], [1.0, 0, 0], [5.0, 5, 5]]), Box.orthogonal([10, 10, 10]))
     w = steinhardt_w(f, l=(2, 4), r_cut=1.5)
